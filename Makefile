@@ -1,0 +1,59 @@
+# hearth: the commands a developer needs. CMake does the building; this file wraps it.
+#
+#   make          install dependencies (first time) and build build/hearth
+#   make test     build, run every test, then run them again under ASan+UBSan
+#   make serve    run the server (until #3: hearth run --help)
+#   make lint     clang-format check, clang-tidy, cppcheck
+#   make asan     the sanitizer build alone (build-asan/) and its tests
+
+BUILD ?= build
+ASAN_BUILD ?= build-asan
+JOBS ?= $(shell nproc)
+CMAKE_FLAGS ?=
+
+.PHONY: all deps build test test-main test-asan asan serve lint format clean distclean
+
+all: build
+
+deps/.ready: scripts/deps.sh
+	bash scripts/deps.sh
+	touch $@
+
+deps: deps/.ready
+
+build: deps/.ready
+	cmake -S . -B $(BUILD) $(CMAKE_FLAGS) >/dev/null
+	cmake --build $(BUILD) -j $(JOBS)
+
+test: test-main test-asan
+
+test-main: build
+	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
+
+asan: deps/.ready
+	cmake -S . -B $(ASAN_BUILD) -DHEARTH_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug $(CMAKE_FLAGS) >/dev/null
+	cmake --build $(ASAN_BUILD) -j $(JOBS)
+
+test-asan: asan
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
+	  ctest --test-dir $(ASAN_BUILD) --output-on-failure -j $(JOBS)
+
+serve: build
+	$(BUILD)/hearth run --help
+
+C_FILES = $(shell git ls-files '*.c' '*.h')
+
+lint: build
+	clang-format --dry-run -Werror $(C_FILES)
+	clang-tidy --quiet -p $(BUILD) $(filter %.c,$(C_FILES))
+	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
+	  --inline-suppr --std=c11 -I src $(filter %.c,$(C_FILES))
+
+format:
+	clang-format -i $(C_FILES)
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)
+
+distclean: clean
+	rm -rf deps

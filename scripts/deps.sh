@@ -1,0 +1,162 @@
+#!/usr/bin/env bash
+# Installs what hearth needs to build and test on Debian 12, then makes libllama available.
+#
+#   scripts/deps.sh            system packages + libllama (pkg-config, cache, or a fresh build)
+#   scripts/deps.sh --llama    libllama only
+#   scripts/deps.sh --system   system packages only
+#
+# libllama: when pkg-config knows `llama` (and LLAMA_CPP_SRC is unset) that one is used and
+# nothing is built. Otherwise the pinned llama.cpp release is built from the source that the npm
+# package node-llama-cpp ships (llama/gitRelease.bundle), after checking the tarball's sha512
+# against the pin below. The build is installed into a cache outside the checkout, keyed by
+# version and build options, and copied into deps/llama, so a second clone builds nothing.
+# LLAMA_CPP_SRC=DIR builds from a llama.cpp tree of the user's choice instead (cached by the
+# tree's git commit when it has one).
+set -euo pipefail
+
+LLAMA_VERSION="v0.5.0"
+NPM_PKG="node-llama-cpp@3.22.1"
+NPM_INTEGRITY="sha512-bltIipuWmc123H7tMIgDGKSsSrhmhlQYeVUC48XTjVW7XGJJiJJyCdlTMzQ/LiWoPkGDpcL4FviDpgw7qfTiDw=="
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+DEPS="$ROOT/deps"
+CACHE_ROOT="${HEARTH_DEPS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/hearth/deps}"
+JOBS="${JOBS:-$(nproc)}"
+
+SYSTEM_PKGS=(build-essential cmake pkg-config git ca-certificates
+    libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev libssl-dev libedit-dev
+    nodejs npm python3)
+
+say() { printf 'deps: %s\n' "$*" >&2; }
+die() { printf 'deps: error: %s\n' "$*" >&2; exit 1; }
+
+install_system() {
+    local missing=()
+    for p in "${SYSTEM_PKGS[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+            missing+=("$p")
+    done
+    # nodejs/npm may come from outside Debian (nodesource, nvm); a working binary is enough.
+    local still=()
+    for p in "${missing[@]}"; do
+        case "$p" in
+        nodejs) command -v node >/dev/null || still+=("$p") ;;
+        npm) command -v npm >/dev/null || still+=("$p") ;;
+        *) still+=("$p") ;;
+        esac
+    done
+    [ ${#still[@]} -eq 0 ] && return 0
+    if [ "$(id -u)" -ne 0 ]; then
+        die "missing packages: ${still[*]} (run as root, or: sudo apt-get install ${still[*]})"
+    fi
+    say "installing ${still[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${still[@]}" >/dev/null
+}
+
+# Build options that change the binary are part of the cache key.
+# AMX is left out: on machines whose CPU reports AMX but whose kernel or hypervisor does not
+# grant the tile state (seen on this project's build machines), ggml's AMX kernels die with
+# SIGILL on the first quantized matmul. The AVX-512/AVX2 kernels are used instead.
+NO_AMX="-mno-amx-tile -mno-amx-int8 -mno-amx-bf16"
+CMAKE_OPTS=(-DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=ON
+    -DLLAMA_BUILD_APP=OFF -DLLAMA_BUILD_COMMON=OFF -DLLAMA_BUILD_TOOLS=OFF
+    -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_SERVER=OFF
+    -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF -DGGML_NATIVE=ON
+    "-DCMAKE_C_FLAGS=$NO_AMX" "-DCMAKE_CXX_FLAGS=$NO_AMX")
+# shellcheck disable=SC2206 # word splitting of the user's extra arguments is intended
+[ -n "${HEARTH_LLAMA_CMAKE_ARGS:-}" ] && CMAKE_OPTS+=($HEARTH_LLAMA_CMAKE_ARGS)
+
+fetch_source() { # $1: directory to clone into
+    local dst="$1" work tgz got
+    work="$(mktemp -d)"
+    say "fetching $NPM_PKG from the npm registry"
+    (cd "$work" && npm pack --silent "$NPM_PKG" >/dev/null) || die "npm pack $NPM_PKG failed"
+    tgz="$(ls "$work"/*.tgz)"
+    got="sha512-$(openssl dgst -sha512 -binary "$tgz" | base64 -w0)"
+    [ "$got" = "$NPM_INTEGRITY" ] || die "integrity mismatch for $NPM_PKG: got $got"
+    tar -xzf "$tgz" -C "$work" package/llama/gitRelease.bundle
+    rm -rf "$dst"
+    git -c advice.detachedHead=false clone -q "$work/package/llama/gitRelease.bundle" "$dst"
+    rm -rf "$work"
+}
+
+build_llama() { # $1: source tree, $2: install prefix
+    local src="$1" prefix="$2" bdir
+    bdir="$(mktemp -d)"
+    say "building llama.cpp from $src (a few minutes on 2 cores)"
+    cmake -S "$src" -B "$bdir" "${CMAKE_OPTS[@]}" -DCMAKE_INSTALL_PREFIX="$prefix" \
+        -DCMAKE_INSTALL_LIBDIR=lib -DCMAKE_INSTALL_RPATH='$ORIGIN' >"$bdir.log" 2>&1 ||
+        { tail -30 "$bdir.log" >&2; die "cmake configure failed (log: $bdir.log)"; }
+    cmake --build "$bdir" -j "$JOBS" >>"$bdir.log" 2>&1 ||
+        { tail -30 "$bdir.log" >&2; die "llama.cpp build failed (log: $bdir.log)"; }
+    cmake --install "$bdir" >>"$bdir.log" 2>&1 || die "install failed (log: $bdir.log)"
+    rm -rf "$bdir" "$bdir.log"
+}
+
+install_llama() {
+    mkdir -p "$DEPS"
+    if [ -z "${LLAMA_CPP_SRC:-}" ] && pkg-config --exists llama 2>/dev/null; then
+        say "using system libllama $(pkg-config --modversion llama)"
+        rm -rf "$DEPS/llama"
+        echo system >"$DEPS/llama.source"
+        return 0
+    fi
+    local key src prefix
+    if [ -n "${LLAMA_CPP_SRC:-}" ]; then
+        [ -f "$LLAMA_CPP_SRC/include/llama.h" ] || die "LLAMA_CPP_SRC=$LLAMA_CPP_SRC is not a llama.cpp tree"
+        src="$(cd "$LLAMA_CPP_SRC" && pwd)"
+        key="custom-$(git -C "$src" rev-parse --short=12 HEAD 2>/dev/null || echo nogit)"
+        if [ "$key" = custom-nogit ] || [ -n "$(git -C "$src" status --porcelain 2>/dev/null)" ]; then
+            key="custom-$(echo "$src" | sha256sum | cut -c1-12)-dirty"
+            rm -rf "${CACHE_ROOT:?}/llama-$key-"*
+        fi
+    else
+        key="$LLAMA_VERSION"
+    fi
+    key="$key-$(printf '%s\n' "${CMAKE_OPTS[@]}" | sha256sum | cut -c1-8)"
+    prefix="$CACHE_ROOT/llama-$key"
+    if [ ! -f "$prefix/.complete" ]; then
+        mkdir -p "$CACHE_ROOT"
+        rm -rf "$prefix"
+        if [ -z "${LLAMA_CPP_SRC:-}" ]; then
+            src="$CACHE_ROOT/llama.cpp-$LLAMA_VERSION-src"
+            [ -f "$src/include/llama.h" ] || fetch_source "$src"
+        fi
+        build_llama "$src" "$prefix.tmp"
+        echo "$key" >"$prefix.tmp/.complete"
+        mv "$prefix.tmp" "$prefix"
+    else
+        say "libllama $key from cache $prefix"
+    fi
+    if [ "$(cat "$DEPS/llama/.complete" 2>/dev/null)" != "$key" ]; then
+        rm -rf "$DEPS/llama"
+        cp -a "$prefix" "$DEPS/llama"
+    fi
+    echo bundled >"$DEPS/llama.source"
+}
+
+# The tests use the real tokenizers (models/ggml-vocab-*.gguf) and chat templates
+# (models/templates) of the llama.cpp tree, whichever libllama is linked.
+install_testdata() {
+    local src="${LLAMA_CPP_SRC:-$CACHE_ROOT/llama.cpp-$LLAMA_VERSION-src}"
+    if [ ! -f "$src/include/llama.h" ]; then
+        mkdir -p "$CACHE_ROOT"
+        fetch_source "$src"
+    fi
+    local stamp
+    stamp="$(cd "$src" && ls models/ggml-vocab-*.gguf models/templates | sha256sum | cut -c1-16)"
+    [ "$(cat "$DEPS/llama-data/.stamp" 2>/dev/null)" = "$stamp" ] && return 0
+    rm -rf "$DEPS/llama-data"
+    mkdir -p "$DEPS/llama-data"
+    cp -a "$src"/models/ggml-vocab-*.gguf "$src/models/templates" "$DEPS/llama-data/"
+    echo "$stamp" >"$DEPS/llama-data/.stamp"
+}
+
+case "${1:-all}" in
+all) install_system; install_llama; install_testdata ;;
+--system) install_system ;;
+--llama) install_llama; install_testdata ;;
+*) die "usage: scripts/deps.sh [--system|--llama]" ;;
+esac

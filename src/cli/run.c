@@ -1,0 +1,464 @@
+/* `hearth run MODEL.gguf [PROMPT]`: load a model in a worker and stream generated text.
+ *
+ * With PROMPT (even ""), generates once and exits. Without PROMPT, reads the prompt from stdin
+ * when stdin is not a terminal, and otherwise opens a simple interactive loop (#12 replaces it
+ * with the full REPL). Every parameter of params_table() is a flag.
+ */
+#include "base/buf.h"
+#include "base/log.h"
+#include "base/util.h"
+#include "cli/cli.h"
+#include "engine/client.h"
+#include "engine/params.h"
+#include "engine/proto.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static volatile sig_atomic_t g_interrupts;
+
+static void on_sigint(int sig)
+{
+    (void)sig;
+    g_interrupts++;
+}
+
+static void print_flag(const struct param_desc *d)
+{
+    char name[64], meta[16] = "N";
+    snprintf(name, sizeof name, "%s", d->name);
+    for (char *c = name; *c; c++)
+        if (*c == '_')
+            *c = '-';
+    char left[128];
+    if (d->type == PARAM_BOOL)
+        snprintf(left, sizeof left, "--%s[=BOOL]", name);
+    else {
+        if (d->type == PARAM_STR || d->type == PARAM_LIST || d->type == PARAM_BIAS)
+            snprintf(meta, sizeof meta, "%s", d->type == PARAM_BIAS ? "T+B" : "TEXT");
+        else if (d->type == PARAM_FLOAT)
+            snprintf(meta, sizeof meta, "X");
+        snprintf(left, sizeof left, "--%s %s", name, meta);
+    }
+    char def[64] = "";
+    if (d->type == PARAM_STR && d->sdef)
+        snprintf(def, sizeof def, " (default %s)", d->sdef);
+    else if (d->type == PARAM_BOOL)
+        snprintf(def, sizeof def, " (default %s)", d->def ? "true" : "false");
+    else if (d->type != PARAM_STR && d->type != PARAM_LIST && d->type != PARAM_BIAS)
+        snprintf(def, sizeof def, " (default %g)", d->def);
+    char alias[48] = "";
+    if (d->alias)
+        snprintf(alias, sizeof alias, " (also --%s)", d->alias);
+    printf("  %-30s %s%s%s\n", left, d->help, def, alias);
+}
+
+static void run_usage(void)
+{
+    printf("Usage: hearth run MODEL.gguf [PROMPT] [flags]\n"
+           "\n"
+           "Loads MODEL.gguf in a worker process and streams the generated text to stdout.\n"
+           "PROMPT \"\" starts from the beginning-of-text token alone. Without PROMPT the prompt\n"
+           "is read from stdin when it is piped, or typed in an interactive loop on a terminal\n"
+           "(/bye or Ctrl-D leaves, Ctrl-C stops a generation).\n"
+           "\n"
+           "Flags:\n"
+           "  -n N                           same as --num-predict N\n"
+           "  --seed N, --ctx N, --threads N same as --seed, --num-ctx, --num-thread\n"
+           "  --grammar-file FILE            read the GBNF grammar from FILE\n"
+           "  --special                      parse special tokens written in the prompt\n"
+           "  --no-bos                       do not add the beginning-of-text token\n"
+           "  --verbose                      print load time and token rates to stderr\n"
+           "  -h, --help                     print this help\n"
+           "\n"
+           "Sampling and generation (each value is checked against its range):\n");
+    int n;
+    const struct param_desc *t = params_table(&n);
+    for (int i = 0; i < n; i++)
+        if (t[i].group == PARAM_GEN)
+            print_flag(&t[i]);
+    printf("\nModel and context:\n");
+    for (int i = 0; i < n; i++)
+        if (t[i].group == PARAM_LOAD)
+            print_flag(&t[i]);
+}
+
+struct run_opts {
+    const char *model;
+    const char *prompt; /* NULL: stdin or interactive */
+    struct gen_params gen;
+    struct load_params load;
+    uint32_t flags;
+    int verbose;
+};
+
+static int read_file(const char *path, size_t max, char **out)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        cli_error("%s: %s", path, strerror(errno));
+        return 1;
+    }
+    struct buf b;
+    buf_init(&b, max);
+    char chunk[65536];
+    size_t n;
+    int rc = 0;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        if (buf_append(&b, chunk, n)) {
+            cli_error("%s is larger than %zu bytes", path, max);
+            rc = 1;
+            break;
+        }
+    fclose(f);
+    if (rc) {
+        buf_free(&b);
+        return rc;
+    }
+    *out = buf_steal(&b);
+    return 0;
+}
+
+/* Returns 0 to continue, 1 for a usage error (already printed), -1 when --help was printed. */
+static int parse_args(int argc, char **argv, struct run_opts *o)
+{
+    int npos = 0;
+    for (int i = 0; i < argc; i++) {
+        char *a = argv[i];
+        if (a[0] != '-' || a[1] == '\0') {
+            if (npos == 0)
+                o->model = a;
+            else if (npos == 1)
+                o->prompt = a;
+            else {
+                cli_error("unexpected argument '%s' (quote the prompt as one argument)", a);
+                return 1;
+            }
+            npos++;
+            continue;
+        }
+        if (!strcmp(a, "--")) {
+            /* everything after -- is positional */
+            for (i++; i < argc; i++, npos++) {
+                if (npos == 0)
+                    o->model = argv[i];
+                else if (npos == 1)
+                    o->prompt = argv[i];
+                else {
+                    cli_error("unexpected argument '%s'", argv[i]);
+                    return 1;
+                }
+            }
+            break;
+        }
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            run_usage();
+            return -1;
+        }
+        if (!strcmp(a, "--verbose")) {
+            o->verbose = 1;
+            continue;
+        }
+        if (!strcmp(a, "--special")) {
+            o->flags |= PROTO_GEN_PARSE_SPECIAL;
+            continue;
+        }
+        if (!strcmp(a, "--no-bos")) {
+            o->flags |= PROTO_GEN_NO_BOS;
+            continue;
+        }
+        /* --name value, --name=value, -n value */
+        char name[64];
+        const char *val = NULL;
+        const char *body = a[1] == '-' ? a + 2 : a + 1;
+        const char *eq = strchr(body, '=');
+        size_t nl = eq ? (size_t)(eq - body) : strlen(body);
+        if (nl >= sizeof name) {
+            cli_error("unknown flag '%s' (see hearth run --help)", a);
+            return 1;
+        }
+        memcpy(name, body, nl);
+        name[nl] = '\0';
+        if (eq)
+            val = eq + 1;
+        const char *pname = name;
+        if (a[1] != '-') {
+            if (strcmp(name, "n") != 0) {
+                cli_error("unknown flag '%s' (see hearth run --help)", a);
+                return 1;
+            }
+            pname = "num_predict";
+        } else if (!strcmp(name, "ctx")) {
+            pname = "num_ctx";
+        } else if (!strcmp(name, "grammar-file")) {
+            if (!val) {
+                if (i + 1 >= argc) {
+                    cli_error("--grammar-file needs a value");
+                    return 1;
+                }
+                val = argv[++i];
+            }
+            char *g;
+            if (read_file(val, PARAMS_MAX_GRAMMAR_LEN, &g))
+                return 1;
+            free(o->gen.grammar);
+            o->gen.grammar = g;
+            continue;
+        }
+        int negate = 0;
+        const struct param_desc *d = params_find(pname);
+        if (!d && !strncmp(pname, "no-", 3)) {
+            d = params_find(pname + 3);
+            negate = d && d->type == PARAM_BOOL;
+            if (!negate)
+                d = NULL;
+        }
+        if (!d) {
+            cli_error("unknown flag '%s' (see hearth run --help)", a);
+            return 1;
+        }
+        if (d->type == PARAM_BOOL && !val)
+            val = negate ? "false" : "true";
+        if (!val) {
+            if (i + 1 >= argc) {
+                cli_error("%s needs a value", a);
+                return 1;
+            }
+            val = argv[++i];
+        }
+        struct err e = {0};
+        void *target = d->group == PARAM_GEN ? (void *)&o->gen : (void *)&o->load;
+        if (params_set_text(target, d, val, &e)) {
+            cli_error("%s", e.msg);
+            return 1;
+        }
+    }
+    if (!o->model) {
+        cli_error("missing MODEL (usage: hearth run MODEL.gguf [PROMPT]; see --help)");
+        return 1;
+    }
+    return 0;
+}
+
+static void fmt_duration(char *out, size_t n, int64_t us)
+{
+    if (us >= 1000000)
+        snprintf(out, n, "%.3fs", (double)us / 1e6);
+    else
+        snprintf(out, n, "%.3fms", (double)us / 1e3);
+}
+
+static void print_stats(const struct model_info *info, const struct gen_stats *s, int64_t total)
+{
+    char d1[32], d2[32], d3[32], d4[32];
+    fmt_duration(d1, sizeof d1, total);
+    fmt_duration(d2, sizeof d2, info->load_us);
+    fmt_duration(d3, sizeof d3, s->prompt_us);
+    fmt_duration(d4, sizeof d4, s->gen_us);
+    fprintf(stderr,
+            "total duration:       %s\n"
+            "load duration:        %s\n"
+            "prompt eval count:    %u token(s)\n"
+            "prompt eval duration: %s\n"
+            "prompt eval rate:     %.2f tokens/s\n"
+            "eval count:           %u token(s)\n"
+            "eval duration:        %s\n"
+            "eval rate:            %.2f tokens/s\n"
+            "stop reason:          %s%s%s\n",
+            d1, d2, s->prompt_n, d3, s->prompt_us ? s->prompt_n * 1e6 / (double)s->prompt_us : 0,
+            s->gen_n, d4, s->gen_us ? s->gen_n * 1e6 / (double)s->gen_us : 0,
+            proto_stop_reason_name((int)s->stop_reason), s->stop_string ? " at " : "",
+            s->stop_string ? s->stop_string : "");
+}
+
+/* Runs one generation and streams it to stdout. Returns 0, 1 (error), or 130 (cancelled). */
+static int generate_once(struct worker_proc *w, const struct run_opts *o,
+                         const struct model_info *info, const char *prompt, uint64_t id,
+                         int64_t t_start)
+{
+    struct proto_msg req;
+    proto_msg_init(&req, PROTO_GENERATE);
+    req.id = id;
+    req.flags = o->flags;
+    req.prompt = (char *)prompt;
+    req.gen = o->gen;
+    struct err e = {0};
+    if (worker_send(w, &req, &e)) {
+        cli_error("%s", e.msg);
+        return 1;
+    }
+    int cancel_sent = 0, last_nl = 1;
+    int start_interrupts = g_interrupts;
+    for (;;) {
+        if (g_interrupts != start_interrupts && !cancel_sent) {
+            struct proto_msg c;
+            proto_msg_init(&c, PROTO_CANCEL);
+            c.id = id;
+            worker_send(w, &c, NULL);
+            cancel_sent = 1;
+        }
+        struct pollfd pfd = {worker_fd(w), POLLIN, 0};
+        int pr = poll(&pfd, 1, 100);
+        if (pr <= 0)
+            continue; /* timeout or EINTR: look at the interrupt flag again */
+        struct proto_msg m;
+        int rc = worker_recv(w, &m, &e);
+        if (rc) {
+            proto_msg_free(&m);
+            fflush(stdout);
+            if (!last_nl)
+                fputc('\n', stdout);
+            cli_error("%s", e.msg);
+            return 1;
+        }
+        if (m.id != id) {
+            proto_msg_free(&m);
+            continue;
+        }
+        if (m.type == PROTO_TOKEN) {
+            fwrite(m.text, 1, m.text_len, stdout);
+            fflush(stdout);
+            if (m.text_len)
+                last_nl = m.text[m.text_len - 1] == '\n';
+        } else if (m.type == PROTO_DONE) {
+            if (!last_nl)
+                fputc('\n', stdout);
+            fflush(stdout);
+            if (o->verbose)
+                print_stats(info, &m.stats, now_us() - t_start);
+            int cancelled = m.stats.stop_reason == PROTO_STOP_CANCELLED;
+            if (m.stats.stop_reason == PROTO_STOP_CONTEXT)
+                fprintf(stderr, "hearth: warning: generation stopped because the context "
+                                "(%u tokens) is full; raise --num-ctx for longer output\n",
+                        info->n_ctx);
+            proto_msg_free(&m);
+            return cancelled ? 130 : 0;
+        } else if (m.type == PROTO_ERROR) {
+            if (!last_nl)
+                fputc('\n', stdout);
+            fflush(stdout);
+            cli_error("%s", m.message ? m.message : "generation failed");
+            proto_msg_free(&m);
+            return 1;
+        }
+        proto_msg_free(&m);
+    }
+}
+
+static int interactive(struct worker_proc *w, const struct run_opts *o,
+                       const struct model_info *info)
+{
+    fprintf(stderr, "hearth: %s loaded (%u-token context). Each line is a prompt; /bye or "
+                    "Ctrl-D leaves.\n",
+            info->desc, info->n_ctx);
+    char *line = NULL;
+    size_t cap = 0;
+    uint64_t id = 1;
+    int status = 0;
+    for (;;) {
+        fputs(">>> ", stdout);
+        fflush(stdout);
+        int before = g_interrupts;
+        errno = 0;
+        ssize_t n = getline(&line, &cap, stdin);
+        if (n < 0) {
+            if (errno == EINTR || g_interrupts != before) {
+                clearerr(stdin);
+                fputc('\n', stdout);
+                continue; /* Ctrl-C at the prompt clears the line, as in Ollama */
+            }
+            fputc('\n', stdout);
+            break;
+        }
+        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+            line[--n] = '\0';
+        if (n == 0)
+            continue;
+        if (!strcmp(line, "/bye") || !strcmp(line, "/exit"))
+            break;
+        int rc = generate_once(w, o, info, line, id++, now_us());
+        if (rc == 1) {
+            status = 1;
+            break;
+        }
+    }
+    free(line);
+    return status;
+}
+
+int cmd_run(int argc, char **argv)
+{
+    struct run_opts o;
+    memset(&o, 0, sizeof o);
+    gen_params_init(&o.gen);
+    load_params_init(&o.load);
+    char *stdin_prompt = NULL;
+    struct worker_proc *w = NULL;
+    struct model_info info;
+    memset(&info, 0, sizeof info);
+    int status = 1;
+
+    int prc = parse_args(argc, argv, &o);
+    if (prc) {
+        status = prc < 0 ? 0 : 2;
+        goto out;
+    }
+    int64_t t_start = now_us();
+    int tty_in = isatty(STDIN_FILENO);
+    if (!o.prompt && !tty_in) {
+        struct buf b;
+        buf_init(&b, PROTO_MAX_PROMPT);
+        char chunk[65536];
+        size_t n;
+        while ((n = fread(chunk, 1, sizeof chunk, stdin)) > 0)
+            if (buf_append(&b, chunk, n)) {
+                cli_error("the prompt on stdin is larger than %u bytes", PROTO_MAX_PROMPT);
+                buf_free(&b);
+                goto out;
+            }
+        stdin_prompt = buf_steal(&b);
+        o.prompt = stdin_prompt;
+    }
+
+    /* The worker's own logs are for the daemon; a terminal user wants only the text unless
+     * they asked for more. */
+    if (!getenv("HEARTH_LOG_LEVEL"))
+        setenv("HEARTH_LOG_LEVEL", o.verbose ? "info" : "warn", 1);
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigint;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL); /* no SA_RESTART: poll and getline return on Ctrl-C */
+    signal(SIGPIPE, SIG_IGN);
+
+    struct err e = {0};
+    if (worker_spawn(NULL, &w, &e)) {
+        cli_error("%s", e.msg);
+        goto out;
+    }
+    if (worker_load(w, o.model, &o.load, &info, &e)) {
+        cli_error("%s", e.msg);
+        goto out;
+    }
+    if (o.verbose)
+        fprintf(stderr, "hearth: loaded %s: %s, %u-token context, %.1f MiB of weights\n", o.model,
+                info.desc, info.n_ctx, (double)info.size / (1 << 20));
+    if (o.prompt)
+        status = generate_once(w, &o, &info, o.prompt, 1, t_start);
+    else
+        status = interactive(w, &o, &info);
+out:
+    worker_free(w);
+    free(info.desc);
+    free(info.chat_template);
+    free(stdin_prompt);
+    gen_params_free(&o.gen);
+    load_params_free(&o.load);
+    return status;
+}

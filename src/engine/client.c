@@ -1,0 +1,161 @@
+#include "engine/client.h"
+
+#include "base/util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+struct worker_proc {
+    int fd;
+    pid_t pid;
+    int reaped;
+    int status;
+};
+
+int worker_spawn(const char *exe, struct worker_proc **out, struct err *e)
+{
+    char self[4096];
+    if (!exe) {
+        ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+        if (n < 0)
+            return err_set(e, ERR_IO, "cannot find the hearth binary: %s", strerror(errno));
+        self[n] = '\0';
+        exe = self;
+    }
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+        return err_set(e, ERR_IO, "socketpair: %s", strerror(errno));
+    pid_t pid = fork();
+    if (pid < 0) {
+        int err = errno;
+        close(sv[0]);
+        close(sv[1]);
+        return err_set(e, ERR_IO, "fork: %s", strerror(err));
+    }
+    if (pid == 0) {
+        /* dup2 clears close-on-exec on fd 3; every other descriptor we hold is CLOEXEC or
+         * stdio. */
+        if (dup2(sv[1], 3) < 0)
+            _exit(127);
+        /* stdout belongs to the parent's output (generated text, JSON): anything a library
+         * prints in the worker goes to stderr instead. */
+        dup2(STDERR_FILENO, STDOUT_FILENO);
+        /* ggml's crash handler attaches gdb to print a backtrace: slow, and noise for users. */
+        setenv("GGML_NO_BACKTRACE", "1", 0);
+        char *argv[] = {(char *)"hearth", (char *)"worker", (char *)"--fd", (char *)"3", NULL};
+        execv(exe, argv);
+        _exit(127);
+    }
+    close(sv[1]);
+    struct worker_proc *w = xcalloc(1, sizeof *w);
+    w->fd = sv[0];
+    w->pid = pid;
+    *out = w;
+    return 0;
+}
+
+static void describe_death(struct worker_proc *w, struct err *e)
+{
+    if (!w->reaped) {
+        /* EOF arrives a moment before the exit status; wait for it briefly. */
+        for (int i = 0; i < 200 && !w->reaped; i++) {
+            pid_t r = waitpid(w->pid, &w->status, WNOHANG);
+            if (r == w->pid)
+                w->reaped = 1;
+            else
+                usleep(10000);
+        }
+    }
+    if (!w->reaped)
+        err_set(e, ERR_WORKER_DIED, "the worker closed its connection unexpectedly");
+    else if (WIFSIGNALED(w->status))
+        err_set(e, ERR_WORKER_DIED, "the worker was killed by signal %d (%s)",
+                WTERMSIG(w->status), strsignal(WTERMSIG(w->status)));
+    else if (WIFEXITED(w->status) && WEXITSTATUS(w->status) == 127)
+        err_set(e, ERR_WORKER_DIED, "the worker could not be started (exit status 127)");
+    else
+        err_set(e, ERR_WORKER_DIED, "the worker exited unexpectedly with status %d",
+                WIFEXITED(w->status) ? WEXITSTATUS(w->status) : -1);
+}
+
+int worker_send(struct worker_proc *w, const struct proto_msg *m, struct err *e)
+{
+    int rc = proto_send(w->fd, m, e);
+    if (rc == ERR_WORKER_DIED)
+        describe_death(w, e);
+    return rc;
+}
+
+int worker_recv(struct worker_proc *w, struct proto_msg *m, struct err *e)
+{
+    int rc = proto_recv(w->fd, m, e);
+    if (rc == ERR_WORKER_DIED)
+        describe_death(w, e);
+    return rc;
+}
+
+int worker_load(struct worker_proc *w, const char *path, const struct load_params *lp,
+                struct model_info *info, struct err *e)
+{
+    struct proto_msg m;
+    proto_msg_init(&m, PROTO_LOAD);
+    m.path = (char *)path;
+    m.load = *lp;
+    int rc = worker_send(w, &m, e);
+    if (rc)
+        return rc;
+    struct proto_msg r;
+    rc = worker_recv(w, &r, e);
+    if (rc) {
+        proto_msg_free(&r);
+        return rc;
+    }
+    if (r.type == PROTO_ERROR) {
+        rc = err_set(e, r.code ? r.code : ERR_INTERNAL, "%s", r.message ? r.message : "error");
+    } else if (r.type != PROTO_LOADED) {
+        rc = err_set(e, ERR_PROTOCOL, "worker answered LOAD with message type %d", (int)r.type);
+    } else {
+        *info = r.info;
+        memset(&r.info, 0, sizeof r.info);
+    }
+    proto_msg_free(&r);
+    return rc;
+}
+
+int worker_fd(const struct worker_proc *w)
+{
+    return w->fd;
+}
+
+pid_t worker_pid(const struct worker_proc *w)
+{
+    return w->pid;
+}
+
+void worker_free(struct worker_proc *w)
+{
+    if (!w)
+        return;
+    close(w->fd);
+    if (!w->reaped) {
+        for (int i = 0; i < 200; i++) {
+            if (waitpid(w->pid, &w->status, WNOHANG) == w->pid) {
+                w->reaped = 1;
+                break;
+            }
+            usleep(10000);
+        }
+        if (!w->reaped) {
+            kill(w->pid, SIGKILL);
+            waitpid(w->pid, &w->status, 0);
+        }
+    }
+    free(w);
+}

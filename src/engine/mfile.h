@@ -1,0 +1,68 @@
+/* A GGUF model file, checked before libllama sees it.
+ *
+ * libllama trusts the header of a GGUF more than it should (hostile files have crashed it and
+ * Ollama: see shared/reference/security.md), so every model path goes through mfile_open first:
+ * it maps the file read-only and checks magic, version, every count against the file size,
+ * every string and array length, the alignment (a power of two, at most 64 KiB), and every
+ * tensor's type, shape and extent (inside the file, aligned, no duplicates). Only then is the
+ * path handed to llama_model_load_from_file.
+ *
+ * The struct keeps the file mapped so later modules (store, scheduler) can read metadata without
+ * a second parse; mfile_close unmaps it. Thread-compatible: one mfile per thread.
+ */
+#ifndef HEARTH_ENGINE_MFILE_H
+#define HEARTH_ENGINE_MFILE_H
+
+#include "base/err.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define MFILE_MAX_TENSORS (1u << 20)
+#define MFILE_MAX_KV (1u << 20)
+#define MFILE_MAX_KEY 65535u
+#define MFILE_MAX_ALIGNMENT 65536u
+
+/* GGUF value types (the file format's numbering). */
+enum mfile_vtype {
+    MFILE_U8 = 0, MFILE_I8, MFILE_U16, MFILE_I16, MFILE_U32, MFILE_I32, MFILE_F32, MFILE_BOOL,
+    MFILE_STRING, MFILE_ARRAY, MFILE_U64, MFILE_I64, MFILE_F64, MFILE_VTYPE_COUNT
+};
+
+struct mfile_kv {
+    const char *key; /* points into the mapping; not NUL-terminated */
+    uint64_t key_len;
+    uint32_t type;
+    uint32_t arr_type;  /* element type when type == MFILE_ARRAY */
+    uint64_t arr_n;     /* element count when type == MFILE_ARRAY */
+    const uint8_t *val; /* the encoded value inside the mapping */
+};
+
+struct mfile {
+    const uint8_t *map;
+    size_t size;
+    uint32_t version;
+    uint64_t n_tensors;
+    uint64_t n_kv;
+    struct mfile_kv *kv; /* owned */
+    uint32_t alignment;
+    uint64_t data_offset; /* where tensor data begins */
+    uint64_t tensor_bytes;  /* sum of tensor sizes */
+};
+
+/* Opens and checks path. On failure returns ERR_NOT_FOUND (missing), ERR_BAD_REQUEST (a
+ * directory or not a regular file), ERR_IO, or ERR_BAD_MODEL, with a message in e that names
+ * the problem, and *out is untouched. On success *out must be released with mfile_close. */
+int mfile_open(const char *path, struct mfile *out, struct err *e);
+void mfile_close(struct mfile *f);
+
+/* Metadata lookup. Returns the kv or NULL. */
+const struct mfile_kv *mfile_find(const struct mfile *f, const char *key);
+
+/* Copies a string value into a new NUL-terminated allocation (NULL when absent or not a string). */
+char *mfile_get_str(const struct mfile *f, const char *key);
+
+/* Reads an integer value of any integer type; returns 0 or ERR_NOT_FOUND. */
+int mfile_get_int(const struct mfile *f, const char *key, int64_t *out);
+
+#endif

@@ -1,0 +1,457 @@
+#include "engine/proto.h"
+
+#include "base/util.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+const char *proto_stop_reason_name(int reason)
+{
+    switch (reason) {
+    case PROTO_STOP_EOS: return "stop";
+    case PROTO_STOP_STRING: return "stop";
+    case PROTO_STOP_LENGTH: return "length";
+    case PROTO_STOP_CONTEXT: return "context";
+    case PROTO_STOP_CANCELLED: return "cancelled";
+    default: return "unknown";
+    }
+}
+
+void proto_msg_init(struct proto_msg *m, enum proto_type type)
+{
+    memset(m, 0, sizeof *m);
+    m->type = type;
+}
+
+void proto_msg_free(struct proto_msg *m)
+{
+    if (!m)
+        return;
+    free(m->path);
+    load_params_free(&m->load);
+    free(m->info.desc);
+    free(m->info.chat_template);
+    free(m->prompt);
+    gen_params_free(&m->gen);
+    free(m->text);
+    free(m->stats.stop_string);
+    free(m->message);
+    memset(m, 0, sizeof *m);
+}
+
+/* ---- encoding ---- */
+
+static int put(struct buf *b, const void *p, size_t n)
+{
+    return buf_append(b, p, n);
+}
+
+static int put_u32(struct buf *b, uint32_t v)
+{
+    unsigned char x[4] = {(unsigned char)v, (unsigned char)(v >> 8), (unsigned char)(v >> 16),
+                          (unsigned char)(v >> 24)};
+    return put(b, x, 4);
+}
+
+static int put_u64(struct buf *b, uint64_t v)
+{
+    int rc = put_u32(b, (uint32_t)v);
+    return rc ? rc : put_u32(b, (uint32_t)(v >> 32));
+}
+
+static int put_f32(struct buf *b, float f)
+{
+    uint32_t v;
+    memcpy(&v, &f, 4);
+    return put_u32(b, v);
+}
+
+static int put_strn(struct buf *b, const char *s, size_t n)
+{
+    if (!s)
+        return put_u32(b, UINT32_MAX);
+    if (n >= UINT32_MAX)
+        return ERR_TOO_LARGE;
+    int rc = put_u32(b, (uint32_t)n);
+    return rc ? rc : put(b, s, n);
+}
+
+static int put_str(struct buf *b, const char *s)
+{
+    return put_strn(b, s, s ? strlen(s) : 0);
+}
+
+static int put_params(struct buf *b, const void *s, enum param_group g)
+{
+    int n, rc = 0;
+    const struct param_desc *t = params_table(&n);
+    for (int i = 0; i < n && !rc; i++) {
+        if (t[i].group != g)
+            continue;
+        const char *f = (const char *)s + t[i].offset;
+        switch (t[i].type) {
+        case PARAM_INT: rc = put_u32(b, (uint32_t)*(const int32_t *)f); break;
+        case PARAM_I64: rc = put_u64(b, (uint64_t)*(const int64_t *)f); break;
+        case PARAM_FLOAT: rc = put_f32(b, *(const float *)f); break;
+        case PARAM_BOOL: rc = put_u32(b, *(const bool *)f); break;
+        case PARAM_STR: rc = put_str(b, *(char *const *)f); break;
+        case PARAM_LIST: {
+            const struct strlist *l = (const struct strlist *)f;
+            rc = put_u32(b, (uint32_t)l->n);
+            for (int k = 0; k < l->n && !rc; k++)
+                rc = put_str(b, l->v[k]);
+            break;
+        }
+        case PARAM_BIAS: {
+            const struct gen_params *gp = s;
+            rc = put_u32(b, (uint32_t)gp->n_logit_bias);
+            for (int k = 0; k < gp->n_logit_bias && !rc; k++) {
+                rc = put_u32(b, (uint32_t)gp->logit_bias[k].token);
+                if (!rc)
+                    rc = put_f32(b, gp->logit_bias[k].bias);
+            }
+            break;
+        }
+        }
+    }
+    return rc;
+}
+
+int proto_encode(const struct proto_msg *m, struct buf *out)
+{
+    size_t start = out->len;
+    unsigned char hdr[8] = {0};
+    hdr[4] = (unsigned char)m->type;
+    int rc = put(out, hdr, 8);
+    if (rc)
+        return rc;
+    switch (m->type) {
+    case PROTO_LOAD:
+        rc = put_str(out, m->path);
+        if (!rc)
+            rc = put_params(out, &m->load, PARAM_LOAD);
+        break;
+    case PROTO_LOADED: {
+        const struct model_info *i = &m->info;
+        rc = put_str(out, i->desc);
+        rc = rc ? rc : put_str(out, i->chat_template);
+        rc = rc ? rc : put_u32(out, i->n_ctx);
+        rc = rc ? rc : put_u32(out, i->n_ctx_train);
+        rc = rc ? rc : put_u32(out, i->n_vocab);
+        rc = rc ? rc : put_u32(out, i->n_embd);
+        rc = rc ? rc : put_u32(out, i->n_layer);
+        rc = rc ? rc : put_u64(out, i->n_params);
+        rc = rc ? rc : put_u64(out, i->size);
+        rc = rc ? rc : put_u64(out, (uint64_t)i->load_us);
+        break;
+    }
+    case PROTO_GENERATE:
+        rc = put_u64(out, m->id);
+        rc = rc ? rc : put_u32(out, m->flags);
+        rc = rc ? rc : put_str(out, m->prompt);
+        rc = rc ? rc : put_params(out, &m->gen, PARAM_GEN);
+        break;
+    case PROTO_TOKEN:
+        rc = put_u64(out, m->id);
+        rc = rc ? rc : put_strn(out, m->text, m->text_len);
+        rc = rc ? rc : put_u32(out, m->n_tokens);
+        break;
+    case PROTO_DONE: {
+        const struct gen_stats *s = &m->stats;
+        rc = put_u64(out, m->id);
+        rc = rc ? rc : put_u32(out, s->stop_reason);
+        rc = rc ? rc : put_u32(out, s->prompt_n);
+        rc = rc ? rc : put_u32(out, s->prompt_cached);
+        rc = rc ? rc : put_u32(out, s->gen_n);
+        rc = rc ? rc : put_u64(out, (uint64_t)s->prompt_us);
+        rc = rc ? rc : put_u64(out, (uint64_t)s->gen_us);
+        rc = rc ? rc : put_str(out, s->stop_string);
+        break;
+    }
+    case PROTO_ERROR:
+        rc = put_u64(out, m->id);
+        rc = rc ? rc : put_u32(out, (uint32_t)m->code);
+        rc = rc ? rc : put_str(out, m->message);
+        break;
+    case PROTO_CANCEL: rc = put_u64(out, m->id); break;
+    default: rc = ERR_INTERNAL;
+    }
+    size_t plen = out->len - start - 8;
+    if (!rc && plen > PROTO_MAX_FRAME)
+        rc = ERR_TOO_LARGE;
+    if (rc) {
+        out->len = start;
+        return rc;
+    }
+    unsigned char *h = (unsigned char *)out->data + start;
+    h[0] = (unsigned char)plen;
+    h[1] = (unsigned char)(plen >> 8);
+    h[2] = (unsigned char)(plen >> 16);
+    h[3] = (unsigned char)(plen >> 24);
+    return 0;
+}
+
+/* ---- decoding ---- */
+
+struct cursor {
+    const unsigned char *p;
+    size_t left;
+    int bad;
+};
+
+static uint32_t get_u32(struct cursor *c)
+{
+    if (c->bad || c->left < 4) {
+        c->bad = 1;
+        return 0;
+    }
+    uint32_t v = (uint32_t)c->p[0] | (uint32_t)c->p[1] << 8 | (uint32_t)c->p[2] << 16 |
+                 (uint32_t)c->p[3] << 24;
+    c->p += 4;
+    c->left -= 4;
+    return v;
+}
+
+static uint64_t get_u64(struct cursor *c)
+{
+    uint64_t lo = get_u32(c);
+    return lo | (uint64_t)get_u32(c) << 32;
+}
+
+static float get_f32(struct cursor *c)
+{
+    uint32_t v = get_u32(c);
+    float f;
+    memcpy(&f, &v, 4);
+    return f;
+}
+
+/* Returns a NUL-terminated copy, or NULL for a NULL string; *len gets the length. */
+static char *get_str(struct cursor *c, uint32_t *len)
+{
+    uint32_t n = get_u32(c);
+    if (c->bad || n == UINT32_MAX)
+        return NULL;
+    if (n > c->left) {
+        c->bad = 1;
+        return NULL;
+    }
+    char *s = xstrndup((const char *)c->p, n);
+    c->p += n;
+    c->left -= n;
+    if (len)
+        *len = n;
+    return s;
+}
+
+static void get_params(struct cursor *c, void *s, enum param_group g)
+{
+    int n;
+    const struct param_desc *t = params_table(&n);
+    for (int i = 0; i < n && !c->bad; i++) {
+        if (t[i].group != g)
+            continue;
+        char *f = (char *)s + t[i].offset;
+        switch (t[i].type) {
+        case PARAM_INT: *(int32_t *)f = (int32_t)get_u32(c); break;
+        case PARAM_I64: *(int64_t *)f = (int64_t)get_u64(c); break;
+        case PARAM_FLOAT: *(float *)f = get_f32(c); break;
+        case PARAM_BOOL: *(bool *)f = get_u32(c) != 0; break;
+        case PARAM_STR:
+            free(*(char **)f);
+            *(char **)f = get_str(c, NULL);
+            break;
+        case PARAM_LIST: {
+            struct strlist *l = (struct strlist *)f;
+            uint32_t k = get_u32(c);
+            if (k > (uint32_t)t[i].max_count || k > c->left / 4) {
+                c->bad = 1;
+                break;
+            }
+            l->v = xcalloc(k, sizeof(char *));
+            for (uint32_t j = 0; j < k && !c->bad; j++) {
+                l->v[j] = get_str(c, NULL);
+                if (!l->v[j])
+                    c->bad = 1;
+                else
+                    l->n++;
+            }
+            break;
+        }
+        case PARAM_BIAS: {
+            struct gen_params *gp = s;
+            uint32_t k = get_u32(c);
+            if (k > (uint32_t)t[i].max_count || k > c->left / 8) {
+                c->bad = 1;
+                break;
+            }
+            gp->logit_bias = xcalloc(k, sizeof *gp->logit_bias);
+            gp->n_logit_bias = (int)k;
+            for (uint32_t j = 0; j < k; j++) {
+                gp->logit_bias[j].token = (int32_t)get_u32(c);
+                gp->logit_bias[j].bias = get_f32(c);
+            }
+            break;
+        }
+        }
+    }
+}
+
+int proto_decode(enum proto_type type, const void *payload, size_t len, struct proto_msg *m,
+                 struct err *e)
+{
+    proto_msg_init(m, type);
+    struct cursor c = {payload, len, 0};
+    switch (type) {
+    case PROTO_LOAD:
+        m->path = get_str(&c, NULL);
+        load_params_init(&m->load);
+        load_params_free(&m->load); /* the wire carries every field, strings included */
+        get_params(&c, &m->load, PARAM_LOAD);
+        if (!m->path)
+            c.bad = 1;
+        break;
+    case PROTO_LOADED: {
+        struct model_info *i = &m->info;
+        i->desc = get_str(&c, NULL);
+        i->chat_template = get_str(&c, NULL);
+        i->n_ctx = get_u32(&c);
+        i->n_ctx_train = get_u32(&c);
+        i->n_vocab = get_u32(&c);
+        i->n_embd = get_u32(&c);
+        i->n_layer = get_u32(&c);
+        i->n_params = get_u64(&c);
+        i->size = get_u64(&c);
+        i->load_us = (int64_t)get_u64(&c);
+        break;
+    }
+    case PROTO_GENERATE:
+        m->id = get_u64(&c);
+        m->flags = get_u32(&c);
+        m->prompt = get_str(&c, NULL);
+        get_params(&c, &m->gen, PARAM_GEN);
+        if (!m->prompt)
+            c.bad = 1;
+        break;
+    case PROTO_TOKEN:
+        m->id = get_u64(&c);
+        m->text = get_str(&c, &m->text_len);
+        m->n_tokens = get_u32(&c);
+        break;
+    case PROTO_DONE: {
+        struct gen_stats *s = &m->stats;
+        m->id = get_u64(&c);
+        s->stop_reason = get_u32(&c);
+        s->prompt_n = get_u32(&c);
+        s->prompt_cached = get_u32(&c);
+        s->gen_n = get_u32(&c);
+        s->prompt_us = (int64_t)get_u64(&c);
+        s->gen_us = (int64_t)get_u64(&c);
+        s->stop_string = get_str(&c, NULL);
+        break;
+    }
+    case PROTO_ERROR:
+        m->id = get_u64(&c);
+        m->code = (int32_t)get_u32(&c);
+        m->message = get_str(&c, NULL);
+        break;
+    case PROTO_CANCEL: m->id = get_u64(&c); break;
+    default: return err_set(e, ERR_PROTOCOL, "unknown message type %d", (int)type);
+    }
+    if (c.bad)
+        return err_set(e, ERR_PROTOCOL, "malformed message of type %d", (int)type);
+    if (c.left)
+        return err_set(e, ERR_PROTOCOL, "%zu stray bytes after message of type %d", c.left,
+                       (int)type);
+    return 0;
+}
+
+/* ---- socket I/O ---- */
+
+static int write_all(int fd, const void *p, size_t n)
+{
+    const char *s = p;
+    while (n) {
+        ssize_t w = send(fd, s, n, MSG_NOSIGNAL);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return (errno == EPIPE || errno == ECONNRESET) ? ERR_WORKER_DIED : ERR_IO;
+        }
+        s += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+static int read_all(int fd, void *p, size_t n)
+{
+    char *s = p;
+    while (n) {
+        ssize_t r = read(fd, s, n);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            return errno == ECONNRESET ? ERR_WORKER_DIED : ERR_IO;
+        }
+        if (r == 0)
+            return ERR_WORKER_DIED;
+        s += r;
+        n -= (size_t)r;
+    }
+    return 0;
+}
+
+int proto_send(int fd, const struct proto_msg *m, struct err *e)
+{
+    struct buf b;
+    buf_init(&b, PROTO_MAX_FRAME + 8);
+    int rc = proto_encode(m, &b);
+    if (rc) {
+        buf_free(&b);
+        return err_set(e, rc, "message too large for the worker protocol");
+    }
+    rc = write_all(fd, b.data, b.len);
+    buf_free(&b);
+    if (rc)
+        return err_set(e, rc, "%s", rc == ERR_WORKER_DIED ? "peer closed the connection"
+                                                          : strerror(errno));
+    return 0;
+}
+
+int proto_recv(int fd, struct proto_msg *m, struct err *e)
+{
+    unsigned char hdr[8];
+    proto_msg_init(m, 0);
+    int rc = read_all(fd, hdr, 8);
+    if (rc)
+        return err_set(e, rc, "%s", rc == ERR_WORKER_DIED ? "peer closed the connection"
+                                                          : strerror(errno));
+    uint32_t len = (uint32_t)hdr[0] | (uint32_t)hdr[1] << 8 | (uint32_t)hdr[2] << 16 |
+                   (uint32_t)hdr[3] << 24;
+    if (len > PROTO_MAX_FRAME)
+        return err_set(e, ERR_PROTOCOL, "frame of %u bytes exceeds the limit", len);
+    char *payload = xmalloc(len);
+    rc = read_all(fd, payload, len);
+    if (rc) {
+        free(payload);
+        return err_set(e, rc, "peer closed the connection mid-message");
+    }
+    rc = proto_decode((enum proto_type)hdr[4], payload, len, m, e);
+    free(payload);
+    return rc;
+}
+
+int proto_send_error(int fd, uint64_t id, int code, const char *message)
+{
+    struct proto_msg m;
+    proto_msg_init(&m, PROTO_ERROR);
+    m.id = id;
+    m.code = code;
+    m.message = (char *)message;
+    int rc = proto_send(fd, &m, NULL);
+    return rc;
+}

@@ -1,0 +1,139 @@
+/* The worker protocol: how the daemon (or `hearth run`) talks to a `hearth worker` process.
+ *
+ * One worker owns one loaded model. The parent creates a socketpair, starts `hearth worker
+ * --fd N` on one end and keeps the other. Both sides exchange frames:
+ *
+ *   u32 payload length (little endian, at most PROTO_MAX_FRAME)
+ *   u8  message type (enum proto_type)
+ *   u8  reserved[3] (zero)
+ *   payload: fields in the order given below, each encoded as
+ *     u8/u32/i32/u64/i64: little endian; f32: IEEE-754 bits as u32;
+ *     str: u32 length, bytes (no terminator; length 0xFFFFFFFF means NULL)
+ *
+ * Conversation, parent (P) and worker (W):
+ *
+ *   P->W LOAD      str path, load_params                 first message, exactly once
+ *   W->P LOADED    model_info                            or ERROR with id 0, then W exits
+ *   P->W GENERATE  u64 id, u32 flags, str prompt, gen_params
+ *   W->P TOKEN     u64 id, str text, u32 n_tokens        zero or more per request
+ *   W->P DONE      u64 id, gen_stats                     ends a request
+ *   W->P ERROR     u64 id, i32 code, str message         ends a request (or the load)
+ *   P->W CANCEL    u64 id                                ends that request with DONE
+ *                                                        (stop reason CANCELLED); unknown ids
+ *                                                        are ignored
+ *
+ * TOKEN text is always whole UTF-8 characters: bytes of a character split across tokens are
+ * held until it is complete (invalid bytes become U+FFFD), and text that might be the start of
+ * a stop string is held until it is known not to be. The parent closing its end makes the worker
+ * exit. A worker that dies shows as EOF (or ECONNRESET) on the parent's end: the parent fails
+ * the affected requests with ERR_WORKER_DIED and reaps the process.
+ *
+ * Params are encoded field by field in the order of params_table(), so a knob added to the
+ * table travels without protocol changes (both ends are always the same binary).
+ */
+#ifndef HEARTH_ENGINE_PROTO_H
+#define HEARTH_ENGINE_PROTO_H
+
+#include "base/buf.h"
+#include "base/err.h"
+#include "engine/params.h"
+
+#include <stdint.h>
+
+#define PROTO_MAX_FRAME (64u << 20)
+#define PROTO_MAX_PROMPT (32u << 20)
+
+enum proto_type {
+    PROTO_LOAD = 1,
+    PROTO_LOADED = 2,
+    PROTO_GENERATE = 3,
+    PROTO_TOKEN = 4,
+    PROTO_DONE = 5,
+    PROTO_ERROR = 6,
+    PROTO_CANCEL = 7,
+};
+
+/* GENERATE flags. */
+enum {
+    PROTO_GEN_PARSE_SPECIAL = 1 << 0, /* tokenize special tokens written in the prompt text */
+    PROTO_GEN_NO_BOS = 1 << 1,        /* do not add BOS even when the model asks for it */
+};
+
+enum proto_stop_reason {
+    PROTO_STOP_EOS = 0,       /* the model produced an end-of-generation token */
+    PROTO_STOP_STRING = 1,    /* a stop string matched; the text before it was sent */
+    PROTO_STOP_LENGTH = 2,    /* num_predict reached */
+    PROTO_STOP_CONTEXT = 3,   /* the context window is full */
+    PROTO_STOP_CANCELLED = 4, /* CANCEL arrived */
+};
+
+const char *proto_stop_reason_name(int reason);
+
+struct model_info {
+    char *desc;          /* llama_model_desc(), e.g. "llama ?B all F32"; owned */
+    char *chat_template; /* the GGUF's tokenizer.chat_template or NULL; owned */
+    uint32_t n_ctx;      /* the context actually created */
+    uint32_t n_ctx_train;
+    uint32_t n_vocab;
+    uint32_t n_embd;
+    uint32_t n_layer;
+    uint64_t n_params;
+    uint64_t size; /* bytes of weights */
+    int64_t load_us;
+};
+
+struct gen_stats {
+    uint32_t stop_reason; /* enum proto_stop_reason */
+    uint32_t prompt_n;    /* prompt tokens evaluated */
+    uint32_t prompt_cached;
+    uint32_t gen_n; /* tokens generated */
+    int64_t prompt_us;
+    int64_t gen_us;
+    char *stop_string; /* the stop string that matched, or NULL; owned */
+};
+
+/* A decoded message. Strings are owned by the message; proto_msg_free releases them. */
+struct proto_msg {
+    enum proto_type type;
+    uint64_t id;
+    /* LOAD */
+    char *path;
+    struct load_params load;
+    /* LOADED */
+    struct model_info info;
+    /* GENERATE */
+    uint32_t flags;
+    char *prompt;
+    struct gen_params gen;
+    /* TOKEN */
+    char *text;
+    uint32_t text_len;
+    uint32_t n_tokens;
+    /* DONE */
+    struct gen_stats stats;
+    /* ERROR */
+    int32_t code;
+    char *message;
+};
+
+void proto_msg_init(struct proto_msg *m, enum proto_type type);
+void proto_msg_free(struct proto_msg *m);
+
+/* Encodes m as one frame appended to out. Returns 0 or ERR_TOO_LARGE. */
+int proto_encode(const struct proto_msg *m, struct buf *out);
+
+/* Decodes one frame's payload (after the 8-byte header). Returns 0 or ERR_PROTOCOL with a
+ * message; m is initialised either way and must be freed. */
+int proto_decode(enum proto_type type, const void *payload, size_t len, struct proto_msg *m,
+                 struct err *e);
+
+/* Blocking I/O on a socket, restarting on EINTR. proto_send writes one whole message.
+ * proto_recv reads one: 0 on success, ERR_WORKER_DIED on EOF or a reset connection,
+ * ERR_PROTOCOL on a malformed or oversized frame, ERR_IO otherwise. */
+int proto_send(int fd, const struct proto_msg *m, struct err *e);
+int proto_recv(int fd, struct proto_msg *m, struct err *e);
+
+/* Convenience senders used by the worker. */
+int proto_send_error(int fd, uint64_t id, int code, const char *message);
+
+#endif

@@ -1,0 +1,172 @@
+#include "engine/textout.h"
+
+#include "base/util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Generated text is bounded by the context; the caps only stop a runaway. */
+#define TEXTOUT_MAX (64u << 20)
+
+static const char REPLACEMENT[] = "\xEF\xBF\xBD";
+
+void textout_init(struct textout *t, char *const *stops, int n_stops)
+{
+    memset(t, 0, sizeof *t);
+    t->stop_index = -1;
+    t->stops = xcalloc((size_t)(n_stops > 0 ? n_stops : 1), sizeof(char *));
+    for (int i = 0; i < n_stops; i++) {
+        if (!stops[i] || !stops[i][0])
+            continue;
+        t->stops[t->n_stops++] = xstrdup(stops[i]);
+        size_t l = strlen(stops[i]);
+        if (l > t->max_stop_len)
+            t->max_stop_len = l;
+    }
+    buf_init(&t->pending, TEXTOUT_MAX);
+    buf_init(&t->raw, 16);
+    buf_init(&t->ready, TEXTOUT_MAX);
+}
+
+void textout_free(struct textout *t)
+{
+    if (!t)
+        return;
+    for (int i = 0; i < t->n_stops; i++)
+        free(t->stops[i]);
+    free(t->stops);
+    buf_free(&t->pending);
+    buf_free(&t->raw);
+    buf_free(&t->ready);
+}
+
+void textout_clear_ready(struct textout *t)
+{
+    buf_reset(&t->ready);
+}
+
+/* Length of the sequence a lead byte starts, or 0 for a byte that cannot lead. */
+static int seq_len(unsigned char c)
+{
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xC2 && c <= 0xDF)
+        return 2;
+    if (c >= 0xE0 && c <= 0xEF)
+        return 3;
+    if (c >= 0xF0 && c <= 0xF4)
+        return 4;
+    return 0;
+}
+
+/* Whether s[1] is allowed after lead s[0] (excludes overlongs, surrogates, > U+10FFFF). */
+static int second_ok(unsigned char lead, unsigned char c)
+{
+    if ((c & 0xC0) != 0x80)
+        return 0;
+    if (lead == 0xE0)
+        return c >= 0xA0;
+    if (lead == 0xED)
+        return c <= 0x9F;
+    if (lead == 0xF0)
+        return c >= 0x90;
+    if (lead == 0xF4)
+        return c <= 0x8F;
+    return 1;
+}
+
+/* Checks the sequence at s (n bytes available): returns its length when complete and valid,
+ * 0 when it is invalid, -1 when it is a valid but incomplete prefix. */
+static int check_seq(const unsigned char *s, size_t n)
+{
+    int l = seq_len(s[0]);
+    if (l == 0)
+        return 0;
+    for (int i = 1; i < l; i++) {
+        if ((size_t)i >= n)
+            return -1;
+        if (i == 1 ? !second_ok(s[0], s[1]) : (s[i] & 0xC0) != 0x80)
+            return 0;
+    }
+    return l;
+}
+
+/* Moves validated text from pending to ready, except what might still begin a stop string. */
+static void release(struct textout *t, bool all)
+{
+    const char *p = t->pending.data;
+    size_t n = t->pending.len;
+    if (!n)
+        return;
+    /* A stop string anywhere in pending ends the output there. */
+    size_t best = n;
+    for (int i = 0; i < t->n_stops; i++) {
+        const char *hit = memmem(p, n, t->stops[i], strlen(t->stops[i]));
+        if (hit && (size_t)(hit - p) < best) {
+            best = (size_t)(hit - p);
+            t->stop_index = i;
+        }
+    }
+    if (t->stop_index >= 0) {
+        buf_append(&t->ready, p, best);
+        buf_reset(&t->pending);
+        t->stopped = true;
+        return;
+    }
+    size_t keep = 0;
+    if (!all) {
+        /* The longest suffix of pending that is a proper prefix of some stop string. */
+        for (int i = 0; i < t->n_stops; i++) {
+            size_t sl = strlen(t->stops[i]);
+            size_t maxk = sl - 1 < n ? sl - 1 : n;
+            for (size_t k = maxk; k > keep; k--)
+                if (memcmp(p + n - k, t->stops[i], k) == 0) {
+                    keep = k;
+                    break;
+                }
+        }
+    }
+    buf_append(&t->ready, p, n - keep);
+    buf_consume(&t->pending, n - keep);
+}
+
+bool textout_feed(struct textout *t, const char *bytes, size_t n)
+{
+    if (t->stopped)
+        return true;
+    /* Complete the held character first, then validate the rest one character at a time. */
+    struct buf in;
+    buf_init(&in, 0);
+    buf_append(&in, t->raw.data ? t->raw.data : "", t->raw.len);
+    buf_append(&in, bytes, n);
+    buf_reset(&t->raw);
+    const unsigned char *s = (const unsigned char *)(in.data ? in.data : "");
+    size_t len = in.len, i = 0;
+    while (i < len) {
+        int l = check_seq(s + i, len - i);
+        if (l > 0) {
+            buf_append(&t->pending, s + i, (size_t)l);
+            i += (size_t)l;
+        } else if (l < 0) {
+            buf_append(&t->raw, s + i, len - i); /* incomplete: wait for the next token */
+            break;
+        } else {
+            buf_append(&t->pending, REPLACEMENT, 3);
+            i++;
+        }
+    }
+    buf_free(&in);
+    release(t, false);
+    return t->stopped;
+}
+
+void textout_finish(struct textout *t)
+{
+    if (t->stopped)
+        return;
+    if (t->raw.len) {
+        buf_append(&t->pending, REPLACEMENT, 3);
+        buf_reset(&t->raw);
+    }
+    release(t, true);
+}

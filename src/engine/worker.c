@@ -1,0 +1,436 @@
+/* `hearth worker`: one process, one model, requests from the parent over the protocol in
+ * proto.h. It loads the model, then serves GENERATE requests one at a time (#5 adds slots and
+ * continuous batching), streaming TOKEN events and ending each request with DONE or ERROR.
+ */
+#include "base/log.h"
+#include "base/util.h"
+#include "engine/engine.h"
+#include "engine/mfile.h"
+#include "engine/proto.h"
+#include "engine/textout.h"
+
+#include <errno.h>
+#include <llama.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+/* ---- libllama logging ---- */
+
+static _Thread_local char last_llama_error[512];
+
+static void llama_log_cb(enum ggml_log_level level, const char *text, void *ud)
+{
+    (void)ud;
+    size_t n = strlen(text);
+    while (n && (text[n - 1] == '\n' || text[n - 1] == ' '))
+        n--;
+    if (!n)
+        return;
+    if (level == GGML_LOG_LEVEL_ERROR) {
+        snprintf(last_llama_error, sizeof last_llama_error, "%.*s", (int)n, text);
+        log_debug("msg=%s src=llama.cpp", log_q(last_llama_error));
+    } else if (log_get_level() <= LOG_LEVEL_DEBUG) {
+        char line[512];
+        snprintf(line, sizeof line, "%.*s", (int)n, text);
+        log_debug("msg=%s src=llama.cpp", log_q(line));
+    }
+}
+
+const char *engine_last_llama_error(void)
+{
+    return last_llama_error;
+}
+
+void engine_init_logging(void)
+{
+    llama_log_set(llama_log_cb, NULL);
+}
+
+/* ---- the loaded model ---- */
+
+struct worker {
+    int fd;
+    struct llama_model *model;
+    struct llama_context *ctx;
+    const struct llama_vocab *vocab;
+    uint32_t n_ctx;
+    uint32_t n_batch;
+    long fault_abort_after; /* test hook: abort() after this many tokens; -1 off */
+};
+
+static enum ggml_type cache_type(const char *name, int *ok)
+{
+    *ok = 1;
+    if (!name || !*name)
+        return GGML_TYPE_F16;
+    for (int t = 0; t < GGML_TYPE_COUNT; t++) {
+        const char *tn = ggml_type_name((enum ggml_type)t);
+        if (tn && strcmp(tn, name) == 0 && ggml_type_size((enum ggml_type)t) > 0)
+            return (enum ggml_type)t;
+    }
+    *ok = 0;
+    return GGML_TYPE_F16;
+}
+
+static int load_model(struct worker *w, const struct proto_msg *req, struct model_info *info,
+                      struct err *e)
+{
+    int64_t t0 = now_us();
+    const struct load_params *lp = &req->load;
+    int rc = load_params_validate(lp, e);
+    if (rc)
+        return rc;
+    int ok_k, ok_v;
+    enum ggml_type tk = cache_type(lp->cache_type_k, &ok_k);
+    enum ggml_type tv = cache_type(lp->cache_type_v, &ok_v);
+    if (!ok_k || !ok_v)
+        return err_set(e, ERR_BAD_REQUEST, "unknown KV cache type '%s'",
+                       ok_k ? lp->cache_type_v : lp->cache_type_k);
+
+    struct mfile mf;
+    rc = mfile_open(req->path, &mf, e);
+    if (rc)
+        return rc;
+    mfile_close(&mf);
+
+    struct llama_model_params mp = llama_model_default_params();
+    mp.n_gpu_layers = lp->num_gpu < 0 ? 999 : lp->num_gpu;
+    if (lp->use_mmap)
+        mp.load_mode = lp->use_mlock ? LLAMA_LOAD_MODE_MMAP_MLOCK : LLAMA_LOAD_MODE_MMAP;
+    else
+        mp.load_mode = lp->use_mlock ? LLAMA_LOAD_MODE_MLOCK : LLAMA_LOAD_MODE_NONE;
+    last_llama_error[0] = '\0';
+    w->model = llama_model_load_from_file(req->path, mp);
+    if (!w->model)
+        return err_set(e, ERR_BAD_MODEL, "llama.cpp could not load %s: %s", req->path,
+                       last_llama_error[0] ? last_llama_error : "see the log for details");
+
+    int32_t n_train = llama_model_n_ctx_train(w->model);
+    struct llama_context_params cp = llama_context_default_params();
+    uint32_t n_ctx = (uint32_t)lp->num_ctx;
+    if (n_ctx == 0)
+        n_ctx = n_train > 0 && n_train < 4096 ? (uint32_t)n_train : 4096;
+    cp.n_ctx = n_ctx;
+    cp.n_batch = (uint32_t)lp->num_batch;
+    cp.n_ubatch = (uint32_t)(lp->num_ubatch < lp->num_batch ? lp->num_ubatch : lp->num_batch);
+    cp.n_seq_max = 1;
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    cp.n_threads = lp->num_thread > 0 ? lp->num_thread : (int32_t)(ncpu > 0 ? ncpu : 4);
+    cp.n_threads_batch = cp.n_threads;
+    cp.flash_attn_type = lp->flash_attn == FLASH_ATTN_ON    ? LLAMA_FLASH_ATTN_TYPE_ENABLED
+                         : lp->flash_attn == FLASH_ATTN_OFF ? LLAMA_FLASH_ATTN_TYPE_DISABLED
+                                                            : LLAMA_FLASH_ATTN_TYPE_AUTO;
+    cp.type_k = tk;
+    cp.type_v = tv;
+    cp.rope_freq_base = lp->rope_freq_base;
+    cp.rope_freq_scale = lp->rope_freq_scale;
+    cp.no_perf = true;
+    w->ctx = llama_init_from_model(w->model, cp);
+    if (!w->ctx)
+        return err_set(e, ERR_BAD_MODEL, "llama.cpp could not create a context of %u tokens: %s",
+                       n_ctx, last_llama_error[0] ? last_llama_error : "see the log");
+    w->vocab = llama_model_get_vocab(w->model);
+    w->n_ctx = llama_n_ctx(w->ctx);
+    w->n_batch = llama_n_batch(w->ctx);
+    if (n_train > 0 && w->n_ctx > (uint32_t)n_train)
+        log_warn("msg=\"context is larger than the model was trained for\" n_ctx=%u "
+                 "n_ctx_train=%d",
+                 w->n_ctx, n_train);
+
+    char desc[256];
+    llama_model_desc(w->model, desc, sizeof desc);
+    info->desc = xstrdup(desc);
+    const char *tmpl = llama_model_chat_template(w->model, NULL);
+    info->chat_template = tmpl ? xstrdup(tmpl) : NULL;
+    info->n_ctx = w->n_ctx;
+    info->n_ctx_train = (uint32_t)(n_train > 0 ? n_train : 0);
+    info->n_vocab = (uint32_t)llama_vocab_n_tokens(w->vocab);
+    info->n_embd = (uint32_t)llama_model_n_embd(w->model);
+    info->n_layer = (uint32_t)llama_model_n_layer(w->model);
+    info->n_params = llama_model_n_params(w->model);
+    info->size = llama_model_size(w->model);
+    info->load_us = now_us() - t0;
+    log_info("msg=\"model loaded\" path=%s desc=%s n_ctx=%u ms=%lld", log_q(req->path),
+             log_q(desc), w->n_ctx, (long long)(info->load_us / 1000));
+    return 0;
+}
+
+/* ---- one request ---- */
+
+struct gen_state {
+    uint64_t id;
+    int cancelled;
+    int peer_gone;
+};
+
+/* Looks at the socket without blocking: handles CANCEL for the running request, refuses a
+ * second GENERATE (one request at a time until #5), and notices the parent going away. */
+static void poll_parent(struct worker *w, struct gen_state *g)
+{
+    for (;;) {
+        struct pollfd pfd = {w->fd, POLLIN, 0};
+        int r = poll(&pfd, 1, 0);
+        if (r <= 0 || !(pfd.revents & (POLLIN | POLLHUP | POLLERR)))
+            return;
+        struct proto_msg m;
+        struct err e = {0};
+        int rc = proto_recv(w->fd, &m, &e);
+        if (rc == ERR_WORKER_DIED || rc == ERR_IO) {
+            g->peer_gone = 1;
+            g->cancelled = 1;
+            proto_msg_free(&m);
+            return;
+        }
+        if (rc)
+            log_warn("msg=\"bad message from parent\" err=%s", log_q(e.msg));
+        else if (m.type == PROTO_CANCEL && m.id == g->id)
+            g->cancelled = 1;
+        else if (m.type == PROTO_GENERATE)
+            proto_send_error(w->fd, m.id, ERR_UNAVAILABLE, "worker is busy with another request");
+        proto_msg_free(&m);
+    }
+}
+
+static int send_text(struct worker *w, uint64_t id, struct textout *to, uint32_t n_tokens)
+{
+    size_t len;
+    const char *s = textout_ready(to, &len);
+    if (!len)
+        return 0;
+    struct proto_msg m;
+    proto_msg_init(&m, PROTO_TOKEN);
+    m.id = id;
+    m.text = (char *)s;
+    m.text_len = (uint32_t)len;
+    m.n_tokens = n_tokens;
+    int rc = proto_send(w->fd, &m, NULL);
+    textout_clear_ready(to);
+    return rc;
+}
+
+static int generate(struct worker *w, struct proto_msg *req, struct gen_stats *st, struct err *e)
+{
+    struct gen_params *p = &req->gen;
+    int rc = gen_params_validate(p, e);
+    if (rc)
+        return rc;
+    size_t plen = strlen(req->prompt);
+    if (plen > PROTO_MAX_PROMPT)
+        return err_set(e, ERR_TOO_LARGE, "prompt is larger than %u bytes", PROTO_MAX_PROMPT);
+
+    bool add_special = !(req->flags & PROTO_GEN_NO_BOS);
+    bool parse_special = (req->flags & PROTO_GEN_PARSE_SPECIAL) != 0;
+    int32_t n = -llama_tokenize(w->vocab, req->prompt, (int32_t)plen, NULL, 0, add_special,
+                                parse_special);
+    if (n < 0)
+        n = 0;
+    llama_token *toks = xcalloc((size_t)n + 1, sizeof *toks);
+    if (n > 0 && llama_tokenize(w->vocab, req->prompt, (int32_t)plen, toks, n, add_special,
+                                parse_special) != n) {
+        free(toks);
+        return err_set(e, ERR_INTERNAL, "tokenization failed");
+    }
+    if (n == 0) {
+        /* Generation needs at least one token to condition on: an empty prompt means BOS. */
+        llama_token bos = llama_vocab_bos(w->vocab);
+        if (bos == LLAMA_TOKEN_NULL) {
+            free(toks);
+            return err_set(e, ERR_BAD_REQUEST, "the prompt is empty and the model has no BOS "
+                                               "token to start from");
+        }
+        toks[n++] = bos;
+    }
+    if ((uint32_t)n >= w->n_ctx) {
+        free(toks);
+        return err_set(e, ERR_CONTEXT,
+                       "the prompt is %d tokens but the context holds %u (raise num_ctx)", n,
+                       w->n_ctx);
+    }
+
+    struct sampler smpl;
+    rc = sampler_init(&smpl, w->model, p, w->n_ctx, e);
+    if (rc) {
+        free(toks);
+        return rc;
+    }
+    /* Penalties look at the prompt too, as in llama-server. */
+    for (int32_t i = 0; i < n; i++)
+        sampler_accept_prompt(&smpl, toks[i]);
+
+    struct textout to;
+    textout_init(&to, p->stop.v, p->stop.n);
+    struct gen_state g = {req->id, 0, 0};
+    llama_memory_clear(llama_get_memory(w->ctx), true);
+
+    int64_t t0 = now_us();
+    st->prompt_n = (uint32_t)n;
+    for (int32_t i = 0; i < n && !g.cancelled; i += (int32_t)w->n_batch) {
+        int32_t chunk = n - i < (int32_t)w->n_batch ? n - i : (int32_t)w->n_batch;
+        if (llama_decode(w->ctx, llama_batch_get_one(toks + i, chunk))) {
+            rc = err_set(e, ERR_INTERNAL, "llama_decode failed on the prompt: %s",
+                         engine_last_llama_error());
+            goto out;
+        }
+        poll_parent(w, &g);
+    }
+    int64_t t1 = now_us();
+    st->prompt_us = t1 - t0;
+
+    int32_t n_past = n;
+    st->stop_reason = PROTO_STOP_LENGTH;
+    while (!g.cancelled) {
+        if (p->num_predict >= 0 && st->gen_n >= (uint32_t)p->num_predict) {
+            st->stop_reason = PROTO_STOP_LENGTH;
+            break;
+        }
+        if ((uint32_t)n_past >= w->n_ctx) {
+            st->stop_reason = PROTO_STOP_CONTEXT;
+            break;
+        }
+        llama_token tok = sampler_sample(&smpl, w->ctx, -1);
+        if (llama_vocab_is_eog(w->vocab, tok) && !p->ignore_eos) {
+            st->stop_reason = PROTO_STOP_EOS;
+            break;
+        }
+        st->gen_n++;
+        if (w->fault_abort_after >= 0 && st->gen_n > (uint32_t)w->fault_abort_after)
+            abort();
+        /* Text generated from BOS alone starts the document: SentencePiece vocabularies mark
+         * its first word with the space prefix they add when tokenizing, which is not text. */
+        int32_t lstrip = plen == 0 && st->gen_n == 1 ? 1 : 0;
+        char piece[256];
+        int32_t pn = llama_token_to_piece(w->vocab, tok, piece, sizeof piece, lstrip, false);
+        if (pn < 0)
+            pn = 0; /* a piece longer than 256 bytes does not occur in real vocabularies */
+        bool stopped = textout_feed(&to, piece, (size_t)pn);
+        if (send_text(w, req->id, &to, 1)) {
+            g.peer_gone = 1;
+            break;
+        }
+        if (stopped) {
+            st->stop_reason = PROTO_STOP_STRING;
+            st->stop_string = xstrdup(to.stops[to.stop_index]);
+            break;
+        }
+        if (llama_decode(w->ctx, llama_batch_get_one(&tok, 1))) {
+            rc = err_set(e, ERR_INTERNAL, "llama_decode failed: %s", engine_last_llama_error());
+            goto out;
+        }
+        n_past++;
+        poll_parent(w, &g);
+    }
+    if (g.cancelled)
+        st->stop_reason = PROTO_STOP_CANCELLED;
+    if (st->stop_reason != PROTO_STOP_STRING) {
+        textout_finish(&to);
+        if (!g.peer_gone && send_text(w, req->id, &to, 0))
+            g.peer_gone = 1;
+    }
+    st->gen_us = now_us() - t1;
+    if (g.peer_gone)
+        rc = err_set(e, ERR_WORKER_DIED, "parent went away");
+out:
+    textout_free(&to);
+    sampler_free(&smpl);
+    free(toks);
+    return rc;
+}
+
+static int serve(struct worker *w)
+{
+    for (;;) {
+        struct proto_msg req;
+        struct err e = {0};
+        int rc = proto_recv(w->fd, &req, &e);
+        if (rc == ERR_WORKER_DIED || rc == ERR_IO) {
+            proto_msg_free(&req);
+            return 0; /* the parent closed its end: we are done */
+        }
+        if (rc) {
+            log_warn("msg=\"bad message from parent\" err=%s", log_q(e.msg));
+            proto_msg_free(&req);
+            continue;
+        }
+        if (req.type == PROTO_GENERATE) {
+            struct proto_msg done;
+            proto_msg_init(&done, PROTO_DONE);
+            done.id = req.id;
+            rc = generate(w, &req, &done.stats, &e);
+            if (rc == ERR_WORKER_DIED) {
+                proto_msg_free(&done);
+                proto_msg_free(&req);
+                return 0;
+            }
+            if (rc)
+                proto_send_error(w->fd, req.id, rc, e.msg);
+            else if (proto_send(w->fd, &done, NULL)) {
+                proto_msg_free(&done);
+                proto_msg_free(&req);
+                return 0;
+            }
+            proto_msg_free(&done);
+        } else if (req.type != PROTO_CANCEL) {
+            log_warn("msg=\"unexpected message from parent\" type=%d", (int)req.type);
+        }
+        proto_msg_free(&req);
+    }
+}
+
+int worker_main(int argc, char **argv)
+{
+    int fd = -1;
+    for (int i = 0; i < argc; i++)
+        if (strcmp(argv[i], "--fd") == 0 && i + 1 < argc)
+            fd = atoi(argv[++i]);
+    if (fd < 0) {
+        fprintf(stderr, "hearth worker: internal command, started by `hearth run` and `hearth "
+                        "serve` (usage: hearth worker --fd N)\n");
+        return 2;
+    }
+    log_set_component("worker");
+    signal(SIGPIPE, SIG_IGN);
+    signal(SIGINT, SIG_IGN); /* the parent decides what Ctrl-C means */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() == 1)
+        return 1;
+
+    struct worker w = {.fd = fd, .fault_abort_after = -1};
+    const char *fault = getenv("HEARTH_TEST_FAULT");
+    if (fault && strncmp(fault, "abort_after_tokens:", 19) == 0)
+        w.fault_abort_after = atol(fault + 19);
+
+    engine_init_logging();
+    llama_backend_init();
+
+    struct proto_msg req;
+    struct err e = {0};
+    int rc = proto_recv(fd, &req, &e);
+    if (rc || req.type != PROTO_LOAD) {
+        if (!rc)
+            proto_send_error(fd, 0, ERR_PROTOCOL, "the first message must be LOAD");
+        proto_msg_free(&req);
+        llama_backend_free();
+        return 1;
+    }
+    struct proto_msg loaded;
+    proto_msg_init(&loaded, PROTO_LOADED);
+    rc = load_model(&w, &req, &loaded.info, &e);
+    proto_msg_free(&req);
+    int status = 0;
+    if (rc) {
+        proto_send_error(fd, 0, rc, e.msg);
+        status = 1;
+    } else if (proto_send(fd, &loaded, NULL) == 0) {
+        status = serve(&w);
+    }
+    proto_msg_free(&loaded);
+    llama_free(w.ctx);
+    llama_model_free(w.model);
+    llama_backend_free();
+    return status;
+}

@@ -1,0 +1,42 @@
+# A worker that dies mid-generation gives `hearth run` a clear one-line error, never a hang.
+. "$(dirname "$0")/lib.sh"
+
+# An abort inside the worker (fault injection: abort() after three tokens).
+HEARTH_TEST_FAULT=abort_after_tokens:3 LIMIT=30 run_hearth run "$STORIES" "" --temperature 0 -n 50
+expect_eq "abort: exit status" "$RC" 1
+expect_contains "abort: message" "$ERR" "hearth: error: the worker was killed by signal 6 (Aborted)"
+expect_eq "abort: the text before the crash is kept" "$OUT" "Once upon a"
+
+# kill -9 of the worker while it generates a long text.
+"$HEARTH" run "$STORIES" "" --ignore-eos -n -1 --ctx 200000 >"$T/out" 2>"$T/err" </dev/null &
+pid=$!
+worker=""
+for _ in $(seq 1 100); do
+    worker="$(pgrep -P "$pid" || true)"
+    [ -n "$worker" ] && [ -s "$T/out" ] && break
+    sleep 0.1
+done
+if [ -z "$worker" ]; then
+    bad "kill -9: no worker process found"
+    kill -9 "$pid" 2>/dev/null
+else
+    kill -9 "$worker"
+    rc=""
+    for _ in $(seq 1 100); do
+        if ! kill -0 "$pid" 2>/dev/null; then
+            wait "$pid"
+            rc=$?
+            break
+        fi
+        sleep 0.1
+    done
+    if [ -z "$rc" ]; then
+        bad "kill -9: hearth run still running 10 s after its worker died"
+        kill -9 "$pid"
+    else
+        expect_eq "kill -9: exit status" "$rc" 1
+        expect_contains "kill -9: message" "$(cat "$T/err")" "the worker was killed by signal 9 (Killed)"
+        expect_eq "kill -9: one error line" "$(grep -c 'error' "$T/err")" 1
+    fi
+fi
+finish
