@@ -68,6 +68,24 @@ CMAKE_OPTS=(-DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=ON
 # shellcheck disable=SC2206 # word splitting of the user's extra arguments is intended
 [ -n "${HEARTH_LLAMA_CMAKE_ARGS:-}" ] && CMAKE_OPTS+=($HEARTH_LLAMA_CMAKE_ARGS)
 
+# Reads build output and shows its "[ NN%]" markers: one updating line on a terminal, a line
+# per tenth otherwise (CI logs).
+progress() {
+    local label="$1" line pct last=-1
+    while IFS= read -r line; do
+        [[ "$line" =~ ^\[\ *([0-9]+)%\] ]] || continue
+        pct=${BASH_REMATCH[1]}
+        if [ -t 2 ]; then
+            printf '\rdeps: %s [%-25s] %3d%%' "$label" "$(printf '%*s' $((pct / 4)) '' | tr ' ' '#')" "$pct" >&2
+        elif [ $((pct / 10)) -ne $((last / 10)) ]; then
+            printf 'deps: %s %d%%\n' "$label" "$pct" >&2
+        fi
+        last=$pct
+    done
+    [ -t 2 ] && printf '\n' >&2
+    return 0
+}
+
 fetch_source() { # $1: directory to clone into
     local dst="$1" work tgz got
     work="$(mktemp -d)"
@@ -89,7 +107,8 @@ build_llama() { # $1: source tree, $2: install prefix
     cmake -S "$src" -B "$bdir" "${CMAKE_OPTS[@]}" -DCMAKE_INSTALL_PREFIX="$prefix" \
         -DCMAKE_INSTALL_LIBDIR=lib -DCMAKE_INSTALL_RPATH='$ORIGIN' >"$bdir.log" 2>&1 ||
         { tail -30 "$bdir.log" >&2; die "cmake configure failed (log: $bdir.log)"; }
-    cmake --build "$bdir" -j "$JOBS" >>"$bdir.log" 2>&1 ||
+    set -o pipefail
+    cmake --build "$bdir" -j "$JOBS" 2>&1 | tee -a "$bdir.log" | progress "building llama.cpp" ||
         { tail -30 "$bdir.log" >&2; die "llama.cpp build failed (log: $bdir.log)"; }
     cmake --install "$bdir" >>"$bdir.log" 2>&1 || die "install failed (log: $bdir.log)"
     rm -rf "$bdir" "$bdir.log"

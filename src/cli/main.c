@@ -14,16 +14,17 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out, "hearth %s: run language models on your own machine\n"
-                 "\n"
-                 "Usage: hearth COMMAND [ARGS]\n"
-                 "\n"
-                 "Commands:\n"
-                 "  run MODEL.gguf [PROMPT]   generate text from a GGUF model file\n"
-                 "  version                   print hearth's and libllama's versions and backends\n"
-                 "  help                      print this help\n"
-                 "\n"
-                 "`hearth COMMAND --help` describes each command.\n",
+    fprintf(out,
+            "hearth %s: run language models on your own machine\n"
+            "\n"
+            "Usage: hearth COMMAND [ARGS]\n"
+            "\n"
+            "Commands:\n"
+            "  run MODEL.gguf [PROMPT]   generate text from a GGUF model file\n"
+            "  version                   print hearth's and libllama's versions and backends\n"
+            "  help                      print this help\n"
+            "\n"
+            "`hearth COMMAND --help` describes each command.\n",
             HEARTH_VERSION);
 }
 

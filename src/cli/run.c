@@ -28,6 +28,37 @@ static void on_sigint(int sig)
     g_interrupts++;
 }
 
+/* Prints "  LEFT  TEXT" with TEXT wrapped at 100 columns under its own indent. */
+static void print_wrapped(const char *left, const char *text)
+{
+    enum { INDENT = 33, WIDTH = 100 };
+    printf("  %-30s ", left);
+    if (strlen(left) > 30)
+        printf("\n%*s", INDENT, "");
+    int col = INDENT;
+    const char *p = text;
+    while (*p) {
+        while (*p == ' ')
+            p++;
+        size_t w = strcspn(p, " ");
+        if (!w)
+            break;
+        if (col > INDENT) {
+            if (col + 1 + (int)w > WIDTH) {
+                printf("\n%*s", INDENT, "");
+                col = INDENT;
+            } else {
+                putchar(' ');
+                col++;
+            }
+        }
+        printf("%.*s", (int)w, p);
+        col += (int)w;
+        p += w;
+    }
+    putchar('\n');
+}
+
 static void print_flag(const struct param_desc *d)
 {
     char name[64], meta[16] = "N";
@@ -55,7 +86,9 @@ static void print_flag(const struct param_desc *d)
     char alias[48] = "";
     if (d->alias)
         snprintf(alias, sizeof alias, " (also --%s)", d->alias);
-    printf("  %-30s %s%s%s\n", left, d->help, def, alias);
+    char text[512];
+    snprintf(text, sizeof text, "%s%s%s", d->help, def, alias);
+    print_wrapped(left, text);
 }
 
 static void run_usage(void)
@@ -73,6 +106,7 @@ static void run_usage(void)
            "  --grammar-file FILE            read the GBNF grammar from FILE\n"
            "  --special                      parse special tokens written in the prompt\n"
            "  --no-bos                       do not add the beginning-of-text token\n"
+           "  --no-NAME                      turns a boolean off (--no-use-mmap)\n"
            "  --verbose                      print load time and token rates to stderr\n"
            "  -h, --help                     print this help\n"
            "\n"
@@ -333,8 +367,9 @@ static int generate_once(struct worker_proc *w, const struct run_opts *o,
                 print_stats(info, &m.stats, now_us() - t_start);
             int cancelled = m.stats.stop_reason == PROTO_STOP_CANCELLED;
             if (m.stats.stop_reason == PROTO_STOP_CONTEXT)
-                fprintf(stderr, "hearth: warning: generation stopped because the context "
-                                "(%u tokens) is full; raise --num-ctx for longer output\n",
+                fprintf(stderr,
+                        "hearth: warning: generation stopped because the context "
+                        "(%u tokens) is full; raise --num-ctx for longer output\n",
                         info->n_ctx);
             proto_msg_free(&m);
             return cancelled ? 130 : 0;
@@ -353,8 +388,9 @@ static int generate_once(struct worker_proc *w, const struct run_opts *o,
 static int interactive(struct worker_proc *w, const struct run_opts *o,
                        const struct model_info *info)
 {
-    fprintf(stderr, "hearth: %s loaded (%u-token context). Each line is a prompt; /bye or "
-                    "Ctrl-D leaves.\n",
+    fprintf(stderr,
+            "hearth: %s loaded (%u-token context). Each line is a prompt; /bye or "
+            "Ctrl-D leaves.\n",
             info->desc, info->n_ctx);
     char *line = NULL;
     size_t cap = 0;
@@ -447,8 +483,11 @@ int cmd_run(int argc, char **argv)
         goto out;
     }
     if (o.verbose)
-        fprintf(stderr, "hearth: loaded %s: %s, %u-token context, %.1f MiB of weights\n", o.model,
-                info.desc, info.n_ctx, (double)info.size / (1 << 20));
+        fprintf(stderr,
+                "hearth: loaded %s: %s, %u-token context (trained %u), %.1f MiB of weights, "
+                "%s\n",
+                o.model, info.desc, info.n_ctx, info.n_ctx_train, (double)info.size / (1 << 20),
+                info.chat_template ? "has a chat template" : "no chat template");
     if (o.prompt)
         status = generate_once(w, &o, &info, o.prompt, 1, t_start);
     else

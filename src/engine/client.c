@@ -76,8 +76,8 @@ static void describe_death(struct worker_proc *w, struct err *e)
     if (!w->reaped)
         err_set(e, ERR_WORKER_DIED, "the worker closed its connection unexpectedly");
     else if (WIFSIGNALED(w->status))
-        err_set(e, ERR_WORKER_DIED, "the worker was killed by signal %d (%s)",
-                WTERMSIG(w->status), strsignal(WTERMSIG(w->status)));
+        err_set(e, ERR_WORKER_DIED, "the worker was killed by signal %d (%s)", WTERMSIG(w->status),
+                strsignal(WTERMSIG(w->status)));
     else if (WIFEXITED(w->status) && WEXITSTATUS(w->status) == 127)
         err_set(e, ERR_WORKER_DIED, "the worker could not be started (exit status 127)");
     else

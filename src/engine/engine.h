@@ -25,7 +25,7 @@ struct llama_sampler;
 struct sampler {
     struct llama_sampler *grammar; /* NULL without a grammar */
     struct llama_sampler *chain;
-    void *cur;       /* llama_token_data[n_vocab], reused every step */
+    void *cur; /* llama_token_data[n_vocab], reused every step */
     int32_t n_vocab;
 };
 

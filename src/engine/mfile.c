@@ -40,9 +40,9 @@ static uint64_t rd_u64(struct rd *r)
 }
 
 static const size_t scalar_size[MFILE_VTYPE_COUNT] = {
-    [MFILE_U8] = 1,  [MFILE_I8] = 1,  [MFILE_U16] = 2, [MFILE_I16] = 2, [MFILE_U32] = 4,
-    [MFILE_I32] = 4, [MFILE_F32] = 4, [MFILE_BOOL] = 1, [MFILE_U64] = 8, [MFILE_I64] = 8,
-    [MFILE_F64] = 8,
+    [MFILE_U8] = 1,  [MFILE_I8] = 1,  [MFILE_U16] = 2, [MFILE_I16] = 2,
+    [MFILE_U32] = 4, [MFILE_I32] = 4, [MFILE_F32] = 4, [MFILE_BOOL] = 1,
+    [MFILE_U64] = 8, [MFILE_I64] = 8, [MFILE_F64] = 8,
 };
 
 /* Reads a GGUF string (u64 length + bytes) whose length is capped by max. */
@@ -135,8 +135,7 @@ static int parse(struct mfile *f, struct err *e)
                 r.p += kv->arr_n * es;
             } else {
                 return err_set(e, ERR_BAD_MODEL, "array '%.*s' has unsupported element type %u",
-                               (int)(kv->key_len > 64 ? 64 : kv->key_len), kv->key,
-                               kv->arr_type);
+                               (int)(kv->key_len > 64 ? 64 : kv->key_len), kv->key, kv->arr_type);
             }
         } else {
             if (!need(&r, scalar_size[kv->type]))
@@ -149,8 +148,7 @@ static int parse(struct mfile *f, struct err *e)
                 return err_set(e, ERR_BAD_MODEL, "general.alignment must be a u32");
             memcpy(&a, kv->val, 4);
             if (a == 0 || (a & (a - 1)) || a > MFILE_MAX_ALIGNMENT)
-                return err_set(e, ERR_BAD_MODEL,
-                               "alignment %u is not a power of two up to %u", a,
+                return err_set(e, ERR_BAD_MODEL, "alignment %u is not a power of two up to %u", a,
                                MFILE_MAX_ALIGNMENT);
             f->alignment = a;
         }
@@ -233,7 +231,7 @@ static int parse(struct mfile *f, struct err *e)
                              "tensor '%.*s': data (%llu bytes at %llu) runs past the end of the "
                              "%zu-byte file (truncated download?)",
                              (int)ti[i].n, ti[i].s, (unsigned long long)ti[i].bytes,
-                             (unsigned long long)(f->data_offset + ti[i].off), f->size);
+                             (unsigned long long)f->data_offset + ti[i].off, f->size);
             f->tensor_bytes += ti[i].bytes;
         }
     }
@@ -326,16 +324,24 @@ int mfile_get_int(const struct mfile *f, const char *key, int64_t *out)
     const struct mfile_kv *kv = mfile_find(f, key);
     if (!kv)
         return ERR_NOT_FOUND;
-    const uint8_t *v = kv->val;
+    size_t n = 0;
+    int is_signed = 0;
     switch (kv->type) {
-    case MFILE_U8: *out = v[0]; return 0;
-    case MFILE_I8: *out = (int8_t)v[0]; return 0;
-    case MFILE_U16: { uint16_t x; memcpy(&x, v, 2); *out = x; return 0; }
-    case MFILE_I16: { int16_t x; memcpy(&x, v, 2); *out = x; return 0; }
-    case MFILE_U32: { uint32_t x; memcpy(&x, v, 4); *out = x; return 0; }
-    case MFILE_I32: { int32_t x; memcpy(&x, v, 4); *out = x; return 0; }
-    case MFILE_U64: { uint64_t x; memcpy(&x, v, 8); *out = (int64_t)x; return 0; }
-    case MFILE_I64: { int64_t x; memcpy(&x, v, 8); *out = x; return 0; }
+    case MFILE_I8: is_signed = 1; /* fall through */
+    case MFILE_U8: n = 1; break;
+    case MFILE_I16: is_signed = 1; /* fall through */
+    case MFILE_U16: n = 2; break;
+    case MFILE_I32: is_signed = 1; /* fall through */
+    case MFILE_U32: n = 4; break;
+    case MFILE_I64: /* fall through */
+    case MFILE_U64: n = 8; break;
     default: return ERR_NOT_FOUND;
     }
+    /* GGUF is little-endian, as are the hosts llama.cpp runs on. */
+    uint64_t u = 0;
+    memcpy(&u, kv->val, n);
+    if (is_signed && n < 8 && (u >> (8 * n - 1)) & 1)
+        u |= ~0ull << (8 * n); /* sign-extend */
+    *out = (int64_t)u;
+    return 0;
 }

@@ -18,15 +18,27 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define MFILE_MAX_TENSORS (1u << 20)
-#define MFILE_MAX_KV (1u << 20)
-#define MFILE_MAX_KEY 65535u
+#define MFILE_MAX_TENSORS   (1u << 20)
+#define MFILE_MAX_KV        (1u << 20)
+#define MFILE_MAX_KEY       65535u
 #define MFILE_MAX_ALIGNMENT 65536u
 
 /* GGUF value types (the file format's numbering). */
 enum mfile_vtype {
-    MFILE_U8 = 0, MFILE_I8, MFILE_U16, MFILE_I16, MFILE_U32, MFILE_I32, MFILE_F32, MFILE_BOOL,
-    MFILE_STRING, MFILE_ARRAY, MFILE_U64, MFILE_I64, MFILE_F64, MFILE_VTYPE_COUNT
+    MFILE_U8 = 0,
+    MFILE_I8,
+    MFILE_U16,
+    MFILE_I16,
+    MFILE_U32,
+    MFILE_I32,
+    MFILE_F32,
+    MFILE_BOOL,
+    MFILE_STRING,
+    MFILE_ARRAY,
+    MFILE_U64,
+    MFILE_I64,
+    MFILE_F64,
+    MFILE_VTYPE_COUNT
 };
 
 struct mfile_kv {
@@ -46,8 +58,8 @@ struct mfile {
     uint64_t n_kv;
     struct mfile_kv *kv; /* owned */
     uint32_t alignment;
-    uint64_t data_offset; /* where tensor data begins */
-    uint64_t tensor_bytes;  /* sum of tensor sizes */
+    uint64_t data_offset;  /* where tensor data begins */
+    uint64_t tensor_bytes; /* sum of tensor sizes */
 };
 
 /* Opens and checks path. On failure returns ERR_NOT_FOUND (missing), ERR_BAD_REQUEST (a

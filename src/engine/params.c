@@ -130,7 +130,7 @@ static void set_defaults(void *s, enum param_group g)
         const struct param_desc *d = &table[i];
         if (d->group != g)
             continue;
-        char *f = (char *)s + d->offset;
+        void *f = (char *)s + d->offset;
         switch (d->type) {
         case PARAM_INT: *(int32_t *)f = (int32_t)d->def; break;
         case PARAM_I64: *(int64_t *)f = (int64_t)d->def; break;
@@ -224,7 +224,7 @@ static int parse_bias(const char *value, struct logit_bias_entry *out)
 
 int params_set_text(void *s, const struct param_desc *d, const char *value, struct err *e)
 {
-    char *f = (char *)s + d->offset;
+    void *f = (char *)s + d->offset;
     switch (d->type) {
     case PARAM_INT:
     case PARAM_I64: {
@@ -298,7 +298,7 @@ static int validate(const void *s, enum param_group g, struct err *e)
         const struct param_desc *d = &table[i];
         if (d->group != g)
             continue;
-        const char *f = (const char *)s + d->offset;
+        const void *f = (const char *)s + d->offset;
         double v = 0;
         switch (d->type) {
         case PARAM_INT: v = *(const int32_t *)f; break;
@@ -315,12 +315,11 @@ static int validate(const void *s, enum param_group g, struct err *e)
         case PARAM_LIST: {
             const struct strlist *l = (const struct strlist *)f;
             if (l->n > d->max_count)
-                return err_set(e, ERR_TOO_LARGE, "at most %d values of %s", d->max_count,
-                               d->name);
+                return err_set(e, ERR_TOO_LARGE, "at most %d values of %s", d->max_count, d->name);
             for (int k = 0; k < l->n; k++)
                 if (!l->v[k][0] || strlen(l->v[k]) > d->max_len)
-                    return err_set(e, ERR_BAD_REQUEST,
-                                   "%s values must be 1 to %zu bytes long", d->name, d->max_len);
+                    return err_set(e, ERR_BAD_REQUEST, "%s values must be 1 to %zu bytes long",
+                                   d->name, d->max_len);
             continue;
         }
         case PARAM_BIAS: {
@@ -334,8 +333,8 @@ static int validate(const void *s, enum param_group g, struct err *e)
         }
         }
         if (isnan(v) || v < d->min || v > d->max)
-            return err_set(e, ERR_BAD_REQUEST, "%s must be from %g to %g, not %g", d->name,
-                           d->min, d->max, v);
+            return err_set(e, ERR_BAD_REQUEST, "%s must be from %g to %g, not %g", d->name, d->min,
+                           d->max, v);
     }
     return 0;
 }

@@ -21,13 +21,13 @@
 #include <stdint.h>
 
 /* Caps on what a request may carry. */
-#define PARAMS_MAX_STOPS 32
-#define PARAMS_MAX_STOP_LEN 4096
-#define PARAMS_MAX_BREAKERS 32
+#define PARAMS_MAX_STOPS       32
+#define PARAMS_MAX_STOP_LEN    4096
+#define PARAMS_MAX_BREAKERS    32
 #define PARAMS_MAX_BREAKER_LEN 256
-#define PARAMS_MAX_LOGIT_BIAS 1024
+#define PARAMS_MAX_LOGIT_BIAS  1024
 #define PARAMS_MAX_GRAMMAR_LEN (1 << 20)
-#define PARAMS_MAX_STR_LEN 4096
+#define PARAMS_MAX_STR_LEN     4096
 
 struct strlist {
     char **v; /* owned, each element too */
@@ -82,8 +82,8 @@ struct load_params {
     int32_t num_gpu;    /* layers to offload; -1: all */
     bool use_mmap;
     bool use_mlock;
-    int32_t flash_attn;  /* enum flash_attn_mode */
-    char *cache_type_k;  /* "f16", "q8_0", ...; owned */
+    int32_t flash_attn; /* enum flash_attn_mode */
+    char *cache_type_k; /* "f16", "q8_0", ...; owned */
     char *cache_type_v;
     float rope_freq_base;  /* 0: from the model */
     float rope_freq_scale; /* 0: from the model */
@@ -107,8 +107,8 @@ struct param_desc {
     enum param_group group;
     enum param_type type;
     size_t offset;
-    double min, max; /* inclusive range for numbers */
-    double def;      /* default for numbers and bools */
+    double min, max;  /* inclusive range for numbers */
+    double def;       /* default for numbers and bools */
     const char *sdef; /* default for strings, or NULL */
     size_t max_len;   /* cap for strings and list elements */
     int max_count;    /* cap for lists */
@@ -121,8 +121,8 @@ const struct param_desc *params_table(int *n);
 /* Finds a parameter by canonical name or alias, with '-' and '_' treated alike. */
 const struct param_desc *params_find(const char *name);
 
-void gen_params_init(struct gen_params *p);  /* built-in defaults */
-void gen_params_free(struct gen_params *p);  /* NULL-safe */
+void gen_params_init(struct gen_params *p); /* built-in defaults */
+void gen_params_free(struct gen_params *p); /* NULL-safe */
 void load_params_init(struct load_params *p);
 void load_params_free(struct load_params *p);
 

@@ -42,149 +42,154 @@ void proto_msg_free(struct proto_msg *m)
     memset(m, 0, sizeof *m);
 }
 
-/* ---- encoding ---- */
+/* ---- encoding ----
+ * The writer is sticky: after the first failed append (the frame cap) every put is skipped, and
+ * the caller checks once at the end. */
 
-static int put(struct buf *b, const void *p, size_t n)
+struct enc {
+    struct buf *b;
+    int rc;
+};
+
+static void put(struct enc *w, const void *p, size_t n)
 {
-    return buf_append(b, p, n);
+    if (!w->rc)
+        w->rc = buf_append(w->b, p, n);
 }
 
-static int put_u32(struct buf *b, uint32_t v)
+static void put_u32(struct enc *w, uint32_t v)
 {
     unsigned char x[4] = {(unsigned char)v, (unsigned char)(v >> 8), (unsigned char)(v >> 16),
                           (unsigned char)(v >> 24)};
-    return put(b, x, 4);
+    put(w, x, 4);
 }
 
-static int put_u64(struct buf *b, uint64_t v)
+static void put_u64(struct enc *w, uint64_t v)
 {
-    int rc = put_u32(b, (uint32_t)v);
-    return rc ? rc : put_u32(b, (uint32_t)(v >> 32));
+    put_u32(w, (uint32_t)v);
+    put_u32(w, (uint32_t)(v >> 32));
 }
 
-static int put_f32(struct buf *b, float f)
+static void put_f32(struct enc *w, float f)
 {
     uint32_t v;
     memcpy(&v, &f, 4);
-    return put_u32(b, v);
+    put_u32(w, v);
 }
 
-static int put_strn(struct buf *b, const char *s, size_t n)
+static void put_strn(struct enc *w, const char *s, size_t n)
 {
-    if (!s)
-        return put_u32(b, UINT32_MAX);
-    if (n >= UINT32_MAX)
-        return ERR_TOO_LARGE;
-    int rc = put_u32(b, (uint32_t)n);
-    return rc ? rc : put(b, s, n);
+    if (!s) {
+        put_u32(w, UINT32_MAX);
+        return;
+    }
+    if (n >= UINT32_MAX) {
+        w->rc = ERR_TOO_LARGE;
+        return;
+    }
+    put_u32(w, (uint32_t)n);
+    put(w, s, n);
 }
 
-static int put_str(struct buf *b, const char *s)
+static void put_str(struct enc *w, const char *s)
 {
-    return put_strn(b, s, s ? strlen(s) : 0);
+    put_strn(w, s, s ? strlen(s) : 0);
 }
 
-static int put_params(struct buf *b, const void *s, enum param_group g)
+static void put_params(struct enc *w, const void *s, enum param_group g)
 {
-    int n, rc = 0;
+    int n;
     const struct param_desc *t = params_table(&n);
-    for (int i = 0; i < n && !rc; i++) {
+    for (int i = 0; i < n; i++) {
         if (t[i].group != g)
             continue;
-        const char *f = (const char *)s + t[i].offset;
+        const void *f = (const char *)s + t[i].offset;
         switch (t[i].type) {
-        case PARAM_INT: rc = put_u32(b, (uint32_t)*(const int32_t *)f); break;
-        case PARAM_I64: rc = put_u64(b, (uint64_t)*(const int64_t *)f); break;
-        case PARAM_FLOAT: rc = put_f32(b, *(const float *)f); break;
-        case PARAM_BOOL: rc = put_u32(b, *(const bool *)f); break;
-        case PARAM_STR: rc = put_str(b, *(char *const *)f); break;
+        case PARAM_INT: put_u32(w, (uint32_t)*(const int32_t *)f); break;
+        case PARAM_I64: put_u64(w, (uint64_t)*(const int64_t *)f); break;
+        case PARAM_FLOAT: put_f32(w, *(const float *)f); break;
+        case PARAM_BOOL: put_u32(w, *(const bool *)f); break;
+        case PARAM_STR: put_str(w, *(char *const *)f); break;
         case PARAM_LIST: {
             const struct strlist *l = (const struct strlist *)f;
-            rc = put_u32(b, (uint32_t)l->n);
-            for (int k = 0; k < l->n && !rc; k++)
-                rc = put_str(b, l->v[k]);
+            put_u32(w, (uint32_t)l->n);
+            for (int k = 0; k < l->n; k++)
+                put_str(w, l->v[k]);
             break;
         }
         case PARAM_BIAS: {
             const struct gen_params *gp = s;
-            rc = put_u32(b, (uint32_t)gp->n_logit_bias);
-            for (int k = 0; k < gp->n_logit_bias && !rc; k++) {
-                rc = put_u32(b, (uint32_t)gp->logit_bias[k].token);
-                if (!rc)
-                    rc = put_f32(b, gp->logit_bias[k].bias);
+            put_u32(w, (uint32_t)gp->n_logit_bias);
+            for (int k = 0; k < gp->n_logit_bias; k++) {
+                put_u32(w, (uint32_t)gp->logit_bias[k].token);
+                put_f32(w, gp->logit_bias[k].bias);
             }
             break;
         }
         }
     }
-    return rc;
 }
 
 int proto_encode(const struct proto_msg *m, struct buf *out)
 {
     size_t start = out->len;
+    struct enc w = {out, 0};
     unsigned char hdr[8] = {0};
     hdr[4] = (unsigned char)m->type;
-    int rc = put(out, hdr, 8);
-    if (rc)
-        return rc;
+    put(&w, hdr, 8);
     switch (m->type) {
     case PROTO_LOAD:
-        rc = put_str(out, m->path);
-        if (!rc)
-            rc = put_params(out, &m->load, PARAM_LOAD);
+        put_str(&w, m->path);
+        put_params(&w, &m->load, PARAM_LOAD);
         break;
-    case PROTO_LOADED: {
-        const struct model_info *i = &m->info;
-        rc = put_str(out, i->desc);
-        rc = rc ? rc : put_str(out, i->chat_template);
-        rc = rc ? rc : put_u32(out, i->n_ctx);
-        rc = rc ? rc : put_u32(out, i->n_ctx_train);
-        rc = rc ? rc : put_u32(out, i->n_vocab);
-        rc = rc ? rc : put_u32(out, i->n_embd);
-        rc = rc ? rc : put_u32(out, i->n_layer);
-        rc = rc ? rc : put_u64(out, i->n_params);
-        rc = rc ? rc : put_u64(out, i->size);
-        rc = rc ? rc : put_u64(out, (uint64_t)i->load_us);
+    case PROTO_LOADED:
+        put_str(&w, m->info.desc);
+        put_str(&w, m->info.chat_template);
+        put_u32(&w, m->info.n_ctx);
+        put_u32(&w, m->info.n_ctx_train);
+        put_u32(&w, m->info.n_vocab);
+        put_u32(&w, m->info.n_embd);
+        put_u32(&w, m->info.n_layer);
+        put_u64(&w, m->info.n_params);
+        put_u64(&w, m->info.size);
+        put_u64(&w, (uint64_t)m->info.load_us);
         break;
-    }
     case PROTO_GENERATE:
-        rc = put_u64(out, m->id);
-        rc = rc ? rc : put_u32(out, m->flags);
-        rc = rc ? rc : put_str(out, m->prompt);
-        rc = rc ? rc : put_params(out, &m->gen, PARAM_GEN);
+        put_u64(&w, m->id);
+        put_u32(&w, m->flags);
+        put_str(&w, m->prompt);
+        put_params(&w, &m->gen, PARAM_GEN);
         break;
     case PROTO_TOKEN:
-        rc = put_u64(out, m->id);
-        rc = rc ? rc : put_strn(out, m->text, m->text_len);
-        rc = rc ? rc : put_u32(out, m->n_tokens);
+        put_u64(&w, m->id);
+        put_strn(&w, m->text, m->text_len);
+        put_u32(&w, m->n_tokens);
         break;
-    case PROTO_DONE: {
-        const struct gen_stats *s = &m->stats;
-        rc = put_u64(out, m->id);
-        rc = rc ? rc : put_u32(out, s->stop_reason);
-        rc = rc ? rc : put_u32(out, s->prompt_n);
-        rc = rc ? rc : put_u32(out, s->prompt_cached);
-        rc = rc ? rc : put_u32(out, s->gen_n);
-        rc = rc ? rc : put_u64(out, (uint64_t)s->prompt_us);
-        rc = rc ? rc : put_u64(out, (uint64_t)s->gen_us);
-        rc = rc ? rc : put_str(out, s->stop_string);
+    case PROTO_DONE:
+        put_u64(&w, m->id);
+        put_u32(&w, m->stats.stop_reason);
+        put_u32(&w, m->stats.prompt_n);
+        put_u32(&w, m->stats.prompt_cached);
+        put_u32(&w, m->stats.gen_n);
+        put_u64(&w, (uint64_t)m->stats.prompt_us);
+        put_u64(&w, (uint64_t)m->stats.gen_us);
+        put_str(&w, m->stats.stop_string);
         break;
-    }
     case PROTO_ERROR:
-        rc = put_u64(out, m->id);
-        rc = rc ? rc : put_u32(out, (uint32_t)m->code);
-        rc = rc ? rc : put_str(out, m->message);
+        put_u64(&w, m->id);
+        put_u32(&w, (uint32_t)m->code);
+        put_str(&w, m->message);
         break;
-    case PROTO_CANCEL: rc = put_u64(out, m->id); break;
-    default: rc = ERR_INTERNAL;
+    case PROTO_CANCEL: put_u64(&w, m->id); break;
+    default: w.rc = ERR_INTERNAL;
     }
     size_t plen = out->len - start - 8;
-    if (!rc && plen > PROTO_MAX_FRAME)
-        rc = ERR_TOO_LARGE;
-    if (rc) {
+    if (!w.rc && plen > PROTO_MAX_FRAME)
+        w.rc = ERR_TOO_LARGE;
+    if (w.rc) {
         out->len = start;
-        return rc;
+        out->data[start] = '\0';
+        return w.rc;
     }
     unsigned char *h = (unsigned char *)out->data + start;
     h[0] = (unsigned char)plen;
@@ -254,7 +259,7 @@ static void get_params(struct cursor *c, void *s, enum param_group g)
     for (int i = 0; i < n && !c->bad; i++) {
         if (t[i].group != g)
             continue;
-        char *f = (char *)s + t[i].offset;
+        void *f = (char *)s + t[i].offset;
         switch (t[i].type) {
         case PARAM_INT: *(int32_t *)f = (int32_t)get_u32(c); break;
         case PARAM_I64: *(int64_t *)f = (int64_t)get_u64(c); break;
@@ -417,8 +422,8 @@ int proto_send(int fd, const struct proto_msg *m, struct err *e)
     rc = write_all(fd, b.data, b.len);
     buf_free(&b);
     if (rc)
-        return err_set(e, rc, "%s", rc == ERR_WORKER_DIED ? "peer closed the connection"
-                                                          : strerror(errno));
+        return err_set(e, rc, "%s",
+                       rc == ERR_WORKER_DIED ? "peer closed the connection" : strerror(errno));
     return 0;
 }
 
@@ -428,10 +433,10 @@ int proto_recv(int fd, struct proto_msg *m, struct err *e)
     proto_msg_init(m, 0);
     int rc = read_all(fd, hdr, 8);
     if (rc)
-        return err_set(e, rc, "%s", rc == ERR_WORKER_DIED ? "peer closed the connection"
-                                                          : strerror(errno));
-    uint32_t len = (uint32_t)hdr[0] | (uint32_t)hdr[1] << 8 | (uint32_t)hdr[2] << 16 |
-                   (uint32_t)hdr[3] << 24;
+        return err_set(e, rc, "%s",
+                       rc == ERR_WORKER_DIED ? "peer closed the connection" : strerror(errno));
+    uint32_t len =
+        (uint32_t)hdr[0] | (uint32_t)hdr[1] << 8 | (uint32_t)hdr[2] << 16 | (uint32_t)hdr[3] << 24;
     if (len > PROTO_MAX_FRAME)
         return err_set(e, ERR_PROTOCOL, "frame of %u bytes exceeds the limit", len);
     char *payload = xmalloc(len);

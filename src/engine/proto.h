@@ -40,7 +40,7 @@
 
 #include <stdint.h>
 
-#define PROTO_MAX_FRAME (64u << 20)
+#define PROTO_MAX_FRAME  (64u << 20)
 #define PROTO_MAX_PROMPT (32u << 20)
 
 enum proto_type {

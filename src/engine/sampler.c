@@ -5,9 +5,9 @@
 #include <llama.h>
 #include <math.h>
 #include <stdio.h>
-#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* llama.cpp's GBNF parser reports what is wrong on stderr, not through its log callback. The
  * message is worth giving to the user, so stderr is captured around the call (the worker is
@@ -107,10 +107,9 @@ int sampler_init(struct sampler *s, const struct llama_model *model, const struc
     float repeat = p->repeat_penalty > 0 ? p->repeat_penalty : 1.0f;
 
     if (p->mirostat == 0) {
-        llama_sampler_chain_add(chain,
-                                llama_sampler_init_penalties(n_vocab, last_n, repeat,
-                                                             p->frequency_penalty,
-                                                             p->presence_penalty));
+        llama_sampler_chain_add(chain, llama_sampler_init_penalties(n_vocab, last_n, repeat,
+                                                                    p->frequency_penalty,
+                                                                    p->presence_penalty));
         if (p->dry_multiplier > 0) {
             static const char *def_breakers[] = {"\n", ":", "\"", "*"};
             const char **br = (const char **)p->dry_sequence_breakers.v;
@@ -120,10 +119,9 @@ int sampler_init(struct sampler *s, const struct llama_model *model, const struc
                 nbr = ARRAY_LEN(def_breakers);
             }
             int32_t dry_last = p->dry_penalty_last_n < 0 ? (int32_t)n_ctx : p->dry_penalty_last_n;
-            llama_sampler_chain_add(chain, llama_sampler_init_dry(vocab, p->dry_multiplier,
-                                                                  p->dry_base,
-                                                                  p->dry_allowed_length, dry_last,
-                                                                  br, nbr));
+            llama_sampler_chain_add(
+                chain, llama_sampler_init_dry(vocab, p->dry_multiplier, p->dry_base,
+                                              p->dry_allowed_length, dry_last, br, nbr));
         }
         size_t min_keep = (size_t)p->min_keep;
         if (p->top_n_sigma > 0)
@@ -133,22 +131,22 @@ int sampler_init(struct sampler *s, const struct llama_model *model, const struc
         llama_sampler_chain_add(chain, llama_sampler_init_top_p(p->top_p, min_keep));
         llama_sampler_chain_add(chain, llama_sampler_init_min_p(p->min_p, min_keep));
         if (p->xtc_probability > 0)
-            llama_sampler_chain_add(chain, llama_sampler_init_xtc(p->xtc_probability,
-                                                                  p->xtc_threshold, min_keep,
-                                                                  seed));
-        llama_sampler_chain_add(chain, llama_sampler_init_temp_ext(p->temperature,
-                                                                   p->dynatemp_range,
-                                                                   p->dynatemp_exponent));
+            llama_sampler_chain_add(
+                chain,
+                llama_sampler_init_xtc(p->xtc_probability, p->xtc_threshold, min_keep, seed));
+        llama_sampler_chain_add(
+            chain,
+            llama_sampler_init_temp_ext(p->temperature, p->dynatemp_range, p->dynatemp_exponent));
         llama_sampler_chain_add(chain, llama_sampler_init_dist(seed));
     } else {
         llama_sampler_chain_add(chain, llama_sampler_init_temp(p->temperature));
         if (p->mirostat == 1)
-            llama_sampler_chain_add(chain,
-                                    llama_sampler_init_mirostat(n_vocab, seed, p->mirostat_tau,
-                                                                p->mirostat_eta, 100));
+            llama_sampler_chain_add(
+                chain,
+                llama_sampler_init_mirostat(n_vocab, seed, p->mirostat_tau, p->mirostat_eta, 100));
         else
-            llama_sampler_chain_add(chain, llama_sampler_init_mirostat_v2(seed, p->mirostat_tau,
-                                                                          p->mirostat_eta));
+            llama_sampler_chain_add(
+                chain, llama_sampler_init_mirostat_v2(seed, p->mirostat_tau, p->mirostat_eta));
     }
     s->chain = chain;
     s->n_vocab = n_vocab;

@@ -155,8 +155,8 @@ static int load_model(struct worker *w, const struct proto_msg *req, struct mode
     info->n_params = llama_model_n_params(w->model);
     info->size = llama_model_size(w->model);
     info->load_us = now_us() - t0;
-    log_info("msg=\"model loaded\" path=%s desc=%s n_ctx=%u ms=%lld", log_q(req->path),
-             log_q(desc), w->n_ctx, (long long)(info->load_us / 1000));
+    log_info("msg=\"model loaded\" path=%s desc=%s n_ctx=%u ms=%lld", log_q(req->path), log_q(desc),
+             w->n_ctx, (long long)(info->load_us / 1000));
     return 0;
 }
 
@@ -225,8 +225,8 @@ static int generate(struct worker *w, struct proto_msg *req, struct gen_stats *s
 
     bool add_special = !(req->flags & PROTO_GEN_NO_BOS);
     bool parse_special = (req->flags & PROTO_GEN_PARSE_SPECIAL) != 0;
-    int32_t n = -llama_tokenize(w->vocab, req->prompt, (int32_t)plen, NULL, 0, add_special,
-                                parse_special);
+    int32_t n =
+        -llama_tokenize(w->vocab, req->prompt, (int32_t)plen, NULL, 0, add_special, parse_special);
     if (n < 0)
         n = 0;
     llama_token *toks = xcalloc((size_t)n + 1, sizeof *toks);
@@ -240,8 +240,9 @@ static int generate(struct worker *w, struct proto_msg *req, struct gen_stats *s
         llama_token bos = llama_vocab_bos(w->vocab);
         if (bos == LLAMA_TOKEN_NULL) {
             free(toks);
-            return err_set(e, ERR_BAD_REQUEST, "the prompt is empty and the model has no BOS "
-                                               "token to start from");
+            return err_set(e, ERR_BAD_REQUEST,
+                           "the prompt is empty and the model has no BOS "
+                           "token to start from");
         }
         toks[n++] = bos;
     }

@@ -85,8 +85,8 @@ static struct ggml_tensor *add_tensor(struct ggml_context *ctx, struct gguf_cont
                                       enum ggml_type type, const char *name, int64_t ne0,
                                       int64_t ne1, float fill)
 {
-    struct ggml_tensor *t = ne1 ? ggml_new_tensor_2d(ctx, type, ne0, ne1)
-                                : ggml_new_tensor_1d(ctx, type, ne0);
+    struct ggml_tensor *t =
+        ne1 ? ggml_new_tensor_2d(ctx, type, ne0, ne1) : ggml_new_tensor_1d(ctx, type, ne0);
     ggml_set_name(t, name);
     int64_t n = ggml_nelements(t);
     for (int64_t i = 0; i < n; i++) {
@@ -159,8 +159,10 @@ static int build(const struct opts *o, const char *path, enum ggml_type wtype)
     int64_t q_dim = (int64_t)head_dim * o->n_head, kv_dim = (int64_t)head_dim * o->n_head_kv;
     size_t wsz = ggml_type_size(wtype);
     size_t total = (size_t)n_vocab * (size_t)o->n_embd * 2 * wsz +
-                   (size_t)o->n_layer * ((size_t)o->n_embd * (size_t)(2 * q_dim + 2 * kv_dim) +
-                                         3 * (size_t)o->n_embd * (size_t)o->n_ff) * wsz +
+                   (size_t)o->n_layer *
+                       ((size_t)o->n_embd * (size_t)(2 * q_dim + 2 * kv_dim) +
+                        3 * (size_t)o->n_embd * (size_t)o->n_ff) *
+                       wsz +
                    (size_t)(o->n_layer * 8 + 4) * ((size_t)o->n_embd + (size_t)q_dim) * 4;
     size_t n_tensors = (size_t)o->n_layer * 16 + 8;
     struct ggml_init_params ip = {total + n_tensors * ggml_tensor_overhead() + (1 << 20), NULL,
@@ -222,23 +224,37 @@ int main(int argc, char **argv)
         if (!v)
             return die("missing value for", a);
         i++;
-        if (!strcmp(a, "--vocab")) o.vocab = v;
-        else if (!strcmp(a, "--arch")) o.arch = v;
-        else if (!strcmp(a, "--out")) o.out = v;
-        else if (!strcmp(a, "--type")) o.type = v;
-        else if (!strcmp(a, "--template")) o.tmpl = v;
-        else if (!strcmp(a, "--n-embd")) o.n_embd = atoi(v);
-        else if (!strcmp(a, "--n-layer")) o.n_layer = atoi(v);
-        else if (!strcmp(a, "--n-head")) o.n_head = atoi(v);
-        else if (!strcmp(a, "--n-head-kv")) o.n_head_kv = atoi(v);
-        else if (!strcmp(a, "--n-ff")) o.n_ff = atoi(v);
-        else if (!strcmp(a, "--n-ctx")) o.n_ctx = atoi(v);
-        else if (!strcmp(a, "--seed")) o.seed = strtoull(v, NULL, 10);
-        else return die("unknown flag", a);
+        if (!strcmp(a, "--vocab"))
+            o.vocab = v;
+        else if (!strcmp(a, "--arch"))
+            o.arch = v;
+        else if (!strcmp(a, "--out"))
+            o.out = v;
+        else if (!strcmp(a, "--type"))
+            o.type = v;
+        else if (!strcmp(a, "--template"))
+            o.tmpl = v;
+        else if (!strcmp(a, "--n-embd"))
+            o.n_embd = atoi(v);
+        else if (!strcmp(a, "--n-layer"))
+            o.n_layer = atoi(v);
+        else if (!strcmp(a, "--n-head"))
+            o.n_head = atoi(v);
+        else if (!strcmp(a, "--n-head-kv"))
+            o.n_head_kv = atoi(v);
+        else if (!strcmp(a, "--n-ff"))
+            o.n_ff = atoi(v);
+        else if (!strcmp(a, "--n-ctx"))
+            o.n_ctx = atoi(v);
+        else if (!strcmp(a, "--seed"))
+            o.seed = strtoull(v, NULL, 10);
+        else
+            return die("unknown flag", a);
     }
     if (!o.vocab || !o.out)
         return die("--vocab and --out are required (see --help)", NULL);
-    if (strcmp(o.arch, "llama") && strcmp(o.arch, "qwen2") && strcmp(o.arch, "qwen3"))
+    if (strcmp(o.arch, "llama") != 0 && strcmp(o.arch, "qwen2") != 0 &&
+        strcmp(o.arch, "qwen3") != 0)
         return die("unsupported --arch (llama, qwen2, qwen3)", o.arch);
     if (o.n_embd <= 0 || o.n_layer <= 0 || o.n_head <= 0 || o.n_head_kv <= 0 || o.n_ff <= 0 ||
         o.n_ctx <= 0 || o.n_embd % o.n_head || o.n_head % o.n_head_kv)

@@ -13,7 +13,7 @@ static int check_failures, check_count;
         check_count++;                                                                             \
         if (!(cond)) {                                                                             \
             check_failures++;                                                                      \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);              \
+            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);               \
         }                                                                                          \
     } while (0)
 
@@ -23,7 +23,7 @@ static int check_failures, check_count;
         check_count++;                                                                             \
         if (!a_ || !b_ || strcmp(a_, b_) != 0) {                                                   \
             check_failures++;                                                                      \
-            fprintf(stderr, "%s:%d: expected \"%s\", got \"%s\"\n", __FILE__, __LINE__,           \
+            fprintf(stderr, "%s:%d: expected \"%s\", got \"%s\"\n", __FILE__, __LINE__,            \
                     b_ ? b_ : "(null)", a_ ? a_ : "(null)");                                       \
         }                                                                                          \
     } while (0)

@@ -11,8 +11,14 @@
 
 static char tmp_path[256];
 
-static void u32(struct buf *b, uint32_t v) { buf_append(b, &v, 4); }
-static void u64(struct buf *b, uint64_t v) { buf_append(b, &v, 8); }
+static void u32(struct buf *b, uint32_t v)
+{
+    buf_append(b, &v, 4);
+}
+static void u64(struct buf *b, uint64_t v)
+{
+    buf_append(b, &v, 8);
+}
 static void str(struct buf *b, const char *s)
 {
     u64(b, strlen(s));
@@ -97,7 +103,7 @@ static int open_bytes(const struct buf *b, struct err *e)
             fprintf(stderr, "line %d: rc %d (%s)\n", __LINE__, rc_, e_.msg);                       \
         CHECK(rc_ == ERR_BAD_MODEL);                                                               \
         if (!strstr(e_.msg, needle)) {                                                             \
-            fprintf(stderr, "line %d: message \"%s\" lacks \"%s\"\n", __LINE__, e_.msg, needle);  \
+            fprintf(stderr, "line %d: message \"%s\" lacks \"%s\"\n", __LINE__, e_.msg, needle);   \
             CHECK(0);                                                                              \
         }                                                                                          \
     } while (0)

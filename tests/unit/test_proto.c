@@ -12,6 +12,7 @@ static int roundtrip(const struct proto_msg *in, struct proto_msg *out)
 {
     struct buf b;
     buf_init(&b, 0);
+    proto_msg_init(out, 0);
     int rc = proto_encode(in, &b);
     if (!rc)
         rc = proto_decode((enum proto_type)(unsigned char)b.data[4], b.data + 8, b.len - 8, out,

@@ -68,7 +68,7 @@ int main(void)
         CHECK(len == 3 && memcmp(r, "abc", 3) == 0);
         textout_clear_ready(&t);
         CHECK(textout_feed(&t, "OPxyz", 5));
-        r = textout_ready(&t, &len);
+        (void)textout_ready(&t, &len);
         CHECK(len == 0);
         textout_free(&t);
     }
@@ -99,7 +99,8 @@ int main(void)
     /* Invalid bytes become U+FFFD; an incomplete character at the end does too. */
     const char *p2[] = {"a\xFF", "b", "\xE6\x97"};
     s = run(NULL, 0, p2, 3, &stopped);
-    CHECK_STR(s, "a\xEF\xBF\xBD" "b\xEF\xBF\xBD");
+    CHECK_STR(s, "a\xEF\xBF\xBD"
+                 "b\xEF\xBF\xBD");
     free(s);
 
     /* An overlong encoding and a surrogate are invalid. */
