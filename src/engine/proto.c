@@ -105,8 +105,8 @@ static void put_params(struct enc *w, const void *s, enum param_group g)
             continue;
         const void *f = (const char *)s + t[i].offset;
         switch (t[i].type) {
-        case PARAM_INT: put_u32(w, (uint32_t)*(const int32_t *)f); break;
-        case PARAM_I64: put_u64(w, (uint64_t)*(const int64_t *)f); break;
+        case PARAM_INT: put_u32(w, (uint32_t) * (const int32_t *)f); break;
+        case PARAM_I64: put_u64(w, (uint64_t) * (const int64_t *)f); break;
         case PARAM_FLOAT: put_f32(w, *(const float *)f); break;
         case PARAM_BOOL: put_u32(w, *(const bool *)f); break;
         case PARAM_STR: put_str(w, *(char *const *)f); break;
