@@ -23,9 +23,9 @@ DEPS="$ROOT/deps"
 CACHE_ROOT="${HEARTH_DEPS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/hearth/deps}"
 JOBS="${JOBS:-$(nproc)}"
 
-SYSTEM_PKGS=(build-essential cmake pkg-config git ca-certificates
+SYSTEM_PKGS=(build-essential cmake pkg-config git ca-certificates openssl
     libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev libssl-dev libedit-dev
-    nodejs npm python3)
+    nodejs npm python3 procps clang-format clang-tidy cppcheck)
 
 say() { printf 'deps: %s\n' "$*" >&2; }
 die() { printf 'deps: error: %s\n' "$*" >&2; exit 1; }
