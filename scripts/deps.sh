@@ -143,9 +143,10 @@ install_llama() {
             src="$CACHE_ROOT/llama.cpp-$LLAMA_VERSION-src"
             [ -f "$src/include/llama.h" ] || fetch_source "$src"
         fi
-        build_llama "$src" "$prefix.tmp"
-        echo "$key" >"$prefix.tmp/.complete"
-        mv "$prefix.tmp" "$prefix"
+        # Installed in place (llama.pc records its prefix); .complete, written last, marks a
+        # finished build, so an interrupted one is redone.
+        build_llama "$src" "$prefix"
+        echo "$key" >"$prefix/.complete"
     else
         say "libllama $key from cache $prefix"
     fi

@@ -326,10 +326,10 @@ static int generate_once(struct worker_proc *w, const struct run_opts *o,
         cli_error("%s", e.msg);
         return 1;
     }
-    int cancel_sent = 0, last_nl = 1;
+    int cancel_sent = 0, last_nl = 1, out_errno = 0;
     int start_interrupts = g_interrupts;
     for (;;) {
-        if (g_interrupts != start_interrupts && !cancel_sent) {
+        if ((g_interrupts != start_interrupts || out_errno) && !cancel_sent) {
             struct proto_msg c;
             proto_msg_init(&c, PROTO_CANCEL);
             c.id = id;
@@ -355,10 +355,20 @@ static int generate_once(struct worker_proc *w, const struct run_opts *o,
             continue;
         }
         if (m.type == PROTO_TOKEN) {
-            fwrite(m.text, 1, m.text_len, stdout);
-            fflush(stdout);
+            if (!out_errno) {
+                fwrite(m.text, 1, m.text_len, stdout);
+                if (fflush(stdout) != 0 && errno != EINTR)
+                    out_errno = errno ? errno : EIO; /* the reader went away: stop generating */
+                clearerr(stdout);
+            }
             if (m.text_len)
                 last_nl = m.text[m.text_len - 1] == '\n';
+        } else if (m.type == PROTO_DONE && out_errno) {
+            proto_msg_free(&m);
+            if (out_errno == EPIPE)
+                return 141; /* as a process killed by SIGPIPE, quietly (`| head`) */
+            cli_error("writing the output: %s", strerror(out_errno));
+            return 1;
         } else if (m.type == PROTO_DONE) {
             if (!last_nl)
                 fputc('\n', stdout);

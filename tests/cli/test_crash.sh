@@ -39,4 +39,12 @@ else
         expect_eq "kill -9: one error line" "$(grep -c 'error' "$T/err")" 1
     fi
 fi
+# A reader that goes away (| head) stops the generation instead of letting it run on.
+start=$(date +%s)
+timeout 60 "$HEARTH" run "$STORIES" "" --ignore-eos -n -1 --ctx 200000 2>"$T/err" | head -c 20 >"$T/head"
+rcs=("${PIPESTATUS[@]}")
+expect_eq "| head: output" "$(cat "$T/head")" "Once upon a time, th"
+expect_eq "| head: exit status as for SIGPIPE" "${rcs[0]}" 141
+expect_eq "| head: nothing on stderr" "$(grep -c error "$T/err")" 0
+if [ $(($(date +%s) - start)) -lt 20 ]; then ok; else bad "| head: generation went on"; fi
 finish
