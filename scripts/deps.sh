@@ -174,8 +174,20 @@ install_testdata() {
     echo "$stamp" >"$DEPS/llama-data/.stamp"
 }
 
+# The official client libraries the compatibility tests drive (tests/node/package-lock.json).
+install_node_deps() {
+    local dir="$ROOT/tests/node" stamp
+    [ -f "$dir/package-lock.json" ] || return 0
+    stamp="$(sha256sum "$dir/package-lock.json" | cut -c1-16)"
+    [ "$(cat "$dir/node_modules/.hearth-stamp" 2>/dev/null)" = "$stamp" ] && return 0
+    say "installing the test clients (npm ci in tests/node)"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null) ||
+        die "npm ci in tests/node failed"
+    echo "$stamp" >"$dir/node_modules/.hearth-stamp"
+}
+
 case "${1:-all}" in
-all) install_system; install_llama; install_testdata ;;
+all) install_system; install_llama; install_testdata; install_node_deps ;;
 --system) install_system ;;
 --llama) install_llama; install_testdata ;;
 *) die "usage: scripts/deps.sh [--system|--llama]" ;;

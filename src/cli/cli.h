@@ -4,8 +4,15 @@
 #ifndef HEARTH_CLI_CLI_H
 #define HEARTH_CLI_CLI_H
 
+#include <stddef.h>
+
 int cmd_run(int argc, char **argv);
 int cmd_version(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
+
+/* Parses HOST[:PORT], [V6]:PORT, :PORT or http://host:port into host and port (11434 when
+ * absent). Returns 0 or ERR_BAD_REQUEST. */
+int cli_parse_host(const char *in, char *host, size_t host_len, unsigned short *port);
 
 /* Prints "hearth: error: MSG" on stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

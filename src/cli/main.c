@@ -20,6 +20,7 @@ static void usage(FILE *out)
             "Usage: hearth COMMAND [ARGS]\n"
             "\n"
             "Commands:\n"
+            "  serve                     serve the Ollama API on 127.0.0.1:11434\n"
             "  run MODEL.gguf [PROMPT]   generate text from a GGUF model file\n"
             "  version                   print hearth's and libllama's versions and backends\n"
             "  help                      print this help\n"
@@ -69,6 +70,8 @@ int main(int argc, char **argv)
     const char *cmd = argv[1];
     if (!strcmp(cmd, "run"))
         return cmd_run(argc - 2, argv + 2);
+    if (!strcmp(cmd, "serve"))
+        return cmd_serve(argc - 2, argv + 2);
     if (!strcmp(cmd, "worker"))
         return worker_main(argc - 2, argv + 2);
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version"))

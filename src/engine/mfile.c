@@ -158,6 +158,7 @@ static int parse(struct mfile *f, struct err *e)
         const char *s;
         uint64_t n;
         uint64_t off, bytes;
+        uint32_t type;
     } *ti = xcalloc(f->n_tensors ? f->n_tensors : 1, sizeof *ti);
     int rc = 0;
     for (uint64_t i = 0; i < f->n_tensors && !rc; i++) {
@@ -186,6 +187,7 @@ static int parse(struct mfile *f, struct err *e)
         if (rc)
             break;
         uint32_t type = rd_u32(&r);
+        ti[i].type = type;
         ti[i].off = rd_u64(&r);
         if (type >= GGML_TYPE_COUNT || ggml_blck_size((enum ggml_type)type) <= 0 ||
             ggml_type_size((enum ggml_type)type) == 0) {
@@ -214,6 +216,7 @@ static int parse(struct mfile *f, struct err *e)
             break;
         }
         ti[i].bytes = row * rows;
+        f->n_elements += nel;
         if (ti[i].off % f->alignment) {
             rc = err_set(e, ERR_BAD_MODEL, "tensor '%.*s': offset %llu is not aligned to %u", nl,
                          ti[i].s, (unsigned long long)ti[i].off, f->alignment);
@@ -234,6 +237,14 @@ static int parse(struct mfile *f, struct err *e)
                              (unsigned long long)f->data_offset + ti[i].off, f->size);
             f->tensor_bytes += ti[i].bytes;
         }
+    }
+    if (!rc) {
+        uint64_t by_type[GGML_TYPE_COUNT] = {0};
+        for (uint64_t i = 0; i < f->n_tensors; i++)
+            by_type[ti[i].type] += ti[i].bytes;
+        for (int t = 0; t < GGML_TYPE_COUNT; t++)
+            if (by_type[t] > by_type[f->main_type])
+                f->main_type = t;
     }
     if (!rc && f->n_tensors > 1) {
         qsort(ti, f->n_tensors, sizeof *ti, cmp_names);

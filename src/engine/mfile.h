@@ -60,6 +60,8 @@ struct mfile {
     uint32_t alignment;
     uint64_t data_offset;  /* where tensor data begins */
     uint64_t tensor_bytes; /* sum of tensor sizes */
+    uint64_t n_elements;   /* sum of tensor elements: the parameter count */
+    int main_type;         /* the ggml type holding the most bytes (for "quantization") */
 };
 
 /* Opens and checks path. On failure returns ERR_NOT_FOUND (missing), ERR_BAD_REQUEST (a

@@ -62,6 +62,8 @@ static const struct param_desc table[] = {
      "dynamic temperature exponent"},
     {"min_keep", NULL, GI(min_keep), 0, 1e6, 0, NULL, 0, 0,
      "minimum tokens every sampler keeps"},
+    {"num_keep", "keep", GI(num_keep), 0, 1e9, 4, NULL, 0, 0,
+     "prompt tokens kept at the start when a prompt is truncated to fit the context"},
     {"seed", NULL, PARAM_GEN, PARAM_I64, offsetof(struct gen_params, seed), -1, 4294967294.0, -1,
      NULL, 0, 0, "random seed; -1 picks one"},
     {"ignore_eos", NULL, PARAM_GEN, PARAM_BOOL, offsetof(struct gen_params, ignore_eos), 0, 1, 0,
@@ -155,8 +157,16 @@ void load_params_init(struct load_params *p)
     set_defaults(p, PARAM_LOAD);
 }
 
-static void strlist_free(struct strlist *l)
+void strlist_add(struct strlist *l, const char *s)
 {
+    l->v = xrealloc(l->v, sizeof(char *) * (size_t)(l->n + 1));
+    l->v[l->n++] = xstrdup(s);
+}
+
+void strlist_free(struct strlist *l)
+{
+    if (!l)
+        return;
     for (int i = 0; i < l->n; i++)
         free(l->v[i]);
     free(l->v);
@@ -270,8 +280,7 @@ int params_set_text(void *s, const struct param_desc *d, const char *value, stru
                            d->max_len);
         if (!*value)
             return err_set(e, ERR_BAD_REQUEST, "%s values must not be empty", d->name);
-        l->v = xrealloc(l->v, sizeof(char *) * (size_t)(l->n + 1));
-        l->v[l->n++] = xstrdup(value);
+        strlist_add(l, value);
         return 0;
     }
     case PARAM_BIAS: {

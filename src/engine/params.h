@@ -63,7 +63,8 @@ struct gen_params {
     float dynatemp_range;
     float dynatemp_exponent;
     int32_t min_keep;
-    int64_t seed; /* -1: random */
+    int32_t num_keep; /* prompt tokens kept when a prompt is truncated to fit */
+    int64_t seed;     /* -1: random */
     bool ignore_eos;
     char *grammar; /* GBNF, owned; NULL or "" for none */
     struct strlist stop;
@@ -114,6 +115,11 @@ struct param_desc {
     int max_count;    /* cap for lists */
     const char *help;
 };
+
+/* Frees the strings and the array; the list is empty afterwards. NULL-safe. */
+void strlist_free(struct strlist *l);
+/* Appends a copy of s. */
+void strlist_add(struct strlist *l, const char *s);
 
 /* The table, in the order the CLI help lists it; *n receives its length. */
 const struct param_desc *params_table(int *n);

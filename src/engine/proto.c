@@ -35,9 +35,21 @@ void proto_msg_free(struct proto_msg *m)
     free(m->info.desc);
     free(m->info.chat_template);
     free(m->prompt);
+    free(m->suffix);
+    free(m->prefix_tokens);
     gen_params_free(&m->gen);
     free(m->text);
+    for (uint32_t i = 0; i < m->n_probs; i++) {
+        free(m->probs[i].chosen.piece);
+        for (uint32_t k = 0; k < m->probs[i].n_top; k++)
+            free(m->probs[i].top[k].piece);
+        free(m->probs[i].top);
+    }
+    free(m->probs);
+    strlist_free(&m->inputs);
+    free(m->embeddings);
     free(m->stats.stop_string);
+    free(m->stats.context);
     free(m->message);
     memset(m, 0, sizeof *m);
 }
@@ -94,6 +106,20 @@ static void put_strn(struct enc *w, const char *s, size_t n)
 static void put_str(struct enc *w, const char *s)
 {
     put_strn(w, s, s ? strlen(s) : 0);
+}
+
+static void put_i32s(struct enc *w, const int32_t *v, uint32_t n)
+{
+    put_u32(w, n);
+    for (uint32_t i = 0; i < n; i++)
+        put_u32(w, (uint32_t)v[i]);
+}
+
+static void put_logprob(struct enc *w, const struct token_logprob *t)
+{
+    put_u32(w, (uint32_t)t->token);
+    put_str(w, t->piece);
+    put_f32(w, t->logprob);
 }
 
 static void put_params(struct enc *w, const void *s, enum param_group g)
@@ -158,13 +184,43 @@ int proto_encode(const struct proto_msg *m, struct buf *out)
         put_u64(&w, m->id);
         put_u32(&w, m->flags);
         put_str(&w, m->prompt);
+        put_str(&w, m->suffix);
+        put_i32s(&w, m->prefix_tokens, m->n_prefix_tokens);
+        put_u32(&w, m->top_logprobs);
         put_params(&w, &m->gen, PARAM_GEN);
         break;
     case PROTO_TOKEN:
         put_u64(&w, m->id);
         put_strn(&w, m->text, m->text_len);
         put_u32(&w, m->n_tokens);
+        put_u32(&w, m->n_probs);
+        for (uint32_t i = 0; i < m->n_probs; i++) {
+            put_logprob(&w, &m->probs[i].chosen);
+            put_u32(&w, m->probs[i].n_top);
+            for (uint32_t k = 0; k < m->probs[i].n_top; k++)
+                put_logprob(&w, &m->probs[i].top[k]);
+        }
         break;
+    case PROTO_EMBED:
+        put_u64(&w, m->id);
+        put_u32(&w, m->flags);
+        put_u32(&w, m->dimensions);
+        put_u32(&w, (uint32_t)m->inputs.n);
+        for (int i = 0; i < m->inputs.n; i++)
+            put_str(&w, m->inputs.v[i]);
+        break;
+    case PROTO_EMBEDDING: {
+        put_u64(&w, m->id);
+        put_u32(&w, m->n_embeddings);
+        put_u32(&w, m->embedding_dim);
+        size_t n = (size_t)m->n_embeddings * m->embedding_dim;
+        put_u32(&w, (uint32_t)n);
+        for (size_t i = 0; i < n; i++)
+            put_f32(&w, m->embeddings[i]);
+        put_u32(&w, m->stats.prompt_n);
+        put_u64(&w, (uint64_t)m->stats.prompt_us);
+        break;
+    }
     case PROTO_DONE:
         put_u64(&w, m->id);
         put_u32(&w, m->stats.stop_reason);
@@ -174,6 +230,8 @@ int proto_encode(const struct proto_msg *m, struct buf *out)
         put_u64(&w, (uint64_t)m->stats.prompt_us);
         put_u64(&w, (uint64_t)m->stats.gen_us);
         put_str(&w, m->stats.stop_string);
+        put_u32(&w, m->stats.truncated);
+        put_i32s(&w, m->stats.context, m->stats.n_context);
         break;
     case PROTO_ERROR:
         put_u64(&w, m->id);
@@ -250,6 +308,31 @@ static char *get_str(struct cursor *c, uint32_t *len)
     if (len)
         *len = n;
     return s;
+}
+
+/* An i32 array of at most max values; NULL (and *n = 0) for an empty one. */
+static int32_t *get_i32s(struct cursor *c, uint32_t max, uint32_t *n)
+{
+    uint32_t k = get_u32(c);
+    *n = 0;
+    if (c->bad || k == 0)
+        return NULL;
+    if (k > max || k > c->left / 4) {
+        c->bad = 1;
+        return NULL;
+    }
+    int32_t *v = xcalloc(k, sizeof *v);
+    for (uint32_t i = 0; i < k; i++)
+        v[i] = (int32_t)get_u32(c);
+    *n = k;
+    return v;
+}
+
+static void get_logprob(struct cursor *c, struct token_logprob *t)
+{
+    t->token = (int32_t)get_u32(c);
+    t->piece = get_str(c, NULL);
+    t->logprob = get_f32(c);
 }
 
 static void get_params(struct cursor *c, void *s, enum param_group g)
@@ -337,15 +420,72 @@ int proto_decode(enum proto_type type, const void *payload, size_t len, struct p
         m->id = get_u64(&c);
         m->flags = get_u32(&c);
         m->prompt = get_str(&c, NULL);
+        m->suffix = get_str(&c, NULL);
+        m->prefix_tokens = get_i32s(&c, PROTO_MAX_TOKENS, &m->n_prefix_tokens);
+        m->top_logprobs = get_u32(&c);
         get_params(&c, &m->gen, PARAM_GEN);
-        if (!m->prompt)
+        if (!m->prompt || m->top_logprobs > PROTO_MAX_TOP_LOGPROBS)
             c.bad = 1;
         break;
-    case PROTO_TOKEN:
+    case PROTO_TOKEN: {
         m->id = get_u64(&c);
         m->text = get_str(&c, &m->text_len);
         m->n_tokens = get_u32(&c);
+        uint32_t np = get_u32(&c);
+        if (np > 64 || np > c.left / 12) {
+            c.bad = 1;
+            break;
+        }
+        m->probs = xcalloc(np ? np : 1, sizeof *m->probs);
+        for (uint32_t i = 0; i < np && !c.bad; i++, m->n_probs++) {
+            struct token_probs *tp = &m->probs[i];
+            get_logprob(&c, &tp->chosen);
+            uint32_t nt = get_u32(&c);
+            if (nt > PROTO_MAX_TOP_LOGPROBS) {
+                c.bad = 1;
+                break;
+            }
+            tp->top = xcalloc(nt ? nt : 1, sizeof *tp->top);
+            for (uint32_t k = 0; k < nt && !c.bad; k++, tp->n_top++)
+                get_logprob(&c, &tp->top[k]);
+        }
         break;
+    }
+    case PROTO_EMBED: {
+        m->id = get_u64(&c);
+        m->flags = get_u32(&c);
+        m->dimensions = get_u32(&c);
+        uint32_t k = get_u32(&c);
+        if (k > PROTO_MAX_EMBED_INPUTS || k > c.left / 4) {
+            c.bad = 1;
+            break;
+        }
+        m->inputs.v = xcalloc(k ? k : 1, sizeof(char *));
+        for (uint32_t i = 0; i < k && !c.bad; i++) {
+            char *s = get_str(&c, NULL);
+            if (!s)
+                c.bad = 1;
+            else
+                m->inputs.v[m->inputs.n++] = s;
+        }
+        break;
+    }
+    case PROTO_EMBEDDING: {
+        m->id = get_u64(&c);
+        m->n_embeddings = get_u32(&c);
+        m->embedding_dim = get_u32(&c);
+        uint32_t n = get_u32(&c);
+        if (c.bad || (uint64_t)m->n_embeddings * m->embedding_dim != n || n > c.left / 4) {
+            c.bad = 1;
+            break;
+        }
+        m->embeddings = xcalloc(n ? n : 1, sizeof(float));
+        for (uint32_t i = 0; i < n; i++)
+            m->embeddings[i] = get_f32(&c);
+        m->stats.prompt_n = get_u32(&c);
+        m->stats.prompt_us = (int64_t)get_u64(&c);
+        break;
+    }
     case PROTO_DONE: {
         struct gen_stats *s = &m->stats;
         m->id = get_u64(&c);
@@ -356,6 +496,8 @@ int proto_decode(enum proto_type type, const void *payload, size_t len, struct p
         s->prompt_us = (int64_t)get_u64(&c);
         s->gen_us = (int64_t)get_u64(&c);
         s->stop_string = get_str(&c, NULL);
+        s->truncated = get_u32(&c);
+        s->context = get_i32s(&c, PROTO_MAX_TOKENS, &s->n_context);
         break;
     }
     case PROTO_ERROR:

@@ -14,13 +14,22 @@
  *
  *   P->W LOAD      str path, load_params                 first message, exactly once
  *   W->P LOADED    model_info                            or ERROR with id 0, then W exits
- *   P->W GENERATE  u64 id, u32 flags, str prompt, gen_params
- *   W->P TOKEN     u64 id, str text, u32 n_tokens        zero or more per request
+ *   P->W GENERATE  u64 id, u32 flags, str prompt, str suffix, i32[] prefix_tokens,
+ *                  u32 top_logprobs, gen_params
+ *   W->P TOKEN     u64 id, str text, u32 n_tokens, probs zero or more per request
  *   W->P DONE      u64 id, gen_stats                     ends a request
  *   W->P ERROR     u64 id, i32 code, str message         ends a request (or the load)
  *   P->W CANCEL    u64 id                                ends that request with DONE
  *                                                        (stop reason CANCELLED); unknown ids
  *                                                        are ignored
+ *   P->W EMBED     u64 id, u32 flags, u32 dimensions, str[] inputs
+ *   W->P EMBEDDING u64 id, u32 n, u32 dim, f32[n*dim], u32 prompt_n, i64 us
+ *                                                        (or ERROR) ends an EMBED
+ *
+ * i32[] and f32[] are a u32 count followed by the values; str[] a u32 count and strings.
+ * probs (only with PROTO_GEN_LOGPROBS) is a u32 count of entries, each: i32 token, str piece,
+ * f32 logprob, u32 n_top, then n_top times (i32 token, str piece, f32 logprob). gen_stats adds
+ * u32 truncated and i32[] context to the fields of DONE.
  *
  * TOKEN text is always whole UTF-8 characters: bytes of a character split across tokens are
  * held until it is complete (invalid bytes become U+FFFD), and text that might be the start of
@@ -40,8 +49,11 @@
 
 #include <stdint.h>
 
-#define PROTO_MAX_FRAME  (64u << 20)
-#define PROTO_MAX_PROMPT (32u << 20)
+#define PROTO_MAX_FRAME        (64u << 20)
+#define PROTO_MAX_PROMPT       (32u << 20)
+#define PROTO_MAX_TOKENS       (4u << 20) /* prefix_tokens and context arrays */
+#define PROTO_MAX_EMBED_INPUTS 2048       /* strings in one EMBED */
+#define PROTO_MAX_TOP_LOGPROBS 20
 
 enum proto_type {
     PROTO_LOAD = 1,
@@ -51,12 +63,25 @@ enum proto_type {
     PROTO_DONE = 5,
     PROTO_ERROR = 6,
     PROTO_CANCEL = 7,
+    PROTO_EMBED = 8,
+    PROTO_EMBEDDING = 9,
 };
 
 /* GENERATE flags. */
 enum {
     PROTO_GEN_PARSE_SPECIAL = 1 << 0, /* tokenize special tokens written in the prompt text */
     PROTO_GEN_NO_BOS = 1 << 1,        /* do not add BOS even when the model asks for it */
+    PROTO_GEN_TRUNCATE = 1 << 2,      /* drop the oldest prompt tokens (after num_keep) to fit
+                                         the context instead of failing with ERR_CONTEXT */
+    PROTO_GEN_RETURN_TOKENS = 1 << 3, /* DONE carries every token (prompt and output) */
+    PROTO_GEN_LOGPROBS = 1 << 4,      /* TOKEN events carry each token's log-probability */
+    PROTO_GEN_SUFFIX = 1 << 5,        /* fill in the middle: prompt is the prefix */
+};
+
+/* EMBED flags. */
+enum {
+    PROTO_EMBED_TRUNCATE = 1 << 0,     /* cut inputs longer than the context instead of failing */
+    PROTO_EMBED_NO_NORMALIZE = 1 << 1, /* raw vectors (Ollama's legacy /api/embeddings) */
 };
 
 enum proto_stop_reason {
@@ -89,7 +114,23 @@ struct gen_stats {
     uint32_t gen_n; /* tokens generated */
     int64_t prompt_us;
     int64_t gen_us;
-    char *stop_string; /* the stop string that matched, or NULL; owned */
+    char *stop_string;  /* the stop string that matched, or NULL; owned */
+    uint32_t truncated; /* prompt tokens dropped to fit the context (PROTO_GEN_TRUNCATE) */
+    int32_t *context;   /* PROTO_GEN_RETURN_TOKENS: prompt and output tokens; owned */
+    uint32_t n_context;
+};
+
+struct token_logprob {
+    int32_t token;
+    char *piece; /* the token's text (may be a partial UTF-8 character); owned */
+    float logprob;
+};
+
+/* One sampled token's log-probability and its most likely alternatives. */
+struct token_probs {
+    struct token_logprob chosen;
+    struct token_logprob *top; /* owned */
+    uint32_t n_top;
 };
 
 /* A decoded message. Strings are owned by the message; proto_msg_free releases them. */
@@ -101,14 +142,27 @@ struct proto_msg {
     struct load_params load;
     /* LOADED */
     struct model_info info;
-    /* GENERATE */
+    /* GENERATE (flags also for EMBED) */
     uint32_t flags;
     char *prompt;
+    char *suffix;
+    int32_t *prefix_tokens; /* owned */
+    uint32_t n_prefix_tokens;
+    uint32_t top_logprobs;
     struct gen_params gen;
     /* TOKEN */
     char *text;
     uint32_t text_len;
     uint32_t n_tokens;
+    struct token_probs *probs; /* owned */
+    uint32_t n_probs;
+    /* EMBED */
+    struct strlist inputs;
+    uint32_t dimensions;
+    /* EMBEDDING (prompt_n and the time travel in stats.prompt_n and stats.prompt_us) */
+    float *embeddings; /* n_embeddings x embedding_dim, row-major; owned */
+    uint32_t n_embeddings;
+    uint32_t embedding_dim;
     /* DONE */
     struct gen_stats stats;
     /* ERROR */

@@ -1,5 +1,6 @@
 #include "engine/textout.h"
 
+#include "base/utf8.h"
 #include "base/util.h"
 
 #include <stdlib.h>
@@ -43,52 +44,6 @@ void textout_free(struct textout *t)
 void textout_clear_ready(struct textout *t)
 {
     buf_reset(&t->ready);
-}
-
-/* Length of the sequence a lead byte starts, or 0 for a byte that cannot lead. */
-static int seq_len(unsigned char c)
-{
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xC2 && c <= 0xDF)
-        return 2;
-    if (c >= 0xE0 && c <= 0xEF)
-        return 3;
-    if (c >= 0xF0 && c <= 0xF4)
-        return 4;
-    return 0;
-}
-
-/* Whether s[1] is allowed after lead s[0] (excludes overlongs, surrogates, > U+10FFFF). */
-static int second_ok(unsigned char lead, unsigned char c)
-{
-    if ((c & 0xC0) != 0x80)
-        return 0;
-    if (lead == 0xE0)
-        return c >= 0xA0;
-    if (lead == 0xED)
-        return c <= 0x9F;
-    if (lead == 0xF0)
-        return c >= 0x90;
-    if (lead == 0xF4)
-        return c <= 0x8F;
-    return 1;
-}
-
-/* Checks the sequence at s (n bytes available): returns its length when complete and valid,
- * 0 when it is invalid, -1 when it is a valid but incomplete prefix. */
-static int check_seq(const unsigned char *s, size_t n)
-{
-    int l = seq_len(s[0]);
-    if (l == 0)
-        return 0;
-    for (int i = 1; i < l; i++) {
-        if ((size_t)i >= n)
-            return -1;
-        if (i == 1 ? !second_ok(s[0], s[1]) : (s[i] & 0xC0) != 0x80)
-            return 0;
-    }
-    return l;
 }
 
 /* Moves validated text from pending to ready, except what might still begin a stop string. */
@@ -143,7 +98,7 @@ bool textout_feed(struct textout *t, const char *bytes, size_t n)
     const unsigned char *s = (const unsigned char *)(in.data ? in.data : "");
     size_t len = in.len, i = 0;
     while (i < len) {
-        int l = check_seq(s + i, len - i);
+        int l = utf8_seq(s + i, len - i);
         if (l > 0) {
             buf_append(&t->pending, s + i, (size_t)l);
             i += (size_t)l;

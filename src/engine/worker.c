@@ -7,7 +7,7 @@
 #include "engine/engine.h"
 #include "engine/mfile.h"
 #include "engine/proto.h"
-#include "engine/textout.h"
+#include "engine/worker_int.h"
 
 #include <errno.h>
 #include <llama.h>
@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <unistd.h>
 
 /* ---- libllama logging ---- */
@@ -52,16 +51,6 @@ void engine_init_logging(void)
 }
 
 /* ---- the loaded model ---- */
-
-struct worker {
-    int fd;
-    struct llama_model *model;
-    struct llama_context *ctx;
-    const struct llama_vocab *vocab;
-    uint32_t n_ctx;
-    uint32_t n_batch;
-    long fault_abort_after; /* test hook: abort() after this many tokens; -1 off */
-};
 
 static enum ggml_type cache_type(const char *name, int *ok)
 {
@@ -160,17 +149,45 @@ static int load_model(struct worker *w, const struct proto_msg *req, struct mode
     return 0;
 }
 
-/* ---- one request ---- */
+/* ---- requests ---- */
 
-struct gen_state {
-    uint64_t id;
-    int cancelled;
-    int peer_gone;
-};
+void tokvec_push(struct tokvec *t, llama_token tok)
+{
+    if (t->n == t->cap) {
+        t->cap = t->cap ? t->cap * 2 : 256;
+        t->v = xrealloc(t->v, t->cap * sizeof *t->v);
+    }
+    t->v[t->n++] = tok;
+}
 
-/* Looks at the socket without blocking: handles CANCEL for the running request, refuses a
- * second GENERATE (one request at a time until #5), and notices the parent going away. */
-static void poll_parent(struct worker *w, struct gen_state *g)
+void tokvec_free(struct tokvec *t)
+{
+    free(t->v);
+    memset(t, 0, sizeof *t);
+}
+
+int tokenize_append(const struct worker *w, const char *text, bool add_special, bool parse_special,
+                    struct tokvec *out)
+{
+    size_t len = strlen(text);
+    if (len > PROTO_MAX_PROMPT)
+        return ERR_TOO_LARGE;
+    int32_t n = -llama_tokenize(w->vocab, text, (int32_t)len, NULL, 0, add_special, parse_special);
+    if (n <= 0)
+        return 0;
+    llama_token *tmp = xcalloc((size_t)n, sizeof *tmp);
+    int32_t got = llama_tokenize(w->vocab, text, (int32_t)len, tmp, n, add_special, parse_special);
+    if (got != n) {
+        free(tmp);
+        return ERR_INTERNAL;
+    }
+    for (int32_t i = 0; i < n; i++)
+        tokvec_push(out, tmp[i]);
+    free(tmp);
+    return 0;
+}
+
+void poll_parent(struct worker *w, struct gen_state *g)
 {
     for (;;) {
         struct pollfd pfd = {w->fd, POLLIN, 0};
@@ -190,156 +207,10 @@ static void poll_parent(struct worker *w, struct gen_state *g)
             log_warn("msg=\"bad message from parent\" err=%s", log_q(e.msg));
         else if (m.type == PROTO_CANCEL && m.id == g->id)
             g->cancelled = 1;
-        else if (m.type == PROTO_GENERATE)
+        else if (m.type == PROTO_GENERATE || m.type == PROTO_EMBED)
             proto_send_error(w->fd, m.id, ERR_UNAVAILABLE, "worker is busy with another request");
         proto_msg_free(&m);
     }
-}
-
-static int send_text(struct worker *w, uint64_t id, struct textout *to, uint32_t n_tokens)
-{
-    size_t len;
-    const char *s = textout_ready(to, &len);
-    if (!len)
-        return 0;
-    struct proto_msg m;
-    proto_msg_init(&m, PROTO_TOKEN);
-    m.id = id;
-    m.text = (char *)s;
-    m.text_len = (uint32_t)len;
-    m.n_tokens = n_tokens;
-    int rc = proto_send(w->fd, &m, NULL);
-    textout_clear_ready(to);
-    return rc;
-}
-
-static int generate(struct worker *w, struct proto_msg *req, struct gen_stats *st, struct err *e)
-{
-    struct gen_params *p = &req->gen;
-    int rc = gen_params_validate(p, e);
-    if (rc)
-        return rc;
-    size_t plen = strlen(req->prompt);
-    if (plen > PROTO_MAX_PROMPT)
-        return err_set(e, ERR_TOO_LARGE, "prompt is larger than %u bytes", PROTO_MAX_PROMPT);
-
-    bool add_special = !(req->flags & PROTO_GEN_NO_BOS);
-    bool parse_special = (req->flags & PROTO_GEN_PARSE_SPECIAL) != 0;
-    int32_t n =
-        -llama_tokenize(w->vocab, req->prompt, (int32_t)plen, NULL, 0, add_special, parse_special);
-    if (n < 0)
-        n = 0;
-    llama_token *toks = xcalloc((size_t)n + 1, sizeof *toks);
-    if (n > 0 && llama_tokenize(w->vocab, req->prompt, (int32_t)plen, toks, n, add_special,
-                                parse_special) != n) {
-        free(toks);
-        return err_set(e, ERR_INTERNAL, "tokenization failed");
-    }
-    if (n == 0) {
-        /* Generation needs at least one token to condition on: an empty prompt means BOS. */
-        llama_token bos = llama_vocab_bos(w->vocab);
-        if (bos == LLAMA_TOKEN_NULL) {
-            free(toks);
-            return err_set(e, ERR_BAD_REQUEST,
-                           "the prompt is empty and the model has no BOS "
-                           "token to start from");
-        }
-        toks[n++] = bos;
-    }
-    if ((uint32_t)n >= w->n_ctx) {
-        free(toks);
-        return err_set(e, ERR_CONTEXT,
-                       "the prompt is %d tokens but the context holds %u (raise num_ctx)", n,
-                       w->n_ctx);
-    }
-
-    struct sampler smpl;
-    rc = sampler_init(&smpl, w->model, p, w->n_ctx, e);
-    if (rc) {
-        free(toks);
-        return rc;
-    }
-    /* Penalties look at the prompt too, as in llama-server. */
-    for (int32_t i = 0; i < n; i++)
-        sampler_accept_prompt(&smpl, toks[i]);
-
-    struct textout to;
-    textout_init(&to, p->stop.v, p->stop.n);
-    struct gen_state g = {req->id, 0, 0};
-    llama_memory_clear(llama_get_memory(w->ctx), true);
-
-    int64_t t0 = now_us();
-    st->prompt_n = (uint32_t)n;
-    for (int32_t i = 0; i < n && !g.cancelled; i += (int32_t)w->n_batch) {
-        int32_t chunk = n - i < (int32_t)w->n_batch ? n - i : (int32_t)w->n_batch;
-        if (llama_decode(w->ctx, llama_batch_get_one(toks + i, chunk))) {
-            rc = err_set(e, ERR_INTERNAL, "llama_decode failed on the prompt: %s",
-                         engine_last_llama_error());
-            goto out;
-        }
-        poll_parent(w, &g);
-    }
-    int64_t t1 = now_us();
-    st->prompt_us = t1 - t0;
-
-    int32_t n_past = n;
-    st->stop_reason = PROTO_STOP_LENGTH;
-    while (!g.cancelled) {
-        if (p->num_predict >= 0 && st->gen_n >= (uint32_t)p->num_predict) {
-            st->stop_reason = PROTO_STOP_LENGTH;
-            break;
-        }
-        if ((uint32_t)n_past >= w->n_ctx) {
-            st->stop_reason = PROTO_STOP_CONTEXT;
-            break;
-        }
-        llama_token tok = sampler_sample(&smpl, w->ctx, -1);
-        if (llama_vocab_is_eog(w->vocab, tok) && !p->ignore_eos) {
-            st->stop_reason = PROTO_STOP_EOS;
-            break;
-        }
-        st->gen_n++;
-        if (w->fault_abort_after >= 0 && st->gen_n > (uint32_t)w->fault_abort_after)
-            abort();
-        /* Text generated from BOS alone starts the document: SentencePiece vocabularies mark
-         * its first word with the space prefix they add when tokenizing, which is not text. */
-        int32_t lstrip = plen == 0 && st->gen_n == 1 ? 1 : 0;
-        char piece[256];
-        int32_t pn = llama_token_to_piece(w->vocab, tok, piece, sizeof piece, lstrip, false);
-        if (pn < 0)
-            pn = 0; /* a piece longer than 256 bytes does not occur in real vocabularies */
-        bool stopped = textout_feed(&to, piece, (size_t)pn);
-        if (send_text(w, req->id, &to, 1)) {
-            g.peer_gone = 1;
-            break;
-        }
-        if (stopped) {
-            st->stop_reason = PROTO_STOP_STRING;
-            st->stop_string = xstrdup(to.stops[to.stop_index]);
-            break;
-        }
-        if (llama_decode(w->ctx, llama_batch_get_one(&tok, 1))) {
-            rc = err_set(e, ERR_INTERNAL, "llama_decode failed: %s", engine_last_llama_error());
-            goto out;
-        }
-        n_past++;
-        poll_parent(w, &g);
-    }
-    if (g.cancelled)
-        st->stop_reason = PROTO_STOP_CANCELLED;
-    if (st->stop_reason != PROTO_STOP_STRING) {
-        textout_finish(&to);
-        if (!g.peer_gone && send_text(w, req->id, &to, 0))
-            g.peer_gone = 1;
-    }
-    st->gen_us = now_us() - t1;
-    if (g.peer_gone)
-        rc = err_set(e, ERR_WORKER_DIED, "parent went away");
-out:
-    textout_free(&to);
-    sampler_free(&smpl);
-    free(toks);
-    return rc;
 }
 
 static int serve(struct worker *w)
@@ -357,11 +228,24 @@ static int serve(struct worker *w)
             proto_msg_free(&req);
             continue;
         }
+        if (req.type == PROTO_EMBED) {
+            struct proto_msg out;
+            proto_msg_init(&out, PROTO_EMBEDDING);
+            out.id = req.id;
+            rc = worker_embed(w, &req, &out, &e);
+            int sent =
+                rc ? proto_send_error(w->fd, req.id, rc, e.msg) : proto_send(w->fd, &out, NULL);
+            proto_msg_free(&out);
+            proto_msg_free(&req);
+            if (sent)
+                return 0;
+            continue;
+        }
         if (req.type == PROTO_GENERATE) {
             struct proto_msg done;
             proto_msg_init(&done, PROTO_DONE);
             done.id = req.id;
-            rc = generate(w, &req, &done.stats, &e);
+            rc = worker_generate(w, &req, &done.stats, &e);
             if (rc == ERR_WORKER_DIED) {
                 proto_msg_free(&done);
                 proto_msg_free(&req);
@@ -396,9 +280,9 @@ int worker_main(int argc, char **argv)
     log_set_component("worker");
     signal(SIGPIPE, SIG_IGN);
     signal(SIGINT, SIG_IGN); /* the parent decides what Ctrl-C means */
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() == 1)
-        return 1;
+    /* No PR_SET_PDEATHSIG: it fires when the *thread* that forked us exits, and the daemon
+     * starts workers from short-lived connection threads. The socket tells us instead: when the
+     * parent dies its end closes, and every read here (idle, or between tokens) sees EOF. */
 
     struct worker w = {.fd = fd, .fault_abort_after = -1};
     const char *fault = getenv("HEARTH_TEST_FAULT");

@@ -1,0 +1,128 @@
+/* The API layer: one file per wire protocol (ollama.c; openai.c and anthropic.c from #4), all
+ * translating into the same native request (native.c), so generation is implemented once.
+ *
+ * JSON is parsed here and never passed deeper: handlers turn it into struct native_req and turn
+ * native events back into their protocol's JSON.
+ */
+#ifndef HEARTH_API_API_H
+#define HEARTH_API_API_H
+
+#include "base/err.h"
+#include "engine/params.h"
+#include "engine/proto.h"
+#include "net/http.h"
+#include "sched/sched.h"
+#include "store/store.h"
+
+#include <jansson.h>
+#include <stdint.h>
+
+/* What every handler reaches: set up by `hearth serve` before the server starts. */
+struct api_ctx {
+    struct store *store;
+    struct sched *sched;
+    volatile int shutting_down; /* set on SIGTERM/SIGINT: streams end with a final event */
+    int strict_options;         /* HEARTH_STRICT_OPTIONS: unknown options are a 400 */
+};
+extern struct api_ctx *api;
+
+/* ---- the native request ---- */
+
+enum native_kind { NATIVE_GENERATE, NATIVE_EMBED };
+
+struct native_req {
+    enum native_kind kind;
+    char model[STORE_MAX_NAME + 16]; /* canonical name */
+    char *path;                      /* the model file; owned */
+    char *prompt;                    /* rendered prompt; owned */
+    char *suffix;                    /* fill in the middle; owned */
+    int32_t *prefix_tokens;          /* owned */
+    uint32_t n_prefix_tokens;
+    uint32_t flags; /* PROTO_GEN_* or PROTO_EMBED_* */
+    uint32_t top_logprobs;
+    struct gen_params gen;
+    struct load_params load;
+    int64_t keep_alive_ms; /* SCHED_KEEP_DEFAULT when the request did not say */
+    struct strlist inputs; /* EMBED */
+    uint32_t dimensions;
+};
+
+void native_req_init(struct native_req *r, enum native_kind kind);
+void native_req_free(struct native_req *r);
+
+/* Finds req->model in the store and sets req->path. */
+int native_resolve(struct native_req *req, struct err *e);
+
+struct native_job;
+
+/* Loads the model if needed (blocking) and sends the request to its worker. */
+int native_start(struct native_req *req, struct native_job **out, struct err *e);
+
+/* The next event: TOKEN, DONE or EMBEDDING in *ev (free with proto_msg_free). Blocks. Returns 0,
+ * or an error: the worker's ERROR, ERR_WORKER_DIED (the model's worker is restarted next time),
+ * ERR_UNAVAILABLE when the server is shutting down (the generation has been cancelled). */
+int native_next(struct native_job *j, struct proto_msg *ev, struct err *e);
+
+/* Stops the generation (the client went away); native_finish then waits for it to end. */
+void native_cancel(struct native_job *j);
+
+/* Ends the job: drains what the worker still sends, gives the model back with the request's
+ * keep_alive. NULL-safe. */
+void native_finish(struct native_job *j);
+
+int64_t native_load_us(const struct native_job *j);
+int64_t native_start_us(const struct native_job *j);
+const struct model_info *native_info(const struct native_job *j);
+
+/* Loads (keep_alive > 0 or default) or unloads (keep_alive 0) a model without generating:
+ * Ollama's empty prompt. *unloaded tells which happened. */
+int native_load_only(struct native_req *req, int *unloaded, int64_t *load_us, struct err *e);
+
+/* ---- JSON helpers ---- */
+
+/* Sets a JSON error reply {"error": msg} with the status that answers code. */
+void api_error(struct http_reply *rep, int code, const char *msg);
+void api_errorf(struct http_reply *rep, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Serializes obj (stolen) as the reply body. */
+void api_reply(struct http_reply *rep, int status, json_t *obj);
+
+/* Parses a request body as a JSON object; on failure sets the 400 reply and returns NULL. */
+json_t *api_parse_body(const struct http_request *req, struct http_reply *rep);
+
+/* Typed field access: 0 when absent (out untouched) or well-typed, ERR_BAD_REQUEST with a
+ * message naming the field otherwise. */
+int api_get_str(json_t *obj, const char *key, const char **out, struct err *e);
+int api_get_bool(json_t *obj, const char *key, int *out, struct err *e);
+int api_get_int(json_t *obj, const char *key, int64_t min, int64_t max, int64_t *out,
+                struct err *e);
+
+/* Applies an options object (Ollama's `options`, llama-server's top-level fields) to gen and
+ * load parameters. Unknown keys and keys llama.cpp no longer has are appended to warnings (or
+ * refused when api->strict_options); bad values are ERR_BAD_REQUEST. */
+int api_apply_options(json_t *opts, struct gen_params *gen, struct load_params *load,
+                      json_t *warnings, struct err *e);
+
+/* RFC 3339 time with nanoseconds, as Ollama writes created_at. */
+void api_time_now(char *out, size_t len);
+void api_time_fmt(time_t t, char *out, size_t len);
+
+/* The GBNF grammar of any JSON value, for format:"json". */
+extern const char api_json_grammar[];
+
+/* Streams being written right now (shutdown waits for them to end). */
+int api_active_streams(void);
+
+/* Route handlers: the Ollama routes of ollama_models.c, and the tables. */
+void ollama_root(const struct http_request *req, struct http_reply *rep);
+void ollama_version(const struct http_request *req, struct http_reply *rep);
+void ollama_tags(const struct http_request *req, struct http_reply *rep);
+void ollama_ps(const struct http_request *req, struct http_reply *rep);
+void ollama_show(const struct http_request *req, struct http_reply *rep);
+void ollama_copy(const struct http_request *req, struct http_reply *rep);
+void ollama_delete(const struct http_request *req, struct http_reply *rep);
+void ollama_routes(const struct http_route **routes, int *n);
+void api_not_found(const struct http_request *req, struct http_reply *rep);
+void api_bad_method(const struct http_request *req, struct http_reply *rep);
+
+#endif

@@ -1,0 +1,209 @@
+/* The one implementation of generation behind every API: a native request is sent to its
+ * model's worker and its events come back, whatever wire format the client speaks. */
+#include "api/api.h"
+#include "base/log.h"
+#include "base/util.h"
+#include "engine/client.h"
+
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct api_ctx *api;
+
+struct native_job {
+    struct runner *runner;
+    struct worker_proc *worker;
+    uint64_t id;
+    int64_t t0;
+    int64_t load_us;
+    int64_t keep_alive_ms;
+    int finished; /* DONE, EMBEDDING or ERROR received, or the worker died */
+    int cancelled;
+};
+
+static uint64_t next_id(void)
+{
+    static uint64_t counter;
+    return __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED);
+}
+
+void native_req_init(struct native_req *r, enum native_kind kind)
+{
+    memset(r, 0, sizeof *r);
+    r->kind = kind;
+    gen_params_init(&r->gen);
+    load_params_init(&r->load);
+    r->keep_alive_ms = SCHED_KEEP_DEFAULT;
+}
+
+void native_req_free(struct native_req *r)
+{
+    if (!r)
+        return;
+    free(r->path);
+    free(r->prompt);
+    free(r->suffix);
+    free(r->prefix_tokens);
+    gen_params_free(&r->gen);
+    load_params_free(&r->load);
+    strlist_free(&r->inputs);
+    memset(r, 0, sizeof *r);
+}
+
+int native_resolve(struct native_req *req, struct err *e)
+{
+    struct store_model m;
+    int rc = store_find(api->store, req->model, &m, e);
+    if (rc)
+        return rc;
+    snprintf(req->model, sizeof req->model, "%s", m.name);
+    free(req->path);
+    req->path = m.path;
+    return 0;
+}
+
+int native_start(struct native_req *req, struct native_job **out, struct err *e)
+{
+    if (api->shutting_down)
+        return err_set(e, ERR_UNAVAILABLE, "the server is shutting down");
+    struct native_job *j = xcalloc(1, sizeof *j);
+    j->t0 = now_us();
+    j->keep_alive_ms = req->keep_alive_ms;
+    int rc =
+        sched_acquire(api->sched, req->model, req->path, &req->load, &j->runner, &j->load_us, e);
+    if (rc) {
+        free(j);
+        return rc;
+    }
+    j->worker = runner_worker(j->runner);
+    j->id = next_id();
+    struct proto_msg m;
+    proto_msg_init(&m, req->kind == NATIVE_EMBED ? PROTO_EMBED : PROTO_GENERATE);
+    m.id = j->id;
+    m.flags = req->flags;
+    if (req->kind == NATIVE_EMBED) {
+        m.inputs = req->inputs;
+        m.dimensions = req->dimensions;
+    } else {
+        m.prompt = req->prompt ? req->prompt : (char *)"";
+        m.suffix = req->suffix;
+        m.prefix_tokens = req->prefix_tokens;
+        m.n_prefix_tokens = req->n_prefix_tokens;
+        m.top_logprobs = req->top_logprobs;
+        m.gen = req->gen;
+    }
+    rc = worker_send(j->worker, &m, e);
+    if (rc) {
+        runner_mark_dead(j->runner);
+        sched_release(api->sched, j->runner, j->keep_alive_ms);
+        free(j);
+        return rc;
+    }
+    *out = j;
+    return 0;
+}
+
+int native_next(struct native_job *j, struct proto_msg *ev, struct err *e)
+{
+    proto_msg_init(ev, 0);
+    if (j->finished)
+        return err_set(e, ERR_INTERNAL, "the job has ended");
+    for (;;) {
+        if (api->shutting_down && !j->cancelled)
+            native_cancel(j);
+        struct pollfd pfd = {worker_fd(j->worker), POLLIN, 0};
+        if (poll(&pfd, 1, 200) <= 0)
+            continue;
+        int rc = worker_recv(j->worker, ev, e);
+        if (rc) {
+            j->finished = 1;
+            runner_mark_dead(j->runner);
+            log_error("msg=\"worker failed\" err=%s", log_q(e->msg));
+            return rc == ERR_PROTOCOL ? rc : ERR_WORKER_DIED;
+        }
+        if (ev->id != j->id) { /* a late answer to an earlier, cancelled request */
+            proto_msg_free(ev);
+            continue;
+        }
+        if (ev->type == PROTO_ERROR) {
+            j->finished = 1;
+            rc = err_set(e, ev->code ? ev->code : ERR_INTERNAL, "%s",
+                         ev->message ? ev->message : "generation failed");
+            proto_msg_free(ev);
+            return rc;
+        }
+        if (ev->type == PROTO_DONE || ev->type == PROTO_EMBEDDING)
+            j->finished = 1;
+        if (ev->type == PROTO_DONE && ev->stats.stop_reason == PROTO_STOP_CANCELLED &&
+            api->shutting_down) {
+            proto_msg_free(ev);
+            return err_set(e, ERR_UNAVAILABLE, "the server is shutting down");
+        }
+        return 0;
+    }
+}
+
+void native_cancel(struct native_job *j)
+{
+    if (!j || j->finished || j->cancelled)
+        return;
+    j->cancelled = 1;
+    struct proto_msg c;
+    proto_msg_init(&c, PROTO_CANCEL);
+    c.id = j->id;
+    if (worker_send(j->worker, &c, NULL))
+        runner_mark_dead(j->runner);
+}
+
+void native_finish(struct native_job *j)
+{
+    if (!j)
+        return;
+    if (!j->finished) {
+        native_cancel(j);
+        /* Drain to the end of this request so the worker is free for the next one. */
+        while (!j->finished) {
+            struct proto_msg ev;
+            struct err e = {0};
+            int rc = native_next(j, &ev, &e);
+            proto_msg_free(&ev);
+            if (rc)
+                break;
+        }
+    }
+    sched_release(api->sched, j->runner, j->keep_alive_ms);
+    free(j);
+}
+
+int64_t native_load_us(const struct native_job *j)
+{
+    return j->load_us;
+}
+
+int64_t native_start_us(const struct native_job *j)
+{
+    return j->t0;
+}
+
+const struct model_info *native_info(const struct native_job *j)
+{
+    return runner_info(j->runner);
+}
+
+int native_load_only(struct native_req *req, int *unloaded, int64_t *load_us, struct err *e)
+{
+    *unloaded = 0;
+    *load_us = 0;
+    if (req->keep_alive_ms == 0) {
+        sched_unload(api->sched, req->model);
+        *unloaded = 1;
+        return 0;
+    }
+    struct runner *r;
+    int rc = sched_acquire(api->sched, req->model, req->path, &req->load, &r, load_us, e);
+    if (rc)
+        return rc;
+    sched_release(api->sched, r, req->keep_alive_ms);
+    return 0;
+}

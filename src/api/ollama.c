@@ -1,0 +1,780 @@
+/* The Ollama API: generate, chat and embeddings (ollama_models.c has the model routes).
+ * Field names, defaults, status codes and the NDJSON stream follow Ollama; where Ollama is
+ * weaker (options it drops silently, samplers it removed) hearth accepts more and says so in a
+ * `warnings` array. */
+#include "api/api.h"
+#include "base/buf.h"
+#include "base/log.h"
+#include "base/utf8.h"
+#include "base/util.h"
+#include "chat/chat.h"
+#include "engine/mfile.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- request parsing shared by generate and chat ---- */
+
+/* model, keep_alive, options, format, stream, truncate, logprobs: the fields both share. */
+static int parse_common(json_t *body, struct native_req *req, int *stream, json_t *warnings,
+                        struct err *e)
+{
+    const char *model = NULL;
+    int rc = api_get_str(body, "model", &model, e);
+    if (!rc && !model)
+        rc = api_get_str(body, "name", &model, e); /* older clients */
+    if (rc)
+        return rc;
+    if (!model || !*model)
+        return err_set(e, ERR_BAD_REQUEST, "model is required");
+    snprintf(req->model, sizeof req->model, "%s", model);
+
+    json_t *ka = json_object_get(body, "keep_alive");
+    if (ka && !json_is_null(ka)) {
+        int64_t ms;
+        char text[64];
+        if (json_is_string(ka))
+            snprintf(text, sizeof text, "%s", json_string_value(ka));
+        else if (json_is_number(ka))
+            snprintf(text, sizeof text, "%.17g", json_number_value(ka));
+        else
+            return err_set(e, ERR_BAD_REQUEST, "keep_alive must be a duration or a number");
+        if (sched_parse_keep_alive(text, &ms))
+            return err_set(e, ERR_BAD_REQUEST,
+                           "keep_alive '%s' is not a duration (like \"5m\", \"1h\", \"30s\") "
+                           "or a number of seconds",
+                           text);
+        req->keep_alive_ms = ms;
+    }
+    rc = api_apply_options(json_object_get(body, "options"), &req->gen, &req->load, warnings, e);
+    if (rc)
+        return rc;
+
+    json_t *fmt = json_object_get(body, "format");
+    if (fmt && !json_is_null(fmt) && !(json_is_string(fmt) && !*json_string_value(fmt))) {
+        if (json_is_string(fmt) && strcmp(json_string_value(fmt), "json") == 0) {
+            if (req->gen.grammar && *req->gen.grammar)
+                return err_set(e, ERR_BAD_REQUEST, "format and a grammar cannot be combined");
+            free(req->gen.grammar);
+            req->gen.grammar = xstrdup(api_json_grammar);
+        } else if (json_is_object(fmt)) {
+            return err_set(e, ERR_BAD_REQUEST,
+                           "format as a JSON schema is not supported yet (structured output "
+                           "is planned); use format \"json\" or a GBNF grammar option");
+        } else {
+            return err_set(e, ERR_BAD_REQUEST, "format must be \"json\" or a JSON schema object");
+        }
+    }
+    rc = api_get_bool(body, "stream", stream, e);
+    int truncate = 0, logprobs = 0;
+    if (!rc)
+        rc = api_get_bool(body, "truncate", &truncate, e);
+    if (!rc)
+        rc = api_get_bool(body, "logprobs", &logprobs, e);
+    int64_t top = 0;
+    if (!rc)
+        rc = api_get_int(body, "top_logprobs", 0, PROTO_MAX_TOP_LOGPROBS, &top, e);
+    if (rc)
+        return rc;
+    if (truncate)
+        req->flags |= PROTO_GEN_TRUNCATE;
+    if (logprobs || top > 0) {
+        req->flags |= PROTO_GEN_LOGPROBS;
+        req->top_logprobs = (uint32_t)top;
+    }
+    json_t *think = json_object_get(body, "think");
+    if (think && !json_is_null(think) && !json_is_false(think))
+        json_array_append_new(warnings,
+                              json_string("think was accepted, but separating reasoning from the "
+                                          "answer is not supported yet; the model's output is "
+                                          "returned as it is"));
+    json_t *images = json_object_get(body, "images");
+    if (json_is_array(images) && json_array_size(images) > 0)
+        return err_set(e, ERR_BAD_REQUEST,
+                       "images are not supported: no model here has a "
+                       "vision projector");
+    return 0;
+}
+
+/* The model's chat template, read from its GGUF (NULL when it has none). */
+static char *model_template(const char *path)
+{
+    struct mfile mf;
+    if (mfile_open(path, &mf, NULL))
+        return NULL;
+    char *t = mfile_get_str(&mf, "tokenizer.chat_template");
+    mfile_close(&mf);
+    return t;
+}
+
+/* Ollama's `template` field is a Go template. Until Jinja lands (#8) the common placeholders are
+ * substituted and anything else is refused rather than guessed at. */
+static int apply_go_template(const char *tmpl, const char *system, const char *prompt, char **out,
+                             struct err *e)
+{
+    struct buf b;
+    buf_init(&b, PROTO_MAX_PROMPT);
+    const char *p = tmpl;
+    while (*p) {
+        const char *open = strstr(p, "{{");
+        if (!open) {
+            buf_puts(&b, p);
+            break;
+        }
+        buf_append(&b, p, (size_t)(open - p));
+        const char *close = strstr(open, "}}");
+        if (!close) {
+            buf_free(&b);
+            return err_set(e, ERR_BAD_REQUEST, "template: unterminated {{");
+        }
+        char inner[64];
+        size_t n = (size_t)(close - open - 2);
+        const char *s = open + 2;
+        while (n && (*s == ' ' || *s == '-')) {
+            s++;
+            n--;
+        }
+        while (n && (s[n - 1] == ' ' || s[n - 1] == '-'))
+            n--;
+        snprintf(inner, sizeof inner, "%.*s", (int)(n < 63 ? n : 63), s);
+        if (!strcmp(inner, ".System"))
+            buf_puts(&b, system ? system : "");
+        else if (!strcmp(inner, ".Prompt"))
+            buf_puts(&b, prompt ? prompt : "");
+        else if (!strcmp(inner, ".Response"))
+            ;
+        else {
+            buf_free(&b);
+            return err_set(e, ERR_BAD_REQUEST,
+                           "template: only {{ .System }}, {{ .Prompt }} and {{ .Response }} are "
+                           "supported until full template rendering lands, not {{ %s }}",
+                           inner);
+        }
+        p = close + 2;
+    }
+    *out = buf_steal(&b);
+    return 0;
+}
+
+/* ---- streaming ---- */
+
+struct gen_stream {
+    struct native_job *job;
+    struct native_req req;
+    struct http_reply *rep;
+    int chat;
+    json_t *warnings;
+    struct buf out;
+    size_t out_pos;
+    int done;
+    struct buf text;        /* the whole answer, for stream:false */
+    int counted;            /* counted in active_streams */
+    struct proto_msg first; /* the first event, read before the reply's status was chosen */
+    int have_first;
+    json_t *logprobs; /* all logprobs, for stream:false */
+};
+
+static json_t *logprob_json(const struct token_logprob *t)
+{
+    json_t *o = json_object();
+    char *s = utf8_sanitize(t->piece ? t->piece : "", t->piece ? strlen(t->piece) : 0);
+    json_object_set_new(o, "token", json_string(s));
+    free(s);
+    json_object_set_new(o, "logprob", json_real(t->logprob));
+    json_t *bytes = json_array();
+    for (const unsigned char *p = (const unsigned char *)(t->piece ? t->piece : ""); *p; p++)
+        json_array_append_new(bytes, json_integer(*p));
+    json_object_set_new(o, "bytes", bytes);
+    return o;
+}
+
+static json_t *probs_json(const struct proto_msg *ev)
+{
+    json_t *arr = json_array();
+    for (uint32_t i = 0; i < ev->n_probs; i++) {
+        json_t *o = logprob_json(&ev->probs[i].chosen);
+        json_t *top = json_array();
+        for (uint32_t k = 0; k < ev->probs[i].n_top; k++)
+            json_array_append_new(top, logprob_json(&ev->probs[i].top[k]));
+        json_object_set_new(o, "top_logprobs", top);
+        json_array_append_new(arr, o);
+    }
+    return arr;
+}
+
+static json_t *chunk_base(struct gen_stream *g)
+{
+    char ts[48];
+    api_time_now(ts, sizeof ts);
+    json_t *o = json_object();
+    json_object_set_new(o, "model", json_string(g->req.model));
+    json_object_set_new(o, "created_at", json_string(ts));
+    return o;
+}
+
+static void set_content(struct gen_stream *g, json_t *o, const char *text, size_t len)
+{
+    json_t *s = json_stringn(text, len);
+    if (!s) /* never: the worker sends whole UTF-8 characters */
+        s = json_string("");
+    if (g->chat) {
+        json_t *m = json_object();
+        json_object_set_new(m, "role", json_string("assistant"));
+        json_object_set_new(m, "content", s);
+        json_object_set_new(o, "message", m);
+    } else {
+        json_object_set_new(o, "response", s);
+    }
+}
+
+static const char *done_reason(uint32_t stop)
+{
+    return stop == PROTO_STOP_LENGTH || stop == PROTO_STOP_CONTEXT ? "length" : "stop";
+}
+
+static void add_final(struct gen_stream *g, json_t *o, const struct gen_stats *st)
+{
+    json_object_set_new(o, "done", json_true());
+    json_object_set_new(o, "done_reason", json_string(done_reason(st->stop_reason)));
+    if (!g->chat && st->n_context) {
+        json_t *ctx = json_array();
+        for (uint32_t i = 0; i < st->n_context; i++)
+            json_array_append_new(ctx, json_integer(st->context[i]));
+        json_object_set_new(o, "context", ctx);
+    }
+    int64_t total = now_us() - native_start_us(g->job);
+    json_object_set_new(o, "total_duration", json_integer(total * 1000));
+    json_object_set_new(o, "load_duration", json_integer(native_load_us(g->job) * 1000));
+    json_object_set_new(o, "prompt_eval_count", json_integer(st->prompt_n));
+    json_object_set_new(o, "prompt_eval_duration", json_integer(st->prompt_us * 1000));
+    json_object_set_new(o, "eval_count", json_integer(st->gen_n));
+    json_object_set_new(o, "eval_duration", json_integer(st->gen_us * 1000));
+    if (st->truncated)
+        json_object_set_new(o, "truncated_tokens", json_integer(st->truncated));
+    if (st->stop_reason == PROTO_STOP_CONTEXT)
+        json_array_append_new(g->warnings,
+                              json_string("generation stopped because the context is full; "
+                                          "raise num_ctx for longer output"));
+    if (json_array_size(g->warnings))
+        json_object_set(o, "warnings", g->warnings);
+    g->rep->tokens = st->gen_n;
+}
+
+static void emit(struct gen_stream *g, json_t *o)
+{
+    char *s = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    buf_puts(&g->out, s);
+    buf_puts(&g->out, "\n");
+    free(s);
+}
+
+/* Reads one event and appends its NDJSON line (streaming). */
+static void stream_step(struct gen_stream *g)
+{
+    struct proto_msg ev;
+    struct err e = {0};
+    int rc = 0;
+    if (g->have_first) {
+        ev = g->first;
+        g->have_first = 0;
+    } else {
+        rc = native_next(g->job, &ev, &e);
+    }
+    if (rc) {
+        json_t *o = json_object();
+        json_object_set_new(o, "error", json_string(e.msg));
+        emit(g, o);
+        g->done = 1;
+        return;
+    }
+    if (ev.type == PROTO_TOKEN && (ev.text_len || ev.n_probs)) {
+        json_t *o = chunk_base(g);
+        set_content(g, o, ev.text ? ev.text : "", ev.text_len);
+        json_object_set_new(o, "done", json_false());
+        if (ev.n_probs)
+            json_object_set_new(o, "logprobs", probs_json(&ev));
+        emit(g, o);
+    } else if (ev.type == PROTO_DONE) {
+        json_t *o = chunk_base(g);
+        set_content(g, o, "", 0);
+        add_final(g, o, &ev.stats);
+        emit(g, o);
+        g->done = 1;
+    }
+    proto_msg_free(&ev);
+}
+
+static int active_streams;
+
+int api_active_streams(void)
+{
+    return __atomic_load_n(&active_streams, __ATOMIC_RELAXED);
+}
+
+static size_t stream_next(void *ctx, char *buf, size_t max)
+{
+    struct gen_stream *g = ctx;
+    while (g->out_pos >= g->out.len) {
+        if (g->done)
+            return 0;
+        buf_reset(&g->out);
+        g->out_pos = 0;
+        stream_step(g);
+    }
+    size_t n = g->out.len - g->out_pos;
+    if (n > max)
+        n = max;
+    memcpy(buf, g->out.data + g->out_pos, n);
+    g->out_pos += n;
+    return n;
+}
+
+static void stream_free(void *ctx)
+{
+    struct gen_stream *g = ctx;
+    if (g->counted)
+        __atomic_sub_fetch(&active_streams, 1, __ATOMIC_RELAXED);
+    native_finish(g->job); /* cancels a generation the client walked away from */
+    if (g->have_first)
+        proto_msg_free(&g->first);
+    native_req_free(&g->req);
+    json_decref(g->warnings);
+    json_decref(g->logprobs);
+    buf_free(&g->out);
+    buf_free(&g->text);
+    free(g);
+}
+
+/* stream:false: runs to the end and answers one object. */
+static void run_whole(struct gen_stream *g, struct http_reply *rep)
+{
+    for (;;) {
+        struct proto_msg ev;
+        struct err e = {0};
+        int rc = native_next(g->job, &ev, &e);
+        if (rc) {
+            api_error(rep, rc, e.msg);
+            return;
+        }
+        if (ev.type == PROTO_TOKEN) {
+            buf_append(&g->text, ev.text ? ev.text : "", ev.text_len);
+            if (ev.n_probs) {
+                json_t *p = probs_json(&ev);
+                json_array_extend(g->logprobs, p);
+                json_decref(p);
+            }
+        } else if (ev.type == PROTO_DONE) {
+            json_t *o = chunk_base(g);
+            set_content(g, o, g->text.data ? g->text.data : "", g->text.len);
+            if (json_array_size(g->logprobs))
+                json_object_set(o, "logprobs", g->logprobs);
+            add_final(g, o, &ev.stats);
+            proto_msg_free(&ev);
+            api_reply(rep, 200, o);
+            return;
+        }
+        proto_msg_free(&ev);
+    }
+}
+
+/* Starts the generation and answers with a stream or a whole object. Takes req. */
+static void generate_reply(struct native_req *req, int chat, int stream, json_t *warnings,
+                           struct http_reply *rep)
+{
+    struct gen_stream *g = xcalloc(1, sizeof *g);
+    g->req = *req;
+    memset(req, 0, sizeof *req);
+    g->chat = chat;
+    g->rep = rep;
+    g->warnings = json_incref(warnings);
+    g->logprobs = json_array();
+    buf_init(&g->out, 0);
+    buf_init(&g->text, 64u << 20);
+    struct err e = {0};
+    int rc = native_start(&g->req, &g->job, &e);
+    if (rc) {
+        api_error(rep, rc, e.msg);
+        g->job = NULL;
+        stream_free(g);
+        return;
+    }
+    if (!stream) {
+        run_whole(g, rep);
+        stream_free(g);
+        return;
+    }
+    /* Wait for the first event, so that a request the worker refuses (the prompt does not fit,
+     * the grammar does not parse) gets its proper status instead of a 200 and an error line. */
+    rc = native_next(g->job, &g->first, &e);
+    if (rc) {
+        api_error(rep, rc, e.msg);
+        stream_free(g);
+        return;
+    }
+    g->have_first = 1;
+    g->counted = 1;
+    __atomic_add_fetch(&active_streams, 1, __ATOMIC_RELAXED);
+    rep->status = 200;
+    rep->content_type = "application/x-ndjson";
+    rep->stream = (struct http_stream){stream_next, stream_free, g};
+}
+
+/* An empty prompt or message list loads (or with keep_alive 0 unloads) the model. */
+static void load_reply(struct native_req *req, int chat, struct http_reply *rep)
+{
+    int unloaded;
+    int64_t load_us;
+    struct err e = {0};
+    int rc = native_load_only(req, &unloaded, &load_us, &e);
+    if (rc) {
+        api_error(rep, rc, e.msg);
+        return;
+    }
+    char ts[48];
+    api_time_now(ts, sizeof ts);
+    json_t *o = json_object();
+    json_object_set_new(o, "model", json_string(req->model));
+    json_object_set_new(o, "created_at", json_string(ts));
+    if (chat) {
+        json_t *m = json_object();
+        json_object_set_new(m, "role", json_string("assistant"));
+        json_object_set_new(m, "content", json_string(""));
+        json_object_set_new(o, "message", m);
+    } else {
+        json_object_set_new(o, "response", json_string(""));
+    }
+    json_object_set_new(o, "done", json_true());
+    json_object_set_new(o, "done_reason", json_string(unloaded ? "unload" : "load"));
+    if (!unloaded)
+        json_object_set_new(o, "load_duration", json_integer(load_us * 1000));
+    api_reply(rep, 200, o);
+}
+
+static void handle_generate(const struct http_request *hreq, struct http_reply *rep)
+{
+    json_t *body = api_parse_body(hreq, rep);
+    if (!body)
+        return;
+    struct native_req req;
+    native_req_init(&req, NATIVE_GENERATE);
+    json_t *warnings = json_array();
+    struct err e = {0};
+    int stream = 1, raw = 0;
+    const char *prompt = NULL, *system = NULL, *tmpl = NULL, *suffix = NULL;
+    int rc = parse_common(body, &req, &stream, warnings, &e);
+    if (!rc)
+        rc = api_get_str(body, "prompt", &prompt, &e);
+    if (!rc)
+        rc = api_get_str(body, "system", &system, &e);
+    if (!rc)
+        rc = api_get_str(body, "template", &tmpl, &e);
+    if (!rc)
+        rc = api_get_str(body, "suffix", &suffix, &e);
+    if (!rc)
+        rc = api_get_bool(body, "raw", &raw, &e);
+    json_t *ctx = json_object_get(body, "context");
+    if (!rc && ctx && !json_is_null(ctx)) {
+        if (!json_is_array(ctx) || json_array_size(ctx) > PROTO_MAX_TOKENS)
+            rc = err_set(&e, ERR_BAD_REQUEST, "context must be a list of token ids");
+        else {
+            req.prefix_tokens = xcalloc(json_array_size(ctx) + 1, sizeof(int32_t));
+            size_t i;
+            json_t *t;
+            json_array_foreach(ctx, i, t)
+            {
+                if (!json_is_integer(t) || json_integer_value(t) < 0 ||
+                    json_integer_value(t) > INT32_MAX) {
+                    rc = err_set(&e, ERR_BAD_REQUEST, "context must be a list of token ids");
+                    break;
+                }
+                req.prefix_tokens[req.n_prefix_tokens++] = (int32_t)json_integer_value(t);
+            }
+        }
+    }
+    if (!rc)
+        rc = native_resolve(&req, &e);
+    if (rc)
+        goto fail;
+    snprintf(rep->model, sizeof rep->model, "%s", req.model);
+    req.flags |= PROTO_GEN_RETURN_TOKENS; /* Ollama returns `context` */
+
+    /* As Ollama: no prompt, system or template means "load the model" (or unload it with
+     * keep_alive 0), whatever else the request holds. */
+    if ((!prompt || !*prompt) && (!system || !*system) && (!tmpl || !*tmpl)) {
+        load_reply(&req, 0, rep);
+        goto done;
+    }
+    if (suffix) {
+        req.flags |= PROTO_GEN_SUFFIX;
+        req.suffix = xstrdup(suffix);
+        req.prompt = xstrdup(prompt ? prompt : "");
+    } else if (raw) {
+        req.prompt = xstrdup(prompt);
+    } else if (tmpl && *tmpl) {
+        rc = apply_go_template(tmpl, system, prompt, &req.prompt, &e);
+    } else {
+        char *mt = model_template(req.path);
+        if (mt) {
+            struct chat_message msgs[2];
+            size_t n = 0;
+            if (system && *system)
+                msgs[n++] = (struct chat_message){"system", system};
+            msgs[n++] = (struct chat_message){"user", prompt};
+            rc = chat_render(mt, msgs, n, 1, &req.prompt, &e);
+            free(mt);
+            /* The template writes its own special tokens. */
+            req.flags |= PROTO_GEN_PARSE_SPECIAL;
+        } else {
+            if (system && *system)
+                json_array_append_new(warnings,
+                                      json_string("system was ignored: the model has no chat "
+                                                  "template to place it in"));
+            req.prompt = xstrdup(prompt);
+        }
+    }
+    if (rc)
+        goto fail;
+    generate_reply(&req, 0, stream, warnings, rep);
+    goto done;
+fail:
+    api_error(rep, rc, e.msg);
+done:
+    native_req_free(&req);
+    json_decref(warnings);
+    json_decref(body);
+}
+
+static void handle_chat(const struct http_request *hreq, struct http_reply *rep)
+{
+    json_t *body = api_parse_body(hreq, rep);
+    if (!body)
+        return;
+    struct native_req req;
+    native_req_init(&req, NATIVE_GENERATE);
+    json_t *warnings = json_array();
+    struct err e = {0};
+    int stream = 1;
+    struct chat_message *msgs = NULL;
+    size_t n = 0;
+    int rc = parse_common(body, &req, &stream, warnings, &e);
+    json_t *messages = json_object_get(body, "messages");
+    json_t *tools = json_object_get(body, "tools");
+    if (!rc && messages && !json_is_null(messages) && !json_is_array(messages))
+        rc = err_set(&e, ERR_BAD_REQUEST, "messages must be a list");
+    if (!rc && json_is_array(tools) && json_array_size(tools) > 0)
+        rc = err_set(&e, ERR_BAD_REQUEST,
+                     "tools are not supported yet: tool calling needs the chat template "
+                     "engine that is planned next");
+    if (!rc && json_array_size(messages) > 100000)
+        rc = err_set(&e, ERR_TOO_LARGE, "at most 100000 messages");
+    if (!rc) {
+        msgs = xcalloc(json_array_size(messages) + 1, sizeof *msgs);
+        size_t i;
+        json_t *m;
+        json_array_foreach(messages, i, m)
+        {
+            const char *role = NULL, *content = NULL;
+            if (!json_is_object(m)) {
+                rc = err_set(&e, ERR_BAD_REQUEST, "messages[%zu] must be an object", i);
+                break;
+            }
+            if ((rc = api_get_str(m, "role", &role, &e)) ||
+                (rc = api_get_str(m, "content", &content, &e)))
+                break;
+            if (!role || (strcmp(role, "system") != 0 && strcmp(role, "user") != 0 &&
+                          strcmp(role, "assistant") != 0 && strcmp(role, "tool") != 0)) {
+                rc = err_set(&e, ERR_BAD_REQUEST,
+                             "messages[%zu].role must be system, user, assistant or tool", i);
+                break;
+            }
+            json_t *im = json_object_get(m, "images");
+            if (json_is_array(im) && json_array_size(im)) {
+                rc = err_set(&e, ERR_BAD_REQUEST,
+                             "images are not supported: no model here has a vision projector");
+                break;
+            }
+            msgs[n++] = (struct chat_message){role, content ? content : ""};
+        }
+    }
+    if (!rc)
+        rc = native_resolve(&req, &e);
+    if (rc)
+        goto fail;
+    snprintf(rep->model, sizeof rep->model, "%s", req.model);
+    if (n == 0) {
+        load_reply(&req, 1, rep);
+        goto done;
+    }
+    char *mt = model_template(req.path);
+    if (!mt) {
+        rc = err_set(&e, ERR_BAD_REQUEST,
+                     "model '%s' has no chat template, so messages cannot be formatted; use "
+                     "/api/generate (raw) instead",
+                     req.model);
+        goto fail;
+    }
+    rc = chat_render(mt, msgs, n, 1, &req.prompt, &e);
+    free(mt);
+    if (rc)
+        goto fail;
+    req.flags |= PROTO_GEN_PARSE_SPECIAL;
+    generate_reply(&req, 1, stream, warnings, rep);
+    goto done;
+fail:
+    api_error(rep, rc, e.msg);
+done:
+    free(msgs);
+    native_req_free(&req);
+    json_decref(warnings);
+    json_decref(body);
+}
+
+/* ---- embeddings ---- */
+
+static void embed_common(const struct http_request *hreq, struct http_reply *rep, int legacy)
+{
+    json_t *body = api_parse_body(hreq, rep);
+    if (!body)
+        return;
+    struct native_req req;
+    native_req_init(&req, NATIVE_EMBED);
+    json_t *warnings = json_array();
+    struct err e = {0};
+    int stream = 0, truncate = 1;
+    int64_t dims = 0;
+    int rc = parse_common(body, &req, &stream, warnings, &e);
+    req.flags = 0;
+    if (!rc)
+        rc = api_get_bool(body, "truncate", &truncate, &e);
+    if (!rc)
+        rc = api_get_int(body, "dimensions", 1, 1 << 20, &dims, &e);
+    json_t *input = json_object_get(body, legacy ? "prompt" : "input");
+    if (!rc) {
+        if (json_is_string(input)) {
+            if (*json_string_value(input) || !legacy)
+                strlist_add(&req.inputs, json_string_value(input));
+        } else if (!legacy && json_is_array(input)) {
+            if (json_array_size(input) > PROTO_MAX_EMBED_INPUTS)
+                rc = err_set(&e, ERR_TOO_LARGE, "at most %d inputs", PROTO_MAX_EMBED_INPUTS);
+            size_t i;
+            json_t *x;
+            json_array_foreach(input, i, x)
+            {
+                if (rc)
+                    break;
+                if (!json_is_string(x))
+                    rc = err_set(&e, ERR_BAD_REQUEST,
+                                 "input must be a string or a list of "
+                                 "strings");
+                else
+                    strlist_add(&req.inputs, json_string_value(x));
+            }
+        } else if (input && !json_is_null(input)) {
+            rc = err_set(&e, ERR_BAD_REQUEST,
+                         legacy ? "prompt must be a string"
+                                : "input must be a string or a list of "
+                                  "strings");
+        }
+    }
+    if (!rc)
+        rc = native_resolve(&req, &e);
+    if (rc)
+        goto fail;
+    snprintf(rep->model, sizeof rep->model, "%s", req.model);
+    if (truncate)
+        req.flags |= PROTO_EMBED_TRUNCATE;
+    if (legacy)
+        req.flags |= PROTO_EMBED_NO_NORMALIZE;
+    req.dimensions = (uint32_t)dims;
+    json_t *o = json_object();
+    if (req.inputs.n == 0) {
+        /* Nothing to embed: load the model (as Ollama does) and answer empty. */
+        int unloaded;
+        int64_t load_us;
+        rc = native_load_only(&req, &unloaded, &load_us, &e);
+        if (rc) {
+            json_decref(o);
+            goto fail;
+        }
+        json_object_set_new(o, legacy ? "embedding" : "embeddings", json_array());
+        if (!legacy)
+            json_object_set_new(o, "model", json_string(req.model));
+        api_reply(rep, 200, o);
+        goto done;
+    }
+    struct native_job *job;
+    rc = native_start(&req, &job, &e);
+    if (rc) {
+        json_decref(o);
+        goto fail;
+    }
+    struct proto_msg ev;
+    rc = native_next(job, &ev, &e);
+    int64_t load_us = native_load_us(job), t0 = native_start_us(job);
+    native_finish(job);
+    if (rc) {
+        json_decref(o);
+        goto fail;
+    }
+    json_t *all = json_array();
+    for (uint32_t i = 0; i < ev.n_embeddings; i++) {
+        json_t *v = json_array();
+        for (uint32_t k = 0; k < ev.embedding_dim; k++)
+            json_array_append_new(v, json_real(ev.embeddings[(size_t)i * ev.embedding_dim + k]));
+        json_array_append_new(all, v);
+    }
+    if (legacy) {
+        json_object_set(o, "embedding", json_array_get(all, 0));
+        json_decref(all);
+    } else {
+        json_object_set_new(o, "model", json_string(req.model));
+        json_object_set_new(o, "embeddings", all);
+        json_object_set_new(o, "total_duration", json_integer((now_us() - t0) * 1000));
+        json_object_set_new(o, "load_duration", json_integer(load_us * 1000));
+        json_object_set_new(o, "prompt_eval_count", json_integer(ev.stats.prompt_n));
+        if (json_array_size(warnings))
+            json_object_set(o, "warnings", warnings);
+    }
+    rep->tokens = ev.stats.prompt_n;
+    proto_msg_free(&ev);
+    api_reply(rep, 200, o);
+    goto done;
+fail:
+    api_error(rep, rc, e.msg);
+done:
+    native_req_free(&req);
+    json_decref(warnings);
+    json_decref(body);
+}
+
+static void handle_embed(const struct http_request *hreq, struct http_reply *rep)
+{
+    embed_common(hreq, rep, 0);
+}
+
+static void handle_embeddings(const struct http_request *hreq, struct http_reply *rep)
+{
+    embed_common(hreq, rep, 1);
+}
+
+static const struct http_route routes[] = {
+    {"GET", "/", ollama_root},
+    {"GET", "/api/version", ollama_version},
+    {"GET", "/api/tags", ollama_tags},
+    {"GET", "/api/ps", ollama_ps},
+    {"POST", "/api/show", ollama_show},
+    {"POST", "/api/generate", handle_generate},
+    {"POST", "/api/chat", handle_chat},
+    {"POST", "/api/embed", handle_embed},
+    {"POST", "/api/embeddings", handle_embeddings},
+    {"POST", "/api/copy", ollama_copy},
+    {"DELETE", "/api/delete", ollama_delete},
+};
+
+void ollama_routes(const struct http_route **r, int *n)
+{
+    *r = routes;
+    *n = (int)ARRAY_LEN(routes);
+}

@@ -1,0 +1,213 @@
+/* The Ollama API's model routes: version, tags, ps, show, copy, delete. */
+#include "api/api.h"
+#include "api/model_info.h"
+#include "base/sha256.h"
+#include "base/util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifndef HEARTH_VERSION
+#define HEARTH_VERSION "0.0.0-dev"
+#endif
+
+void api_not_found(const struct http_request *req, struct http_reply *rep)
+{
+    api_errorf(rep, ERR_NOT_FOUND, "no route for %s %s", req->method, req->path);
+}
+
+void api_bad_method(const struct http_request *req, struct http_reply *rep)
+{
+    json_t *o = json_object();
+    char msg[256];
+    snprintf(msg, sizeof msg, "method %s is not allowed on %s (allowed: %s)", req->method,
+             req->path, rep->allow);
+    json_object_set_new(o, "error", json_string(msg));
+    api_reply(rep, 405, o);
+}
+
+void ollama_root(const struct http_request *req, struct http_reply *rep)
+{
+    (void)req;
+    http_reply_text(rep, 200, "hearth is running");
+}
+
+void ollama_version(const struct http_request *req, struct http_reply *rep)
+{
+    (void)req;
+    json_t *o = json_object();
+    json_object_set_new(o, "version", json_string(HEARTH_VERSION));
+    api_reply(rep, 200, o);
+}
+
+/* A stable identifier for a model file. For folder models it is the SHA-256 of the path, size
+ * and modification time, not of the content: hashing gigabytes on every listing would be slow.
+ * Models from Ollama's store (#6) carry their real blob digest. */
+static void identity_digest(const char *path, int64_t size, time_t mtime, char hex[65])
+{
+    char id[4200];
+    int n = snprintf(id, sizeof id, "%s\n%lld\n%lld", path, (long long)size, (long long)mtime);
+    sha256_hex(id, (size_t)n, hex);
+}
+
+static json_t *model_entry(const char *name, const char *path, int64_t size, time_t mtime)
+{
+    json_t *o = json_object();
+    char ts[48], hex[65];
+    api_time_fmt(mtime, ts, sizeof ts);
+    identity_digest(path, size, mtime, hex);
+    json_object_set_new(o, "name", json_string(name));
+    json_object_set_new(o, "model", json_string(name));
+    json_object_set_new(o, "modified_at", json_string(ts));
+    json_object_set_new(o, "size", json_integer(size));
+    json_object_set_new(o, "digest", json_string(hex));
+    struct model_details d;
+    if (model_details_read(path, &d, NULL) == 0) {
+        json_object_set_new(o, "details", model_details_json(&d));
+        json_object_set_new(o, "capabilities", model_capabilities_json(&d));
+        model_details_free(&d);
+    } else {
+        json_object_set_new(o, "details", json_object());
+    }
+    return o;
+}
+
+void ollama_tags(const struct http_request *req, struct http_reply *rep)
+{
+    (void)req;
+    struct store_model *list;
+    int n;
+    store_list(api->store, &list, &n);
+    json_t *models = json_array();
+    for (int i = 0; i < n; i++)
+        json_array_append_new(models,
+                              model_entry(list[i].name, list[i].path, list[i].size, list[i].mtime));
+    store_list_free(list, n);
+    json_t *o = json_object();
+    json_object_set_new(o, "models", models);
+    api_reply(rep, 200, o);
+}
+
+void ollama_ps(const struct http_request *req, struct http_reply *rep)
+{
+    (void)req;
+    struct sched_status st[64];
+    int n = sched_list(api->sched, st, 64);
+    json_t *models = json_array();
+    for (int i = 0; i < n; i++) {
+        struct store_model m;
+        if (store_find(api->store, st[i].name, &m, NULL))
+            continue; /* deleted while loaded */
+        json_t *o = model_entry(st[i].name, st[i].path, m.size, m.mtime);
+        free(m.path);
+        char ts[48];
+        /* Ollama writes a far-future time for models kept forever. */
+        api_time_fmt(st[i].expires_at ? st[i].expires_at : (time_t)253402300799LL, ts, sizeof ts);
+        json_object_set_new(o, "expires_at", json_string(ts));
+        json_object_set_new(o, "size", json_integer((json_int_t)st[i].info.size));
+        json_object_set_new(o, "size_vram", json_integer(0));
+        json_object_set_new(o, "context_length", json_integer(st[i].info.n_ctx));
+        json_array_append_new(models, o);
+    }
+    json_t *o = json_object();
+    json_object_set_new(o, "models", models);
+    api_reply(rep, 200, o);
+}
+
+static int model_field(json_t *body, const char **name, struct err *e)
+{
+    int rc = api_get_str(body, "model", name, e);
+    if (!rc && !*name)
+        rc = api_get_str(body, "name", name, e);
+    if (!rc && (!*name || !**name))
+        rc = err_set(e, ERR_BAD_REQUEST, "model is required");
+    return rc;
+}
+
+void ollama_show(const struct http_request *hreq, struct http_reply *rep)
+{
+    json_t *body = api_parse_body(hreq, rep);
+    if (!body)
+        return;
+    const char *name = NULL;
+    int verbose = 0;
+    struct err e = {0};
+    struct store_model m = {0};
+    struct model_details d = {0};
+    json_t *info = NULL;
+    int rc = model_field(body, &name, &e);
+    if (!rc)
+        rc = api_get_bool(body, "verbose", &verbose, &e);
+    if (!rc)
+        rc = store_find(api->store, name, &m, &e);
+    if (!rc)
+        rc = model_details_read(m.path, &d, &e);
+    if (!rc)
+        rc = model_info_json(m.path, verbose, &info, &e);
+    if (rc) {
+        api_error(rep, rc, e.msg);
+        goto out;
+    }
+    snprintf(rep->model, sizeof rep->model, "%s", m.name);
+    json_t *o = json_object();
+    char mf[4400], ts[48];
+    snprintf(mf, sizeof mf, "# Modelfile generated by \"hearth show\"\nFROM %s\n", m.path);
+    json_object_set_new(o, "modelfile", json_string(mf));
+    json_object_set_new(o, "parameters", json_string(""));
+    json_object_set_new(o, "template", json_string(d.chat_template ? d.chat_template : ""));
+    json_object_set_new(o, "details", model_details_json(&d));
+    json_object_set_new(o, "model_info", info);
+    json_object_set_new(o, "capabilities", model_capabilities_json(&d));
+    api_time_fmt(m.mtime, ts, sizeof ts);
+    json_object_set_new(o, "modified_at", json_string(ts));
+    api_reply(rep, 200, o);
+out:
+    model_details_free(&d);
+    free(m.path);
+    json_decref(body);
+}
+
+void ollama_copy(const struct http_request *hreq, struct http_reply *rep)
+{
+    json_t *body = api_parse_body(hreq, rep);
+    if (!body)
+        return;
+    const char *src = NULL, *dst = NULL;
+    struct err e = {0};
+    int rc = api_get_str(body, "source", &src, &e);
+    if (!rc)
+        rc = api_get_str(body, "destination", &dst, &e);
+    if (!rc && (!src || !dst))
+        rc = err_set(&e, ERR_BAD_REQUEST, "source and destination are required");
+    if (!rc)
+        rc = store_copy(api->store, src, dst, &e);
+    if (rc)
+        api_error(rep, rc, e.msg);
+    else
+        http_reply_json(rep, 200, "");
+    json_decref(body);
+}
+
+void ollama_delete(const struct http_request *hreq, struct http_reply *rep)
+{
+    json_t *body = api_parse_body(hreq, rep);
+    if (!body)
+        return;
+    const char *name = NULL;
+    struct err e = {0};
+    struct store_model m = {0};
+    int rc = model_field(body, &name, &e);
+    if (!rc)
+        rc = store_find(api->store, name, &m, &e);
+    if (!rc) {
+        sched_unload(api->sched, m.name);
+        rc = store_delete(api->store, m.name, &e);
+    }
+    if (rc)
+        api_error(rep, rc, e.msg);
+    else
+        http_reply_json(rep, 200, "");
+    free(m.path);
+    json_decref(body);
+}

@@ -1,0 +1,65 @@
+#include "base/utf8.h"
+
+#include "base/buf.h"
+
+static int seq_len(unsigned char c)
+{
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xC2 && c <= 0xDF)
+        return 2;
+    if (c >= 0xE0 && c <= 0xEF)
+        return 3;
+    if (c >= 0xF0 && c <= 0xF4)
+        return 4;
+    return 0;
+}
+
+/* Whether c may follow lead (excludes overlongs, surrogates, and code points past U+10FFFF). */
+static int second_ok(unsigned char lead, unsigned char c)
+{
+    if ((c & 0xC0) != 0x80)
+        return 0;
+    if (lead == 0xE0)
+        return c >= 0xA0;
+    if (lead == 0xED)
+        return c <= 0x9F;
+    if (lead == 0xF0)
+        return c >= 0x90;
+    if (lead == 0xF4)
+        return c <= 0x8F;
+    return 1;
+}
+
+int utf8_seq(const unsigned char *s, size_t n)
+{
+    int l = seq_len(s[0]);
+    if (l == 0)
+        return 0;
+    for (int i = 1; i < l; i++) {
+        if ((size_t)i >= n)
+            return -1;
+        if (i == 1 ? !second_ok(s[0], s[1]) : (s[i] & 0xC0) != 0x80)
+            return 0;
+    }
+    return l;
+}
+
+char *utf8_sanitize(const char *s, size_t n)
+{
+    struct buf b;
+    buf_init(&b, 0);
+    const unsigned char *u = (const unsigned char *)s;
+    size_t i = 0;
+    while (i < n) {
+        int l = utf8_seq(u + i, n - i);
+        if (l > 0) {
+            buf_append(&b, u + i, (size_t)l);
+            i += (size_t)l;
+        } else {
+            buf_append(&b, "\xEF\xBF\xBD", 3);
+            i++;
+        }
+    }
+    return buf_steal(&b);
+}

@@ -1,0 +1,16 @@
+/* UTF-8 validation. */
+#ifndef HEARTH_BASE_UTF8_H
+#define HEARTH_BASE_UTF8_H
+
+#include <stddef.h>
+
+/* Checks the sequence at s (n bytes available): returns its length (1-4) when it is a complete
+ * valid character, 0 when it is invalid (a stray continuation byte, an overlong form, a
+ * surrogate, past U+10FFFF), -1 when it is a valid but incomplete prefix. n must be > 0. */
+int utf8_seq(const unsigned char *s, size_t n);
+
+/* A malloc'd NUL-terminated copy of s[0..n) with every invalid or incomplete sequence replaced
+ * by U+FFFD, so it can go into JSON. */
+char *utf8_sanitize(const char *s, size_t n);
+
+#endif

@@ -1,0 +1,206 @@
+/* `hearth serve`: the daemon. HTTP server, API translation and the scheduler of workers. */
+#include "api/api.h"
+#include "base/log.h"
+#include "base/util.h"
+#include "cli/cli.h"
+#include "net/http.h"
+#include "sched/sched.h"
+#include "store/store.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define DEFAULT_PORT 11434
+
+static void serve_usage(void)
+{
+    printf("Usage: hearth serve [flags]\n"
+           "\n"
+           "Serves the Ollama API (/api/*) on 127.0.0.1:11434 and loads each model in a worker\n"
+           "process on first use.\n"
+           "\n"
+           "Flags (environment variables in brackets; a flag wins over its variable):\n"
+           "  --host HOST[:PORT]        address to listen on (default 127.0.0.1:%d)\n"
+           "                            [HEARTH_HOST, then OLLAMA_HOST]\n"
+           "  --models-dir DIR          a folder of .gguf files, repeatable; a file's stem is\n"
+           "                            the model's name [HEARTH_MODELS_DIR, ':'-separated]\n"
+           "  --keep-alive DURATION     how long an idle model stays loaded (default 5m;\n"
+           "                            negative keeps it forever) [HEARTH_KEEP_ALIVE, then\n"
+           "                            OLLAMA_KEEP_ALIVE]\n"
+           "  -h, --help                print this help\n"
+           "\n"
+           "Other variables: HEARTH_STRICT_OPTIONS=1 answers unknown request options with 400\n"
+           "instead of a warning; HEARTH_LOG_LEVEL=debug|info|warn|error.\n",
+           DEFAULT_PORT);
+}
+
+/* Parses HOST[:PORT], [V6]:PORT, :PORT or a URL like http://host:port/. */
+int cli_parse_host(const char *in, char *host, size_t host_len, unsigned short *port)
+{
+    const char *p = in;
+    if (!strncmp(p, "http://", 7))
+        p += 7;
+    else if (!strncmp(p, "https://", 8))
+        p += 8;
+    char tmp[256];
+    snprintf(tmp, sizeof tmp, "%s", p);
+    char *slash = strchr(tmp, '/');
+    if (slash)
+        *slash = '\0';
+    *port = DEFAULT_PORT;
+    char *port_s = NULL;
+    if (tmp[0] == '[') {
+        char *close = strchr(tmp, ']');
+        if (!close)
+            return ERR_BAD_REQUEST;
+        *close = '\0';
+        snprintf(host, host_len, "%s", tmp + 1);
+        if (close[1] == ':')
+            port_s = close + 2;
+        else if (close[1])
+            return ERR_BAD_REQUEST;
+    } else {
+        char *colon = strrchr(tmp, ':');
+        if (colon && strchr(tmp, ':') == colon) {
+            *colon = '\0';
+            port_s = colon + 1;
+        }
+        snprintf(host, host_len, "%s", tmp[0] ? tmp : "127.0.0.1");
+    }
+    if (port_s) {
+        int64_t v;
+        if (parse_i64(port_s, &v) || v < 0 || v > 65535)
+            return ERR_BAD_REQUEST;
+        *port = (uint16_t)v;
+    }
+    return 0;
+}
+
+int cmd_serve(int argc, char **argv)
+{
+    const char *host_arg = NULL, *keep_arg = NULL;
+    char **dirs = xcalloc((size_t)argc + 64, sizeof(char *));
+    int n_dirs = 0, status = 1;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            serve_usage();
+            free(dirs);
+            return 0;
+        } else if (!strcmp(a, "--host") && v) {
+            host_arg = v;
+            i++;
+        } else if (!strcmp(a, "--models-dir") && v) {
+            dirs[n_dirs++] = (char *)v;
+            i++;
+        } else if (!strcmp(a, "--keep-alive") && v) {
+            keep_arg = v;
+            i++;
+        } else if (!strcmp(a, "--host") || !strcmp(a, "--models-dir") ||
+                   !strcmp(a, "--keep-alive")) {
+            cli_error("%s needs a value", a);
+            free(dirs);
+            return 2;
+        } else {
+            cli_error("unknown flag '%s' (see hearth serve --help)", a);
+            free(dirs);
+            return 2;
+        }
+    }
+    char *env_dirs = NULL;
+    if (n_dirs == 0 && getenv("HEARTH_MODELS_DIR")) {
+        env_dirs = xstrdup(getenv("HEARTH_MODELS_DIR"));
+        char *save = NULL;
+        for (char *d = strtok_r(env_dirs, ":", &save); d && n_dirs < 64;
+             d = strtok_r(NULL, ":", &save))
+            dirs[n_dirs++] = d;
+    }
+    if (!host_arg)
+        host_arg = getenv("HEARTH_HOST");
+    if (!host_arg)
+        host_arg = getenv("OLLAMA_HOST");
+    char host[256];
+    uint16_t port;
+    if (cli_parse_host(host_arg ? host_arg : "127.0.0.1", host, sizeof host, &port)) {
+        cli_error("invalid host '%s' (expected HOST[:PORT])", host_arg);
+        goto out;
+    }
+    if (!keep_arg)
+        keep_arg = getenv("HEARTH_KEEP_ALIVE");
+    if (!keep_arg)
+        keep_arg = getenv("OLLAMA_KEEP_ALIVE");
+    int64_t keep_ms = (int64_t)5 * 60 * 1000;
+    if (keep_arg && sched_parse_keep_alive(keep_arg, &keep_ms)) {
+        cli_error("invalid keep-alive '%s' (expected a duration like 5m or 1h)", keep_arg);
+        goto out;
+    }
+    if (n_dirs == 0)
+        log_warn("msg=\"no model folders: pass --models-dir DIR or set HEARTH_MODELS_DIR\"");
+
+    /* Signals are taken by this thread alone, with sigwait; every other thread (libmicrohttpd's,
+     * the scheduler's) inherits the blocked mask. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    struct api_ctx ctx = {0};
+    ctx.store = store_init(dirs, n_dirs);
+    ctx.sched = sched_init(keep_ms);
+    const char *strict = getenv("HEARTH_STRICT_OPTIONS");
+    ctx.strict_options = strict && strcmp(strict, "0") != 0 && *strict;
+    api = &ctx;
+
+    const struct http_route *routes;
+    int n_routes;
+    ollama_routes(&routes, &n_routes);
+    struct http_config cfg = {
+        .host = host,
+        .port = port,
+        .routes = routes,
+        .n_routes = n_routes,
+        .not_found = api_not_found,
+        .bad_method = api_bad_method,
+        .max_connections = 256,
+        .idle_timeout_s = 60,
+    };
+    struct http_server *srv;
+    struct err e = {0};
+    if (http_start(&cfg, &srv, &e)) {
+        cli_error("%s", e.msg);
+        sched_free(ctx.sched);
+        store_free(ctx.store);
+        goto out;
+    }
+    log_info("msg=\"listening\" addr=%s:%u models_dirs=%d keep_alive_ms=%lld", host, http_port(srv),
+             n_dirs, (long long)keep_ms);
+    /* Tests and scripts read the port from this line when they ask for port 0. */
+    fprintf(stderr, "hearth: listening on %s:%u\n", host, http_port(srv));
+
+    int sig = 0;
+    sigwait(&set, &sig);
+    log_info("msg=\"shutting down\" signal=%s", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    ctx.shutting_down = 1;
+    http_quiesce(srv);
+    /* Streams notice shutting_down within 200 ms, cancel their generation and end with a final
+     * event; give them a moment to do so before closing the connections. */
+    for (int i = 0; i < 50 && api_active_streams() > 0; i++)
+        usleep(100 * 1000);
+    http_stop(srv);
+    sched_free(ctx.sched);
+    store_free(ctx.store);
+    api = NULL;
+    log_info("msg=\"stopped\"");
+    status = 0;
+out:
+    free(env_dirs);
+    free(dirs);
+    return status;
+}

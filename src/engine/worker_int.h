@@ -1,0 +1,56 @@
+/* Internal to the worker (src/engine/worker.c, gen.c, embed.c): the loaded model and the
+ * helpers the request handlers share. Includes llama.h. */
+#ifndef HEARTH_ENGINE_WORKER_INT_H
+#define HEARTH_ENGINE_WORKER_INT_H
+
+#include "base/err.h"
+#include "engine/proto.h"
+
+#include <llama.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct worker {
+    int fd; /* the protocol socket */
+    struct llama_model *model;
+    struct llama_context *ctx;
+    const struct llama_vocab *vocab;
+    uint32_t n_ctx;
+    uint32_t n_batch;
+    long fault_abort_after; /* test hook: abort() after this many tokens; -1 off */
+};
+
+/* A growable token array. */
+struct tokvec {
+    llama_token *v;
+    size_t n, cap;
+};
+
+void tokvec_push(struct tokvec *t, llama_token tok);
+void tokvec_free(struct tokvec *t);
+
+/* Appends the tokens of text (add_special: BOS/EOS as the model wants; parse_special: special
+ * tokens written in the text). Returns 0 or ERR_INTERNAL. */
+int tokenize_append(const struct worker *w, const char *text, bool add_special, bool parse_special,
+                    struct tokvec *out);
+
+/* The request being served: set by poll_parent when CANCEL arrives or the parent leaves. */
+struct gen_state {
+    uint64_t id;
+    int cancelled;
+    int peer_gone;
+};
+
+/* Looks at the socket without blocking: handles CANCEL for the running request, refuses other
+ * work while one runs (one request at a time until #5), and notices the parent going away. */
+void poll_parent(struct worker *w, struct gen_state *g);
+
+/* GENERATE: streams TOKEN events and fills st for DONE. Returns 0, ERR_WORKER_DIED when the
+ * parent went away, or another error for an ERROR event. */
+int worker_generate(struct worker *w, struct proto_msg *req, struct gen_stats *st, struct err *e);
+
+/* EMBED: fills out (an EMBEDDING message). */
+int worker_embed(struct worker *w, const struct proto_msg *req, struct proto_msg *out,
+                 struct err *e);
+
+#endif

@@ -1,0 +1,293 @@
+#include "net/http.h"
+
+#include "base/log.h"
+#include "base/util.h"
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+struct http_server {
+    struct MHD_Daemon *mhd;
+    struct http_config cfg;
+    uint16_t port;
+};
+
+/* Per request: the body being received, then the reply. Freed when both the request (MHD's
+ * completion notice) and a streamed response (its free callback) are done with it; both run on
+ * the connection's thread. */
+struct req_state {
+    struct http_server *srv;
+    char method[16];
+    char *path;
+    struct buf body;
+    int too_large;
+    int64_t t0;
+    struct http_reply rep;
+    int refs;
+    int stream_freed;
+};
+
+static void state_unref(struct req_state *st)
+{
+    if (--st->refs > 0)
+        return;
+    buf_free(&st->body);
+    buf_free(&st->rep.body);
+    free(st->path);
+    free(st);
+}
+
+const char *http_header(const struct http_request *r, const char *name)
+{
+    return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+const char *http_query(const struct http_request *r, const char *name)
+{
+    return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+void http_reply_json(struct http_reply *rep, int status, const char *json)
+{
+    rep->status = status;
+    rep->content_type = "application/json; charset=utf-8";
+    buf_reset(&rep->body);
+    buf_puts(&rep->body, json);
+}
+
+void http_reply_text(struct http_reply *rep, int status, const char *text)
+{
+    rep->status = status;
+    rep->content_type = "text/plain; charset=utf-8";
+    buf_reset(&rep->body);
+    buf_puts(&rep->body, text);
+}
+
+static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    (void)pos;
+    struct req_state *st = cls;
+    size_t n = st->rep.stream.next(st->rep.stream.ctx, buf, max);
+    return n ? (ssize_t)n : MHD_CONTENT_READER_END_OF_STREAM;
+}
+
+static void stream_free(void *cls)
+{
+    struct req_state *st = cls;
+    if (!st->stream_freed) {
+        st->stream_freed = 1;
+        st->rep.stream.free(st->rep.stream.ctx);
+    }
+    state_unref(st);
+}
+
+static const struct http_route *find_route(const struct http_config *cfg, const char *method,
+                                           const char *path, int *path_known, char *allow,
+                                           size_t allow_len)
+{
+    *path_known = 0;
+    allow[0] = '\0';
+    for (int i = 0; i < cfg->n_routes; i++) {
+        const struct http_route *r = &cfg->routes[i];
+        size_t pl = strlen(r->path);
+        int match = (pl && r->path[pl - 1] == '*') ? strncmp(path, r->path, pl - 1) == 0
+                                                   : strcmp(path, r->path) == 0;
+        if (!match)
+            continue;
+        *path_known = 1;
+        if (strcmp(method, r->method) == 0 ||
+            (strcmp(method, "HEAD") == 0 && strcmp(r->method, "GET") == 0))
+            return r;
+        size_t al = strlen(allow);
+        snprintf(allow + al, allow_len - al, "%s%s", al ? ", " : "", r->method);
+    }
+    return NULL;
+}
+
+static enum MHD_Result respond(struct MHD_Connection *conn, struct req_state *st)
+{
+    struct http_reply *rep = &st->rep;
+    struct MHD_Response *resp;
+    int head = strcmp(st->method, "HEAD") == 0;
+    if (rep->stream.next && !head) {
+        st->refs++; /* the stream's free callback holds one */
+        resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, (size_t)16 * 1024, stream_reader,
+                                                 st, stream_free);
+        if (!resp) {
+            stream_free(st);
+            return MHD_NO;
+        }
+    } else {
+        if (rep->stream.free) {
+            rep->stream.free(rep->stream.ctx);
+            st->stream_freed = 1;
+        }
+        resp = MHD_create_response_from_buffer(
+            rep->body.len, rep->body.data ? rep->body.data : (char *)"", MHD_RESPMEM_MUST_COPY);
+    }
+    if (rep->content_type)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, rep->content_type);
+    if (rep->allow[0])
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, rep->allow);
+    if (rep->stream.next)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+    enum MHD_Result r = MHD_queue_response(conn, (unsigned)rep->status, resp);
+    MHD_destroy_response(resp);
+    return r;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
+{
+    (void)version;
+    struct http_server *srv = cls;
+    struct req_state *st = *con_cls;
+    if (!st) {
+        st = xcalloc(1, sizeof *st);
+        st->srv = srv;
+        st->refs = 1; /* released by on_completed */
+        st->t0 = now_us();
+        snprintf(st->method, sizeof st->method, "%s", method);
+        st->path = xstrdup(url);
+        buf_init(&st->body, HTTP_MAX_BODY);
+        buf_init(&st->rep.body, 0);
+        *con_cls = st;
+        const char *cl =
+            MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        if (cl && strtoull(cl, NULL, 10) > HTTP_MAX_BODY) {
+            /* Refuse at once rather than read a body we will not use. */
+            char msg[128];
+            snprintf(msg, sizeof msg, "{\"error\":\"request body is larger than %u bytes\"}",
+                     HTTP_MAX_BODY);
+            http_reply_json(&st->rep, 413, msg);
+            st->too_large = 2;
+            return respond(conn, st);
+        }
+        return MHD_YES;
+    }
+    if (*upload_data_size) {
+        if (!st->too_large && buf_append(&st->body, upload_data, *upload_data_size))
+            st->too_large = 1;
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (st->too_large == 2)
+        return MHD_YES;
+    if (st->too_large) {
+        char msg[128];
+        snprintf(msg, sizeof msg, "{\"error\":\"request body is larger than %u bytes\"}",
+                 HTTP_MAX_BODY);
+        http_reply_json(&st->rep, 413, msg);
+        return respond(conn, st);
+    }
+    struct http_request req = {
+        .method = st->method,
+        .path = st->path,
+        .body = st->body.data ? st->body.data : "",
+        .body_len = st->body.len,
+        .conn = conn,
+    };
+    int known;
+    const struct http_route *r =
+        find_route(&srv->cfg, method, url, &known, st->rep.allow, sizeof st->rep.allow);
+    st->rep.status = 500;
+    if (r)
+        r->handler(&req, &st->rep);
+    else if (known)
+        srv->cfg.bad_method(&req, &st->rep);
+    else
+        srv->cfg.not_found(&req, &st->rep);
+    return respond(conn, st);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    (void)cls;
+    (void)conn;
+    struct req_state *st = *con_cls;
+    if (!st)
+        return;
+    *con_cls = NULL;
+    const char *how = toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted=true";
+    if (st->rep.model[0])
+        log_info("method=%s path=%s model=%s status=%d ms=%lld tokens=%u%s", st->method,
+                 log_q(st->path), log_q(st->rep.model), st->rep.status,
+                 (long long)((now_us() - st->t0) / 1000), st->rep.tokens, how);
+    else
+        log_info("method=%s path=%s status=%d ms=%lld%s", st->method, log_q(st->path),
+                 st->rep.status, (long long)((now_us() - st->t0) / 1000), how);
+    state_unref(st);
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    char msg[512];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    msg[strcspn(msg, "\n")] = '\0';
+    log_debug("msg=%s src=libmicrohttpd", log_q(msg));
+}
+
+int http_start(const struct http_config *cfg, struct http_server **out, struct err *e)
+{
+    struct addrinfo hints = {0}, *ai = NULL;
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    char port[8];
+    snprintf(port, sizeof port, "%u", cfg->port);
+    int gai = getaddrinfo(cfg->host, port, &hints, &ai);
+    if (gai)
+        return err_set(e, ERR_BAD_REQUEST, "cannot resolve host '%s': %s", cfg->host,
+                       gai_strerror(gai));
+    struct http_server *s = xcalloc(1, sizeof *s);
+    s->cfg = *cfg;
+    /* ITC lets http_quiesce stop the listener while connection threads go on. */
+    unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
+                     MHD_USE_ERROR_LOG | MHD_USE_ITC;
+    if (ai->ai_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    s->mhd = MHD_start_daemon(
+        flags, cfg->port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
+        MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections ? cfg->max_connections : 256u,
+        MHD_OPTION_CONNECTION_TIMEOUT, cfg->idle_timeout_s ? cfg->idle_timeout_s : 60u,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+        MHD_OPTION_END);
+    freeaddrinfo(ai);
+    if (!s->mhd) {
+        free(s);
+        return err_set(e, ERR_IO, "cannot listen on %s:%u (is the address in use?)", cfg->host,
+                       cfg->port);
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_BIND_PORT);
+    s->port = info ? info->port : cfg->port;
+    *out = s;
+    return 0;
+}
+
+uint16_t http_port(const struct http_server *s)
+{
+    return s->port;
+}
+
+void http_quiesce(struct http_server *s)
+{
+    if (s && s->mhd)
+        MHD_quiesce_daemon(s->mhd);
+}
+
+void http_stop(struct http_server *s)
+{
+    if (!s)
+        return;
+    MHD_stop_daemon(s->mhd);
+    free(s);
+}

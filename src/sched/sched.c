@@ -1,0 +1,330 @@
+#include "sched/sched.h"
+
+#include "base/log.h"
+#include "base/util.h"
+
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct runner {
+    struct runner *next;
+    char name[272];
+    char *path;
+    /* Guarded by the scheduler's lock: */
+    int waiters;     /* requests holding or waiting for this runner */
+    int64_t expires; /* monotonic ms when it may be unloaded; -1 never */
+    time_t expires_wall;
+    int busy;
+    /* Guarded by `use`, which a request holds between acquire and release: */
+    pthread_mutex_t use;
+    struct worker_proc *worker; /* NULL when not loaded */
+    struct model_info info;
+    struct load_params lp;
+    int dead;
+};
+
+struct sched {
+    pthread_mutex_t mu;
+    struct runner *runners;
+    int64_t default_keep_ms;
+    pthread_t reaper;
+    pthread_cond_t wake;
+    int stopping;
+};
+
+static int64_t now_ms(void)
+{
+    return now_us() / 1000;
+}
+
+static void unload_locked(struct runner *r)
+{
+    /* Caller holds r->use (or knows nobody does). */
+    if (r->worker) {
+        log_info("msg=\"unloading model\" model=%s", log_q(r->name));
+        worker_free(r->worker);
+        r->worker = NULL;
+    }
+    free(r->info.desc);
+    free(r->info.chat_template);
+    memset(&r->info, 0, sizeof r->info);
+}
+
+static void *reaper_main(void *arg)
+{
+    struct sched *s = arg;
+    pthread_mutex_lock(&s->mu);
+    while (!s->stopping) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 250 * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&s->wake, &s->mu, &ts);
+        int64_t now = now_ms();
+        for (struct runner *r = s->runners; r; r = r->next) {
+            if (r->waiters || !r->worker || r->expires < 0 || r->expires > now)
+                continue;
+            /* Idle and expired: nobody holds `use`, and nobody can take it while we hold mu
+             * (acquire counts itself as a waiter under mu first). */
+            pthread_mutex_lock(&r->use);
+            unload_locked(r);
+            pthread_mutex_unlock(&r->use);
+        }
+    }
+    pthread_mutex_unlock(&s->mu);
+    return NULL;
+}
+
+struct sched *sched_init(int64_t default_keep_alive_ms)
+{
+    struct sched *s = xcalloc(1, sizeof *s);
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->wake, NULL);
+    s->default_keep_ms = default_keep_alive_ms;
+    pthread_create(&s->reaper, NULL, reaper_main, s);
+    return s;
+}
+
+void sched_free(struct sched *s)
+{
+    if (!s)
+        return;
+    pthread_mutex_lock(&s->mu);
+    s->stopping = 1;
+    pthread_cond_signal(&s->wake);
+    pthread_mutex_unlock(&s->mu);
+    pthread_join(s->reaper, NULL);
+    struct runner *r = s->runners;
+    while (r) {
+        struct runner *next = r->next;
+        unload_locked(r);
+        load_params_free(&r->lp);
+        pthread_mutex_destroy(&r->use);
+        free(r->path);
+        free(r);
+        r = next;
+    }
+    pthread_mutex_destroy(&s->mu);
+    pthread_cond_destroy(&s->wake);
+    free(s);
+}
+
+static int str_eq(const char *a, const char *b)
+{
+    return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+/* Whether a loaded worker can serve a request with these load parameters. */
+static int same_load(const struct load_params *a, const struct load_params *b)
+{
+    return a->num_ctx == b->num_ctx && a->num_batch == b->num_batch &&
+           a->num_ubatch == b->num_ubatch && a->num_thread == b->num_thread &&
+           a->num_gpu == b->num_gpu && a->use_mmap == b->use_mmap && a->use_mlock == b->use_mlock &&
+           a->flash_attn == b->flash_attn && str_eq(a->cache_type_k, b->cache_type_k) &&
+           str_eq(a->cache_type_v, b->cache_type_v) && a->rope_freq_base == b->rope_freq_base &&
+           a->rope_freq_scale == b->rope_freq_scale;
+}
+
+static void copy_load(struct load_params *dst, const struct load_params *src)
+{
+    load_params_free(dst);
+    *dst = *src;
+    dst->cache_type_k = src->cache_type_k ? xstrdup(src->cache_type_k) : NULL;
+    dst->cache_type_v = src->cache_type_v ? xstrdup(src->cache_type_v) : NULL;
+}
+
+int sched_acquire(struct sched *s, const char *name, const char *path, const struct load_params *lp,
+                  struct runner **out, int64_t *loaded_us, struct err *e)
+{
+    *loaded_us = 0;
+    pthread_mutex_lock(&s->mu);
+    struct runner *r = s->runners;
+    while (r && strcmp(r->name, name) != 0)
+        r = r->next;
+    if (!r) {
+        r = xcalloc(1, sizeof *r);
+        snprintf(r->name, sizeof r->name, "%s", name);
+        r->path = xstrdup(path);
+        pthread_mutex_init(&r->use, NULL);
+        r->expires = -1;
+        r->next = s->runners;
+        s->runners = r;
+    }
+    r->waiters++;
+    pthread_mutex_unlock(&s->mu);
+
+    pthread_mutex_lock(&r->use);
+    int rc = 0;
+    int need_load = !r->worker || r->dead || strcmp(r->path, path) != 0 || !same_load(&r->lp, lp);
+    if (need_load) {
+        if (r->worker)
+            log_info("msg=\"reloading model\" model=%s reason=%s", log_q(name),
+                     r->dead ? "crashed" : "options changed");
+        unload_locked(r);
+        r->dead = 0;
+        free(r->path);
+        r->path = xstrdup(path);
+        copy_load(&r->lp, lp);
+        int64_t t0 = now_us();
+        rc = worker_spawn(NULL, &r->worker, e);
+        if (!rc) {
+            rc = worker_load(r->worker, path, lp, &r->info, e);
+            if (rc) {
+                worker_free(r->worker);
+                r->worker = NULL;
+            }
+        }
+        *loaded_us = now_us() - t0;
+        if (!rc)
+            log_info("msg=\"model loaded\" model=%s ms=%lld n_ctx=%u", log_q(name),
+                     (long long)(*loaded_us / 1000), r->info.n_ctx);
+    }
+    pthread_mutex_lock(&s->mu);
+    if (rc) {
+        r->waiters--;
+        pthread_mutex_unlock(&s->mu);
+        pthread_mutex_unlock(&r->use);
+        return rc;
+    }
+    r->busy = 1;
+    pthread_mutex_unlock(&s->mu);
+    *out = r;
+    return 0;
+}
+
+void sched_release(struct sched *s, struct runner *r, int64_t keep_alive_ms)
+{
+    if (keep_alive_ms == SCHED_KEEP_DEFAULT)
+        keep_alive_ms = s->default_keep_ms;
+    pthread_mutex_lock(&s->mu);
+    r->busy = 0;
+    if (keep_alive_ms < 0) {
+        r->expires = -1;
+        r->expires_wall = 0;
+    } else {
+        r->expires = now_ms() + keep_alive_ms;
+        r->expires_wall = time(NULL) + (time_t)(keep_alive_ms / 1000);
+    }
+    if (r->dead)
+        unload_locked(r);
+    r->waiters--;
+    int unload_now = keep_alive_ms == 0 && r->waiters == 0;
+    if (unload_now)
+        unload_locked(r);
+    pthread_mutex_unlock(&r->use);
+    pthread_cond_signal(&s->wake);
+    pthread_mutex_unlock(&s->mu);
+}
+
+struct worker_proc *runner_worker(struct runner *r)
+{
+    return r->worker;
+}
+
+const struct model_info *runner_info(const struct runner *r)
+{
+    return &r->info;
+}
+
+void runner_mark_dead(struct runner *r)
+{
+    r->dead = 1;
+}
+
+int sched_unload(struct sched *s, const char *name)
+{
+    pthread_mutex_lock(&s->mu);
+    struct runner *r = s->runners;
+    while (r && strcmp(r->name, name) != 0)
+        r = r->next;
+    if (!r || !r->worker) {
+        pthread_mutex_unlock(&s->mu);
+        return ERR_NOT_FOUND;
+    }
+    r->waiters++;
+    pthread_mutex_unlock(&s->mu);
+    pthread_mutex_lock(&r->use); /* waits for a running request */
+    pthread_mutex_lock(&s->mu);
+    unload_locked(r);
+    r->waiters--;
+    pthread_mutex_unlock(&r->use);
+    pthread_mutex_unlock(&s->mu);
+    return 0;
+}
+
+int sched_list(struct sched *s, struct sched_status *out, int max)
+{
+    int n = 0;
+    pthread_mutex_lock(&s->mu);
+    for (struct runner *r = s->runners; r && n < max; r = r->next) {
+        if (!r->worker)
+            continue;
+        struct sched_status *st = &out[n++];
+        memset(st, 0, sizeof *st);
+        snprintf(st->name, sizeof st->name, "%s", r->name);
+        snprintf(st->path, sizeof st->path, "%s", r->path);
+        st->info = r->info;
+        st->expires_at = r->expires < 0 ? 0 : r->expires_wall;
+        st->busy = r->busy;
+    }
+    pthread_mutex_unlock(&s->mu);
+    return n;
+}
+
+int sched_parse_keep_alive(const char *text, int64_t *ms)
+{
+    if (!text || !*text)
+        return ERR_BAD_REQUEST;
+    /* A bare number is seconds. */
+    double secs;
+    if (parse_double(text, &secs) == 0) {
+        *ms = secs < 0 ? SCHED_KEEP_FOREVER : (int64_t)(secs * 1000);
+        return 0;
+    }
+    /* Go's time.ParseDuration: [-]{number unit}+ with units ns us µs ms s m h. */
+    const char *p = text;
+    int neg = 0;
+    if (*p == '-' || *p == '+')
+        neg = *p++ == '-';
+    double total = 0;
+    if (!*p)
+        return ERR_BAD_REQUEST;
+    while (*p) {
+        char *end;
+        errno = 0;
+        double v = strtod(p, &end);
+        if (end == p || errno || !isfinite(v) || v < 0)
+            return ERR_BAD_REQUEST;
+        p = end;
+        double unit;
+        if (!strncmp(p, "ns", 2))
+            unit = 1e-6, p += 2;
+        else if (!strncmp(p, "us", 2))
+            unit = 1e-3, p += 2;
+        else if (!strncmp(p, "\xc2\xb5s", 3))
+            unit = 1e-3, p += 3;
+        else if (!strncmp(p, "ms", 2))
+            unit = 1, p += 2;
+        else if (*p == 's')
+            unit = 1000, p++;
+        else if (*p == 'm')
+            unit = 60000, p++;
+        else if (*p == 'h')
+            unit = 3600000, p++;
+        else
+            return ERR_BAD_REQUEST;
+        total += v * unit;
+        if (total > 1e15)
+            return ERR_BAD_REQUEST;
+    }
+    *ms = neg ? SCHED_KEEP_FOREVER : (int64_t)total;
+    return 0;
+}
