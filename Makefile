@@ -2,7 +2,7 @@
 #
 #   make          install dependencies (first time) and build build/hearth
 #   make test     build, run every test, then run them again under ASan+UBSan
-#   make serve    run the server (until #3: hearth run --help)
+#   make serve    build and run the server on 127.0.0.1:11434 (SERVE_ARGS=... for other flags)
 #   make lint     clang-format check, clang-tidy, cppcheck
 #   make asan     the sanitizer build alone (build-asan/) and its tests
 
@@ -38,8 +38,11 @@ test-asan: asan
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest --test-dir $(ASAN_BUILD) --output-on-failure -j $(JOBS)
 
+# The shared test models are served when they are there; SERVE_ARGS replaces the flags.
+SERVE_ARGS ?= $(if $(wildcard ../shared/models),--models-dir ../shared/models,)
+
 serve: build
-	$(BUILD)/hearth run --help
+	$(BUILD)/hearth serve $(SERVE_ARGS)
 
 C_FILES = $(shell git ls-files '*.c' '*.h')
 
@@ -47,7 +50,7 @@ lint: build
 	clang-format --dry-run -Werror $(C_FILES)
 	clang-tidy --quiet -p $(BUILD) $(filter %.c,$(C_FILES))
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
-	  --inline-suppr --std=c11 -I src $(filter %.c,$(C_FILES))
+	  --inline-suppr --std=c11 -I src --include=/usr/include/jansson.h $(filter %.c,$(C_FILES))
 
 format:
 	clang-format -i $(C_FILES)

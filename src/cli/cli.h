@@ -9,6 +9,21 @@
 int cmd_run(int argc, char **argv);
 int cmd_version(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
+int cmd_list(int argc, char **argv);
+int cmd_ps(int argc, char **argv);
+int cmd_show(int argc, char **argv);
+int cmd_rm(int argc, char **argv);
+int cmd_cp(int argc, char **argv);
+int cmd_stop(int argc, char **argv);
+
+struct strlist;
+/* `hearth run NAME` through a running server: given holds "name=value" parameter flags.
+ * prompt NULL opens the interactive loop. Returns the exit status. */
+int cli_run_remote(const char *model, const char *prompt, const struct strlist *given, int verbose,
+                   volatile int *interrupt);
+
+/* "4.7 GB": decimal units, as Ollama prints sizes. */
+void cli_human_size(double bytes, char *out, size_t len);
 
 /* Parses HOST[:PORT], [V6]:PORT, :PORT or http://host:port into host and port (11434 when
  * absent). Returns 0 or ERR_BAD_REQUEST. */

@@ -21,7 +21,14 @@ static void usage(FILE *out)
             "\n"
             "Commands:\n"
             "  serve                     serve the Ollama API on 127.0.0.1:11434\n"
-            "  run MODEL.gguf [PROMPT]   generate text from a GGUF model file\n"
+            "  run MODEL [PROMPT]        generate text: MODEL is a .gguf path (run directly)\n"
+            "                            or a model name (run through the server)\n"
+            "  list, ls                  list the server's models\n"
+            "  ps                        list the loaded models\n"
+            "  show MODEL                show a model's details (--modelfile, --template, -v...)\n"
+            "  rm MODEL...               delete models\n"
+            "  cp SOURCE DESTINATION     give a model another name\n"
+            "  stop MODEL                unload a model\n"
             "  version                   print hearth's and libllama's versions and backends\n"
             "  help                      print this help\n"
             "\n"
@@ -70,8 +77,16 @@ int main(int argc, char **argv)
     const char *cmd = argv[1];
     if (!strcmp(cmd, "run"))
         return cmd_run(argc - 2, argv + 2);
-    if (!strcmp(cmd, "serve"))
-        return cmd_serve(argc - 2, argv + 2);
+    static const struct {
+        const char *name;
+        int (*fn)(int, char **);
+    } cmds[] = {
+        {"serve", cmd_serve}, {"list", cmd_list}, {"ls", cmd_list}, {"ps", cmd_ps},
+        {"show", cmd_show},   {"rm", cmd_rm},     {"cp", cmd_cp},   {"stop", cmd_stop},
+    };
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
+        if (!strcmp(cmd, cmds[i].name))
+            return cmds[i].fn(argc - 2, argv + 2);
     if (!strcmp(cmd, "worker"))
         return worker_main(argc - 2, argv + 2);
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version"))

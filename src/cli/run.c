@@ -18,9 +18,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
-static volatile sig_atomic_t g_interrupts;
+static volatile int g_interrupts;
 
 static void on_sigint(int sig)
 {
@@ -129,6 +130,7 @@ struct run_opts {
     struct load_params load;
     uint32_t flags;
     int verbose;
+    struct strlist given; /* "name=value" of every parameter flag, for the server's options */
 };
 
 static int read_file(const char *path, size_t max, char **out)
@@ -242,6 +244,11 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
                 return 1;
             free(o->gen.grammar);
             o->gen.grammar = g;
+            struct buf kv;
+            buf_init(&kv, 0);
+            buf_printf(&kv, "grammar=%s", g);
+            strlist_add(&o->given, kv.data);
+            buf_free(&kv);
             continue;
         }
         int negate = 0;
@@ -271,6 +278,9 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
             cli_error("%s", e.msg);
             return 1;
         }
+        char kv[PARAMS_MAX_STOP_LEN + 128];
+        snprintf(kv, sizeof kv, "%s=%s", d->name, val);
+        strlist_add(&o->given, kv);
     }
     if (!o->model) {
         cli_error("missing MODEL (usage: hearth run MODEL.gguf [PROMPT]; see --help)");
@@ -456,6 +466,9 @@ int cmd_run(int argc, char **argv)
     }
     int64_t t_start = now_us();
     int tty_in = isatty(STDIN_FILENO);
+    /* A name rather than a file: ask the server, as `ollama run` does. */
+    struct stat mst;
+    int remote = stat(o.model, &mst) != 0 && !strchr(o.model, '/') && !strstr(o.model, ".gguf");
     if (!o.prompt && !tty_in) {
         struct buf b;
         buf_init(&b, PROTO_MAX_PROMPT);
@@ -483,6 +496,10 @@ int cmd_run(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL); /* no SA_RESTART: poll and getline return on Ctrl-C */
     signal(SIGPIPE, SIG_IGN);
 
+    if (remote) {
+        status = cli_run_remote(o.model, o.prompt, &o.given, o.verbose, &g_interrupts);
+        goto out;
+    }
     struct err e = {0};
     if (worker_spawn(NULL, &w, &e)) {
         cli_error("%s", e.msg);
@@ -509,5 +526,6 @@ out:
     free(stdin_prompt);
     gen_params_free(&o.gen);
     load_params_free(&o.load);
+    strlist_free(&o.given);
     return status;
 }

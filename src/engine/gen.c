@@ -113,7 +113,7 @@ static void compute_probs(struct worker *w, llama_token chosen, uint32_t n_top,
     double sum = 0;
     for (int32_t i = 0; i < n_vocab; i++)
         sum += exp((double)(logits[i] - max));
-    float lse = max + (float)log(sum);
+    float lse = max + (float)log(sum > 0 ? sum : 1.0);
     out->chosen.token = chosen;
     out->chosen.piece = piece_of(w, chosen);
     out->chosen.logprob = logits[chosen] - lse;
