@@ -92,7 +92,9 @@ for flag in --temperature --top-k --top-p --min-p --typical-p --repeat-penalty -
     expect_contains "help lists $flag" "$OUT" "$flag"
 done
 run_hearth --help
-expect_contains "hearth --help" "$OUT" "run MODEL.gguf"
+for c in "serve " "run MODEL" "list, ls" "ps " "show MODEL" "rm MODEL" "cp SOURCE" "stop MODEL" "version"; do
+    expect_contains "hearth --help lists $c" "$OUT" "$c"
+done
 run_hearth version
 expect_eq "version exit" "$RC" 0
 expect_contains "version names libllama" "$OUT" "libllama "
