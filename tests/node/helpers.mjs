@@ -1,6 +1,6 @@
 // Starts a real `hearth serve` on a free port over a private folder of models, and stops it.
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, copyFileSync, existsSync, rmSync } from 'node:fs';
+import { mkdtempSync, copyFileSync, existsSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import net from 'node:net';
@@ -22,8 +22,12 @@ export function makeModelsDir() {
   copyFileSync(join(MODELS, 'TinyStories-656K-Q8_0.gguf'), join(dir, 'tiny.gguf'));
   if (MKMODEL && LLAMA_DATA && existsSync(join(LLAMA_DATA, 'ggml-vocab-qwen2.gguf'))) {
     execFileSync(MKMODEL, ['--vocab', join(LLAMA_DATA, 'ggml-vocab-qwen2.gguf'), '--arch', 'qwen2',
-      '--n-embd', '64', '--n-ff', '128', '--type', 'q8_0', '--out', join(dir, 'chatty.gguf')],
-      { stdio: 'ignore' });
+      '--n-embd', '64', '--n-ff', '128', '--type', 'q8_0', '--fim', '100,101,102',
+      '--out', join(dir, 'chatty.gguf')], { stdio: 'ignore' });
+    // A model whose chat template llama.cpp's built-in renderer does not know.
+    writeFileSync(join(dir, 'odd.jinja'), '{% for m in messages %}<<{{ m.content }}>>{% endfor %}');
+    execFileSync(MKMODEL, ['--vocab', join(LLAMA_DATA, 'ggml-vocab-llama-spm.gguf'), '--arch', 'llama',
+      '--template', join(dir, 'odd.jinja'), '--out', join(dir, 'odd.gguf')], { stdio: 'ignore' });
   }
   return dir;
 }

@@ -166,6 +166,45 @@ test('a stream that fails midway ends with an error event; the next request work
   }
 });
 
+test('fill in the middle, Go templates, and templates llama.cpp cannot render', async () => {
+  const f = await post(srv.url, '/api/generate', { model: 'chatty', prompt: 'a', suffix: 'b',
+    stream: false, options: { temperature: 0, num_predict: 3 } });
+  assert.equal(f.status, 200, f.text);
+  assert.equal(f.body.eval_count, 3);
+  assert.equal(f.body.prompt_eval_count, 5, 'FIM_PRE a FIM_SUF b FIM_MID (the qwen2 vocabulary adds no BOS)');
+  const show = await post(srv.url, '/api/show', { model: 'chatty' });
+  assert.ok(show.body.capabilities.includes('insert'));
+  const t = await post(srv.url, '/api/generate', { model: M, prompt: 'upon a time', system: 'Once',
+    template: '{{ .System }} {{ .Prompt }}', stream: false, options: { temperature: 0, num_predict: 30 } });
+  assert.equal(t.status, 200, t.text);
+  assert.equal(t.body.response, KNOWN_CONTINUATION, 'the template put the system before the prompt');
+  await expectError('/api/chat', { model: 'odd', messages: [{ role: 'user', content: 'x' }] }, 400, /not one llama.cpp's built-in renderer recognises/);
+});
+
+test('keep_alive: expiry and forever', async () => {
+  await post(srv.url, '/api/generate', { model: 'tiny', prompt: 'Once', stream: false, keep_alive: '1s', options: { num_predict: 1 } });
+  let ps = (await fetch(srv.url + '/api/ps').then((r) => r.json())).models;
+  assert.ok(ps.find((m) => m.name === 'tiny:latest'));
+  await new Promise((r) => setTimeout(r, 1800));
+  ps = (await fetch(srv.url + '/api/ps').then((r) => r.json())).models;
+  assert.ok(!ps.find((m) => m.name === 'tiny:latest'), 'unloaded after its keep_alive');
+  await post(srv.url, '/api/generate', { model: 'tiny', prompt: '', keep_alive: -1 });
+  ps = (await fetch(srv.url + '/api/ps').then((r) => r.json())).models;
+  assert.match(ps.find((m) => m.name === 'tiny:latest').expires_at, /^9999-/);
+  await post(srv.url, '/api/generate', { model: 'tiny', prompt: '', keep_alive: 0 });
+});
+
+test('embeddings: limits', async () => {
+  const long = 'Once upon a time '.repeat(800);
+  await expectError('/api/embed', { model: M, input: long, truncate: false, options: { num_ctx: 256 } }, 400, /context holds 256/);
+  const r = await post(srv.url, '/api/embed', { model: M, input: long, options: { num_ctx: 256 } });
+  assert.equal(r.status, 200, 'truncated by default, as in Ollama');
+  assert.equal(r.body.prompt_eval_count, 256);
+  const e = await post(srv.url, '/api/embed', { model: M, input: [] });
+  assert.deepEqual(e.body.embeddings, []);
+  await expectError('/api/embed', { model: M, input: Array(2049).fill('a') }, 413, /at most 2048/);
+});
+
 test('logprobs', async () => {
   const r = await post(srv.url, '/api/generate', { model: M, prompt: 'Once upon a time', stream: false,
     logprobs: true, top_logprobs: 3, options: { temperature: 0, num_predict: 4 } });

@@ -3,7 +3,7 @@
  *   mkmodel --vocab ggml-vocab-llama-spm.gguf --arch llama --out m.gguf
  *           [--n-embd 64] [--n-layer 2] [--n-head 4] [--n-head-kv 2] [--n-ff 128]
  *           [--n-ctx 2048] [--type f32|f16|q8_0|q4_0|q4_k_m|...] [--seed 1]
- *           [--template chat.jinja]
+ *           [--template chat.jinja] [--fim PRE,SUF,MID]
  *
  * The tokenizer (and its chat template, if any) is copied from a vocab GGUF of the llama.cpp
  * tree; --template replaces the chat template. Weights are drawn from a seeded generator, so the
@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 struct opts {
-    const char *vocab, *arch, *out, *type, *tmpl;
+    const char *vocab, *arch, *out, *type, *tmpl, *fim;
     int n_embd, n_layer, n_head, n_head_kv, n_ff, n_ctx;
     uint64_t seed;
 };
@@ -128,6 +128,17 @@ static int build(const struct opts *o, const char *path, enum ggml_type wtype)
         free(t);
     }
 
+    if (o->fim) {
+        /* Marks three existing tokens as the fill-in-the-middle prefix, suffix and middle. */
+        unsigned pre, suf, mid;
+        if (sscanf(o->fim, "%u,%u,%u", &pre, &suf, &mid) != 3 || pre >= n_vocab || suf >= n_vocab ||
+            mid >= n_vocab)
+            return die("--fim wants PRE,SUF,MID token ids inside the vocabulary", o->fim);
+        gguf_set_val_u32(g, "tokenizer.ggml.fim_pre_token_id", pre);
+        gguf_set_val_u32(g, "tokenizer.ggml.fim_suf_token_id", suf);
+        gguf_set_val_u32(g, "tokenizer.ggml.fim_mid_token_id", mid);
+    }
+
     char key[128];
     const char *a = o->arch;
     gguf_set_val_str(g, "general.architecture", a);
@@ -210,7 +221,7 @@ static int build(const struct opts *o, const char *path, enum ggml_type wtype)
 
 int main(int argc, char **argv)
 {
-    struct opts o = {NULL, "llama", NULL, "f32", NULL, 64, 2, 4, 2, 128, 2048, 1};
+    struct opts o = {NULL, "llama", NULL, "f32", NULL, NULL, 64, 2, 4, 2, 128, 2048, 1};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -218,7 +229,7 @@ int main(int argc, char **argv)
             printf("usage: mkmodel --vocab VOCAB.gguf --out OUT.gguf [--arch llama|qwen2|qwen3]\n"
                    "  [--n-embd N] [--n-layer N] [--n-head N] [--n-head-kv N] [--n-ff N]\n"
                    "  [--n-ctx N] [--type f32|f16|q8_0|q4_0|q4_k_m|...] [--seed N]\n"
-                   "  [--template FILE.jinja]\n");
+                   "  [--template FILE.jinja] [--fim PRE,SUF,MID token ids]\n");
             return 0;
         }
         if (!v)
@@ -234,6 +245,8 @@ int main(int argc, char **argv)
             o.type = v;
         else if (!strcmp(a, "--template"))
             o.tmpl = v;
+        else if (!strcmp(a, "--fim"))
+            o.fim = v;
         else if (!strcmp(a, "--n-embd"))
             o.n_embd = atoi(v);
         else if (!strcmp(a, "--n-layer"))
