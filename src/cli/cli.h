@@ -22,6 +22,11 @@ struct strlist;
 int cli_run_remote(const char *model, const char *prompt, const struct strlist *given, int verbose,
                    volatile int *interrupt);
 
+/* The interactive loops' prompt: prints ">>> " and reads a line into *line (a getline buffer).
+ * Returns 1 for a prompt, 0 to leave (Ctrl-D, /bye, /exit). Ctrl-C at the prompt (which bumps
+ * *interrupts) clears the line and asks again. */
+int cli_read_prompt(char **line, size_t *cap, volatile int *interrupts);
+
 /* "4.7 GB": decimal units, as Ollama prints sizes. */
 void cli_human_size(double bytes, char *out, size_t len);
 

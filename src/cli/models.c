@@ -99,11 +99,16 @@ static const char *jstr(json_t *o, const char *key)
     return json_is_string(v) ? json_string_value(v) : "";
 }
 
-static int want_json(int argc, char **argv)
+/* With --json, prints the server's answer as it is (and frees it) for scripts. */
+static int print_json_if_asked(int argc, char **argv, json_t *r)
 {
     for (int i = 0; i < argc; i++)
-        if (!strcmp(argv[i], "--json"))
+        if (!strcmp(argv[i], "--json")) {
+            json_dumpf(r, stdout, JSON_INDENT(2));
+            putchar('\n');
+            json_decref(r);
             return 1;
+        }
     return 0;
 }
 
@@ -112,12 +117,8 @@ int cmd_list(int argc, char **argv)
     json_t *r;
     if (call("GET", "/api/tags", NULL, &r))
         return 1;
-    if (want_json(argc, argv)) {
-        json_dumpf(r, stdout, JSON_INDENT(2));
-        putchar('\n');
-        json_decref(r);
+    if (print_json_if_asked(argc, argv, r))
         return 0;
-    }
     printf("%-40s %-14s %-10s %s\n", "NAME", "ID", "SIZE", "MODIFIED");
     size_t i;
     json_t *m;
@@ -137,12 +138,8 @@ int cmd_ps(int argc, char **argv)
     json_t *r;
     if (call("GET", "/api/ps", NULL, &r))
         return 1;
-    if (want_json(argc, argv)) {
-        json_dumpf(r, stdout, JSON_INDENT(2));
-        putchar('\n');
-        json_decref(r);
+    if (print_json_if_asked(argc, argv, r))
         return 0;
-    }
     printf("%-40s %-14s %-10s %-10s %-9s %s\n", "NAME", "ID", "SIZE", "PROCESSOR", "CONTEXT",
            "UNTIL");
     size_t i;

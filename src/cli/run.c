@@ -405,6 +405,30 @@ static int generate_once(struct worker_proc *w, const struct run_opts *o,
     }
 }
 
+int cli_read_prompt(char **line, size_t *cap, volatile int *interrupts)
+{
+    for (;;) {
+        fputs(">>> ", stdout);
+        fflush(stdout);
+        int before = *interrupts;
+        errno = 0;
+        ssize_t n = getline(line, cap, stdin);
+        if (n < 0) {
+            fputc('\n', stdout);
+            if (errno == EINTR || *interrupts != before) {
+                clearerr(stdin);
+                continue; /* Ctrl-C at the prompt clears the line, as in Ollama */
+            }
+            return 0;
+        }
+        while (n > 0 && ((*line)[n - 1] == '\n' || (*line)[n - 1] == '\r'))
+            (*line)[--n] = '\0';
+        if (n == 0)
+            continue;
+        return strcmp(*line, "/bye") != 0 && strcmp(*line, "/exit") != 0;
+    }
+}
+
 static int interactive(struct worker_proc *w, const struct run_opts *o,
                        const struct model_info *info)
 {
@@ -416,27 +440,7 @@ static int interactive(struct worker_proc *w, const struct run_opts *o,
     size_t cap = 0;
     uint64_t id = 1;
     int status = 0;
-    for (;;) {
-        fputs(">>> ", stdout);
-        fflush(stdout);
-        int before = g_interrupts;
-        errno = 0;
-        ssize_t n = getline(&line, &cap, stdin);
-        if (n < 0) {
-            if (errno == EINTR || g_interrupts != before) {
-                clearerr(stdin);
-                fputc('\n', stdout);
-                continue; /* Ctrl-C at the prompt clears the line, as in Ollama */
-            }
-            fputc('\n', stdout);
-            break;
-        }
-        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
-            line[--n] = '\0';
-        if (n == 0)
-            continue;
-        if (!strcmp(line, "/bye") || !strcmp(line, "/exit"))
-            break;
+    while (cli_read_prompt(&line, &cap, &g_interrupts)) {
         int rc = generate_once(w, o, info, line, id++, now_us());
         if (rc == 1) {
             status = 1;

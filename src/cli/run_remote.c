@@ -179,27 +179,7 @@ int cli_run_remote(const char *model, const char *prompt, const struct strlist *
                 model, base);
         char *line = NULL;
         size_t cap = 0;
-        for (;;) {
-            fputs(">>> ", stdout);
-            fflush(stdout);
-            int before = *interrupt;
-            errno = 0;
-            ssize_t n = getline(&line, &cap, stdin);
-            if (n < 0) {
-                if (errno == EINTR || *interrupt != before) {
-                    clearerr(stdin);
-                    fputc('\n', stdout);
-                    continue;
-                }
-                fputc('\n', stdout);
-                break;
-            }
-            while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
-                line[--n] = '\0';
-            if (n == 0)
-                continue;
-            if (!strcmp(line, "/bye") || !strcmp(line, "/exit"))
-                break;
+        while (cli_read_prompt(&line, &cap, interrupt)) {
             *interrupt = 0;
             if (generate(base, model, line, options, verbose, interrupt) == 1) {
                 status = 1;
