@@ -78,6 +78,60 @@ const struct model_info *native_info(const struct native_job *j);
  * Ollama's empty prompt. *unloaded tells which happened. */
 int native_load_only(struct native_req *req, int *unloaded, int64_t *load_us, struct err *e);
 
+/* ---- running a generation for a protocol (gen.c) ---- */
+
+struct gen_run;
+
+/* One finished choice, collected for whole (non-streamed) replies. */
+struct gen_choice {
+    char *text; /* owned */
+    size_t len;
+    json_t *logprobs; /* [{token, logprob, bytes, top_logprobs}] */
+    struct gen_stats stats;
+};
+
+/* How a protocol writes a generation. Stream callbacks append bytes to out. */
+struct gen_format {
+    const char *content_type; /* of streamed replies */
+    void (*chunk)(struct gen_run *g, const struct proto_msg *token, struct buf *out);
+    /* The end of choice g->choice; last: no choice follows. */
+    void (*end)(struct gen_run *g, const struct proto_msg *done, int last, struct buf *out);
+    void (*stream_error)(struct gen_run *g, const char *msg, struct buf *out);
+    /* Every choice is in g->choices: answer once. */
+    void (*whole)(struct gen_run *g, struct http_reply *rep);
+    /* An error before anything was sent, in the protocol's shape. */
+    void (*error)(struct http_reply *rep, int code, const char *msg);
+    void (*free)(void *pctx); /* frees pctx; may be NULL */
+};
+
+struct gen_run {
+    /* Set by the protocol (the struct comes from xcalloc; the runner frees it): */
+    const struct gen_format *fmt;
+    void *pctx;    /* the protocol's own data */
+    int n_choices; /* OpenAI's n; 1 otherwise */
+    int stream;
+    json_t *warnings; /* taken */
+    /* Kept by the runner: */
+    struct native_req req;
+    struct native_job *job;
+    int choice;
+    struct http_reply *rep;
+    int64_t t0;
+    int64_t load_us;
+    struct gen_choice *choices;
+    struct buf out;
+    size_t out_pos;
+    int done, counted, have_first;
+    struct proto_msg first;
+};
+
+/* Runs req (taken) and answers through g->fmt: a stream when g->stream, else one reply. */
+void api_gen_reply(struct gen_run *g, struct native_req *req, struct http_reply *rep);
+int64_t api_gen_elapsed_us(const struct gen_run *g);
+
+/* A TOKEN event's log-probabilities as [{token, logprob, bytes, top_logprobs}]. */
+json_t *api_probs_json(const struct proto_msg *ev);
+
 /* ---- JSON helpers ---- */
 
 /* Sets a JSON error reply {"error": msg} with the status that answers code. */

@@ -5,7 +5,6 @@
 #include "api/api.h"
 #include "base/buf.h"
 #include "base/log.h"
-#include "base/utf8.h"
 #include "base/util.h"
 #include "chat/chat.h"
 #include "engine/mfile.h"
@@ -157,53 +156,14 @@ static int apply_go_template(const char *tmpl, const char *system, const char *p
     return 0;
 }
 
-/* ---- streaming ---- */
+/* ---- output: the Ollama formatter for api_gen_reply ---- */
 
-struct gen_stream {
-    struct native_job *job;
-    struct native_req req;
-    struct http_reply *rep;
-    int chat;
-    json_t *warnings;
-    struct buf out;
-    size_t out_pos;
-    int done;
-    struct buf text;        /* the whole answer, for stream:false */
-    int counted;            /* counted in active_streams */
-    struct proto_msg first; /* the first event, read before the reply's status was chosen */
-    int have_first;
-    json_t *logprobs; /* all logprobs, for stream:false */
-};
-
-static json_t *logprob_json(const struct token_logprob *t)
+static int is_chat(const struct gen_run *g)
 {
-    json_t *o = json_object();
-    char *s = utf8_sanitize(t->piece ? t->piece : "", t->piece ? strlen(t->piece) : 0);
-    json_object_set_new(o, "token", json_string(s));
-    free(s);
-    json_object_set_new(o, "logprob", json_real(t->logprob));
-    json_t *bytes = json_array();
-    for (const unsigned char *p = (const unsigned char *)(t->piece ? t->piece : ""); *p; p++)
-        json_array_append_new(bytes, json_integer(*p));
-    json_object_set_new(o, "bytes", bytes);
-    return o;
+    return g->pctx != NULL;
 }
 
-static json_t *probs_json(const struct proto_msg *ev)
-{
-    json_t *arr = json_array();
-    for (uint32_t i = 0; i < ev->n_probs; i++) {
-        json_t *o = logprob_json(&ev->probs[i].chosen);
-        json_t *top = json_array();
-        for (uint32_t k = 0; k < ev->probs[i].n_top; k++)
-            json_array_append_new(top, logprob_json(&ev->probs[i].top[k]));
-        json_object_set_new(o, "top_logprobs", top);
-        json_array_append_new(arr, o);
-    }
-    return arr;
-}
-
-static json_t *chunk_base(struct gen_stream *g)
+static json_t *chunk_base(struct gen_run *g)
 {
     char ts[48];
     api_time_now(ts, sizeof ts);
@@ -213,12 +173,12 @@ static json_t *chunk_base(struct gen_stream *g)
     return o;
 }
 
-static void set_content(struct gen_stream *g, json_t *o, const char *text, size_t len)
+static void set_content(struct gen_run *g, json_t *o, const char *text, size_t len)
 {
     json_t *s = json_stringn(text, len);
     if (!s) /* never: the worker sends whole UTF-8 characters */
         s = json_string("");
-    if (g->chat) {
+    if (is_chat(g)) {
         json_t *m = json_object();
         json_object_set_new(m, "role", json_string("assistant"));
         json_object_set_new(m, "content", s);
@@ -228,197 +188,102 @@ static void set_content(struct gen_stream *g, json_t *o, const char *text, size_
     }
 }
 
-static const char *done_reason(uint32_t stop)
+static void add_final(struct gen_run *g, json_t *o, const struct gen_stats *st)
 {
-    return stop == PROTO_STOP_LENGTH || stop == PROTO_STOP_CONTEXT ? "length" : "stop";
-}
-
-static void add_final(struct gen_stream *g, json_t *o, const struct gen_stats *st)
-{
+    uint32_t stop = st->stop_reason;
     json_object_set_new(o, "done", json_true());
-    json_object_set_new(o, "done_reason", json_string(done_reason(st->stop_reason)));
-    if (!g->chat && st->n_context) {
+    json_object_set_new(
+        o, "done_reason",
+        json_string(stop == PROTO_STOP_LENGTH || stop == PROTO_STOP_CONTEXT ? "length" : "stop"));
+    if (!is_chat(g) && st->n_context) {
         json_t *ctx = json_array();
         for (uint32_t i = 0; i < st->n_context; i++)
             json_array_append_new(ctx, json_integer(st->context[i]));
         json_object_set_new(o, "context", ctx);
     }
-    int64_t total = now_us() - native_start_us(g->job);
-    json_object_set_new(o, "total_duration", json_integer(total * 1000));
-    json_object_set_new(o, "load_duration", json_integer(native_load_us(g->job) * 1000));
+    json_object_set_new(o, "total_duration", json_integer(api_gen_elapsed_us(g) * 1000));
+    json_object_set_new(o, "load_duration", json_integer(g->load_us * 1000));
     json_object_set_new(o, "prompt_eval_count", json_integer(st->prompt_n));
     json_object_set_new(o, "prompt_eval_duration", json_integer(st->prompt_us * 1000));
     json_object_set_new(o, "eval_count", json_integer(st->gen_n));
     json_object_set_new(o, "eval_duration", json_integer(st->gen_us * 1000));
     if (st->truncated)
         json_object_set_new(o, "truncated_tokens", json_integer(st->truncated));
-    if (st->stop_reason == PROTO_STOP_CONTEXT)
+    if (stop == PROTO_STOP_CONTEXT)
         json_array_append_new(g->warnings,
                               json_string("generation stopped because the context is full; "
                                           "raise num_ctx for longer output"));
     if (json_array_size(g->warnings))
         json_object_set(o, "warnings", g->warnings);
-    g->rep->tokens = st->gen_n;
 }
 
-static void emit(struct gen_stream *g, json_t *o)
+static void emit(struct buf *out, json_t *o)
 {
     char *s = json_dumps(o, JSON_COMPACT);
     json_decref(o);
-    buf_puts(&g->out, s);
-    buf_puts(&g->out, "\n");
+    buf_puts(out, s);
+    buf_puts(out, "\n");
     free(s);
 }
 
-/* Reads one event and appends its NDJSON line (streaming). */
-static void stream_step(struct gen_stream *g)
+static void ol_chunk(struct gen_run *g, const struct proto_msg *ev, struct buf *out)
 {
-    struct proto_msg ev;
-    struct err e = {0};
-    int rc = 0;
-    if (g->have_first) {
-        ev = g->first;
-        g->have_first = 0;
-    } else {
-        rc = native_next(g->job, &ev, &e);
-    }
-    if (rc) {
-        json_t *o = json_object();
-        json_object_set_new(o, "error", json_string(e.msg));
-        emit(g, o);
-        g->done = 1;
-        return;
-    }
-    if (ev.type == PROTO_TOKEN && (ev.text_len || ev.n_probs)) {
-        json_t *o = chunk_base(g);
-        set_content(g, o, ev.text ? ev.text : "", ev.text_len);
-        json_object_set_new(o, "done", json_false());
-        if (ev.n_probs)
-            json_object_set_new(o, "logprobs", probs_json(&ev));
-        emit(g, o);
-    } else if (ev.type == PROTO_DONE) {
-        json_t *o = chunk_base(g);
-        set_content(g, o, "", 0);
-        add_final(g, o, &ev.stats);
-        emit(g, o);
-        g->done = 1;
-    }
-    proto_msg_free(&ev);
+    json_t *o = chunk_base(g);
+    set_content(g, o, ev->text ? ev->text : "", ev->text_len);
+    json_object_set_new(o, "done", json_false());
+    if (ev->n_probs)
+        json_object_set_new(o, "logprobs", api_probs_json(ev));
+    emit(out, o);
 }
 
-static int active_streams;
-
-int api_active_streams(void)
+static void ol_end(struct gen_run *g, const struct proto_msg *ev, int last, struct buf *out)
 {
-    return __atomic_load_n(&active_streams, __ATOMIC_RELAXED);
+    (void)last;
+    json_t *o = chunk_base(g);
+    set_content(g, o, "", 0);
+    add_final(g, o, &ev->stats);
+    emit(out, o);
 }
 
-static size_t stream_next(void *ctx, char *buf, size_t max)
+static void ol_stream_error(struct gen_run *g, const char *msg, struct buf *out)
 {
-    struct gen_stream *g = ctx;
-    while (g->out_pos >= g->out.len) {
-        if (g->done)
-            return 0;
-        buf_reset(&g->out);
-        g->out_pos = 0;
-        stream_step(g);
-    }
-    size_t n = g->out.len - g->out_pos;
-    if (n > max)
-        n = max;
-    memcpy(buf, g->out.data + g->out_pos, n);
-    g->out_pos += n;
-    return n;
+    (void)g;
+    json_t *o = json_object();
+    json_object_set_new(o, "error", json_string(msg));
+    emit(out, o);
 }
 
-static void stream_free(void *ctx)
+static void ol_whole(struct gen_run *g, struct http_reply *rep)
 {
-    struct gen_stream *g = ctx;
-    if (g->counted)
-        __atomic_sub_fetch(&active_streams, 1, __ATOMIC_RELAXED);
-    native_finish(g->job); /* cancels a generation the client walked away from */
-    if (g->have_first)
-        proto_msg_free(&g->first);
-    native_req_free(&g->req);
-    json_decref(g->warnings);
-    json_decref(g->logprobs);
-    buf_free(&g->out);
-    buf_free(&g->text);
-    free(g);
+    struct gen_choice *c = &g->choices[0];
+    json_t *o = chunk_base(g);
+    set_content(g, o, c->text ? c->text : "", c->len);
+    if (json_array_size(c->logprobs))
+        json_object_set(o, "logprobs", c->logprobs);
+    add_final(g, o, &c->stats);
+    api_reply(rep, 200, o);
 }
 
-/* stream:false: runs to the end and answers one object. */
-static void run_whole(struct gen_stream *g, struct http_reply *rep)
-{
-    for (;;) {
-        struct proto_msg ev;
-        struct err e = {0};
-        int rc = native_next(g->job, &ev, &e);
-        if (rc) {
-            api_error(rep, rc, e.msg);
-            return;
-        }
-        if (ev.type == PROTO_TOKEN) {
-            buf_append(&g->text, ev.text ? ev.text : "", ev.text_len);
-            if (ev.n_probs) {
-                json_t *p = probs_json(&ev);
-                json_array_extend(g->logprobs, p);
-                json_decref(p);
-            }
-        } else if (ev.type == PROTO_DONE) {
-            json_t *o = chunk_base(g);
-            set_content(g, o, g->text.data ? g->text.data : "", g->text.len);
-            if (json_array_size(g->logprobs))
-                json_object_set(o, "logprobs", g->logprobs);
-            add_final(g, o, &ev.stats);
-            proto_msg_free(&ev);
-            api_reply(rep, 200, o);
-            return;
-        }
-        proto_msg_free(&ev);
-    }
-}
+static const struct gen_format ollama_format = {
+    .content_type = "application/x-ndjson",
+    .chunk = ol_chunk,
+    .end = ol_end,
+    .stream_error = ol_stream_error,
+    .whole = ol_whole,
+    .error = api_error,
+};
 
 /* Starts the generation and answers with a stream or a whole object. Takes req. */
 static void generate_reply(struct native_req *req, int chat, int stream, json_t *warnings,
                            struct http_reply *rep)
 {
-    struct gen_stream *g = xcalloc(1, sizeof *g);
-    g->req = *req;
-    memset(req, 0, sizeof *req);
-    g->chat = chat;
-    g->rep = rep;
+    static int chat_marker;
+    struct gen_run *g = xcalloc(1, sizeof *g);
+    g->fmt = &ollama_format;
+    g->pctx = chat ? &chat_marker : NULL; /* no per-request data beyond "is this chat" */
+    g->stream = stream;
     g->warnings = json_incref(warnings);
-    g->logprobs = json_array();
-    buf_init(&g->out, 0);
-    buf_init(&g->text, 64u << 20);
-    struct err e = {0};
-    int rc = native_start(&g->req, &g->job, &e);
-    if (rc) {
-        api_error(rep, rc, e.msg);
-        g->job = NULL;
-        stream_free(g);
-        return;
-    }
-    if (!stream) {
-        run_whole(g, rep);
-        stream_free(g);
-        return;
-    }
-    /* Wait for the first event, so that a request the worker refuses (the prompt does not fit,
-     * the grammar does not parse) gets its proper status instead of a 200 and an error line. */
-    rc = native_next(g->job, &g->first, &e);
-    if (rc) {
-        api_error(rep, rc, e.msg);
-        stream_free(g);
-        return;
-    }
-    g->have_first = 1;
-    g->counted = 1;
-    __atomic_add_fetch(&active_streams, 1, __ATOMIC_RELAXED);
-    rep->status = 200;
-    rep->content_type = "application/x-ndjson";
-    rep->stream = (struct http_stream){stream_next, stream_free, g};
+    api_gen_reply(g, req, rep);
 }
 
 /* An empty prompt or message list loads (or with keep_alive 0 unloads) the model. */
