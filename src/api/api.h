@@ -108,7 +108,9 @@ struct gen_run {
     /* Set by the protocol (the struct comes from xcalloc; the runner frees it): */
     const struct gen_format *fmt;
     void *pctx;    /* the protocol's own data */
-    int n_choices; /* OpenAI's n; 1 otherwise */
+    int n_choices; /* OpenAI's n (times the prompts); 1 otherwise */
+    /* Several prompts: choice i runs prompts[i / (n_choices / prompts.n)]; taken. */
+    struct strlist prompts;
     int stream;
     json_t *warnings; /* taken */
     /* Kept by the runner: */
@@ -141,8 +143,12 @@ void api_errorf(struct http_reply *rep, int code, const char *fmt, ...)
 /* Serializes obj (stolen) as the reply body. */
 void api_reply(struct http_reply *rep, int status, json_t *obj);
 
-/* Parses a request body as a JSON object; on failure sets the 400 reply and returns NULL. */
-json_t *api_parse_body(const struct http_request *req, struct http_reply *rep);
+/* The error reply of a protocol (api_error for Ollama's shape, openai_error...). */
+typedef void (*api_error_fn)(struct http_reply *rep, int code, const char *msg);
+
+/* Parses a request body as a JSON object; on failure answers 400 through error and returns
+ * NULL. */
+json_t *api_parse_body(const struct http_request *req, struct http_reply *rep, api_error_fn error);
 
 /* Typed field access: 0 when absent (out untouched) or well-typed, ERR_BAD_REQUEST with a
  * message naming the field otherwise. */
@@ -176,6 +182,15 @@ void ollama_show(const struct http_request *req, struct http_reply *rep);
 void ollama_copy(const struct http_request *req, struct http_reply *rep);
 void ollama_delete(const struct http_request *req, struct http_reply *rep);
 void ollama_routes(const struct http_route **routes, int *n);
+void openai_routes(const struct http_route **routes, int *n);
+
+/* OpenAI's error shape: {"error":{"message","type","param","code"}}. */
+void openai_error(struct http_reply *rep, int code, const char *msg);
+
+/* Renders a list of {role, content} messages (content a string or text parts), with an optional
+ * system prompt first, through the model's chat template into req->prompt. */
+int api_render_messages(struct native_req *req, json_t *messages, const char *system,
+                        struct err *e);
 void api_not_found(const struct http_request *req, struct http_reply *rep);
 void api_bad_method(const struct http_request *req, struct http_reply *rep);
 

@@ -61,6 +61,7 @@ static void run_free(struct gen_run *g)
     if (g->fmt->free)
         g->fmt->free(g->pctx);
     native_req_free(&g->req);
+    strlist_free(&g->prompts);
     json_decref(g->warnings);
     buf_free(&g->out);
     free(g);
@@ -71,6 +72,11 @@ static int start_choice(struct gen_run *g, struct err *e)
 {
     if (g->choice > 0 && g->req.gen.seed >= 0)
         g->req.gen.seed = (g->req.gen.seed + 1) % 4294967295LL; /* other choices, other draws */
+    if (g->prompts.n) {
+        int per = g->n_choices / g->prompts.n;
+        free(g->req.prompt);
+        g->req.prompt = xstrdup(g->prompts.v[g->choice / (per > 0 ? per : 1)]);
+    }
     int rc = native_start(&g->req, &g->job, e);
     if (!rc)
         g->load_us += native_load_us(g->job);

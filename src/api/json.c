@@ -35,22 +35,24 @@ void api_reply(struct http_reply *rep, int status, json_t *obj)
     free(s);
 }
 
-json_t *api_parse_body(const struct http_request *req, struct http_reply *rep)
+json_t *api_parse_body(const struct http_request *req, struct http_reply *rep, api_error_fn error)
 {
     if (req->body_len == 0) {
-        api_error(rep, ERR_BAD_REQUEST, "missing request body");
+        error(rep, ERR_BAD_REQUEST, "missing request body");
         return NULL;
     }
     json_error_t je;
     json_t *o = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &je);
     if (!o) {
-        api_errorf(rep, ERR_BAD_REQUEST, "invalid JSON at line %d column %d: %s", je.line,
-                   je.column, je.text);
+        char msg[300];
+        snprintf(msg, sizeof msg, "invalid JSON at line %d column %d: %s", je.line, je.column,
+                 je.text);
+        error(rep, ERR_BAD_REQUEST, msg);
         return NULL;
     }
     if (!json_is_object(o)) {
         json_decref(o);
-        api_error(rep, ERR_BAD_REQUEST, "the request body must be a JSON object");
+        error(rep, ERR_BAD_REQUEST, "the request body must be a JSON object");
         return NULL;
     }
     return o;

@@ -319,7 +319,7 @@ static void load_reply(struct native_req *req, int chat, struct http_reply *rep)
 
 static void handle_generate(const struct http_request *hreq, struct http_reply *rep)
 {
-    json_t *body = api_parse_body(hreq, rep);
+    json_t *body = api_parse_body(hreq, rep, api_error);
     if (!body)
         return;
     struct native_req req;
@@ -413,7 +413,7 @@ done:
 
 static void handle_chat(const struct http_request *hreq, struct http_reply *rep)
 {
-    json_t *body = api_parse_body(hreq, rep);
+    json_t *body = api_parse_body(hreq, rep, api_error);
     if (!body)
         return;
     struct native_req req;
@@ -500,7 +500,7 @@ done:
 
 static void embed_common(const struct http_request *hreq, struct http_reply *rep, int legacy)
 {
-    json_t *body = api_parse_body(hreq, rep);
+    json_t *body = api_parse_body(hreq, rep, api_error);
     if (!body)
         return;
     struct native_req req;

@@ -127,7 +127,7 @@ static int model_field(json_t *body, const char **name, struct err *e)
 
 void ollama_show(const struct http_request *hreq, struct http_reply *rep)
 {
-    json_t *body = api_parse_body(hreq, rep);
+    json_t *body = api_parse_body(hreq, rep, api_error);
     if (!body)
         return;
     const char *name = NULL;
@@ -170,7 +170,7 @@ out:
 
 void ollama_copy(const struct http_request *hreq, struct http_reply *rep)
 {
-    json_t *body = api_parse_body(hreq, rep);
+    json_t *body = api_parse_body(hreq, rep, api_error);
     if (!body)
         return;
     const char *src = NULL, *dst = NULL;
@@ -191,7 +191,7 @@ void ollama_copy(const struct http_request *hreq, struct http_reply *rep)
 
 void ollama_delete(const struct http_request *hreq, struct http_reply *rep)
 {
-    json_t *body = api_parse_body(hreq, rep);
+    json_t *body = api_parse_body(hreq, rep, api_error);
     if (!body)
         return;
     const char *name = NULL;

@@ -158,9 +158,15 @@ int cmd_serve(int argc, char **argv)
     ctx.strict_options = strict && strcmp(strict, "0") != 0 && *strict;
     api = &ctx;
 
-    const struct http_route *routes;
-    int n_routes;
-    ollama_routes(&routes, &n_routes);
+    /* One table for every protocol. */
+    const struct http_route *ol, *oa;
+    int n_ol, n_oa;
+    ollama_routes(&ol, &n_ol);
+    openai_routes(&oa, &n_oa);
+    int n_routes = n_ol + n_oa;
+    struct http_route *routes = xcalloc((size_t)n_routes, sizeof *routes);
+    memcpy(routes, ol, (size_t)n_ol * sizeof *routes);
+    memcpy(routes + n_ol, oa, (size_t)n_oa * sizeof *routes);
     struct http_config cfg = {
         .host = host,
         .port = port,
@@ -177,6 +183,7 @@ int cmd_serve(int argc, char **argv)
         cli_error("%s", e.msg);
         sched_free(ctx.sched);
         store_free(ctx.store);
+        free(routes);
         goto out;
     }
     log_info("msg=\"listening\" addr=%s:%u models_dirs=%d keep_alive_ms=%lld", host, http_port(srv),
@@ -196,6 +203,7 @@ int cmd_serve(int argc, char **argv)
     http_stop(srv);
     sched_free(ctx.sched);
     store_free(ctx.store);
+    free(routes);
     api = NULL;
     log_info("msg=\"stopped\"");
     status = 0;

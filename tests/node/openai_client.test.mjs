@@ -1,0 +1,128 @@
+// The official `openai` npm client, unmodified, against a real `hearth serve`.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import OpenAI from 'openai';
+import { startServer, KNOWN_CONTINUATION, assertHealthy, post } from './helpers.mjs';
+
+let srv, client;
+before(async () => {
+  srv = await startServer();
+  client = new OpenAI({ baseURL: srv.url + '/v1', apiKey: 'unused', maxRetries: 0 });
+});
+after(async () => { await srv.stop(); });
+
+test('models', async () => {
+  const list = await client.models.list();
+  const ids = list.data.map((m) => m.id);
+  assert.ok(ids.includes('stories260K:latest'));
+  const m = await client.models.retrieve('stories260K');
+  assert.equal(m.id, 'stories260K:latest');
+  assert.equal(m.object, 'model');
+  await assert.rejects(client.models.retrieve('nope'), (e) => e.status === 404 && /not found/.test(e.message));
+});
+
+test('completions: the known story, whole and streamed', async () => {
+  const r = await client.completions.create({ model: 'stories260K', prompt: 'Once upon a time', max_tokens: 30, temperature: 0 });
+  assert.equal(r.choices[0].text, KNOWN_CONTINUATION);
+  assert.equal(r.choices[0].finish_reason, 'length');
+  assert.equal(r.usage.prompt_tokens, 5);
+  assert.equal(r.usage.completion_tokens, 30);
+  assert.equal(r.usage.prompt_tokens_details.cached_tokens, 0);
+  const stream = await client.completions.create({ model: 'stories260K', prompt: 'Once upon a time', max_tokens: 30, temperature: 0, stream: true });
+  let text = '';
+  for await (const c of stream) text += c.choices[0]?.text ?? '';
+  assert.equal(text, KNOWN_CONTINUATION);
+  const echo = await client.completions.create({ model: 'stories260K', prompt: 'Once upon a time', max_tokens: 30, temperature: 0, echo: true });
+  assert.equal(echo.choices[0].text, 'Once upon a time' + KNOWN_CONTINUATION);
+  const two = await client.completions.create({ model: 'stories260K', prompt: ['Once upon a time', 'Lily'], max_tokens: 30, temperature: 0 });
+  assert.equal(two.choices.length, 2);
+  assert.equal(two.choices[0].text, KNOWN_CONTINUATION);
+  const lp = await client.completions.create({ model: 'stories260K', prompt: 'Once upon a time', max_tokens: 3, temperature: 0, logprobs: 2 });
+  assert.deepEqual(lp.choices[0].logprobs.tokens, [',', ' there', ' was']);
+  assert.equal(Object.keys(lp.choices[0].logprobs.top_logprobs[0]).length, 2);
+});
+
+test('chat completions, whole and streamed, n and usage', async () => {
+  const messages = [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: [{ type: 'text', text: 'Hello!' }] }];
+  const r = await client.chat.completions.create({ model: 'chatty', messages, max_tokens: 8, temperature: 0 });
+  assert.equal(r.object, 'chat.completion');
+  assert.equal(r.choices[0].message.role, 'assistant');
+  assert.equal(r.usage.completion_tokens, 8);
+  assert.ok(r.usage.prompt_tokens > 10);
+  const stream = await client.chat.completions.create({ model: 'chatty', messages, max_completion_tokens: 8, temperature: 0, stream: true, stream_options: { include_usage: true } });
+  let text = '', usage, role;
+  for await (const c of stream) {
+    if (c.choices[0]?.delta?.role) role = c.choices[0].delta.role;
+    text += c.choices[0]?.delta?.content ?? '';
+    if (c.usage) usage = c.usage;
+  }
+  assert.equal(role, 'assistant');
+  assert.equal(text, r.choices[0].message.content);
+  assert.equal(usage.completion_tokens, 8);
+  const n = await client.chat.completions.create({ model: 'chatty', messages, max_tokens: 6, n: 3, seed: 5 });
+  assert.equal(n.choices.length, 3);
+  assert.deepEqual(n.choices.map((c) => c.index), [0, 1, 2]);
+  assert.equal(n.usage.completion_tokens, 18);
+  const again = await client.chat.completions.create({ model: 'chatty', messages, max_tokens: 6, n: 3, seed: 5 });
+  assert.deepEqual(again.choices.map((c) => c.message.content), n.choices.map((c) => c.message.content), 'same seed, same choices');
+});
+
+test('chat: logprobs, json_object, llama.cpp extras and num_ctx', async () => {
+  const r = await client.chat.completions.create({ model: 'chatty', messages: [{ role: 'user', content: 'hi' }],
+    max_tokens: 4, temperature: 0, logprobs: true, top_logprobs: 2 });
+  assert.equal(r.choices[0].logprobs.content.length, 4);
+  assert.equal(r.choices[0].logprobs.content[0].top_logprobs.length, 2);
+  const j = await client.completions.create({ model: 'stories260K', prompt: 'Once', max_tokens: 40, temperature: 0,
+    response_format: { type: 'json_object' } });
+  assert.match(j.choices[0].text, /^\{/);
+  const x = await client.completions.create({ model: 'stories260K', prompt: 'Once', max_tokens: 8,
+    top_k: 5, min_p: 0.1, mirostat: 2, dry_multiplier: 0.5, xtc_probability: 0.2, num_ctx: 128, seed: 1 });
+  assert.equal(x.usage.completion_tokens, 8);
+  const g = await client.completions.create({ model: 'stories260K', prompt: 'Is it?', max_tokens: 8, grammar: 'root ::= "yes" | "no"' });
+  assert.ok(['yes', 'no'].includes(g.choices[0].text));
+});
+
+test('embeddings: float and base64', async () => {
+  const r = await client.embeddings.create({ model: 'stories260K', input: ['hello', 'world'] });
+  assert.equal(r.data.length, 2);
+  assert.equal(r.data[1].index, 1);
+  assert.equal(r.data[0].embedding.length, 64);
+  assert.ok(Math.abs(Math.hypot(...r.data[0].embedding) - 1) < 1e-4);
+  const d = await client.embeddings.create({ model: 'stories260K', input: 'hello', dimensions: 16 });
+  assert.equal(d.data[0].embedding.length, 16);
+  // The client asks for base64 itself and decodes it: the values must match the float answer.
+  const raw = await post(srv.url, '/v1/embeddings', { model: 'stories260K', input: 'hello', encoding_format: 'base64' });
+  const buf = Buffer.from(raw.body.data[0].embedding, 'base64');
+  const floats = Array.from(new Float32Array(buf.buffer, buf.byteOffset, buf.length / 4));
+  floats.forEach((v, i) => assert.ok(Math.abs(v - r.data[0].embedding[i]) < 1e-6));
+});
+
+test('errors in OpenAI shape', async () => {
+  const bad = async (p, status, re) => {
+    await assert.rejects(p, (e) => {
+      assert.equal(e.status, status, e.message);
+      assert.match(e.message, re);
+      return true;
+    });
+    await assertHealthy(assert, srv.url);
+  };
+  await bad(client.chat.completions.create({ model: 'nope', messages: [{ role: 'user', content: 'x' }] }), 404, /not found/);
+  await bad(client.chat.completions.create({ model: 'stories260K', messages: [{ role: 'user', content: 'x' }] }), 400, /no chat template/);
+  await bad(client.chat.completions.create({ model: 'chatty', messages: [] }), 400, /messages/);
+  await bad(client.chat.completions.create({ model: 'chatty', messages: [{ role: 'user', content: 'x' }], temperature: -1 }), 400, /temperature/);
+  await bad(client.chat.completions.create({ model: 'chatty', messages: [{ role: 'user', content: 'x' }], max_tokens: 'many' }), 400, /max_tokens/);
+  await bad(client.chat.completions.create({ model: 'chatty', messages: [{ role: 'user', content: 'x' }], n: 99 }), 400, /'n'/);
+  await bad(client.chat.completions.create({ model: 'chatty', messages: [{ role: 'user', content: 'x' }],
+    tools: [{ type: 'function', function: { name: 'f', parameters: {} } }] }), 400, /tools/);
+  await bad(client.chat.completions.create({ model: 'chatty', messages: [{ role: 'user', content: 'x' }],
+    response_format: { type: 'json_schema', json_schema: { name: 'x', schema: {} } } }), 400, /json_schema/);
+  await bad(client.chat.completions.create({ model: 'chatty', messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'data:' } }] }] }), 400, /image_url/);
+  await bad(client.completions.create({ model: 'stories260K', prompt: 5 }), 400, /prompt/);
+  await bad(client.completions.create({ prompt: 'x' }), 400, /model/);
+  await bad(client.embeddings.create({ model: 'stories260K', input: [[1, 2]] }), 400, /token id/);
+  await bad(client.embeddings.create({ model: 'stories260K', input: 'x', encoding_format: 'hex' }), 400, /encoding_format/);
+  const raw = await post(srv.url, '/v1/chat/completions', '{nope', { raw: true });
+  assert.equal(raw.status, 400);
+  assert.equal(raw.body.error.type, 'invalid_request_error');
+  assert.match(raw.body.error.message, /invalid JSON/);
+});
