@@ -224,7 +224,8 @@ static json_t *usage_json(struct gen_run *g, const struct gen_stats *last)
     json_t *u = json_object();
     json_object_set_new(u, "prompt_tokens", json_integer(prompt));
     json_object_set_new(u, "completion_tokens", json_integer((json_int_t)completion));
-    json_object_set_new(u, "total_tokens", json_integer((json_int_t)prompt + (json_int_t)completion));
+    json_object_set_new(u, "total_tokens",
+                        json_integer((json_int_t)prompt + (json_int_t)completion));
     json_t *d = json_object();
     json_object_set_new(d, "cached_tokens", json_integer(cached));
     json_object_set_new(u, "prompt_tokens_details", d);
