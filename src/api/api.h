@@ -28,7 +28,7 @@ extern struct api_ctx *api;
 
 /* ---- the native request ---- */
 
-enum native_kind { NATIVE_GENERATE, NATIVE_EMBED };
+enum native_kind { NATIVE_GENERATE, NATIVE_EMBED, NATIVE_TOKENIZE, NATIVE_DETOKENIZE };
 
 struct native_req {
     enum native_kind kind;
@@ -62,6 +62,10 @@ int native_start(struct native_req *req, struct native_job **out, struct err *e)
  * or an error: the worker's ERROR, ERR_WORKER_DIED (the model's worker is restarted next time),
  * ERR_UNAVAILABLE when the server is shutting down (the generation has been cancelled). */
 int native_next(struct native_job *j, struct proto_msg *ev, struct err *e);
+
+/* A one-answer request (EMBED, TOKENIZE, DETOKENIZE): start, take the answer, finish.
+ * *load_us gets the load time. */
+int native_call(struct native_req *req, struct proto_msg *answer, int64_t *load_us, struct err *e);
 
 /* Stops the generation (the client went away); native_finish then waits for it to end. */
 void native_cancel(struct native_job *j);
@@ -183,6 +187,8 @@ void ollama_copy(const struct http_request *req, struct http_reply *rep);
 void ollama_delete(const struct http_request *req, struct http_reply *rep);
 void ollama_routes(const struct http_route **routes, int *n);
 void openai_routes(const struct http_route **routes, int *n);
+void anthropic_routes(const struct http_route **routes, int *n);
+void anthropic_error(struct http_reply *rep, int code, const char *msg);
 
 /* OpenAI's error shape: {"error":{"message","type","param","code"}}. */
 void openai_error(struct http_reply *rep, int code, const char *msg);

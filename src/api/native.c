@@ -79,12 +79,19 @@ int native_start(struct native_req *req, struct native_job **out, struct err *e)
     j->worker = runner_worker(j->runner);
     j->id = next_id();
     struct proto_msg m;
-    proto_msg_init(&m, req->kind == NATIVE_EMBED ? PROTO_EMBED : PROTO_GENERATE);
+    static const enum proto_type types[] = {PROTO_GENERATE, PROTO_EMBED, PROTO_TOKENIZE,
+                                            PROTO_DETOKENIZE};
+    proto_msg_init(&m, types[req->kind]);
     m.id = j->id;
     m.flags = req->flags;
     if (req->kind == NATIVE_EMBED) {
         m.inputs = req->inputs;
         m.dimensions = req->dimensions;
+    } else if (req->kind == NATIVE_TOKENIZE) {
+        m.prompt = req->prompt ? req->prompt : (char *)"";
+    } else if (req->kind == NATIVE_DETOKENIZE) {
+        m.prefix_tokens = req->prefix_tokens;
+        m.n_prefix_tokens = req->n_prefix_tokens;
     } else {
         m.prompt = req->prompt ? req->prompt : (char *)"";
         m.suffix = req->suffix;
@@ -133,7 +140,8 @@ int native_next(struct native_job *j, struct proto_msg *ev, struct err *e)
             proto_msg_free(ev);
             return rc;
         }
-        if (ev->type == PROTO_DONE || ev->type == PROTO_EMBEDDING)
+        if (ev->type == PROTO_DONE || ev->type == PROTO_EMBEDDING || ev->type == PROTO_TOKENIZED ||
+            ev->type == PROTO_DETOKENIZED)
             j->finished = 1;
         if (ev->type == PROTO_DONE && ev->stats.stop_reason == PROTO_STOP_CANCELLED &&
             api->shutting_down) {
@@ -142,6 +150,19 @@ int native_next(struct native_job *j, struct proto_msg *ev, struct err *e)
         }
         return 0;
     }
+}
+
+int native_call(struct native_req *req, struct proto_msg *answer, int64_t *load_us, struct err *e)
+{
+    struct native_job *j;
+    proto_msg_init(answer, 0);
+    int rc = native_start(req, &j, e);
+    if (rc)
+        return rc;
+    rc = native_next(j, answer, e);
+    *load_us = j->load_us;
+    native_finish(j);
+    return rc;
 }
 
 void native_cancel(struct native_job *j)

@@ -159,14 +159,18 @@ int cmd_serve(int argc, char **argv)
     api = &ctx;
 
     /* One table for every protocol. */
-    const struct http_route *ol, *oa;
-    int n_ol, n_oa;
-    ollama_routes(&ol, &n_ol);
-    openai_routes(&oa, &n_oa);
-    int n_routes = n_ol + n_oa;
-    struct http_route *routes = xcalloc((size_t)n_routes, sizeof *routes);
-    memcpy(routes, ol, (size_t)n_ol * sizeof *routes);
-    memcpy(routes + n_ol, oa, (size_t)n_oa * sizeof *routes);
+    void (*tables[])(const struct http_route **, int *) = {ollama_routes, openai_routes,
+                                                           anthropic_routes};
+    int n_routes = 0;
+    struct http_route *routes = NULL;
+    for (size_t t = 0; t < ARRAY_LEN(tables); t++) {
+        const struct http_route *r;
+        int n;
+        tables[t](&r, &n);
+        routes = xrealloc(routes, (size_t)(n_routes + n) * sizeof *routes);
+        memcpy(routes + n_routes, r, (size_t)n * sizeof *routes);
+        n_routes += n;
+    }
     struct http_config cfg = {
         .host = host,
         .port = port,

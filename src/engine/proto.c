@@ -239,6 +239,25 @@ int proto_encode(const struct proto_msg *m, struct buf *out)
         put_str(&w, m->message);
         break;
     case PROTO_CANCEL: put_u64(&w, m->id); break;
+    case PROTO_TOKENIZE:
+        put_u64(&w, m->id);
+        put_u32(&w, m->flags);
+        put_str(&w, m->prompt);
+        break;
+    case PROTO_TOKENIZED:
+    case PROTO_DETOKENIZE:
+        put_u64(&w, m->id);
+        put_i32s(&w, m->prefix_tokens, m->n_prefix_tokens);
+        if (m->type == PROTO_TOKENIZED) {
+            put_u32(&w, (uint32_t)m->inputs.n);
+            for (int i = 0; i < m->inputs.n; i++)
+                put_str(&w, m->inputs.v[i]);
+        }
+        break;
+    case PROTO_DETOKENIZED:
+        put_u64(&w, m->id);
+        put_str(&w, m->prompt);
+        break;
     default: w.rc = ERR_INTERNAL;
     }
     size_t plen = out->len - start - 8;
@@ -506,6 +525,38 @@ int proto_decode(enum proto_type type, const void *payload, size_t len, struct p
         m->message = get_str(&c, NULL);
         break;
     case PROTO_CANCEL: m->id = get_u64(&c); break;
+    case PROTO_TOKENIZE:
+        m->id = get_u64(&c);
+        m->flags = get_u32(&c);
+        m->prompt = get_str(&c, NULL);
+        if (!m->prompt)
+            c.bad = 1;
+        break;
+    case PROTO_TOKENIZED:
+    case PROTO_DETOKENIZE: {
+        m->id = get_u64(&c);
+        m->prefix_tokens = get_i32s(&c, PROTO_MAX_TOKENS, &m->n_prefix_tokens);
+        if (type == PROTO_DETOKENIZE)
+            break;
+        uint32_t k = get_u32(&c);
+        if (k > PROTO_MAX_TOKENS || k > c.left / 4) {
+            c.bad = 1;
+            break;
+        }
+        m->inputs.v = xcalloc(k ? k : 1, sizeof(char *));
+        for (uint32_t i = 0; i < k && !c.bad; i++) {
+            char *s = get_str(&c, NULL);
+            if (!s)
+                c.bad = 1;
+            else
+                m->inputs.v[m->inputs.n++] = s;
+        }
+        break;
+    }
+    case PROTO_DETOKENIZED:
+        m->id = get_u64(&c);
+        m->prompt = get_str(&c, NULL);
+        break;
     default: return err_set(e, ERR_PROTOCOL, "unknown message type %d", (int)type);
     }
     if (c.bad)

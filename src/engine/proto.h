@@ -25,6 +25,10 @@
  *   P->W EMBED     u64 id, u32 flags, u32 dimensions, str[] inputs
  *   W->P EMBEDDING u64 id, u32 n, u32 dim, f32[n*dim], u32 prompt_n, i64 us
  *                                                        (or ERROR) ends an EMBED
+ *   P->W TOKENIZE  u64 id, u32 flags, str text
+ *   W->P TOKENIZED u64 id, i32[] tokens, str[] pieces     (pieces only with PROTO_TOK_PIECES)
+ *   P->W DETOKENIZE   u64 id, i32[] tokens
+ *   W->P DETOKENIZED  u64 id, str text
  *
  * i32[] and f32[] are a u32 count followed by the values; str[] a u32 count and strings.
  * probs (only with PROTO_GEN_LOGPROBS) is a u32 count of entries, each: i32 token, str piece,
@@ -65,6 +69,17 @@ enum proto_type {
     PROTO_CANCEL = 7,
     PROTO_EMBED = 8,
     PROTO_EMBEDDING = 9,
+    PROTO_TOKENIZE = 10,
+    PROTO_TOKENIZED = 11,
+    PROTO_DETOKENIZE = 12,
+    PROTO_DETOKENIZED = 13,
+};
+
+/* TOKENIZE flags. */
+enum {
+    PROTO_TOK_ADD_SPECIAL = 1 << 0,   /* BOS/EOS as the model wants */
+    PROTO_TOK_PARSE_SPECIAL = 1 << 1, /* special tokens written in the text */
+    PROTO_TOK_PIECES = 1 << 2,        /* also return each token's text */
 };
 
 /* GENERATE flags. */

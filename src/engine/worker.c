@@ -2,7 +2,9 @@
  * proto.h. It loads the model, then serves GENERATE requests one at a time (#5 adds slots and
  * continuous batching), streaming TOKEN events and ending each request with DONE or ERROR.
  */
+#include "base/buf.h"
 #include "base/log.h"
+#include "base/utf8.h"
 #include "base/util.h"
 #include "engine/engine.h"
 #include "engine/mfile.h"
@@ -187,6 +189,51 @@ int tokenize_append(const struct worker *w, const char *text, bool add_special, 
     return 0;
 }
 
+int worker_tokenize(struct worker *w, const struct proto_msg *req, struct proto_msg *out,
+                    struct err *e)
+{
+    int32_t n_vocab = llama_vocab_n_tokens(w->vocab);
+    if (req->type == PROTO_DETOKENIZE) {
+        struct buf text;
+        buf_init(&text, PROTO_MAX_PROMPT);
+        for (uint32_t i = 0; i < req->n_prefix_tokens; i++) {
+            if (req->prefix_tokens[i] < 0 || req->prefix_tokens[i] >= n_vocab) {
+                buf_free(&text);
+                return err_set(e, ERR_BAD_REQUEST, "token %d is outside the vocabulary (%d)",
+                               req->prefix_tokens[i], n_vocab);
+            }
+            char piece[256];
+            int32_t n = llama_token_to_piece(w->vocab, req->prefix_tokens[i], piece, sizeof piece,
+                                             0, false);
+            if (n > 0 && buf_append(&text, piece, (size_t)n)) {
+                buf_free(&text);
+                return err_set(e, ERR_TOO_LARGE, "the text is too large");
+            }
+        }
+        out->prompt = utf8_sanitize(text.data ? text.data : "", text.len);
+        buf_free(&text);
+        return 0;
+    }
+    struct tokvec t = {0};
+    int rc = tokenize_append(w, req->prompt, (req->flags & PROTO_TOK_ADD_SPECIAL) != 0,
+                             (req->flags & PROTO_TOK_PARSE_SPECIAL) != 0, &t);
+    if (rc) {
+        tokvec_free(&t);
+        return err_set(e, rc, "the text could not be tokenized");
+    }
+    out->prefix_tokens = t.v;
+    out->n_prefix_tokens = (uint32_t)t.n;
+    if (req->flags & PROTO_TOK_PIECES) {
+        out->inputs.v = xcalloc(t.n ? t.n : 1, sizeof(char *));
+        for (size_t i = 0; i < t.n; i++) {
+            char piece[256];
+            int32_t n = llama_token_to_piece(w->vocab, t.v[i], piece, sizeof piece, 0, true);
+            out->inputs.v[out->inputs.n++] = xstrndup(piece, n > 0 ? (size_t)n : 0);
+        }
+    }
+    return 0;
+}
+
 void poll_parent(struct worker *w, struct gen_state *g)
 {
     for (;;) {
@@ -207,7 +254,8 @@ void poll_parent(struct worker *w, struct gen_state *g)
             log_warn("msg=\"bad message from parent\" err=%s", log_q(e.msg));
         else if (m.type == PROTO_CANCEL && m.id == g->id)
             g->cancelled = 1;
-        else if (m.type == PROTO_GENERATE || m.type == PROTO_EMBED)
+        else if (m.type == PROTO_GENERATE || m.type == PROTO_EMBED || m.type == PROTO_TOKENIZE ||
+                 m.type == PROTO_DETOKENIZE)
             proto_send_error(w->fd, m.id, ERR_UNAVAILABLE, "worker is busy with another request");
         proto_msg_free(&m);
     }
@@ -228,11 +276,14 @@ static int serve(struct worker *w)
             proto_msg_free(&req);
             continue;
         }
-        if (req.type == PROTO_EMBED) {
+        if (req.type == PROTO_EMBED || req.type == PROTO_TOKENIZE || req.type == PROTO_DETOKENIZE) {
             struct proto_msg out;
-            proto_msg_init(&out, PROTO_EMBEDDING);
+            proto_msg_init(&out, req.type == PROTO_EMBED      ? PROTO_EMBEDDING
+                                 : req.type == PROTO_TOKENIZE ? PROTO_TOKENIZED
+                                                              : PROTO_DETOKENIZED);
             out.id = req.id;
-            rc = worker_embed(w, &req, &out, &e);
+            rc = req.type == PROTO_EMBED ? worker_embed(w, &req, &out, &e)
+                                         : worker_tokenize(w, &req, &out, &e);
             int sent =
                 rc ? proto_send_error(w->fd, req.id, rc, e.msg) : proto_send(w->fd, &out, NULL);
             proto_msg_free(&out);

@@ -49,6 +49,10 @@ void poll_parent(struct worker *w, struct gen_state *g);
  * parent went away, or another error for an ERROR event. */
 int worker_generate(struct worker *w, struct proto_msg *req, struct gen_stats *st, struct err *e);
 
+/* TOKENIZE and DETOKENIZE: fill out (TOKENIZED or DETOKENIZED). */
+int worker_tokenize(struct worker *w, const struct proto_msg *req, struct proto_msg *out,
+                    struct err *e);
+
 /* EMBED: fills out (an EMBEDDING message). */
 int worker_embed(struct worker *w, const struct proto_msg *req, struct proto_msg *out,
                  struct err *e);

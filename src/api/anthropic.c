@@ -1,0 +1,331 @@
+/* Anthropic's Messages API: POST /v1/messages (whole and streamed with Anthropic's event
+ * sequence) and POST /v1/messages/count_tokens. Errors take Anthropic's shape:
+ * {"type":"error","error":{"type","message"}}. */
+#include "api/api.h"
+#include "base/buf.h"
+#include "base/util.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+void anthropic_error(struct http_reply *rep, int code, const char *msg)
+{
+    int status = err_http_status(code);
+    const char *type = status == 404   ? "not_found_error"
+                       : status == 413 ? "request_too_large"
+                       : status == 503 ? "overloaded_error"
+                       : status >= 500 ? "api_error"
+                                       : "invalid_request_error";
+    json_t *e = json_object();
+    json_object_set_new(e, "type", json_string(type));
+    json_object_set_new(e, "message", json_string(msg));
+    json_t *o = json_object();
+    json_object_set_new(o, "type", json_string("error"));
+    json_object_set_new(o, "error", e);
+    api_reply(rep, status, o);
+}
+
+/* The system prompt: a string or a list of text blocks. */
+static int system_text(json_t *sys, struct buf *out, struct err *e)
+{
+    if (!sys || json_is_null(sys))
+        return 0;
+    if (json_is_string(sys))
+        return buf_puts(out, json_string_value(sys)) ? ERR_TOO_LARGE : 0;
+    if (!json_is_array(sys))
+        return err_set(e, ERR_BAD_REQUEST, "system must be a string or a list of text blocks");
+    size_t i;
+    json_t *b;
+    json_array_foreach(sys, i, b)
+    {
+        const char *t = json_string_value(json_object_get(b, "text"));
+        if (!t)
+            return err_set(e, ERR_BAD_REQUEST, "system.%zu must be a text block", i);
+        if ((i && buf_puts(out, "\n")) || buf_puts(out, t))
+            return ERR_TOO_LARGE;
+    }
+    return 0;
+}
+
+/* model, messages and system into req->prompt (shared by messages and count_tokens). */
+static int parse_prompt(json_t *body, struct native_req *req, struct err *e)
+{
+    const char *model = NULL;
+    int rc = api_get_str(body, "model", &model, e);
+    if (rc)
+        return rc;
+    if (!model || !*model)
+        return err_set(e, ERR_BAD_REQUEST, "model: field required");
+    snprintf(req->model, sizeof req->model, "%s", model);
+    json_t *msgs = json_object_get(body, "messages");
+    if (!json_is_array(msgs) || json_array_size(msgs) == 0)
+        return err_set(e, ERR_BAD_REQUEST, "messages: a non-empty list is required");
+    size_t i;
+    json_t *m;
+    json_array_foreach(msgs, i, m)
+    {
+        const char *role = json_string_value(json_object_get(m, "role"));
+        if (!role || (strcmp(role, "user") != 0 && strcmp(role, "assistant") != 0))
+            return err_set(e, ERR_BAD_REQUEST, "messages.%zu.role must be user or assistant", i);
+        json_t *c = json_object_get(m, "content");
+        if (json_is_array(c)) {
+            size_t k;
+            json_t *b;
+            json_array_foreach(c, k, b)
+            {
+                const char *type = json_string_value(json_object_get(b, "type"));
+                if (!type || strcmp(type, "text") != 0)
+                    return err_set(e, ERR_BAD_REQUEST,
+                                   "messages.%zu.content.%zu: %s blocks are not supported yet "
+                                   "(text only)",
+                                   i, k, type ? type : "untyped");
+            }
+        } else if (!json_is_string(c)) {
+            return err_set(e, ERR_BAD_REQUEST,
+                           "messages.%zu.content must be a string or a list of blocks", i);
+        }
+    }
+    json_t *tools = json_object_get(body, "tools");
+    if (json_is_array(tools) && json_array_size(tools) > 0)
+        return err_set(e, ERR_BAD_REQUEST,
+                       "tools are not supported yet: tool use needs the chat template engine that "
+                       "is planned next");
+    struct buf sys;
+    buf_init(&sys, PROTO_MAX_PROMPT);
+    rc = system_text(json_object_get(body, "system"), &sys, e);
+    if (!rc)
+        rc = native_resolve(req, e);
+    if (!rc)
+        rc = api_render_messages(req, msgs, sys.data, e);
+    buf_free(&sys);
+    return rc;
+}
+
+/* ---- output ---- */
+
+struct anth {
+    char id[48];
+    int started;
+};
+
+static void event(struct buf *out, const char *name, json_t *o)
+{
+    char *s = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    buf_printf(out, "event: %s\ndata: %s\n\n", name, s);
+    free(s);
+}
+
+static const char *stop_reason(uint32_t stop)
+{
+    return stop == PROTO_STOP_STRING                                 ? "stop_sequence"
+           : stop == PROTO_STOP_LENGTH || stop == PROTO_STOP_CONTEXT ? "max_tokens"
+                                                                     : "end_turn";
+}
+
+static json_t *message_obj(struct gen_run *g, json_t *content)
+{
+    struct anth *a = g->pctx;
+    json_t *o = json_object();
+    json_object_set_new(o, "id", json_string(a->id));
+    json_object_set_new(o, "type", json_string("message"));
+    json_object_set_new(o, "role", json_string("assistant"));
+    json_object_set_new(o, "model", json_string(g->req.model));
+    json_object_set_new(o, "content", content);
+    return o;
+}
+
+static void start(struct gen_run *g, struct buf *out)
+{
+    struct anth *a = g->pctx;
+    if (a->started)
+        return;
+    a->started = 1;
+    json_t *m = message_obj(g, json_array());
+    json_object_set_new(m, "stop_reason", json_null());
+    json_object_set_new(m, "stop_sequence", json_null());
+    json_t *u = json_object();
+    json_object_set_new(u, "input_tokens", json_integer(0)); /* known at the end: message_delta */
+    json_object_set_new(u, "output_tokens", json_integer(0));
+    json_object_set_new(m, "usage", u);
+    json_t *o = json_object();
+    json_object_set_new(o, "type", json_string("message_start"));
+    json_object_set_new(o, "message", m);
+    event(out, "message_start", o);
+    json_t *b = json_object();
+    json_object_set_new(b, "type", json_string("text"));
+    json_object_set_new(b, "text", json_string(""));
+    o = json_object();
+    json_object_set_new(o, "type", json_string("content_block_start"));
+    json_object_set_new(o, "index", json_integer(0));
+    json_object_set_new(o, "content_block", b);
+    event(out, "content_block_start", o);
+    event(out, "ping", json_pack("{s:s}", "type", "ping"));
+}
+
+static void an_chunk(struct gen_run *g, const struct proto_msg *ev, struct buf *out)
+{
+    start(g, out);
+    if (!ev->text_len)
+        return;
+    json_t *d = json_object();
+    json_object_set_new(d, "type", json_string("text_delta"));
+    json_t *s = json_stringn(ev->text, ev->text_len);
+    json_object_set_new(d, "text", s ? s : json_string(""));
+    json_t *o = json_object();
+    json_object_set_new(o, "type", json_string("content_block_delta"));
+    json_object_set_new(o, "index", json_integer(0));
+    json_object_set_new(o, "delta", d);
+    event(out, "content_block_delta", o);
+}
+
+static void an_end(struct gen_run *g, const struct proto_msg *ev, int last, struct buf *out)
+{
+    (void)last;
+    start(g, out);
+    event(out, "content_block_stop",
+          json_pack("{s:s, s:i}", "type", "content_block_stop", "index", 0));
+    json_t *d = json_object();
+    json_object_set_new(d, "stop_reason", json_string(stop_reason(ev->stats.stop_reason)));
+    json_object_set_new(d, "stop_sequence",
+                        ev->stats.stop_string ? json_string(ev->stats.stop_string) : json_null());
+    json_t *u = json_object();
+    json_object_set_new(u, "input_tokens", json_integer(ev->stats.prompt_n));
+    json_object_set_new(u, "output_tokens", json_integer(ev->stats.gen_n));
+    json_t *o = json_object();
+    json_object_set_new(o, "type", json_string("message_delta"));
+    json_object_set_new(o, "delta", d);
+    json_object_set_new(o, "usage", u);
+    event(out, "message_delta", o);
+    event(out, "message_stop", json_pack("{s:s}", "type", "message_stop"));
+}
+
+static void an_stream_error(struct gen_run *g, const char *msg, struct buf *out)
+{
+    (void)g;
+    event(out, "error",
+          json_pack("{s:s, s:{s:s, s:s}}", "type", "error", "error", "type", "api_error", "message",
+                    msg));
+}
+
+static void an_whole(struct gen_run *g, struct http_reply *rep)
+{
+    struct gen_choice *c = &g->choices[0];
+    json_t *content = json_array();
+    json_t *text = json_stringn(c->text ? c->text : "", c->len);
+    json_array_append_new(
+        content, json_pack("{s:s, s:o}", "type", "text", "text", text ? text : json_string("")));
+    json_t *o = message_obj(g, content);
+    json_object_set_new(o, "stop_reason", json_string(stop_reason(c->stats.stop_reason)));
+    json_object_set_new(o, "stop_sequence",
+                        c->stats.stop_string ? json_string(c->stats.stop_string) : json_null());
+    json_t *u = json_object();
+    json_object_set_new(u, "input_tokens", json_integer(c->stats.prompt_n));
+    json_object_set_new(u, "output_tokens", json_integer(c->stats.gen_n));
+    json_object_set_new(u, "cache_read_input_tokens", json_integer(c->stats.prompt_cached));
+    json_object_set_new(o, "usage", u);
+    api_reply(rep, 200, o);
+}
+
+static const struct gen_format anthropic_format = {
+    .content_type = "text/event-stream",
+    .chunk = an_chunk,
+    .end = an_end,
+    .stream_error = an_stream_error,
+    .whole = an_whole,
+    .error = anthropic_error,
+    .free = free,
+};
+
+static void handle_messages(const struct http_request *hreq, struct http_reply *rep)
+{
+    json_t *body = api_parse_body(hreq, rep, anthropic_error);
+    if (!body)
+        return;
+    struct native_req req;
+    native_req_init(&req, NATIVE_GENERATE);
+    struct err e = {0};
+    int stream = 0;
+    int64_t max_tokens = -1;
+    json_t *warnings = json_array();
+    int rc = api_get_int(body, "max_tokens", 1, 1000000000, &max_tokens, &e);
+    if (!rc && max_tokens < 0)
+        rc = err_set(&e, ERR_BAD_REQUEST, "max_tokens: field required");
+    if (!rc)
+        rc = api_get_bool(body, "stream", &stream, &e);
+    /* temperature, top_p, top_k, and llama.cpp's extras, through the parameter table. */
+    json_t *opts = json_object();
+    const char *key;
+    json_t *v;
+    json_object_foreach(body, key, v)
+    {
+        if (!strcmp(key, "temperature") || !strcmp(key, "top_p") || !strcmp(key, "top_k") ||
+            (params_find(key) && strcmp(key, "stop") != 0))
+            json_object_set(opts, key, v);
+    }
+    json_t *stops = json_object_get(body, "stop_sequences");
+    if (stops)
+        json_object_set(opts, "stop", stops);
+    if (!rc)
+        rc = api_apply_options(opts, &req.gen, &req.load, warnings, &e);
+    json_decref(opts);
+    if (!rc)
+        rc = parse_prompt(body, &req, &e);
+    if (rc) {
+        anthropic_error(rep, rc, e.msg);
+    } else {
+        req.gen.num_predict = (int32_t)max_tokens;
+        struct gen_run *g = xcalloc(1, sizeof *g);
+        struct anth *a = xcalloc(1, sizeof *a);
+        static uint64_t counter;
+        snprintf(
+            a->id, sizeof a->id, "msg_%llx%06llx", (unsigned long long)time(NULL),
+            (unsigned long long)(__atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED) & 0xffffff));
+        g->fmt = &anthropic_format;
+        g->pctx = a;
+        g->stream = stream;
+        g->warnings = json_incref(warnings);
+        api_gen_reply(g, &req, rep);
+    }
+    native_req_free(&req);
+    json_decref(warnings);
+    json_decref(body);
+}
+
+static void handle_count_tokens(const struct http_request *hreq, struct http_reply *rep)
+{
+    json_t *body = api_parse_body(hreq, rep, anthropic_error);
+    if (!body)
+        return;
+    struct native_req req;
+    native_req_init(&req, NATIVE_TOKENIZE);
+    struct err e = {0};
+    int rc = parse_prompt(body, &req, &e);
+    struct proto_msg ans;
+    int64_t load_us;
+    proto_msg_init(&ans, 0);
+    if (!rc) {
+        snprintf(rep->model, sizeof rep->model, "%s", req.model);
+        req.flags = PROTO_TOK_ADD_SPECIAL | PROTO_TOK_PARSE_SPECIAL;
+        rc = native_call(&req, &ans, &load_us, &e);
+    }
+    if (rc)
+        anthropic_error(rep, rc, e.msg);
+    else
+        api_reply(rep, 200, json_pack("{s:i}", "input_tokens", (int)ans.n_prefix_tokens));
+    proto_msg_free(&ans);
+    native_req_free(&req);
+    json_decref(body);
+}
+
+static const struct http_route routes[] = {
+    {"POST", "/v1/messages", handle_messages},
+    {"POST", "/v1/messages/count_tokens", handle_count_tokens},
+};
+
+void anthropic_routes(const struct http_route **r, int *n)
+{
+    *r = routes;
+    *n = (int)ARRAY_LEN(routes);
+}
