@@ -154,11 +154,11 @@ int native_next(struct native_job *j, struct proto_msg *ev, struct err *e)
 
 int native_call(struct native_req *req, struct proto_msg *answer, int64_t *load_us, struct err *e)
 {
-    struct native_job *j;
+    struct native_job *j = NULL;
     proto_msg_init(answer, 0);
     int rc = native_start(req, &j, e);
-    if (rc)
-        return rc;
+    if (rc || !j)
+        return rc ? rc : ERR_INTERNAL;
     rc = native_next(j, answer, e);
     *load_us = j->load_us;
     native_finish(j);
