@@ -23,6 +23,8 @@ struct api_ctx {
     struct sched *sched;
     volatile int shutting_down; /* set on SIGTERM/SIGINT: streams end with a final event */
     int strict_options;         /* HEARTH_STRICT_OPTIONS: unknown options are a 400 */
+    const char *default_model;  /* serve --model: for llama-server routes that name none */
+    int default_ready;          /* 0 loading, 1 loaded, -1 failed (atomic) */
 };
 extern struct api_ctx *api;
 
@@ -106,6 +108,7 @@ struct gen_format {
     /* An error before anything was sent, in the protocol's shape. */
     void (*error)(struct http_reply *rep, int code, const char *msg);
     void (*free)(void *pctx); /* frees pctx; may be NULL */
+    int probs_with_ids;       /* log-probabilities carry token ids (llama-server) */
 };
 
 struct gen_run {
@@ -135,8 +138,9 @@ struct gen_run {
 void api_gen_reply(struct gen_run *g, struct native_req *req, struct http_reply *rep);
 int64_t api_gen_elapsed_us(const struct gen_run *g);
 
-/* A TOKEN event's log-probabilities as [{token, logprob, bytes, top_logprobs}]. */
-json_t *api_probs_json(const struct proto_msg *ev);
+/* A TOKEN event's log-probabilities as [{token, logprob, bytes, top_logprobs}] (and "id" for
+ * every token when with_ids). */
+json_t *api_probs_json(const struct proto_msg *ev, int with_ids);
 
 /* ---- JSON helpers ---- */
 
@@ -188,6 +192,10 @@ void ollama_delete(const struct http_request *req, struct http_reply *rep);
 void ollama_routes(const struct http_route **routes, int *n);
 void openai_routes(const struct http_route **routes, int *n);
 void anthropic_routes(const struct http_route **routes, int *n);
+void llama_routes(const struct http_route **routes, int *n);
+
+/* The model's chat template from its GGUF (malloc'd), or NULL when it has none. */
+char *api_model_template(const char *path);
 void anthropic_error(struct http_reply *rep, int code, const char *msg);
 
 /* OpenAI's error shape: {"error":{"message","type","param","code"}}. */

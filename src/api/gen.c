@@ -16,9 +16,11 @@ int api_active_streams(void)
     return __atomic_load_n(&active_streams, __ATOMIC_RELAXED);
 }
 
-static json_t *logprob_json(const struct token_logprob *t)
+static json_t *logprob_json(const struct token_logprob *t, int with_id)
 {
     json_t *o = json_object();
+    if (with_id)
+        json_object_set_new(o, "id", json_integer(t->token));
     char *s = utf8_sanitize(t->piece ? t->piece : "", t->piece ? strlen(t->piece) : 0);
     json_object_set_new(o, "token", json_string(s));
     free(s);
@@ -30,14 +32,14 @@ static json_t *logprob_json(const struct token_logprob *t)
     return o;
 }
 
-json_t *api_probs_json(const struct proto_msg *ev)
+json_t *api_probs_json(const struct proto_msg *ev, int with_ids)
 {
     json_t *arr = json_array();
     for (uint32_t i = 0; i < ev->n_probs; i++) {
-        json_t *o = logprob_json(&ev->probs[i].chosen);
+        json_t *o = logprob_json(&ev->probs[i].chosen, with_ids);
         json_t *top = json_array();
         for (uint32_t k = 0; k < ev->probs[i].n_top; k++)
-            json_array_append_new(top, logprob_json(&ev->probs[i].top[k]));
+            json_array_append_new(top, logprob_json(&ev->probs[i].top[k], with_ids));
         json_object_set_new(o, "top_logprobs", top);
         json_array_append_new(arr, o);
     }
@@ -166,7 +168,7 @@ static void run_whole(struct gen_run *g)
         if (ev.type == PROTO_TOKEN) {
             buf_append(&text, ev.text ? ev.text : "", ev.text_len);
             if (ev.n_probs) {
-                json_t *p = api_probs_json(&ev);
+                json_t *p = api_probs_json(&ev, g->fmt->probs_with_ids);
                 json_array_extend(c->logprobs, p);
                 json_decref(p);
             }

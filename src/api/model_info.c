@@ -1,6 +1,8 @@
 /* What the model routes report about a GGUF: family, size, quantization, metadata, template. */
 #include "api/model_info.h"
 
+#include "api/api.h"
+
 #include "base/util.h"
 #include "engine/mfile.h"
 
@@ -36,6 +38,16 @@ static void human_count(uint64_t n, char *out, size_t len)
     char *dot = strstr(out, ".0");
     if (dot && (dot[2] == 'B' || dot[2] == 'M' || dot[2] == 'K'))
         memmove(dot, dot + 2, strlen(dot + 2) + 1);
+}
+
+char *api_model_template(const char *path)
+{
+    struct mfile mf;
+    if (mfile_open(path, &mf, NULL))
+        return NULL;
+    char *t = mfile_get_str(&mf, "tokenizer.chat_template");
+    mfile_close(&mf);
+    return t;
 }
 
 int model_details_read(const char *path, struct model_details *d, struct err *e)

@@ -96,17 +96,6 @@ static int parse_common(json_t *body, struct native_req *req, int *stream, json_
     return 0;
 }
 
-/* The model's chat template, read from its GGUF (NULL when it has none). */
-static char *model_template(const char *path)
-{
-    struct mfile mf;
-    if (mfile_open(path, &mf, NULL))
-        return NULL;
-    char *t = mfile_get_str(&mf, "tokenizer.chat_template");
-    mfile_close(&mf);
-    return t;
-}
-
 /* Ollama's `template` field is a Go template. Until Jinja lands (#8) the common placeholders are
  * substituted and anything else is refused rather than guessed at. */
 static int apply_go_template(const char *tmpl, const char *system, const char *prompt, char **out,
@@ -232,7 +221,7 @@ static void ol_chunk(struct gen_run *g, const struct proto_msg *ev, struct buf *
     set_content(g, o, ev->text ? ev->text : "", ev->text_len);
     json_object_set_new(o, "done", json_false());
     if (ev->n_probs)
-        json_object_set_new(o, "logprobs", api_probs_json(ev));
+        json_object_set_new(o, "logprobs", api_probs_json(ev, 0));
     emit(out, o);
 }
 
@@ -380,7 +369,7 @@ static void handle_generate(const struct http_request *hreq, struct http_reply *
     } else if (tmpl && *tmpl) {
         rc = apply_go_template(tmpl, system, prompt, &req.prompt, &e);
     } else {
-        char *mt = model_template(req.path);
+        char *mt = api_model_template(req.path);
         if (mt) {
             struct chat_message msgs[2];
             size_t n = 0;
@@ -472,7 +461,7 @@ static void handle_chat(const struct http_request *hreq, struct http_reply *rep)
         load_reply(&req, 1, rep);
         goto done;
     }
-    char *mt = model_template(req.path);
+    char *mt = api_model_template(req.path);
     if (!mt) {
         rc = err_set(&e, ERR_BAD_REQUEST,
                      "model '%s' has no chat template, so messages cannot be formatted; use "

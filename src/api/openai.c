@@ -303,7 +303,7 @@ static void oai_chunk(struct gen_run *g, const struct proto_msg *ev, struct buf 
         json_object_set_new(c, "text", s ? s : json_string(""));
         buf_free(&t);
     }
-    json_t *probs = ev->n_probs ? api_probs_json(ev) : NULL;
+    json_t *probs = ev->n_probs ? api_probs_json(ev, 0) : NULL;
     if (probs && x->chat) {
         json_t *lp = json_object();
         json_object_set_new(lp, "content", probs);

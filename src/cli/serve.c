@@ -31,6 +31,9 @@ static void serve_usage(void)
            "  --keep-alive DURATION     how long an idle model stays loaded (default 5m;\n"
            "                            negative keeps it forever) [HEARTH_KEEP_ALIVE, then\n"
            "                            OLLAMA_KEEP_ALIVE]\n"
+           "  -m, --model NAME          a default model: loaded at start (GET /health answers\n"
+           "                            503 until it is), kept loaded, and used by the\n"
+           "                            llama-server routes when a request names none\n"
            "  -h, --help                print this help\n"
            "\n"
            "Other variables: HEARTH_STRICT_OPTIONS=1 answers unknown request options with 400\n"
@@ -80,9 +83,31 @@ int cli_parse_host(const char *in, char *host, size_t host_len, unsigned short *
     return 0;
 }
 
+/* Loads the default model in the background, so the server answers /health (503) meanwhile. */
+static void *load_default(void *arg)
+{
+    struct api_ctx *ctx = arg;
+    struct native_req req;
+    native_req_init(&req, NATIVE_GENERATE);
+    snprintf(req.model, sizeof req.model, "%s", ctx->default_model);
+    req.keep_alive_ms = SCHED_KEEP_FOREVER;
+    struct err e = {0};
+    int unloaded;
+    int64_t load_us;
+    int rc = native_resolve(&req, &e);
+    if (!rc)
+        rc = native_load_only(&req, &unloaded, &load_us, &e);
+    if (rc)
+        log_error("msg=\"the default model failed to load\" model=%s err=%s",
+                  log_q(ctx->default_model), log_q(e.msg));
+    __atomic_store_n(&ctx->default_ready, rc ? -1 : 1, __ATOMIC_RELEASE);
+    native_req_free(&req);
+    return NULL;
+}
+
 int cmd_serve(int argc, char **argv)
 {
-    const char *host_arg = NULL, *keep_arg = NULL;
+    const char *host_arg = NULL, *keep_arg = NULL, *model_arg = NULL;
     char **dirs = xcalloc((size_t)argc + 64, sizeof(char *));
     int n_dirs = 0, status = 1;
     for (int i = 0; i < argc; i++) {
@@ -101,8 +126,11 @@ int cmd_serve(int argc, char **argv)
         } else if (!strcmp(a, "--keep-alive") && v) {
             keep_arg = v;
             i++;
+        } else if ((!strcmp(a, "--model") || !strcmp(a, "-m")) && v) {
+            model_arg = v;
+            i++;
         } else if (!strcmp(a, "--host") || !strcmp(a, "--models-dir") ||
-                   !strcmp(a, "--keep-alive")) {
+                   !strcmp(a, "--keep-alive") || !strcmp(a, "--model") || !strcmp(a, "-m")) {
             cli_error("%s needs a value", a);
             free(dirs);
             return 2;
@@ -160,7 +188,7 @@ int cmd_serve(int argc, char **argv)
 
     /* One table for every protocol. */
     void (*tables[])(const struct http_route **, int *) = {ollama_routes, openai_routes,
-                                                           anthropic_routes};
+                                                           anthropic_routes, llama_routes};
     int n_routes = 0;
     struct http_route *routes = NULL;
     for (size_t t = 0; t < ARRAY_LEN(tables); t++) {
@@ -190,6 +218,12 @@ int cmd_serve(int argc, char **argv)
         free(routes);
         goto out;
     }
+    pthread_t loader;
+    int have_loader = 0;
+    if (model_arg) {
+        ctx.default_model = model_arg;
+        have_loader = pthread_create(&loader, NULL, load_default, &ctx) == 0;
+    }
     log_info("msg=\"listening\" addr=%s:%u models_dirs=%d keep_alive_ms=%lld", host, http_port(srv),
              n_dirs, (long long)keep_ms);
     /* Tests and scripts read the port from this line when they ask for port 0. */
@@ -205,6 +239,8 @@ int cmd_serve(int argc, char **argv)
     for (int i = 0; i < 50 && api_active_streams() > 0; i++)
         usleep(100 * 1000);
     http_stop(srv);
+    if (have_loader)
+        pthread_join(loader, NULL);
     sched_free(ctx.sched);
     store_free(ctx.store);
     free(routes);

@@ -1,0 +1,118 @@
+// llama-server's native routes against a real `hearth serve -m stories260K`.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startServer, post, assertHealthy, KNOWN_CONTINUATION } from './helpers.mjs';
+
+let srv;
+before(async () => {
+  srv = await startServer({ args: ['--model', 'stories260K'] });
+  for (let i = 0; i < 100; i++) {
+    const h = await fetch(srv.url + '/health');
+    if (h.status === 200) break;
+    assert.equal(h.status, 503, 'loading');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+});
+after(async () => { await srv.stop(); });
+
+test('health', async () => {
+  const r = await fetch(srv.url + '/health');
+  assert.equal(r.status, 200);
+  assert.deepEqual(await r.json(), { status: 'ok' });
+  const broken = await startServer({ args: ['--model', 'nope'] });
+  try {
+    let h;
+    for (let i = 0; i < 100; i++) {
+      h = await fetch(broken.url + '/health');
+      if (h.status !== 503) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.equal(h.status, 500);
+    assert.match((await h.json()).error.message, /failed to load/);
+  } finally {
+    await broken.stop();
+  }
+});
+
+test('/completion: the known story, timings, probabilities, stream', async () => {
+  const r = await post(srv.url, '/completion', { prompt: 'Once upon a time', n_predict: 30, temperature: 0 });
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.body.content, KNOWN_CONTINUATION);
+  assert.equal(r.body.stop, true);
+  assert.equal(r.body.stop_type, 'limit');
+  assert.equal(r.body.tokens_predicted, 30);
+  assert.equal(r.body.tokens_evaluated, 5);
+  assert.equal(r.body.timings.prompt_n, 5);
+  assert.equal(r.body.timings.predicted_n, 30);
+  assert.ok(r.body.timings.predicted_per_second > 0);
+  const w = await post(srv.url, '/completion', { prompt: 'Once upon a time', n_predict: 30, temperature: 0, stop: ['Lily'] });
+  assert.equal(w.body.stop_type, 'word');
+  assert.equal(w.body.stopping_word, 'Lily');
+  const p = await post(srv.url, '/completion', { prompt: 'Once upon a time', n_predict: 2, temperature: 0, n_probs: 2 });
+  assert.equal(p.body.completion_probabilities.length, 2);
+  assert.equal(p.body.completion_probabilities[0].token, ',');
+  assert.equal(typeof p.body.completion_probabilities[0].id, 'number');
+  assert.equal(p.body.completion_probabilities[0].top_logprobs.length, 2);
+  const t = await post(srv.url, '/tokenize', { content: 'Once upon a time', add_special: true });
+  const byIds = await post(srv.url, '/completion', { prompt: t.body.tokens, n_predict: 30, temperature: 0 });
+  assert.equal(byIds.body.content, KNOWN_CONTINUATION, 'a prompt of token ids');
+  const res = await fetch(srv.url + '/completion', { method: 'POST', body: JSON.stringify({ prompt: 'Once upon a time', n_predict: 30, temperature: 0, stream: true }) });
+  assert.match(res.headers.get('content-type'), /text\/event-stream/);
+  const events = (await res.text()).split('\n\n').filter(Boolean).map((l) => JSON.parse(l.replace(/^data: /, '')));
+  assert.equal(events.map((e) => e.content).join(''), KNOWN_CONTINUATION);
+  assert.equal(events.at(-1).stop, true);
+  assert.equal(events.at(-1).timings.predicted_n, 30);
+});
+
+test('tokenize, detokenize, apply-template', async () => {
+  const t = await post(srv.url, '/tokenize', { content: 'Once upon a time' });
+  assert.deepEqual(t.body.tokens, [403, 407, 261, 378]);
+  const withBos = await post(srv.url, '/tokenize', { content: 'Once upon a time', add_special: true });
+  assert.deepEqual(withBos.body.tokens, [1, 403, 407, 261, 378]);
+  const pieces = await post(srv.url, '/tokenize', { content: 'Once upon', with_pieces: true });
+  assert.deepEqual(pieces.body.tokens, [{ id: 403, piece: ' Once' }, { id: 407, piece: ' upon' }]);
+  const d = await post(srv.url, '/detokenize', { tokens: [403, 407, 261, 378] });
+  assert.equal(d.body.content, ' Once upon a time');
+  const a = await post(srv.url, '/apply-template', { model: 'chatty', messages: [{ role: 'user', content: 'hi' }] });
+  assert.equal(a.body.prompt, '<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n');
+});
+
+test('embedding, props, slots, rerank', async () => {
+  const e = await post(srv.url, '/embedding', { content: ['hello', 'world'] });
+  assert.equal(e.status, 200);
+  assert.equal(e.body.length, 2);
+  assert.equal(e.body[1].index, 1);
+  assert.equal(e.body[0].embedding.length, 64);
+  const props = await (await fetch(srv.url + '/props')).json();
+  assert.equal(props.model_alias, 'stories260K:latest');
+  assert.equal(props.default_generation_settings.top_k, 40);
+  const chattyProps = await (await fetch(srv.url + '/props?model=chatty')).json();
+  assert.match(chattyProps.chat_template, /im_start/, 'GET routes pick the model with ?model=');
+  const slots = await (await fetch(srv.url + '/slots')).json();
+  assert.ok(slots.some((s) => s.model === 'stories260K:latest'));
+  const rr = await post(srv.url, '/v1/rerank', { query: 'x', documents: ['a', 'b'] });
+  assert.equal(rr.status, 400);
+  assert.match(rr.body.error.message, /not a reranker/);
+});
+
+test('errors in llama-server shape', async () => {
+  const bad = async (path, body, status, re) => {
+    const r = await post(srv.url, path, body, { raw: typeof body === 'string' });
+    assert.equal(r.status, status, r.text);
+    assert.equal(r.body.error.code, status);
+    assert.match(r.body.error.message, re);
+    await assertHealthy(assert, srv.url);
+  };
+  await bad('/completion', '{', 400, /invalid JSON/);
+  await bad('/completion', { n_predict: 3 }, 400, /prompt is required/);
+  await bad('/completion', { prompt: 'x', model: 'nope' }, 404, /not found/);
+  await bad('/completion', { prompt: 'x', temperature: 'warm' }, 400, /temperature/);
+  await bad('/completion', { prompt: [1, 'a'] }, 400, /token ids/);
+  await bad('/completion', { prompt: 'x', json_schema: { type: 'object' } }, 400, /json_schema/);
+  await bad('/completion', { prompt: 'x', grammar: 'root ::= (' }, 400, /invalid grammar/);
+  await bad('/tokenize', {}, 400, /content is required/);
+  await bad('/detokenize', { tokens: ['a'] }, 400, /token ids/);
+  await bad('/detokenize', { tokens: [999999] }, 400, /outside the vocabulary/);
+  await bad('/apply-template', { messages: [{ role: 'user', content: 'x' }] }, 400, /no chat template/);
+  await bad('/embedding', { content: 5 }, 400, /content/);
+});
