@@ -193,6 +193,13 @@ void ollama_routes(const struct http_route **routes, int *n);
 void openai_routes(const struct http_route **routes, int *n);
 void anthropic_routes(const struct http_route **routes, int *n);
 void llama_routes(const struct http_route **routes, int *n);
+void metrics_routes(const struct http_route **routes, int *n);
+
+/* Metrics (metrics.c); every function is thread-safe. */
+void metrics_request(const char *route, int status);
+void metrics_generation(const struct gen_stats *st);
+void metrics_first_token(double seconds);
+void metrics_worker_restart(void);
 
 /* The model's chat template from its GGUF (malloc'd), or NULL when it has none. */
 char *api_model_template(const char *path);

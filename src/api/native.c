@@ -19,6 +19,7 @@ struct native_job {
     int64_t load_us;
     int64_t keep_alive_ms;
     int finished; /* DONE, EMBEDDING or ERROR received, or the worker died */
+    int first_seen;
     int cancelled;
 };
 
@@ -126,6 +127,7 @@ int native_next(struct native_job *j, struct proto_msg *ev, struct err *e)
         if (rc) {
             j->finished = 1;
             runner_mark_dead(j->runner);
+            metrics_worker_restart();
             log_error("msg=\"worker failed\" err=%s", log_q(e->msg));
             return rc == ERR_PROTOCOL ? rc : ERR_WORKER_DIED;
         }
@@ -140,6 +142,14 @@ int native_next(struct native_job *j, struct proto_msg *ev, struct err *e)
             proto_msg_free(ev);
             return rc;
         }
+        if (ev->type == PROTO_TOKEN && !j->first_seen) {
+            j->first_seen = 1;
+            metrics_first_token((double)(now_us() - j->t0) / 1e6);
+        }
+        if (ev->type == PROTO_DONE)
+            metrics_generation(&ev->stats);
+        if (ev->type == PROTO_EMBEDDING)
+            metrics_generation(&ev->stats);
         if (ev->type == PROTO_DONE || ev->type == PROTO_EMBEDDING || ev->type == PROTO_TOKENIZED ||
             ev->type == PROTO_DETOKENIZED)
             j->finished = 1;

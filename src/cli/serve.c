@@ -34,6 +34,7 @@ static void serve_usage(void)
            "  -m, --model NAME          a default model: loaded at start (GET /health answers\n"
            "                            503 until it is), kept loaded, and used by the\n"
            "                            llama-server routes when a request names none\n"
+           "  --no-metrics              do not serve GET /metrics (Prometheus)\n"
            "  -h, --help                print this help\n"
            "\n"
            "Other variables: HEARTH_STRICT_OPTIONS=1 answers unknown request options with 400\n"
@@ -109,7 +110,7 @@ int cmd_serve(int argc, char **argv)
 {
     const char *host_arg = NULL, *keep_arg = NULL, *model_arg = NULL;
     char **dirs = xcalloc((size_t)argc + 64, sizeof(char *));
-    int n_dirs = 0, status = 1;
+    int n_dirs = 0, status = 1, no_metrics = 0;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -126,6 +127,8 @@ int cmd_serve(int argc, char **argv)
         } else if (!strcmp(a, "--keep-alive") && v) {
             keep_arg = v;
             i++;
+        } else if (!strcmp(a, "--no-metrics")) {
+            no_metrics = 1;
         } else if ((!strcmp(a, "--model") || !strcmp(a, "-m")) && v) {
             model_arg = v;
             i++;
@@ -187,11 +190,12 @@ int cmd_serve(int argc, char **argv)
     api = &ctx;
 
     /* One table for every protocol. */
-    void (*tables[])(const struct http_route **, int *) = {ollama_routes, openai_routes,
-                                                           anthropic_routes, llama_routes};
+    void (*tables[])(const struct http_route **, int *) = {
+        ollama_routes, openai_routes, anthropic_routes, llama_routes, metrics_routes};
+    size_t n_tables = ARRAY_LEN(tables) - (no_metrics ? 1 : 0);
     int n_routes = 0;
     struct http_route *routes = NULL;
-    for (size_t t = 0; t < ARRAY_LEN(tables); t++) {
+    for (size_t t = 0; t < n_tables; t++) {
         const struct http_route *r;
         int n;
         tables[t](&r, &n);
@@ -208,6 +212,7 @@ int cmd_serve(int argc, char **argv)
         .bad_method = api_bad_method,
         .max_connections = 256,
         .idle_timeout_s = 60,
+        .on_complete = metrics_request,
     };
     struct http_server *srv;
     struct err e = {0};

@@ -31,6 +31,7 @@ struct req_state {
     struct http_reply rep;
     int refs;
     int stream_freed;
+    const char *route; /* the matched route's pattern (a bounded label for metrics) */
 };
 
 static void state_unref(struct req_state *st)
@@ -198,6 +199,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     const struct http_route *r =
         find_route(&srv->cfg, method, url, &known, st->rep.allow, sizeof st->rep.allow);
     st->rep.status = 500;
+    st->route = r ? r->path : NULL;
     if (r)
         r->handler(&req, &st->rep);
     else if (known)
@@ -224,6 +226,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     else
         log_info("method=%s path=%s status=%d ms=%lld%s", st->method, log_q(st->path),
                  st->rep.status, (long long)((now_us() - st->t0) / 1000), how);
+    if (st->srv->cfg.on_complete)
+        st->srv->cfg.on_complete(st->route, st->rep.status);
     state_unref(st);
 }
 

@@ -70,6 +70,9 @@ struct http_config {
     http_handler bad_method; /* the path matched but not the method; rep->allow is set */
     unsigned max_connections;
     unsigned idle_timeout_s; /* also bounds how long a client may take to send its headers */
+    /* Called when a request ends, with the matched route's pattern (NULL when none matched)
+     * and the status; may be NULL. Any thread. */
+    void (*on_complete)(const char *route, int status);
 };
 
 /* Starts listening. Returns 0 with *out, or an error with e set (address in use...). */

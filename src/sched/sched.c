@@ -260,6 +260,16 @@ int sched_unload(struct sched *s, const char *name)
     return 0;
 }
 
+int sched_waiting(struct sched *s)
+{
+    int n = 0;
+    pthread_mutex_lock(&s->mu);
+    for (struct runner *r = s->runners; r; r = r->next)
+        n += r->waiters > r->busy ? r->waiters - r->busy : 0;
+    pthread_mutex_unlock(&s->mu);
+    return n;
+}
+
 int sched_list(struct sched *s, struct sched_status *out, int max)
 {
     int n = 0;

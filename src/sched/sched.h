@@ -50,6 +50,9 @@ void runner_mark_dead(struct runner *r);
  * Returns 0, or ERR_NOT_FOUND when it is not loaded. */
 int sched_unload(struct sched *s, const char *name);
 
+/* Requests waiting for a model that another request is using. */
+int sched_waiting(struct sched *s);
+
 /* What /api/ps shows. */
 struct sched_status {
     char name[272];

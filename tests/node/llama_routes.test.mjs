@@ -116,3 +116,43 @@ test('errors in llama-server shape', async () => {
   await bad('/apply-template', { messages: [{ role: 'user', content: 'x' }] }, 400, /no chat template/);
   await bad('/embedding', { content: 5 }, 400, /content/);
 });
+
+test('/metrics is scraped: requests, tokens, first-token times, models, restarts', async () => {
+  await post(srv.url, '/completion', { prompt: 'Once upon a time', n_predict: 7, temperature: 0 });
+  const text = await (await fetch(srv.url + '/metrics')).text();
+  const value = (re) => {
+    const m = text.match(re);
+    assert.ok(m, `metrics have ${re}:\n${text}`);
+    return Number(m[1]);
+  };
+  assert.ok(value(/^hearth_requests_total\{route="\/completion",status="200"\} (\d+)$/m) >= 5);
+  assert.ok(value(/^hearth_requests_total\{route="\/completion",status="400"\} (\d+)$/m) >= 3);
+  assert.ok(value(/^hearth_generated_tokens_total (\d+)$/m) >= 7);
+  assert.ok(value(/^hearth_prompt_tokens_total (\d+)$/m) >= 5);
+  assert.ok(value(/^hearth_time_to_first_token_seconds_count (\d+)$/m) >= 1);
+  assert.ok(value(/^hearth_time_to_first_token_seconds_bucket\{le="\+Inf"\} (\d+)$/m) >= 1);
+  assert.ok(value(/^hearth_generation_tokens_per_second ([\d.]+)$/m) > 0);
+  assert.ok(value(/^hearth_models_loaded (\d+)$/m) >= 1);
+  assert.equal(value(/^hearth_queue_depth (\d+)$/m), 0);
+  assert.match(text, /^# TYPE hearth_time_to_first_token_seconds histogram$/m);
+  // Unknown paths share one label: a client cannot grow the series.
+  await fetch(srv.url + '/x' + Math.random());
+  const again = await (await fetch(srv.url + '/metrics')).text();
+  assert.match(again, /hearth_requests_total\{route="unmatched",status="404"\}/);
+  assert.ok(!/route="\/x0/.test(again));
+
+  const crashy = await startServer({ env: { HEARTH_TEST_FAULT: 'abort_after_tokens:1' }, args: ['--no-metrics'] });
+  try {
+    assert.equal((await fetch(crashy.url + '/metrics')).status, 404, '--no-metrics');
+  } finally {
+    await crashy.stop();
+  }
+  const crashy2 = await startServer({ env: { HEARTH_TEST_FAULT: 'abort_after_tokens:1' } });
+  try {
+    await post(crashy2.url, '/completion', { model: 'stories260K', prompt: 'Once', n_predict: 5 });
+    const t = await (await fetch(crashy2.url + '/metrics')).text();
+    assert.match(t, /^hearth_worker_restarts_total 1$/m);
+  } finally {
+    await crashy2.stop();
+  }
+});
