@@ -114,6 +114,8 @@ int cmd_serve(int argc, char **argv)
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!a)
+            break;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             serve_usage();
             free(dirs);
