@@ -194,6 +194,7 @@ void openai_routes(const struct http_route **routes, int *n);
 void anthropic_routes(const struct http_route **routes, int *n);
 void llama_routes(const struct http_route **routes, int *n);
 void metrics_routes(const struct http_route **routes, int *n);
+void responses_routes(const struct http_route **routes, int *n);
 
 /* Metrics (metrics.c); every function is thread-safe. */
 void metrics_request(const char *route, int status);

@@ -126,3 +126,48 @@ test('errors in OpenAI shape', async () => {
   assert.equal(raw.body.error.type, 'invalid_request_error');
   assert.match(raw.body.error.message, /invalid JSON/);
 });
+
+test('responses: whole, streamed, and previous_response_id continues the conversation', async () => {
+  const r1 = await client.responses.create({ model: 'chatty', input: 'Hello there', instructions: 'Be brief.',
+    max_output_tokens: 6, temperature: 0 });
+  assert.equal(r1.object, 'response');
+  assert.match(r1.id, /^resp_/);
+  assert.equal(r1.output[0].type, 'message');
+  assert.equal(r1.output[0].content[0].type, 'output_text');
+  assert.equal(typeof r1.output_text, 'string');
+  assert.equal(r1.usage.output_tokens, 6);
+  assert.equal(r1.status, 'incomplete', 'max_output_tokens reached');
+  const got = await client.responses.retrieve(r1.id);
+  assert.equal(got.output_text, r1.output_text);
+
+  // The second turn sees the first: its prompt is longer than the same question alone.
+  const r2 = await client.responses.create({ model: 'chatty', input: 'And again?', previous_response_id: r1.id,
+    max_output_tokens: 4, temperature: 0 });
+  const alone = await client.responses.create({ model: 'chatty', input: 'And again?', max_output_tokens: 4, temperature: 0 });
+  assert.ok(r2.usage.input_tokens > alone.usage.input_tokens + 6, `${r2.usage.input_tokens} vs ${alone.usage.input_tokens}`);
+  assert.equal(r2.previous_response_id, r1.id);
+
+  const stream = await client.responses.create({ model: 'chatty', input: 'Hello there', instructions: 'Be brief.',
+    max_output_tokens: 6, temperature: 0, stream: true });
+  const types = [];
+  let text = '', final;
+  for await (const ev of stream) {
+    types.push(ev.type);
+    if (ev.type === 'response.output_text.delta') text += ev.delta;
+    if (ev.type === 'response.completed' || ev.type === 'response.incomplete') final = ev.response;
+  }
+  assert.equal(types[0], 'response.created');
+  assert.ok(types.includes('response.output_text.done'));
+  assert.equal(text, r1.output_text);
+  assert.equal(final.output[0].content[0].text, text);
+
+  const off = await client.responses.create({ model: 'chatty', input: 'x', store: false, max_output_tokens: 2 });
+  await assert.rejects(client.responses.create({ model: 'chatty', input: 'y', previous_response_id: off.id }),
+    (e) => e.status === 404 && /not found/.test(e.message));
+  await assert.rejects(client.responses.create({ model: 'chatty', input: 'y', previous_response_id: 'resp_nope' }),
+    (e) => e.status === 404);
+  await client.responses.delete(r1.id);
+  await assert.rejects(client.responses.retrieve(r1.id), (e) => e.status === 404);
+  await assert.rejects(client.responses.create({ model: 'chatty', input: [{ type: 'function_call_output', call_id: 'x', output: 'y' }] }),
+    (e) => e.status === 400 && /message items/.test(e.message));
+});
