@@ -13,7 +13,7 @@
 
 #define RESP_MAX       512
 #define RESP_MAX_BYTES (8u << 20)
-#define RESP_TTL       (24 * 3600)
+#define RESP_TTL       (24L * 3600)
 
 struct stored {
     char id[48];
