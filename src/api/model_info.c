@@ -112,9 +112,8 @@ json_t *model_details_json(const struct model_details *d)
 json_t *model_capabilities_json(const struct model_details *d)
 {
     json_t *c = json_array();
-    json_array_append_new(c, json_string("completion"));
-    if (d->is_embedding)
-        json_array_append_new(c, json_string("embedding"));
+    /* A model with a pooling layer makes embeddings only. */
+    json_array_append_new(c, json_string(d->is_embedding ? "embedding" : "completion"));
     if (d->has_fim)
         json_array_append_new(c, json_string("insert"));
     return c;

@@ -170,6 +170,9 @@ int worker_generate(struct worker *w, struct proto_msg *req, struct gen_stats *s
     int rc = gen_params_validate(p, e);
     if (rc)
         return rc;
+    if (llama_pooling_type(w->ctx) != LLAMA_POOLING_TYPE_NONE)
+        return err_set(e, ERR_BAD_REQUEST,
+                       "this is an embedding model: it makes embeddings, not text");
     struct tokvec toks = {0};
     rc = build_prompt(w, req, &toks, e);
     if (!rc)

@@ -24,6 +24,10 @@ export function makeModelsDir() {
     execFileSync(MKMODEL, ['--vocab', join(LLAMA_DATA, 'ggml-vocab-qwen2.gguf'), '--arch', 'qwen2',
       '--n-embd', '64', '--n-ff', '128', '--type', 'q8_0', '--fim', '100,101,102',
       '--out', join(dir, 'chatty.gguf')], { stdio: 'ignore' });
+    // A BERT encoder with mean pooling, over the real bge vocabulary: an embedding model.
+    execFileSync(MKMODEL, ['--vocab', join(LLAMA_DATA, 'ggml-vocab-bert-bge.gguf'), '--arch', 'bert',
+      '--n-embd', '64', '--n-head', '4', '--n-ff', '128', '--n-ctx', '512', '--out', join(dir, 'bert.gguf')],
+      { stdio: 'ignore' });
     // A model whose chat template llama.cpp's built-in renderer does not know.
     writeFileSync(join(dir, 'odd.jinja'), '{% for m in messages %}<<{{ m.content }}>>{% endfor %}');
     execFileSync(MKMODEL, ['--vocab', join(LLAMA_DATA, 'ggml-vocab-llama-spm.gguf'), '--arch', 'llama',

@@ -171,3 +171,25 @@ test('responses: whole, streamed, and previous_response_id continues the convers
   await assert.rejects(client.responses.create({ model: 'chatty', input: [{ type: 'function_call_output', call_id: 'x', output: 'y' }] }),
     (e) => e.status === 400 && /message items/.test(e.message));
 });
+
+test('embeddings from a BERT encoder: pooling, normalisation, determinism, batches', async () => {
+  const inputs = ['the cat sat on the mat', 'a different sentence entirely', 'the cat sat on the mat'];
+  const r = await client.embeddings.create({ model: 'bert', input: inputs });
+  assert.equal(r.data.length, 3);
+  for (const d of r.data) {
+    assert.equal(d.embedding.length, 64);
+    assert.ok(Math.abs(Math.hypot(...d.embedding) - 1) < 1e-4, 'L2-normalised');
+  }
+  assert.deepEqual(r.data[0].embedding, r.data[2].embedding, 'same input, same vector, in one batch');
+  assert.notDeepEqual(r.data[0].embedding, r.data[1].embedding);
+  const single = await client.embeddings.create({ model: 'bert', input: inputs[1] });
+  single.data[0].embedding.forEach((v, i) => assert.ok(Math.abs(v - r.data[1].embedding[i]) < 1e-5, 'batching does not change a vector'));
+  assert.ok(r.usage.prompt_tokens > 12);
+  const ol = await post(srv.url, '/api/embed', { model: 'bert', input: inputs[0], dimensions: 32 });
+  assert.equal(ol.body.embeddings[0].length, 32);
+  assert.ok(Math.abs(Math.hypot(...ol.body.embeddings[0]) - 1) < 1e-4, 'normalised again after cutting');
+  const show = await post(srv.url, '/api/show', { model: 'bert' });
+  assert.deepEqual(show.body.capabilities, ['embedding']);
+  await assert.rejects(client.completions.create({ model: 'bert', prompt: 'x', max_tokens: 2 }),
+    (e) => e.status === 400 && /embedding model/.test(e.message));
+});

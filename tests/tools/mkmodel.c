@@ -8,7 +8,8 @@
  * The tokenizer (and its chat template, if any) is copied from a vocab GGUF of the llama.cpp
  * tree; --template replaces the chat template. Weights are drawn from a seeded generator, so the
  * same arguments give the same file, and greedy decoding gives fixed output. Quantized types go
- * through llama_model_quantize from an F32 intermediate. Architectures: llama, qwen2, qwen3.
+ * through llama_model_quantize from an F32 intermediate. Architectures: llama, qwen2, qwen3, and
+ * bert (an encoder with mean pooling, for embeddings).
  */
 #include <ggml.h>
 #include <gguf.h>
@@ -165,6 +166,15 @@ static int build(const struct opts *o, const char *path, enum ggml_type wtype)
         KV_U32("attention.key_length", head_dim);
         KV_U32("attention.value_length", head_dim);
     }
+    if (!strcmp(a, "bert")) {
+        snprintf(key, sizeof key, "%s.attention.layer_norm_epsilon", a);
+        gguf_set_val_f32(g, key, 1e-12f);
+        snprintf(key, sizeof key, "%s.attention.causal", a);
+        gguf_set_val_bool(g, key, false);
+        KV_U32("pooling_type", 1); /* mean */
+        if (gguf_find_key(g, "tokenizer.ggml.token_type_count") < 0)
+            gguf_set_val_u32(g, "tokenizer.ggml.token_type_count", 2);
+    }
 
     int is_qwen = !strncmp(a, "qwen", 4);
     int64_t q_dim = (int64_t)head_dim * o->n_head, kv_dim = (int64_t)head_dim * o->n_head_kv;
@@ -183,8 +193,17 @@ static int build(const struct opts *o, const char *path, enum ggml_type wtype)
         return die("out of memory", NULL);
 
     add_tensor(ctx, g, wtype, "token_embd.weight", o->n_embd, n_vocab, 0);
-    add_tensor(ctx, g, GGML_TYPE_F32, "output_norm.weight", o->n_embd, 0, 1.0f);
-    add_tensor(ctx, g, wtype, "output.weight", o->n_embd, n_vocab, 0);
+    int bert = !strcmp(a, "bert");
+    if (bert) {
+        /* An encoder with mean pooling: no output layer; learned positions and token types. */
+        add_tensor(ctx, g, GGML_TYPE_F32, "token_types.weight", o->n_embd, 2, 0);
+        add_tensor(ctx, g, GGML_TYPE_F32, "position_embd.weight", o->n_embd, o->n_ctx, 0);
+        add_tensor(ctx, g, GGML_TYPE_F32, "token_embd_norm.weight", o->n_embd, 0, 1.0f);
+        add_tensor(ctx, g, GGML_TYPE_F32, "token_embd_norm.bias", o->n_embd, 0, 0);
+    } else {
+        add_tensor(ctx, g, GGML_TYPE_F32, "output_norm.weight", o->n_embd, 0, 1.0f);
+        add_tensor(ctx, g, wtype, "output.weight", o->n_embd, n_vocab, 0);
+    }
     for (int l = 0; l < o->n_layer; l++) {
         char name[64];
 #define T(suffix, type, ne0, ne1, fill)                                                            \
@@ -192,6 +211,25 @@ static int build(const struct opts *o, const char *path, enum ggml_type wtype)
         snprintf(name, sizeof name, "blk.%d." suffix, l);                                          \
         add_tensor(ctx, g, type, name, ne0, ne1, fill);                                            \
     } while (0)
+        if (bert) {
+            T("attn_q.weight", wtype, o->n_embd, q_dim, 0);
+            T("attn_q.bias", GGML_TYPE_F32, q_dim, 0, 0);
+            T("attn_k.weight", wtype, o->n_embd, q_dim, 0);
+            T("attn_k.bias", GGML_TYPE_F32, q_dim, 0, 0);
+            T("attn_v.weight", wtype, o->n_embd, q_dim, 0);
+            T("attn_v.bias", GGML_TYPE_F32, q_dim, 0, 0);
+            T("attn_output.weight", wtype, q_dim, o->n_embd, 0);
+            T("attn_output.bias", GGML_TYPE_F32, o->n_embd, 0, 0);
+            T("attn_output_norm.weight", GGML_TYPE_F32, o->n_embd, 0, 1.0f);
+            T("attn_output_norm.bias", GGML_TYPE_F32, o->n_embd, 0, 0);
+            T("ffn_up.weight", wtype, o->n_embd, o->n_ff, 0);
+            T("ffn_up.bias", GGML_TYPE_F32, o->n_ff, 0, 0);
+            T("ffn_down.weight", wtype, o->n_ff, o->n_embd, 0);
+            T("ffn_down.bias", GGML_TYPE_F32, o->n_embd, 0, 0);
+            T("layer_output_norm.weight", GGML_TYPE_F32, o->n_embd, 0, 1.0f);
+            T("layer_output_norm.bias", GGML_TYPE_F32, o->n_embd, 0, 0);
+            continue;
+        }
         T("attn_norm.weight", GGML_TYPE_F32, o->n_embd, 0, 1.0f);
         T("attn_q.weight", wtype, o->n_embd, q_dim, 0);
         T("attn_k.weight", wtype, o->n_embd, kv_dim, 0);
@@ -226,10 +264,11 @@ int main(int argc, char **argv)
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            printf("usage: mkmodel --vocab VOCAB.gguf --out OUT.gguf [--arch llama|qwen2|qwen3]\n"
-                   "  [--n-embd N] [--n-layer N] [--n-head N] [--n-head-kv N] [--n-ff N]\n"
-                   "  [--n-ctx N] [--type f32|f16|q8_0|q4_0|q4_k_m|...] [--seed N]\n"
-                   "  [--template FILE.jinja] [--fim PRE,SUF,MID token ids]\n");
+            printf(
+                "usage: mkmodel --vocab VOCAB.gguf --out OUT.gguf [--arch llama|qwen2|qwen3|bert]\n"
+                "  [--n-embd N] [--n-layer N] [--n-head N] [--n-head-kv N] [--n-ff N]\n"
+                "  [--n-ctx N] [--type f32|f16|q8_0|q4_0|q4_k_m|...] [--seed N]\n"
+                "  [--template FILE.jinja] [--fim PRE,SUF,MID token ids]\n");
             return 0;
         }
         if (!v)
@@ -267,8 +306,10 @@ int main(int argc, char **argv)
     if (!o.vocab || !o.out)
         return die("--vocab and --out are required (see --help)", NULL);
     if (strcmp(o.arch, "llama") != 0 && strcmp(o.arch, "qwen2") != 0 &&
-        strcmp(o.arch, "qwen3") != 0)
-        return die("unsupported --arch (llama, qwen2, qwen3)", o.arch);
+        strcmp(o.arch, "qwen3") != 0 && strcmp(o.arch, "bert") != 0)
+        return die("unsupported --arch (llama, qwen2, qwen3, bert)", o.arch);
+    if (!strcmp(o.arch, "bert"))
+        o.n_head_kv = o.n_head;
     if (o.n_embd <= 0 || o.n_layer <= 0 || o.n_head <= 0 || o.n_head_kv <= 0 || o.n_ff <= 0 ||
         o.n_ctx <= 0 || o.n_embd % o.n_head || o.n_head % o.n_head_kv)
         return die("bad dimensions (n_embd must divide by n_head, n_head by n_head_kv)", NULL);
