@@ -524,6 +524,14 @@ static void handle_slots(const struct http_request *hreq, struct http_reply *rep
     api_reply(rep, 200, arr);
 }
 
+static int cmp_score(const void *a, const void *b)
+{
+    double x = json_real_value(json_object_get(*(json_t *const *)a, "relevance_score"));
+    double y = json_real_value(json_object_get(*(json_t *const *)b, "relevance_score"));
+    return (x < y) - (x > y);
+}
+
+/* {query, documents, top_n} -> results sorted by relevance, as llama-server answers. */
 static void handle_rerank(const struct http_request *hreq, struct http_reply *rep)
 {
     json_t *body = api_parse_body(hreq, rep, llama_error);
@@ -532,13 +540,67 @@ static void handle_rerank(const struct http_request *hreq, struct http_reply *re
     struct native_req req;
     native_req_init(&req, NATIVE_EMBED);
     struct err e = {0};
-    int rc = pick_model(hreq, body, &req, &e);
+    const char *query = NULL;
+    int64_t top_n = -1;
+    int docs_text = 0;
+    int rc = api_get_str(body, "query", &query, &e);
+    if (!rc && !query)
+        rc = err_set(&e, ERR_BAD_REQUEST, "query is required");
     if (!rc)
-        rc = err_set(&e, ERR_BAD_REQUEST,
-                     "model '%s' is not a reranker (reranking needs a model with a rank pooling "
-                     "layer; none is supported yet)",
-                     req.model);
-    llama_error(rep, rc, e.msg);
+        rc = api_get_int(body, "top_n", 1, 100000, &top_n, &e);
+    if (!rc)
+        rc = api_get_bool(body, "return_text", &docs_text, &e);
+    json_t *docs = json_object_get(body, "documents");
+    if (!rc && (!json_is_array(docs) || json_array_size(docs) == 0 ||
+                json_array_size(docs) >= PROTO_MAX_EMBED_INPUTS))
+        rc = err_set(&e, ERR_BAD_REQUEST, "documents must be a non-empty list of strings");
+    if (!rc) {
+        strlist_add(&req.inputs, query);
+        size_t i;
+        json_t *d;
+        json_array_foreach(docs, i, d)
+        {
+            if (!json_is_string(d)) {
+                rc = err_set(&e, ERR_BAD_REQUEST, "documents must be strings");
+                break;
+            }
+            strlist_add(&req.inputs, json_string_value(d));
+        }
+    }
+    if (!rc)
+        rc = pick_model(hreq, body, &req, &e);
+    struct proto_msg ans;
+    proto_msg_init(&ans, 0);
+    int64_t load_us;
+    if (!rc) {
+        req.flags = PROTO_EMBED_RERANK | PROTO_EMBED_TRUNCATE;
+        rc = native_call(&req, &ans, &load_us, &e);
+    }
+    if (rc) {
+        llama_error(rep, rc, e.msg);
+    } else {
+        size_t n = ans.n_embeddings;
+        json_t **items = xcalloc(n ? n : 1, sizeof *items);
+        for (size_t i = 0; i < n; i++) {
+            items[i] = json_pack("{s:i, s:f}", "index", (int)i, "relevance_score",
+                                 (double)ans.embeddings[i]);
+            if (docs_text)
+                json_object_set(items[i], "document", json_array_get(docs, i));
+        }
+        qsort(items, n, sizeof *items, cmp_score);
+        json_t *results = json_array();
+        for (size_t i = 0; i < n; i++) {
+            if (top_n < 0 || (int64_t)i < top_n)
+                json_array_append(results, items[i]);
+            json_decref(items[i]);
+        }
+        free(items);
+        api_reply(rep, 200,
+                  json_pack("{s:s, s:s, s:o, s:{s:i, s:i}}", "model", req.model, "object", "list",
+                            "results", results, "usage", "prompt_tokens", (int)ans.stats.prompt_n,
+                            "total_tokens", (int)ans.stats.prompt_n));
+    }
+    proto_msg_free(&ans);
     native_req_free(&req);
     json_decref(body);
 }

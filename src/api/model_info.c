@@ -79,7 +79,9 @@ int model_details_read(const char *path, struct model_details *d, struct err *e)
     if (mfile_get_int(&mf, key, &v) == 0)
         d->embedding_length = v;
     snprintf(key, sizeof key, "%s.pooling_type", d->family);
-    d->is_embedding = mfile_find(&mf, key) != NULL;
+    int64_t pooling = 0;
+    d->is_embedding = mfile_get_int(&mf, key, &pooling) == 0;
+    d->is_reranker = d->is_embedding && pooling == 4; /* LLAMA_POOLING_TYPE_RANK */
     d->has_fim = mfile_find(&mf, "tokenizer.ggml.fim_pre_token_id") &&
                  mfile_find(&mf, "tokenizer.ggml.fim_suf_token_id") &&
                  mfile_find(&mf, "tokenizer.ggml.fim_mid_token_id");
@@ -113,7 +115,9 @@ json_t *model_capabilities_json(const struct model_details *d)
 {
     json_t *c = json_array();
     /* A model with a pooling layer makes embeddings only. */
-    json_array_append_new(c, json_string(d->is_embedding ? "embedding" : "completion"));
+    json_array_append_new(c, json_string(d->is_reranker    ? "rerank"
+                                         : d->is_embedding ? "embedding"
+                                                           : "completion"));
     if (d->has_fim)
         json_array_append_new(c, json_string("insert"));
     return c;

@@ -15,6 +15,7 @@ struct model_details {
     int64_t context_length;
     int64_t embedding_length;
     int is_embedding;    /* has a pooling layer */
+    int is_reranker;     /* its pooling is a rank (classification) head */
     int has_fim;         /* fill-in-the-middle tokens */
     char *chat_template; /* owned; NULL when none */
 };

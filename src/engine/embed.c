@@ -1,6 +1,7 @@
 /* EMBED in the worker: one vector per input, pooled as the model says (mean over the tokens
  * for models without a pooling layer, as Ollama and llama-server do for generative models),
  * L2-normalised, optionally cut to the first `dimensions` values and normalised again. */
+#include "base/buf.h"
 #include "base/util.h"
 #include "engine/engine.h"
 #include "engine/worker_int.h"
@@ -76,9 +77,91 @@ static int embed_one(struct worker *w, const struct tokvec *toks, uint32_t n_emb
     return rc;
 }
 
+/* A query and a document as a reranker reads them: the model's "rerank" template when it has
+ * one, else [BOS] query [EOS] [SEP] document [EOS] as the vocabulary asks (llama-server's
+ * layout). */
+static int rerank_tokens(struct worker *w, const char *query, const char *doc, struct tokvec *t)
+{
+    const char *tmpl = llama_model_chat_template(w->model, "rerank");
+    if (tmpl) {
+        struct buf b;
+        buf_init(&b, PROTO_MAX_PROMPT);
+        for (const char *p = tmpl; *p;) {
+            if (!strncmp(p, "{query}", 7)) {
+                buf_puts(&b, query);
+                p += 7;
+            } else if (!strncmp(p, "{document}", 10)) {
+                buf_puts(&b, doc);
+                p += 10;
+            } else {
+                buf_append(&b, p++, 1);
+            }
+        }
+        int rc = tokenize_append(w, b.data ? b.data : "", false, true, t);
+        buf_free(&b);
+        return rc;
+    }
+    llama_token eos = llama_vocab_eos(w->vocab);
+    if (eos == LLAMA_TOKEN_NULL)
+        eos = llama_vocab_sep(w->vocab);
+    if (llama_vocab_get_add_bos(w->vocab))
+        tokvec_push(t, llama_vocab_bos(w->vocab));
+    int rc = tokenize_append(w, query, false, false, t);
+    if (llama_vocab_get_add_eos(w->vocab))
+        tokvec_push(t, eos);
+    if (llama_vocab_get_add_sep(w->vocab))
+        tokvec_push(t, llama_vocab_sep(w->vocab));
+    if (!rc)
+        rc = tokenize_append(w, doc, false, false, t);
+    if (llama_vocab_get_add_eos(w->vocab))
+        tokvec_push(t, eos);
+    return rc;
+}
+
+/* inputs[0] is the query, the rest documents: one score each. */
+static int rerank(struct worker *w, const struct proto_msg *req, struct proto_msg *out,
+                  struct err *e)
+{
+    if (llama_pooling_type(w->ctx) != LLAMA_POOLING_TYPE_RANK)
+        return err_set(e, ERR_BAD_REQUEST,
+                       "this model is not a reranker (it has no rank pooling head)");
+    if (req->inputs.n < 2)
+        return err_set(e, ERR_BAD_REQUEST, "rerank needs a query and at least one document");
+    uint32_t n_cls = llama_model_n_cls_out(w->model);
+    float *score = xcalloc(n_cls ? n_cls : 1, sizeof *score);
+    int n_docs = req->inputs.n - 1;
+    out->embeddings = xcalloc((size_t)n_docs, sizeof(float));
+    out->n_embeddings = (uint32_t)n_docs;
+    out->embedding_dim = 1;
+    int64_t t0 = now_us();
+    llama_set_embeddings(w->ctx, true);
+    int rc = 0;
+    for (int i = 0; i < n_docs && !rc; i++) {
+        struct tokvec t = {0};
+        rc = rerank_tokens(w, req->inputs.v[0], req->inputs.v[i + 1], &t);
+        if (rc)
+            rc = err_set(e, rc, "document %d could not be tokenized", i);
+        else if (t.n > w->n_ctx && (req->flags & PROTO_EMBED_TRUNCATE))
+            t.n = w->n_ctx;
+        if (!rc)
+            rc = embed_one(w, &t, n_cls ? n_cls : 1, score, e);
+        if (!rc) {
+            out->embeddings[i] = score[0];
+            out->stats.prompt_n += (uint32_t)t.n;
+        }
+        tokvec_free(&t);
+    }
+    llama_set_embeddings(w->ctx, false);
+    free(score);
+    out->stats.prompt_us = now_us() - t0;
+    return rc;
+}
+
 int worker_embed(struct worker *w, const struct proto_msg *req, struct proto_msg *out,
                  struct err *e)
 {
+    if (req->flags & PROTO_EMBED_RERANK)
+        return rerank(w, req, out, e);
     int32_t n_out = llama_model_n_embd_out(w->model);
     uint32_t n_embd = (uint32_t)(n_out > 0 ? n_out : llama_model_n_embd(w->model));
     uint32_t dim = req->dimensions ? req->dimensions : n_embd;

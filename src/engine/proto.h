@@ -97,6 +97,8 @@ enum {
 enum {
     PROTO_EMBED_TRUNCATE = 1 << 0,     /* cut inputs longer than the context instead of failing */
     PROTO_EMBED_NO_NORMALIZE = 1 << 1, /* raw vectors (Ollama's legacy /api/embeddings) */
+    PROTO_EMBED_RERANK = 1 << 2,       /* inputs are a query and documents: one relevance score
+                                          per document, from a reranker's classification head */
 };
 
 enum proto_stop_reason {

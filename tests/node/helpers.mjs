@@ -28,6 +28,10 @@ export function makeModelsDir() {
     execFileSync(MKMODEL, ['--vocab', join(LLAMA_DATA, 'ggml-vocab-bert-bge.gguf'), '--arch', 'bert',
       '--n-embd', '64', '--n-head', '4', '--n-ff', '128', '--n-ctx', '512', '--out', join(dir, 'bert.gguf')],
       { stdio: 'ignore' });
+    // The same with a classification head: a reranker.
+    execFileSync(MKMODEL, ['--vocab', join(LLAMA_DATA, 'ggml-vocab-bert-bge.gguf'), '--arch', 'bert', '--rank', '1',
+      '--n-embd', '64', '--n-head', '4', '--n-ff', '128', '--n-ctx', '512', '--out', join(dir, 'reranker.gguf')],
+      { stdio: 'ignore' });
     // A model whose chat template llama.cpp's built-in renderer does not know.
     writeFileSync(join(dir, 'odd.jinja'), '{% for m in messages %}<<{{ m.content }}>>{% endfor %}');
     execFileSync(MKMODEL, ['--vocab', join(LLAMA_DATA, 'ggml-vocab-llama-spm.gguf'), '--arch', 'llama',

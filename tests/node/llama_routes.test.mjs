@@ -91,8 +91,23 @@ test('embedding, props, slots, rerank', async () => {
   const slots = await (await fetch(srv.url + '/slots')).json();
   assert.ok(slots.some((s) => s.model === 'stories260K:latest'));
   const rr = await post(srv.url, '/v1/rerank', { query: 'x', documents: ['a', 'b'] });
-  assert.equal(rr.status, 400);
+  assert.equal(rr.status, 400, 'stories260K is not a reranker');
   assert.match(rr.body.error.message, /not a reranker/);
+  const docs = ['a cat sleeps', 'dogs bark at night', 'cats purr', 'the stock market fell'];
+  const r = await post(srv.url, '/rerank', { model: 'reranker', query: 'cats', documents: docs, return_text: true });
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.body.results.length, 4);
+  const scores = r.body.results.map((x) => x.relevance_score);
+  assert.deepEqual([...scores].sort((a, b) => b - a), scores, 'sorted by relevance');
+  assert.deepEqual(r.body.results.map((x) => x.index).sort(), [0, 1, 2, 3]);
+  r.body.results.forEach((x) => assert.equal(x.document, docs[x.index]));
+  const top = await post(srv.url, '/v1/rerank', { model: 'reranker', query: 'cats', documents: docs, top_n: 2 });
+  assert.deepEqual(top.body.results, r.body.results.slice(0, 2).map(({ index, relevance_score }) => ({ index, relevance_score })));
+  assert.ok(top.body.usage.prompt_tokens > 8);
+  const show = await post(srv.url, '/api/show', { model: 'reranker' });
+  assert.deepEqual(show.body.capabilities, ['rerank']);
+  const empty = await post(srv.url, '/rerank', { model: 'reranker', query: 'cats', documents: [] });
+  assert.equal(empty.status, 400);
 });
 
 test('errors in llama-server shape', async () => {

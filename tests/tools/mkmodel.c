@@ -3,7 +3,7 @@
  *   mkmodel --vocab ggml-vocab-llama-spm.gguf --arch llama --out m.gguf
  *           [--n-embd 64] [--n-layer 2] [--n-head 4] [--n-head-kv 2] [--n-ff 128]
  *           [--n-ctx 2048] [--type f32|f16|q8_0|q4_0|q4_k_m|...] [--seed 1]
- *           [--template chat.jinja] [--fim PRE,SUF,MID]
+ *           [--template chat.jinja] [--fim PRE,SUF,MID] [--rank 1 (bert: a reranker)]
  *
  * The tokenizer (and its chat template, if any) is copied from a vocab GGUF of the llama.cpp
  * tree; --template replaces the chat template. Weights are drawn from a seeded generator, so the
@@ -23,6 +23,7 @@
 
 struct opts {
     const char *vocab, *arch, *out, *type, *tmpl, *fim;
+    int rank;
     int n_embd, n_layer, n_head, n_head_kv, n_ff, n_ctx;
     uint64_t seed;
 };
@@ -171,7 +172,7 @@ static int build(const struct opts *o, const char *path, enum ggml_type wtype)
         gguf_set_val_f32(g, key, 1e-12f);
         snprintf(key, sizeof key, "%s.attention.causal", a);
         gguf_set_val_bool(g, key, false);
-        KV_U32("pooling_type", 1); /* mean */
+        KV_U32("pooling_type", o->rank ? 4 : 1); /* rank (a reranker's head) or mean */
         if (gguf_find_key(g, "tokenizer.ggml.token_type_count") < 0)
             gguf_set_val_u32(g, "tokenizer.ggml.token_type_count", 2);
     }
@@ -200,6 +201,12 @@ static int build(const struct opts *o, const char *path, enum ggml_type wtype)
         add_tensor(ctx, g, GGML_TYPE_F32, "position_embd.weight", o->n_embd, o->n_ctx, 0);
         add_tensor(ctx, g, GGML_TYPE_F32, "token_embd_norm.weight", o->n_embd, 0, 1.0f);
         add_tensor(ctx, g, GGML_TYPE_F32, "token_embd_norm.bias", o->n_embd, 0, 0);
+        if (o->rank) { /* the classification head: one relevance score */
+            add_tensor(ctx, g, GGML_TYPE_F32, "cls.weight", o->n_embd, o->n_embd, 0);
+            add_tensor(ctx, g, GGML_TYPE_F32, "cls.bias", o->n_embd, 0, 0);
+            add_tensor(ctx, g, GGML_TYPE_F32, "cls.output.weight", o->n_embd, 1, 0);
+            add_tensor(ctx, g, GGML_TYPE_F32, "cls.output.bias", 1, 0, 0);
+        }
     } else {
         add_tensor(ctx, g, GGML_TYPE_F32, "output_norm.weight", o->n_embd, 0, 1.0f);
         add_tensor(ctx, g, wtype, "output.weight", o->n_embd, n_vocab, 0);
@@ -259,7 +266,7 @@ static int build(const struct opts *o, const char *path, enum ggml_type wtype)
 
 int main(int argc, char **argv)
 {
-    struct opts o = {NULL, "llama", NULL, "f32", NULL, NULL, 64, 2, 4, 2, 128, 2048, 1};
+    struct opts o = {NULL, "llama", NULL, "f32", NULL, NULL, 0, 64, 2, 4, 2, 128, 2048, 1};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -268,7 +275,8 @@ int main(int argc, char **argv)
                 "usage: mkmodel --vocab VOCAB.gguf --out OUT.gguf [--arch llama|qwen2|qwen3|bert]\n"
                 "  [--n-embd N] [--n-layer N] [--n-head N] [--n-head-kv N] [--n-ff N]\n"
                 "  [--n-ctx N] [--type f32|f16|q8_0|q4_0|q4_k_m|...] [--seed N]\n"
-                "  [--template FILE.jinja] [--fim PRE,SUF,MID token ids]\n");
+                "  [--template FILE.jinja] [--fim PRE,SUF,MID token ids]\n"
+                "  [--rank 1 (bert only: a reranker with a classification head)]\n");
             return 0;
         }
         if (!v)
@@ -286,6 +294,8 @@ int main(int argc, char **argv)
             o.tmpl = v;
         else if (!strcmp(a, "--fim"))
             o.fim = v;
+        else if (!strcmp(a, "--rank"))
+            o.rank = atoi(v);
         else if (!strcmp(a, "--n-embd"))
             o.n_embd = atoi(v);
         else if (!strcmp(a, "--n-layer"))
