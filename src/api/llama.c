@@ -580,14 +580,14 @@ static void handle_rerank(const struct http_request *hreq, struct http_reply *re
         llama_error(rep, rc, e.msg);
     } else {
         size_t n = ans.n_embeddings;
-        json_t **items = xcalloc(n ? n : 1, sizeof *items);
+        json_t **items = xcalloc(n ? n : 1, sizeof(json_t *));
         for (size_t i = 0; i < n; i++) {
             items[i] = json_pack("{s:i, s:f}", "index", (int)i, "relevance_score",
                                  (double)ans.embeddings[i]);
             if (docs_text)
                 json_object_set(items[i], "document", json_array_get(docs, i));
         }
-        qsort(items, n, sizeof *items, cmp_score);
+        qsort(items, n, sizeof(json_t *), cmp_score);
         json_t *results = json_array();
         for (size_t i = 0; i < n; i++) {
             if (top_n < 0 || (int64_t)i < top_n)
