@@ -255,38 +255,28 @@ static void handle_messages(const struct http_request *hreq, struct http_reply *
     if (!rc)
         rc = api_get_bool(body, "stream", &stream, &e);
     /* temperature, top_p, top_k, and llama.cpp's extras, through the parameter table. */
-    json_t *opts = json_object();
-    const char *key;
-    json_t *v;
-    json_object_foreach(body, key, v)
-    {
-        if (!strcmp(key, "temperature") || !strcmp(key, "top_p") || !strcmp(key, "top_k") ||
-            (params_find(key) && strcmp(key, "stop") != 0))
-            json_object_set(opts, key, v);
-    }
-    json_t *stops = json_object_get(body, "stop_sequences");
-    if (stops)
-        json_object_set(opts, "stop", stops);
+    static const char *const own[] = {"model",      "messages", "system",
+                                      "max_tokens", "stream",   "stop"};
     if (!rc)
-        rc = api_apply_options(opts, &req.gen, &req.load, warnings, &e);
-    json_decref(opts);
+        rc = api_apply_fields(body, own, ARRAY_LEN(own), 1, &req, warnings, &e);
+    json_t *stops = json_object_get(body, "stop_sequences");
+    if (!rc && stops) {
+        json_t *o = json_pack("{s:O}", "stop", stops);
+        rc = api_apply_options(o, &req.gen, &req.load, warnings, &e);
+        json_decref(o);
+    }
     if (!rc)
         rc = parse_prompt(body, &req, &e);
     if (rc) {
         anthropic_error(rep, rc, e.msg);
     } else {
         req.gen.num_predict = (int32_t)max_tokens;
-        struct gen_run *g = xcalloc(1, sizeof *g);
         struct anth *a = xcalloc(1, sizeof *a);
         static uint64_t counter;
         snprintf(
             a->id, sizeof a->id, "msg_%llx%06llx", (unsigned long long)time(NULL),
             (unsigned long long)(__atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED) & 0xffffff));
-        g->fmt = &anthropic_format;
-        g->pctx = a;
-        g->stream = stream;
-        g->warnings = json_incref(warnings);
-        api_gen_reply(g, &req, rep);
+        api_gen_reply(api_gen_new(&anthropic_format, a, stream, warnings), &req, rep);
     }
     native_req_free(&req);
     json_decref(warnings);

@@ -134,6 +134,10 @@ struct gen_run {
     struct proto_msg first;
 };
 
+/* A run for fmt with the protocol's data (taken) and the request's warnings (a new reference is
+ * kept). */
+struct gen_run *api_gen_new(const struct gen_format *fmt, void *pctx, int stream, json_t *warnings);
+
 /* Runs req (taken) and answers through g->fmt: a stream when g->stream, else one reply. */
 void api_gen_reply(struct gen_run *g, struct native_req *req, struct http_reply *rep);
 int64_t api_gen_elapsed_us(const struct gen_run *g);
@@ -170,6 +174,13 @@ int api_get_int(json_t *obj, const char *key, int64_t min, int64_t max, int64_t 
  * refused when api->strict_options); bad values are ERR_BAD_REQUEST. */
 int api_apply_options(json_t *opts, struct gen_params *gen, struct load_params *load,
                       json_t *warnings, struct err *e);
+
+/* Applies a request's top-level fields that name engine knobs (temperature, top_k, num_ctx...),
+ * for the APIs that take them beside their own fields. Keys in skip are the protocol's own and
+ * left alone. only_known: other unknown keys are ignored (the API has fields we do not use)
+ * rather than reported as warnings. */
+int api_apply_fields(json_t *body, const char *const *skip, size_t n_skip, int only_known,
+                     struct native_req *req, json_t *warnings, struct err *e);
 
 /* RFC 3339 time with nanoseconds, as Ollama writes created_at. */
 void api_time_now(char *out, size_t len);

@@ -194,6 +194,16 @@ static void run_whole(struct gen_run *g)
     buf_free(&text);
 }
 
+struct gen_run *api_gen_new(const struct gen_format *fmt, void *pctx, int stream, json_t *warnings)
+{
+    struct gen_run *g = xcalloc(1, sizeof *g);
+    g->fmt = fmt;
+    g->pctx = pctx;
+    g->stream = stream;
+    g->warnings = json_incref(warnings);
+    return g;
+}
+
 void api_gen_reply(struct gen_run *g, struct native_req *req, struct http_reply *rep)
 {
     g->req = *req;

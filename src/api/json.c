@@ -256,6 +256,25 @@ int api_apply_options(json_t *opts, struct gen_params *gen, struct load_params *
     return 0;
 }
 
+int api_apply_fields(json_t *body, const char *const *skip, size_t n_skip, int only_known,
+                     struct native_req *req, json_t *warnings, struct err *e)
+{
+    json_t *opts = json_object();
+    const char *key;
+    json_t *v;
+    json_object_foreach(body, key, v)
+    {
+        int own = 0;
+        for (size_t i = 0; i < n_skip && !own; i++)
+            own = !strcmp(key, skip[i]);
+        if (!own && (!only_known || params_find(key)))
+            json_object_set(opts, key, v);
+    }
+    int rc = api_apply_options(opts, &req->gen, &req->load, warnings, e);
+    json_decref(opts);
+    return rc;
+}
+
 void api_time_fmt(time_t t, char *out, size_t len)
 {
     struct tm tm;

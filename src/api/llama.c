@@ -228,31 +228,19 @@ static void handle_completion(const struct http_request *hreq, struct http_reply
     struct err e = {0};
     int stream = 0;
     int64_t n_probs = 0;
-    json_t *opts = json_object();
-    const char *key;
-    json_t *v;
-    static const char *const skip[] = {"model",
-                                       "prompt",
-                                       "stream",
-                                       "n_probs",
-                                       "cache_prompt",
-                                       "id_slot",
-                                       "return_tokens",
-                                       "json_schema",
-                                       "samplers",
-                                       "post_sampling_probs",
-                                       "timings_per_token",
-                                       "lora"};
-    json_object_foreach(body, key, v)
-    {
-        int passive = 0;
-        for (size_t i = 0; i < ARRAY_LEN(skip) && !passive; i++)
-            passive = !strcmp(key, skip[i]);
-        if (!passive)
-            json_object_set(opts, key, v);
-    }
-    int rc = api_apply_options(opts, &req.gen, &req.load, warnings, &e);
-    json_decref(opts);
+    static const char *const own[] = {"model",
+                                      "prompt",
+                                      "stream",
+                                      "n_probs",
+                                      "cache_prompt",
+                                      "id_slot",
+                                      "return_tokens",
+                                      "json_schema",
+                                      "samplers",
+                                      "post_sampling_probs",
+                                      "timings_per_token",
+                                      "lora"};
+    int rc = api_apply_fields(body, own, ARRAY_LEN(own), 0, &req, warnings, &e);
     if (!rc)
         rc = api_get_bool(body, "stream", &stream, &e);
     if (!rc)
@@ -275,14 +263,9 @@ static void handle_completion(const struct http_request *hreq, struct http_reply
             req.flags |= PROTO_GEN_LOGPROBS;
             req.top_logprobs = (uint32_t)n_probs;
         }
-        struct gen_run *g = xcalloc(1, sizeof *g);
         struct lc *l = xcalloc(1, sizeof *l);
         buf_init(&l->content, 64u << 20);
-        g->fmt = &completion_format;
-        g->pctx = l;
-        g->stream = stream;
-        g->warnings = json_incref(warnings);
-        api_gen_reply(g, &req, rep);
+        api_gen_reply(api_gen_new(&completion_format, l, stream, warnings), &req, rep);
     }
     native_req_free(&req);
     json_decref(warnings);

@@ -267,12 +267,9 @@ static void generate_reply(struct native_req *req, int chat, int stream, json_t 
                            struct http_reply *rep)
 {
     static int chat_marker;
-    struct gen_run *g = xcalloc(1, sizeof *g);
-    g->fmt = &ollama_format;
-    g->pctx = chat ? &chat_marker : NULL; /* no per-request data beyond "is this chat" */
-    g->stream = stream;
-    g->warnings = json_incref(warnings);
-    api_gen_reply(g, req, rep);
+    /* No per-request data beyond "is this chat". */
+    api_gen_reply(api_gen_new(&ollama_format, chat ? &chat_marker : NULL, stream, warnings), req,
+                  rep);
 }
 
 /* An empty prompt or message list loads (or with keep_alive 0 unloads) the model. */

@@ -78,14 +78,6 @@ static const char *const passive_fields[] = {
     "timings_per_token",
 };
 
-static int is_passive(const char *key)
-{
-    for (size_t i = 0; i < ARRAY_LEN(passive_fields); i++)
-        if (!strcmp(key, passive_fields[i]))
-            return 1;
-    return 0;
-}
-
 /* Everything both chat and completions take. */
 static int parse_common(json_t *body, struct native_req *req, int *stream, int *n,
                         int *include_usage, json_t *warnings, struct err *e)
@@ -100,17 +92,7 @@ static int parse_common(json_t *body, struct native_req *req, int *stream, int *
 
     /* Top-level fields that are engine knobs (temperature, top_k, dry_multiplier, num_ctx...)
      * go through the parameter table; anything else unknown is reported. */
-    json_t *opts = json_object();
-    const char *key;
-    json_t *v;
-    json_object_foreach(body, key, v)
-    {
-        if (is_passive(key))
-            continue;
-        json_object_set(opts, key, v);
-    }
-    rc = api_apply_options(opts, &req->gen, &req->load, warnings, e);
-    json_decref(opts);
+    rc = api_apply_fields(body, passive_fields, ARRAY_LEN(passive_fields), 0, req, warnings, e);
     if (rc)
         return rc;
     int64_t max = -2;
@@ -557,12 +539,8 @@ static void handle_chat(const struct http_request *hreq, struct http_reply *rep)
     if (rc) {
         openai_error(rep, rc, e.msg);
     } else {
-        struct gen_run *g = xcalloc(1, sizeof *g);
-        g->fmt = &openai_format;
-        g->pctx = new_oai(1, usage);
+        struct gen_run *g = api_gen_new(&openai_format, new_oai(1, usage), stream, warnings);
         g->n_choices = n;
-        g->stream = stream;
-        g->warnings = json_incref(warnings);
         api_gen_reply(g, &req, rep);
     }
     native_req_free(&req);
@@ -642,17 +620,13 @@ static void handle_completions(const struct http_request *hreq, struct http_repl
         req.flags |= PROTO_GEN_SUFFIX;
         req.suffix = xstrdup(suffix);
     }
-    struct gen_run *g = xcalloc(1, sizeof *g);
     struct oai *x = new_oai(0, usage);
     if (echo && prompts.n)
         x->echo = xstrdup(prompts.v[0]);
-    g->fmt = &openai_format;
-    g->pctx = x;
+    struct gen_run *g = api_gen_new(&openai_format, x, stream, warnings);
     g->n_choices = n * prompts.n;
     g->prompts = prompts;
     memset(&prompts, 0, sizeof prompts);
-    g->stream = stream;
-    g->warnings = json_incref(warnings);
     api_gen_reply(g, &req, rep);
 out:
     strlist_free(&prompts);

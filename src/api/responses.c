@@ -365,18 +365,8 @@ static void handle_create(const struct http_request *hreq, struct http_reply *re
         conv = copy;
         rc = add_input(json_object_get(body, "input"), conv, &e);
     }
-    if (!rc) {
-        json_t *opts = json_object();
-        const char *k;
-        json_t *v;
-        json_object_foreach(body, k, v)
-        {
-            if (params_find(k))
-                json_object_set(opts, k, v);
-        }
-        rc = api_apply_options(opts, &req.gen, &req.load, warnings, &e);
-        json_decref(opts);
-    }
+    if (!rc)
+        rc = api_apply_fields(body, NULL, 0, 1, &req, warnings, &e);
     if (!rc) {
         snprintf(req.model, sizeof req.model, "%s", model);
         rc = native_resolve(&req, &e);
@@ -405,12 +395,7 @@ static void handle_create(const struct http_request *hreq, struct http_reply *re
                         instructions ? json_string(instructions) : json_null(), "max_output_tokens",
                         max_out > 0 ? json_integer(max_out) : json_null(), "temperature",
                         (double)req.gen.temperature, "top_p", (double)req.gen.top_p);
-    struct gen_run *g = xcalloc(1, sizeof *g);
-    g->fmt = &responses_format;
-    g->pctx = r;
-    g->stream = stream;
-    g->warnings = json_incref(warnings);
-    api_gen_reply(g, &req, rep);
+    api_gen_reply(api_gen_new(&responses_format, r, stream, warnings), &req, rep);
 out:
     json_decref(conv);
     json_decref(warnings);
