@@ -175,6 +175,10 @@ int api_get_int(json_t *obj, const char *key, int64_t min, int64_t max, int64_t 
 int api_apply_options(json_t *opts, struct gen_params *gen, struct load_params *load,
                       json_t *warnings, struct err *e);
 
+/* Reads a JSON list of token ids into req->prefix_tokens. field names it in the message.
+ * Returns 0 or ERR_BAD_REQUEST / ERR_TOO_LARGE. */
+int api_get_tokens(json_t *arr, const char *field, struct native_req *req, struct err *e);
+
 /* Applies a request's top-level fields that name engine knobs (temperature, top_k, num_ctx...),
  * for the APIs that take them beside their own fields. Keys in skip are the protocol's own and
  * left alone. only_known: other unknown keys are ignored (the API has fields we do not use)

@@ -256,6 +256,26 @@ int api_apply_options(json_t *opts, struct gen_params *gen, struct load_params *
     return 0;
 }
 
+int api_get_tokens(json_t *arr, const char *field, struct native_req *req, struct err *e)
+{
+    if (!json_is_array(arr))
+        return err_set(e, ERR_BAD_REQUEST, "%s must be a list of token ids", field);
+    if (json_array_size(arr) > PROTO_MAX_TOKENS)
+        return err_set(e, ERR_TOO_LARGE, "%s has more than %u tokens", field, PROTO_MAX_TOKENS);
+    free(req->prefix_tokens);
+    req->prefix_tokens = xcalloc(json_array_size(arr) + 1, sizeof(int32_t));
+    req->n_prefix_tokens = 0;
+    size_t i;
+    json_t *t;
+    json_array_foreach(arr, i, t)
+    {
+        if (!json_is_integer(t) || json_integer_value(t) < 0 || json_integer_value(t) > INT32_MAX)
+            return err_set(e, ERR_BAD_REQUEST, "%s must be a list of token ids", field);
+        req->prefix_tokens[req->n_prefix_tokens++] = (int32_t)json_integer_value(t);
+    }
+    return 0;
+}
+
 int api_apply_fields(json_t *body, const char *const *skip, size_t n_skip, int only_known,
                      struct native_req *req, json_t *warnings, struct err *e)
 {

@@ -198,23 +198,9 @@ static int parse_prompt(json_t *p, struct native_req *req, struct err *e)
         req->prompt = xstrdup(json_string_value(p));
         return 0;
     }
-    if (!json_is_array(p))
-        return err_set(e, ERR_BAD_REQUEST, "prompt must be a string or a list of token ids");
-    if (json_array_size(p) > PROTO_MAX_TOKENS)
-        return err_set(e, ERR_TOO_LARGE, "the prompt has too many tokens");
-    req->prefix_tokens = xcalloc(json_array_size(p) + 1, sizeof(int32_t));
-    size_t i;
-    json_t *t;
-    json_array_foreach(p, i, t)
-    {
-        if (!json_is_integer(t) || json_integer_value(t) < 0 || json_integer_value(t) > INT32_MAX)
-            return err_set(e, ERR_BAD_REQUEST,
-                           "prompt must be a string or a list of token ids (mixed prompts are not "
-                           "supported)");
-        req->prefix_tokens[req->n_prefix_tokens++] = (int32_t)json_integer_value(t);
-    }
     req->prompt = xstrdup("");
-    return 0;
+    return api_get_tokens(p, "prompt (a string or token ids; mixed prompts are not supported)", req,
+                          e);
 }
 
 static void handle_completion(const struct http_request *hreq, struct http_reply *rep)
@@ -339,24 +325,7 @@ static void handle_detokenize(const struct http_request *hreq, struct http_reply
     struct native_req req;
     native_req_init(&req, NATIVE_DETOKENIZE);
     struct err e = {0};
-    json_t *toks = json_object_get(body, "tokens");
-    int rc = 0;
-    if (!json_is_array(toks) || json_array_size(toks) > PROTO_MAX_TOKENS)
-        rc = err_set(&e, ERR_BAD_REQUEST, "tokens must be a list of token ids");
-    if (!rc) {
-        req.prefix_tokens = xcalloc(json_array_size(toks) + 1, sizeof(int32_t));
-        size_t i;
-        json_t *t;
-        json_array_foreach(toks, i, t)
-        {
-            if (!json_is_integer(t) || json_integer_value(t) < 0 ||
-                json_integer_value(t) > INT32_MAX) {
-                rc = err_set(&e, ERR_BAD_REQUEST, "tokens must be a list of token ids");
-                break;
-            }
-            req.prefix_tokens[req.n_prefix_tokens++] = (int32_t)json_integer_value(t);
-        }
-    }
+    int rc = api_get_tokens(json_object_get(body, "tokens"), "tokens", &req, &e);
     if (!rc)
         rc = pick_model(hreq, body, &req, &e);
     struct proto_msg ans;

@@ -327,22 +327,7 @@ static void handle_generate(const struct http_request *hreq, struct http_reply *
         rc = api_get_bool(body, "raw", &raw, &e);
     json_t *ctx = json_object_get(body, "context");
     if (!rc && ctx && !json_is_null(ctx)) {
-        if (!json_is_array(ctx) || json_array_size(ctx) > PROTO_MAX_TOKENS)
-            rc = err_set(&e, ERR_BAD_REQUEST, "context must be a list of token ids");
-        else {
-            req.prefix_tokens = xcalloc(json_array_size(ctx) + 1, sizeof(int32_t));
-            size_t i;
-            json_t *t;
-            json_array_foreach(ctx, i, t)
-            {
-                if (!json_is_integer(t) || json_integer_value(t) < 0 ||
-                    json_integer_value(t) > INT32_MAX) {
-                    rc = err_set(&e, ERR_BAD_REQUEST, "context must be a list of token ids");
-                    break;
-                }
-                req.prefix_tokens[req.n_prefix_tokens++] = (int32_t)json_integer_value(t);
-            }
-        }
+        rc = api_get_tokens(ctx, "context", &req, &e);
     }
     if (!rc)
         rc = native_resolve(&req, &e);

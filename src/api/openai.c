@@ -589,19 +589,7 @@ static void handle_completions(const struct http_request *hreq, struct http_repl
             }
         } else if (json_is_array(p) && json_array_size(p) > 0 &&
                    json_is_integer(json_array_get(p, 0))) {
-            /* A prompt of token ids. */
-            req.prefix_tokens = xcalloc(json_array_size(p), sizeof(int32_t));
-            size_t i;
-            json_t *x;
-            json_array_foreach(p, i, x)
-            {
-                if (!json_is_integer(x) || json_integer_value(x) < 0 ||
-                    json_integer_value(x) > INT32_MAX || i >= PROTO_MAX_TOKENS) {
-                    rc = err_set(&e, ERR_BAD_REQUEST, "prompt token ids must be integers");
-                    break;
-                }
-                req.prefix_tokens[req.n_prefix_tokens++] = (int32_t)json_integer_value(x);
-            }
+            rc = api_get_tokens(p, "prompt token ids", &req, &e); /* a prompt of token ids */
             strlist_add(&prompts, "");
         } else {
             rc = err_set(&e, ERR_BAD_REQUEST,
