@@ -4,6 +4,7 @@
 #   scripts/deps.sh            system packages + libllama (pkg-config, cache, or a fresh build)
 #   scripts/deps.sh --llama    libllama only
 #   scripts/deps.sh --system   system packages only
+#   scripts/deps.sh --llama-server   the reference llama-server only
 #
 # libllama: when pkg-config knows `llama` (and LLAMA_CPP_SRC is unset) that one is used and
 # nothing is built. Otherwise the pinned llama.cpp release is built from the source that the npm
@@ -174,6 +175,37 @@ install_testdata() {
     echo "$stamp" >"$DEPS/llama-data/.stamp"
 }
 
+# llama-server from the same tree, the reference the llama-server route tests compare with
+# field by field (and the benchmarks' baseline). Static ggml, the server target only, its UI not
+# downloaded; cached like libllama. With a system libllama (pkg-config) the pinned tree is used.
+install_llama_server() {
+    local src="${LLAMA_CPP_SRC:-$CACHE_ROOT/llama.cpp-$LLAMA_VERSION-src}" key dir bdir
+    [ -f "$src/include/llama.h" ] || { mkdir -p "$CACHE_ROOT"; fetch_source "$src"; }
+    key="$(git -C "$src" rev-parse --short=12 HEAD 2>/dev/null || echo nogit)"
+    key="$key-$(printf '%s\n' "${CMAKE_OPTS[@]}" | sha256sum | cut -c1-8)"
+    dir="$CACHE_ROOT/llama-server-$key"
+    if [ ! -f "$dir/.complete" ]; then
+        bdir="$(mktemp -d)"
+        say "building llama-server from $src for the comparison tests (a few minutes)"
+        local opts=("${CMAKE_OPTS[@]/-DBUILD_SHARED_LIBS=ON/-DBUILD_SHARED_LIBS=OFF}")
+        opts=("${opts[@]/-DLLAMA_BUILD_SERVER=OFF/-DLLAMA_BUILD_SERVER=ON}")
+        opts=("${opts[@]/-DLLAMA_BUILD_TOOLS=OFF/-DLLAMA_BUILD_TOOLS=ON}")
+        opts=("${opts[@]/-DLLAMA_BUILD_COMMON=OFF/-DLLAMA_BUILD_COMMON=ON}")
+        cmake -S "$src" -B "$bdir" "${opts[@]}" -DLLAMA_USE_PREBUILT_UI=OFF >"$bdir.log" 2>&1 ||
+            { tail -30 "$bdir.log" >&2; die "llama-server configure failed (log: $bdir.log)"; }
+        cmake --build "$bdir" -j "$JOBS" --target llama-server 2>&1 | tee -a "$bdir.log" |
+            progress "building llama-server" ||
+            { tail -30 "$bdir.log" >&2; die "llama-server build failed (log: $bdir.log)"; }
+        mkdir -p "$dir"
+        cp "$bdir/bin/llama-server" "$dir/llama-server"
+        echo "$key" >"$dir/.complete"
+        rm -rf "$bdir" "$bdir.log"
+    fi
+    mkdir -p "$DEPS/llama-server"
+    cmp -s "$dir/llama-server" "$DEPS/llama-server/llama-server" 2>/dev/null ||
+        cp "$dir/llama-server" "$DEPS/llama-server/llama-server"
+}
+
 # The official client libraries the compatibility tests drive (tests/node/package-lock.json).
 install_node_deps() {
     local dir="$ROOT/tests/node" stamp
@@ -187,8 +219,9 @@ install_node_deps() {
 }
 
 case "${1:-all}" in
-all) install_system; install_llama; install_testdata; install_node_deps ;;
+all) install_system; install_llama; install_testdata; install_node_deps; install_llama_server ;;
+--llama-server) install_llama_server ;;
 --system) install_system ;;
 --llama) install_llama; install_testdata ;;
-*) die "usage: scripts/deps.sh [--system|--llama]" ;;
+*) die "usage: scripts/deps.sh [--system|--llama|--llama-server]" ;;
 esac
