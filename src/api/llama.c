@@ -81,14 +81,15 @@ static const char *stop_type(uint32_t stop)
 
 static json_t *timings(const struct gen_stats *st)
 {
+    /* As llama-server counts: prompt_n is what was computed, cache_n what was reused. */
     double pms = (double)st->prompt_us / 1000, gms = (double)st->gen_us / 1000;
+    uint32_t evaluated = st->prompt_n - st->prompt_cached;
     json_t *t = json_object();
     json_object_set_new(t, "cache_n", json_integer(st->prompt_cached));
-    json_object_set_new(t, "prompt_n", json_integer(st->prompt_n));
+    json_object_set_new(t, "prompt_n", json_integer(evaluated));
     json_object_set_new(t, "prompt_ms", json_real(pms));
-    json_object_set_new(t, "prompt_per_token_ms", json_real(st->prompt_n ? pms / st->prompt_n : 0));
-    json_object_set_new(t, "prompt_per_second",
-                        json_real(pms > 0 ? st->prompt_n * 1000.0 / pms : 0));
+    json_object_set_new(t, "prompt_per_token_ms", json_real(evaluated ? pms / evaluated : 0));
+    json_object_set_new(t, "prompt_per_second", json_real(pms > 0 ? evaluated * 1000.0 / pms : 0));
     json_object_set_new(t, "predicted_n", json_integer(st->gen_n));
     json_object_set_new(t, "predicted_ms", json_real(gms));
     json_object_set_new(t, "predicted_per_token_ms", json_real(st->gen_n ? gms / st->gen_n : 0));

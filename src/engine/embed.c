@@ -31,6 +31,7 @@ static int embed_one(struct worker *w, const struct tokvec *toks, uint32_t n_emb
         return err_set(e, ERR_CONTEXT, "the input is %zu tokens; this model embeds at most %u",
                        toks->n, step);
     llama_memory_clear(llama_get_memory(w->ctx), true);
+    w->cached.n = 0; /* the prompt cache is gone with it */
     struct llama_batch batch = llama_batch_init((int32_t)step, 0, 1);
     double *acc = xcalloc(n_embd, sizeof *acc);
     int rc = 0;

@@ -196,7 +196,20 @@ int worker_generate(struct worker *w, struct proto_msg *req, struct gen_stats *s
     struct textout to;
     textout_init(&to, p->stop.v, p->stop.n);
     struct gen_state g = {req->id, 0, 0};
-    llama_memory_clear(llama_get_memory(w->ctx), true);
+    /* Prefix cache: keep what the context already holds of this prompt and compute the rest.
+     * At least the last prompt token is computed again, for its logits. */
+    size_t reuse = 0;
+    while (reuse < w->cached.n && reuse < toks.n && w->cached.v[reuse] == toks.v[reuse])
+        reuse++;
+    if (reuse >= toks.n)
+        reuse = toks.n - 1;
+    llama_memory_t mem = llama_get_memory(w->ctx);
+    if (reuse == 0 || !llama_memory_seq_rm(mem, 0, (llama_pos)reuse, -1)) {
+        llama_memory_clear(mem, true); /* a model whose memory cannot be cut (recurrent) */
+        reuse = 0;
+    }
+    w->cached.n = reuse;
+    st->prompt_cached = (uint32_t)reuse;
     bool want_probs = (req->flags & PROTO_GEN_LOGPROBS) != 0;
     /* Text generated from BOS alone starts the document: SentencePiece vocabularies mark its
      * first word with the space prefix they add when tokenizing, which is not text. */
@@ -205,13 +218,15 @@ int worker_generate(struct worker *w, struct proto_msg *req, struct gen_stats *s
 
     int64_t t0 = now_us();
     st->prompt_n = (uint32_t)n;
-    for (int32_t i = 0; i < n && !g.cancelled; i += (int32_t)w->n_batch) {
+    size_t in_kv = reuse; /* tokens of toks whose keys and values are in the context */
+    for (int32_t i = (int32_t)reuse; i < n && !g.cancelled; i += (int32_t)w->n_batch) {
         int32_t chunk = n - i < (int32_t)w->n_batch ? n - i : (int32_t)w->n_batch;
         if (llama_decode(w->ctx, llama_batch_get_one(toks.v + i, chunk))) {
             rc = err_set(e, ERR_INTERNAL, "llama_decode failed on the prompt: %s",
                          engine_last_llama_error());
             goto out;
         }
+        in_kv = (size_t)i + (size_t)chunk;
         poll_parent(w, &g);
     }
     int64_t t1 = now_us();
@@ -260,6 +275,7 @@ int worker_generate(struct worker *w, struct proto_msg *req, struct gen_stats *s
             rc = err_set(e, ERR_INTERNAL, "llama_decode failed: %s", engine_last_llama_error());
             goto out;
         }
+        in_kv = toks.n;
         poll_parent(w, &g);
     }
     if (g.cancelled)
@@ -270,6 +286,10 @@ int worker_generate(struct worker *w, struct proto_msg *req, struct gen_stats *s
             g.peer_gone = 1;
     }
     st->gen_us = now_us() - t1;
+    /* What the context holds now is the prefix cache of the next request. */
+    w->cached.n = 0;
+    for (size_t i = 0; i < in_kv && i < toks.n; i++)
+        tokvec_push(&w->cached, toks.v[i]);
     if (req->flags & PROTO_GEN_RETURN_TOKENS) {
         st->context = toks.v;
         st->n_context = (uint32_t)toks.n;
@@ -278,6 +298,10 @@ int worker_generate(struct worker *w, struct proto_msg *req, struct gen_stats *s
     if (g.peer_gone)
         rc = err_set(e, ERR_WORKER_DIED, "parent went away");
 out:
+    if (rc && rc != ERR_WORKER_DIED) { /* a failed decode leaves the context unknown */
+        llama_memory_clear(llama_get_memory(w->ctx), true);
+        w->cached.n = 0;
+    }
     textout_free(&to);
     sampler_free(&smpl);
     tokvec_free(&toks);

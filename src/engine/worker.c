@@ -365,6 +365,7 @@ int worker_main(int argc, char **argv)
         status = serve(&w);
     }
     proto_msg_free(&loaded);
+    tokvec_free(&w.cached);
     llama_free(w.ctx);
     llama_model_free(w.model);
     llama_backend_free();

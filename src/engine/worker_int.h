@@ -10,6 +10,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* A growable token array. */
+struct tokvec {
+    llama_token *v;
+    size_t n, cap;
+};
+
 struct worker {
     int fd; /* the protocol socket */
     struct llama_model *model;
@@ -18,12 +24,10 @@ struct worker {
     uint32_t n_ctx;
     uint32_t n_batch;
     long fault_abort_after; /* test hook: abort() after this many tokens; -1 off */
-};
-
-/* A growable token array. */
-struct tokvec {
-    llama_token *v;
-    size_t n, cap;
+    /* The tokens whose keys and values are in the context (sequence 0), in order: a new
+     * prompt that starts with them only computes the rest. Cleared by anything else that uses
+     * the context (embeddings). */
+    struct tokvec cached;
 };
 
 void tokvec_push(struct tokvec *t, llama_token tok);

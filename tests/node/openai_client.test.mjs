@@ -193,3 +193,24 @@ test('embeddings from a BERT encoder: pooling, normalisation, determinism, batch
   await assert.rejects(client.completions.create({ model: 'bert', prompt: 'x', max_tokens: 2 }),
     (e) => e.status === 400 && /embedding model/.test(e.message));
 });
+
+test('prefix cache: a hit gives the text of a miss, and usage reports the reused tokens', async () => {
+  const ask = (c, prompt) => c.completions.create({ model: 'stories260K', prompt, max_tokens: 20, temperature: 0 });
+  const fresh = await startServer();
+  try {
+    const cold = new OpenAI({ baseURL: fresh.url + '/v1', apiKey: 'unused', maxRetries: 0 });
+    const alone = await ask(cold, 'Once upon a time there was a dog');
+    assert.equal(alone.usage.prompt_tokens_details.cached_tokens, 0);
+    await ask(client, 'Once upon a time there was a cat');
+    const hit = await ask(client, 'Once upon a time there was a dog');
+    assert.ok(hit.usage.prompt_tokens_details.cached_tokens >= 6, JSON.stringify(hit.usage));
+    assert.equal(hit.choices[0].text, alone.choices[0].text, 'same text with and without the cache');
+    // Embeddings use the same context: the cache must not survive them.
+    await client.embeddings.create({ model: 'stories260K', input: 'something else' });
+    const after = await ask(client, 'Once upon a time there was a dog');
+    assert.equal(after.usage.prompt_tokens_details.cached_tokens, 0);
+    assert.equal(after.choices[0].text, alone.choices[0].text);
+  } finally {
+    await fresh.stop();
+  }
+});
