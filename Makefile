@@ -5,13 +5,14 @@
 #   make serve    build and run the server on 127.0.0.1:11434 (SERVE_ARGS=... for other flags)
 #   make lint     clang-format check, clang-tidy, cppcheck
 #   make asan     the sanitizer build alone (build-asan/) and its tests
+#   make bench    hearth against llama-server built from the same llama.cpp (bench/RESULTS.md)
 
 BUILD ?= build
 ASAN_BUILD ?= build-asan
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build test test-main test-asan asan serve lint format clean distclean
+.PHONY: all deps build test test-main test-asan asan serve lint format clean distclean bench
 
 all: build
 
@@ -43,6 +44,10 @@ SERVE_ARGS ?= $(if $(wildcard ../shared/models),--models-dir ../shared/models,)
 
 serve: build
 	$(BUILD)/hearth serve $(SERVE_ARGS)
+
+# hearth against llama-server from the same llama.cpp (not part of test): bench/run.sh.
+bench: build
+	bash bench/run.sh
 
 C_FILES = $(shell git ls-files '*.c' '*.h')
 

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# make bench: hearth against llama-server built from the same llama.cpp, on a model made by the
+# test-model generator, with the same threads, context and slots. Prints a table of medians and
+# hearth / llama-server ratios (for times, llama-server / hearth: above 1 is hearth ahead) and
+# writes it to bench/RESULTS.md. Not part of `make test`.
+#   BENCH_MODEL=small|1b-q4|1b-q8   (default small: a 40M-parameter llama over a real vocabulary)
+#   BENCH_RUNS=3                     runs of every figure, interleaved hearth, llama-server
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$ROOT"
+make build >/dev/null
+bash scripts/deps.sh --llama-server
+MODEL="${BENCH_MODEL:-small}"
+RUNS="${BENCH_RUNS:-3}"
+THREADS="${BENCH_THREADS:-$(nproc)}"
+CTX=8192
+WORK="$(mktemp -d)"
+trap 'kill $HP $LP 2>/dev/null; rm -rf "$WORK"' EXIT
+SPM=deps/llama-data/ggml-vocab-llama-spm.gguf
+TMPL=deps/llama-data/templates/Qwen-Qwen2.5-7B-Instruct.jinja
+case "$MODEL" in
+small) args=(--n-embd 512 --n-layer 8 --n-head 8 --n-head-kv 4 --n-ff 1536 --type q8_0) ;;
+1b-q4) args=(--n-embd 2048 --n-layer 16 --n-head 32 --n-head-kv 8 --n-ff 8192 --type q4_k_m) ;;
+1b-q8) args=(--n-embd 2048 --n-layer 16 --n-head 32 --n-head-kv 8 --n-ff 8192 --type q8_0) ;;
+*) echo "unknown BENCH_MODEL $MODEL" >&2; exit 2 ;;
+esac
+echo "bench: making the $MODEL model" >&2
+build/tests/mkmodel --vocab "$SPM" --arch llama --n-ctx "$CTX" --template "$TMPL" "${args[@]}" \
+    --out "$WORK/bench.gguf" >/dev/null 2>&1
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+HPORT=$(free_port)
+LPORT=$(free_port)
+# The same engine settings on both: threads, context, one slot (hearth serves one request per
+# model at a time until continuous batching lands; llama-server gets -np 1 to match).
+HEARTH_LOG_LEVEL=warn build/hearth serve --host "127.0.0.1:$HPORT" --models-dir "$WORK" \
+    --model bench 2>"$WORK/hearth.log" &
+HP=$!
+deps/llama-server/llama-server -m "$WORK/bench.gguf" --host 127.0.0.1 --port "$LPORT" -c "$CTX" \
+    -np 1 -t "$THREADS" --jinja >"$WORK/llama.log" 2>&1 &
+LP=$!
+for _ in $(seq 1 300); do
+    curl -sf "127.0.0.1:$HPORT/health" >/dev/null 2>&1 && curl -sf "127.0.0.1:$LPORT/health" >/dev/null 2>&1 && break
+    sleep 0.2
+done
+# num_ctx and threads for hearth come with every request (presets arrive with #6).
+export NODE_OPTIONS=""
+node bench/bench.mjs "http://127.0.0.1:$HPORT" "http://127.0.0.1:$LPORT" bench "$RUNS" >"$WORK/out.jsonl"
+python3 - "$WORK/out.jsonl" "$MODEL" "$THREADS" "$RUNS" <<'PY'
+import json, sys, platform, subprocess, datetime
+lines = open(sys.argv[1]).read().splitlines()
+summary = json.loads(lines[-1])["summary"]
+cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"], capture_output=True, text=True).stdout.strip()
+head = f"Machine: {cpu}, {subprocess.run(['nproc'], capture_output=True, text=True).stdout.strip()} cores; model: {sys.argv[2]}; threads {sys.argv[3]}; runs {sys.argv[4]}; {datetime.date.today()}"
+rows = ["| figure | hearth | llama-server | ratio |", "|---|---:|---:|---:|"]
+for k, v in summary.items():
+    rows.append(f"| {k} | {v['hearth']:.1f} | {v['llama-server']:.1f} | {v['ratio']:.2f} |")
+table = head + "\n\n" + "\n".join(rows) + "\n"
+print(table)
+with open("bench/RESULTS.md", "a") as f:
+    f.write("\n## Run of " + str(datetime.datetime.now().replace(microsecond=0)) + "\n\n" + table)
+PY
