@@ -12,34 +12,38 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define DEFAULT_PORT 11434
 
 static void serve_usage(void)
 {
-    printf("Usage: hearth serve [flags]\n"
-           "\n"
-           "Serves the Ollama API (/api/*) on 127.0.0.1:11434 and loads each model in a worker\n"
-           "process on first use.\n"
-           "\n"
-           "Flags (environment variables in brackets; a flag wins over its variable):\n"
-           "  --host HOST[:PORT]        address to listen on (default 127.0.0.1:%d)\n"
-           "                            [HEARTH_HOST, then OLLAMA_HOST]\n"
-           "  --models-dir DIR          a folder of .gguf files, repeatable; a file's stem is\n"
-           "                            the model's name [HEARTH_MODELS_DIR, ':'-separated]\n"
-           "  --keep-alive DURATION     how long an idle model stays loaded (default 5m;\n"
-           "                            negative keeps it forever) [HEARTH_KEEP_ALIVE, then\n"
-           "                            OLLAMA_KEEP_ALIVE]\n"
-           "  -m, --model NAME          a default model: loaded at start (GET /health answers\n"
-           "                            503 until it is), kept loaded, and used by the\n"
-           "                            llama-server routes when a request names none\n"
-           "  --no-metrics              do not serve GET /metrics (Prometheus)\n"
-           "  -h, --help                print this help\n"
-           "\n"
-           "Other variables: HEARTH_STRICT_OPTIONS=1 answers unknown request options with 400\n"
-           "instead of a warning; HEARTH_LOG_LEVEL=debug|info|warn|error.\n",
-           DEFAULT_PORT);
+    printf(
+        "Usage: hearth serve [flags]\n"
+        "\n"
+        "Serves the Ollama API (/api/*) on 127.0.0.1:11434 and loads each model in a worker\n"
+        "process on first use.\n"
+        "\n"
+        "Flags (environment variables in brackets; a flag wins over its variable):\n"
+        "  --host HOST[:PORT]        address to listen on (default 127.0.0.1:%d)\n"
+        "                            [HEARTH_HOST, then OLLAMA_HOST]\n"
+        "  --models-dir DIR          a folder of .gguf files, repeatable; a file's stem is\n"
+        "                            the model's name [HEARTH_MODELS_DIR, ':'-separated]\n"
+        "  --keep-alive DURATION     how long an idle model stays loaded (default 5m;\n"
+        "                            negative keeps it forever) [HEARTH_KEEP_ALIVE, then\n"
+        "                            OLLAMA_KEEP_ALIVE]\n"
+        "  -m, --model NAME          a default model: loaded at start (GET /health answers\n"
+        "                            503 until it is), kept loaded, and used by the\n"
+        "                            llama-server routes when a request names none\n"
+        "  --no-metrics              do not serve GET /metrics (Prometheus)\n"
+        "  -h, --help                print this help\n"
+        "\n"
+        "Other variables: HEARTH_STRICT_OPTIONS=1 answers unknown request options with 400\n"
+        "instead of a warning; HEARTH_LOG_LEVEL=debug|info|warn|error;\n"
+        "HEARTH_PROMPT_CACHE_DIR (default ~/.cache/hearth/prompts, \"off\" disables) keeps long\n"
+        "prompts across model unloads, within HEARTH_PROMPT_CACHE_MAX_MB (default 1024).\n",
+        DEFAULT_PORT);
 }
 
 /* Parses HOST[:PORT], [V6]:PORT, :PORT or a URL like http://host:port/. */
@@ -183,6 +187,27 @@ int cmd_serve(int argc, char **argv)
     sigaddset(&set, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
+
+    /* Workers keep long prompts across unloads in the prompt cache (src/engine/kvcache.c). */
+    char prompt_dir[4096];
+    if (!getenv("HEARTH_PROMPT_CACHE_DIR")) {
+        const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+        if (xdg && *xdg)
+            snprintf(prompt_dir, sizeof prompt_dir, "%s/hearth/prompts", xdg);
+        else
+            snprintf(prompt_dir, sizeof prompt_dir, "%s/.cache/hearth/prompts",
+                     home ? home : "/tmp");
+        char parent[4096];
+        snprintf(parent, sizeof parent, "%s", prompt_dir);
+        for (char *p = parent + 1; *p; p++) /* mkdir -p */
+            if (*p == '/') {
+                *p = '\0';
+                mkdir(parent, 0700);
+                *p = '/';
+            }
+        mkdir(prompt_dir, 0700);
+        setenv("HEARTH_PROMPT_CACHE_DIR", prompt_dir, 1);
+    }
 
     struct api_ctx ctx = {0};
     ctx.store = store_init(dirs, n_dirs);

@@ -145,7 +145,8 @@ void worker_free(struct worker_proc *w)
         return;
     close(w->fd);
     if (!w->reaped) {
-        for (int i = 0; i < 200; i++) {
+        /* Up to ten seconds: a worker saves its prompt cache on the way out. */
+        for (int i = 0; i < 1000; i++) {
             if (waitpid(w->pid, &w->status, WNOHANG) == w->pid) {
                 w->reaped = 1;
                 break;

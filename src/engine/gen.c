@@ -197,10 +197,16 @@ int worker_generate(struct worker *w, struct proto_msg *req, struct gen_stats *s
     textout_init(&to, p->stop.v, p->stop.n);
     struct gen_state g = {req->id, 0, 0};
     /* Prefix cache: keep what the context already holds of this prompt and compute the rest.
-     * At least the last prompt token is computed again, for its logits. */
+     * At least the last prompt token is computed again, for its logits. A long prompt the
+     * context would lose is saved first, and a longer saved prefix is restored. */
     size_t reuse = 0;
     while (reuse < w->cached.n && reuse < toks.n && w->cached.v[reuse] == toks.v[reuse])
         reuse++;
+    if (reuse < w->cached.n / 2)
+        kvcache_save(w);
+    size_t restored = kvcache_restore(w, &toks);
+    if (restored > reuse)
+        reuse = restored;
     if (reuse >= toks.n)
         reuse = toks.n - 1;
     llama_memory_t mem = llama_get_memory(w->ctx);

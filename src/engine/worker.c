@@ -146,6 +146,7 @@ static int load_model(struct worker *w, const struct proto_msg *req, struct mode
     info->n_params = llama_model_n_params(w->model);
     info->size = llama_model_size(w->model);
     info->load_us = now_us() - t0;
+    kvcache_set_model(w, req->path);
     log_info("msg=\"model loaded\" path=%s desc=%s n_ctx=%u ms=%lld", log_q(req->path), log_q(desc),
              w->n_ctx, (long long)(info->load_us / 1000));
     return 0;
@@ -365,6 +366,8 @@ int worker_main(int argc, char **argv)
         status = serve(&w);
     }
     proto_msg_free(&loaded);
+    if (w.ctx)
+        kvcache_save(&w); /* the model is being unloaded: keep its last prompt */
     tokvec_free(&w.cached);
     llama_free(w.ctx);
     llama_model_free(w.model);

@@ -28,7 +28,16 @@ struct worker {
      * prompt that starts with them only computes the rest. Cleared by anything else that uses
      * the context (embeddings). */
     struct tokvec cached;
+    char model_id[64]; /* hex SHA-256 of the model file's path, size and time: cache files' key */
 };
+
+/* The prompt cache on disk (kvcache.c), active when HEARTH_PROMPT_CACHE_DIR is set. */
+void kvcache_set_model(struct worker *w, const char *path);
+/* Writes what the context holds (w->cached) when it is long enough to be worth keeping. */
+void kvcache_save(struct worker *w);
+/* Loads the longest saved prefix of prompt that beats what the context holds; returns its
+ * token count (w->cached updated) or 0. Damaged files are removed with a warning. */
+size_t kvcache_restore(struct worker *w, const struct tokvec *prompt);
 
 void tokvec_push(struct tokvec *t, llama_token tok);
 void tokvec_free(struct tokvec *t);

@@ -43,7 +43,7 @@ export function makeModelsDir() {
 export async function startServer({ env = {}, args = [], modelsDir } = {}) {
   const dir = modelsDir || makeModelsDir();
   const child = spawn(HEARTH, ['serve', '--host', '127.0.0.1:0', '--models-dir', dir, ...args], {
-    env: { ...process.env, HEARTH_LOG_LEVEL: 'info', ...env },
+    env: { ...process.env, HEARTH_LOG_LEVEL: 'info', HEARTH_PROMPT_CACHE_DIR: join(dir, 'prompts'), ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let log = '';

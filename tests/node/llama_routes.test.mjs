@@ -171,3 +171,48 @@ test('/metrics is scraped: requests, tokens, first-token times, models, restarts
     await crashy2.stop();
   }
 });
+
+test('the prompt cache survives an unload, and a damaged cache only costs recomputation', async () => {
+  const { readdirSync, writeFileSync, readFileSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const s = await startServer();
+  try {
+    const prompt = 'Once upon a time '.repeat(40);
+    const ask = () => post(s.url, '/completion', { model: 'stories260K', prompt, n_predict: 16, temperature: 0 });
+    const first = await ask();
+    assert.equal(first.body.timings.cache_n, 0);
+    // Unload: the worker writes the prompt's keys and values before it goes.
+    await post(s.url, '/api/generate', { model: 'stories260K', prompt: '', keep_alive: 0 });
+    const files = readdirSync(join(s.dir, 'prompts')).filter((f) => f.endsWith('.kv'));
+    assert.equal(files.length, 1, 'one saved prompt');
+    const again = await ask();
+    assert.ok(again.body.timings.cache_n >= 150, `restored after the reload: ${JSON.stringify(again.body.timings)}`);
+    assert.equal(again.body.content, first.body.content, 'the restored cache gives the same text');
+    // Damage the file: the next reload recomputes, warns, and removes it.
+    await post(s.url, '/api/generate', { model: 'stories260K', prompt: '', keep_alive: 0 });
+    for (const f of readdirSync(join(s.dir, 'prompts')).filter((x) => x.endsWith('.kv'))) {
+      const p = join(s.dir, 'prompts', f);
+      const b = readFileSync(p);
+      b[b.length - 10] ^= 0xff;
+      writeFileSync(p, b);
+    }
+    const damaged = await ask();
+    assert.equal(damaged.body.content, first.body.content, 'a damaged file never changes the answer');
+    assert.equal(damaged.body.timings.cache_n, 0);
+    assert.match(s.log(), /prompt cache file is damaged/);
+  } finally {
+    await s.stop();
+  }
+  // A directory that cannot be written: the server works, it only recomputes.
+  const ro = await startServer({ env: { HEARTH_PROMPT_CACHE_DIR: '/proc/hearth-nope' } });
+  try {
+    const prompt = 'Lily '.repeat(60);
+    const a = await post(ro.url, '/completion', { model: 'stories260K', prompt, n_predict: 8, temperature: 0 });
+    await post(ro.url, '/api/generate', { model: 'stories260K', prompt: '', keep_alive: 0 });
+    const b = await post(ro.url, '/completion', { model: 'stories260K', prompt, n_predict: 8, temperature: 0 });
+    assert.equal(b.body.content, a.body.content);
+    assert.equal(b.body.timings.cache_n, 0);
+  } finally {
+    await ro.stop();
+  }
+});

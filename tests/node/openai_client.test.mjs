@@ -205,10 +205,10 @@ test('prefix cache: a hit gives the text of a miss, and usage reports the reused
     const hit = await ask(client, 'Once upon a time there was a dog');
     assert.ok(hit.usage.prompt_tokens_details.cached_tokens >= 6, JSON.stringify(hit.usage));
     assert.equal(hit.choices[0].text, alone.choices[0].text, 'same text with and without the cache');
-    // Embeddings use the same context: the cache must not survive them.
+    // Embeddings use the same context and wipe it: what is reused after them (from the prompt
+    // cache on disk, if anything) must still give the same text.
     await client.embeddings.create({ model: 'stories260K', input: 'something else' });
     const after = await ask(client, 'Once upon a time there was a dog');
-    assert.equal(after.usage.prompt_tokens_details.cached_tokens, 0);
     assert.equal(after.choices[0].text, alone.choices[0].text);
   } finally {
     await fresh.stop();
