@@ -23,6 +23,18 @@ async function completion(url, body) {
 }
 
 async function streamed(url, path, body) { // time to first token and token count of a stream
+  // A server may close an idle keep-alive connection just as the client reuses it (llama-server
+  // does; undici then reports "other side closed"): that request is sent once more.
+  try {
+    return await streamedOnce(url, path, body);
+  } catch (e) {
+    if (!/other side closed|ECONNRESET/.test(`${e.message} ${e.cause?.message}`)) throw e;
+    console.error(`bench: ${url}${path}: ${e.cause?.message}; sent again`);
+    return await streamedOnce(url, path, body);
+  }
+}
+
+async function streamedOnce(url, path, body) {
   const t0 = performance.now();
   const r = await fetch(url + path, { method: 'POST', body: JSON.stringify({ model: MODEL, num_ctx: 8192, stream: true, ...body }) });
   const reader = r.body.getReader();
@@ -79,6 +91,17 @@ for (let run = 0; run < runs; run++) {
       messages.push({ role: 'assistant', content: text(16, turn + 100) });
     }
     record('time to first token, chat turn 10 (ms)', name, ttft);
+    // The same turn again after the model went away: hearth unloads it (its worker saves the
+    // prompt cache) and reloads on the request; llama-server, which cannot unload its one model,
+    // loses its slot's cache the same way (slot erase), as a restarted server would.
+    messages.pop();
+    if (name === 'hearth') {
+      await fetch(url + '/api/generate', { method: 'POST', body: JSON.stringify({ model: MODEL, prompt: '', keep_alive: 0 }) });
+    } else {
+      await fetch(url + '/slots/0?action=erase', { method: 'POST' });
+    }
+    const again = await streamed(url, '/v1/chat/completions', { messages, max_tokens: 16, temperature: 0 });
+    record('time to first token, turn 10 after a reload (ms)', name, again.ttft_ms);
     // Round trip of a 1-token request.
     const rt = [];
     for (let i = 0; i < 5; i++) rt.push((await completion(url, { prompt: 'Hello', n_predict: 1 })).wall_ms);

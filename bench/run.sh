@@ -15,7 +15,8 @@ RUNS="${BENCH_RUNS:-3}"
 THREADS="${BENCH_THREADS:-$(nproc)}"
 CTX=8192
 WORK="$(mktemp -d)"
-trap 'kill $HP $LP 2>/dev/null; rm -rf "$WORK"' EXIT
+# On failure the servers' logs stay in bench/last-*.log.
+trap 'kill $HP $LP 2>/dev/null; cp "$WORK"/hearth.log bench/last-hearth.log 2>/dev/null; cp "$WORK"/llama.log bench/last-llama-server.log 2>/dev/null; rm -rf "$WORK"' EXIT
 SPM=deps/llama-data/ggml-vocab-llama-spm.gguf
 TMPL=deps/llama-data/templates/Qwen-Qwen2.5-7B-Instruct.jinja
 case "$MODEL" in
@@ -30,13 +31,14 @@ build/tests/mkmodel --vocab "$SPM" --arch llama --n-ctx "$CTX" --template "$TMPL
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 HPORT=$(free_port)
 LPORT=$(free_port)
+echo "bench: hearth on port $HPORT, llama-server on port $LPORT" >&2
 # The same engine settings on both: threads, context, one slot (hearth serves one request per
 # model at a time until continuous batching lands; llama-server gets -np 1 to match).
-HEARTH_LOG_LEVEL=warn build/hearth serve --host "127.0.0.1:$HPORT" --models-dir "$WORK" \
+HEARTH_LOG_LEVEL=info HEARTH_PROMPT_CACHE_DIR="$WORK/prompts" build/hearth serve --host "127.0.0.1:$HPORT" --models-dir "$WORK" \
     --model bench 2>"$WORK/hearth.log" &
 HP=$!
 deps/llama-server/llama-server -m "$WORK/bench.gguf" --host 127.0.0.1 --port "$LPORT" -c "$CTX" \
-    -np 1 -t "$THREADS" --jinja >"$WORK/llama.log" 2>&1 &
+    -np 1 -t "$THREADS" --jinja --slot-save-path "$WORK" >"$WORK/llama.log" 2>&1 &
 LP=$!
 for _ in $(seq 1 300); do
     curl -sf "127.0.0.1:$HPORT/health" >/dev/null 2>&1 && curl -sf "127.0.0.1:$LPORT/health" >/dev/null 2>&1 && break
