@@ -203,6 +203,20 @@ test('the prompt cache survives an unload, and a damaged cache only costs recomp
   } finally {
     await s.stop();
   }
+  // A cache with no room (a 0 MiB cap): nothing is kept, nothing goes wrong.
+  const full = await startServer({ env: { HEARTH_PROMPT_CACHE_MAX_MB: '0' } });
+  try {
+    const { readdirSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const prompt = 'Lily '.repeat(60);
+    const a = await post(full.url, '/completion', { model: 'stories260K', prompt, n_predict: 8, temperature: 0 });
+    await post(full.url, '/api/generate', { model: 'stories260K', prompt: '', keep_alive: 0 });
+    assert.deepEqual(readdirSync(join(full.dir, 'prompts')).filter((f) => f.endsWith('.kv')), []);
+    const b = await post(full.url, '/completion', { model: 'stories260K', prompt, n_predict: 8, temperature: 0 });
+    assert.equal(b.body.content, a.body.content);
+  } finally {
+    await full.stop();
+  }
   // A directory that cannot be written: the server works, it only recomputes.
   const ro = await startServer({ env: { HEARTH_PROMPT_CACHE_DIR: '/proc/hearth-nope' } });
   try {

@@ -171,6 +171,16 @@ test('abort of a stream stops the generation', async () => {
       if (++n === 3) stream.abort();
     }
   })(), /abort/i);
+  // The slot is free again within a step or two: /slots and /metrics say so.
+  let busy = true;
+  for (let i = 0; i < 50 && busy; i++) {
+    const slots = await (await fetch(srv.url + '/slots')).json();
+    busy = slots.some((x) => x.is_processing);
+    if (busy) await new Promise((r) => setTimeout(r, 20));
+  }
+  assert.ok(!busy, 'the aborted request no longer holds the model');
+  const metrics = await (await fetch(srv.url + '/metrics')).text();
+  assert.match(metrics, /^hearth_queue_depth 0$/m);
   // The worker is free again at once: a short request is not stuck behind the long one.
   const r = await ollama.generate({ model: 'stories260K', prompt: 'Once upon a time',
     options: { temperature: 0, num_predict: 30, num_ctx: 100000, ignore_eos: true } });
