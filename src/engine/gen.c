@@ -204,9 +204,12 @@ int worker_generate(struct worker *w, struct proto_msg *req, struct gen_stats *s
         reuse++;
     if (reuse < w->cached.n / 2)
         kvcache_save(w);
-    size_t restored = kvcache_restore(w, &toks);
-    if (restored > reuse)
-        reuse = restored;
+    /* The disk only helps when the context misses a good part of a long prompt. */
+    if (reuse + 1 < toks.n && toks.n >= 32) {
+        size_t restored = kvcache_restore(w, &toks);
+        if (restored > reuse)
+            reuse = restored;
+    }
     if (reuse >= toks.n)
         reuse = toks.n - 1;
     llama_memory_t mem = llama_get_memory(w->ctx);
