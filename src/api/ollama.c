@@ -66,9 +66,13 @@ static int parse_common(json_t *body, struct native_req *req, int *stream, json_
         }
     }
     rc = api_get_bool(body, "stream", stream, e);
-    int truncate = 0, logprobs = 0;
+    int truncate = 0, logprobs = 0, shift = 0;
     if (!rc)
         rc = api_get_bool(body, "truncate", &truncate, e);
+    if (!rc)
+        rc = api_get_bool(body, "shift", &shift, e);
+    if (shift)
+        req->gen.context_shift = true;
     if (!rc)
         rc = api_get_bool(body, "logprobs", &logprobs, e);
     int64_t top = 0;
@@ -198,10 +202,12 @@ static void add_final(struct gen_run *g, json_t *o, const struct gen_stats *st)
     json_object_set_new(o, "eval_duration", json_integer(st->gen_us * 1000));
     if (st->truncated)
         json_object_set_new(o, "truncated_tokens", json_integer(st->truncated));
+    if (st->shifted)
+        json_object_set_new(o, "shifted_tokens", json_integer(st->shifted));
     if (stop == PROTO_STOP_CONTEXT)
         json_array_append_new(g->warnings,
                               json_string("generation stopped because the context is full; "
-                                          "raise num_ctx for longer output"));
+                                          "raise num_ctx, or set shift to drop old tokens"));
     if (json_array_size(g->warnings))
         json_object_set(o, "warnings", g->warnings);
 }

@@ -247,6 +247,22 @@ int worker_generate(struct worker *w, struct proto_msg *req, struct gen_stats *s
             st->stop_reason = PROTO_STOP_LENGTH;
             break;
         }
+        if (toks.n >= w->n_ctx && p->context_shift &&
+            llama_memory_can_shift(llama_get_memory(w->ctx)) && in_kv == toks.n) {
+            /* Context shift, as llama-server does it: keep num_keep tokens, drop the oldest half
+             * of the rest, and move the remainder back so generation can go on. */
+            size_t keep = (size_t)p->num_keep < toks.n / 2 ? (size_t)p->num_keep : toks.n / 2;
+            size_t drop = (toks.n - keep) / 2;
+            llama_memory_t m = llama_get_memory(w->ctx);
+            if (drop && llama_memory_seq_rm(m, 0, (llama_pos)keep, (llama_pos)(keep + drop))) {
+                llama_memory_seq_add(m, 0, (llama_pos)(keep + drop), -1, -(llama_pos)drop);
+                memmove(toks.v + keep, toks.v + keep + drop,
+                        (toks.n - keep - drop) * sizeof *toks.v);
+                toks.n -= drop;
+                in_kv = toks.n;
+                st->shifted += (uint32_t)drop;
+            }
+        }
         if (toks.n >= w->n_ctx) {
             st->stop_reason = PROTO_STOP_CONTEXT;
             break;

@@ -231,6 +231,7 @@ int proto_encode(const struct proto_msg *m, struct buf *out)
         put_u64(&w, (uint64_t)m->stats.gen_us);
         put_str(&w, m->stats.stop_string);
         put_u32(&w, m->stats.truncated);
+        put_u32(&w, m->stats.shifted);
         put_i32s(&w, m->stats.context, m->stats.n_context);
         break;
     case PROTO_ERROR:
@@ -516,6 +517,7 @@ int proto_decode(enum proto_type type, const void *payload, size_t len, struct p
         s->gen_us = (int64_t)get_u64(&c);
         s->stop_string = get_str(&c, NULL);
         s->truncated = get_u32(&c);
+        s->shifted = get_u32(&c);
         s->context = get_i32s(&c, PROTO_MAX_TOKENS, &s->n_context);
         break;
     }

@@ -135,6 +135,7 @@ struct gen_stats {
     uint32_t truncated; /* prompt tokens dropped to fit the context (PROTO_GEN_TRUNCATE) */
     int32_t *context;   /* PROTO_GEN_RETURN_TOKENS: prompt and output tokens; owned */
     uint32_t n_context;
+    uint32_t shifted; /* tokens dropped by context shifts during generation */
 };
 
 struct token_logprob {

@@ -94,6 +94,20 @@ test('context overflow is an error with the counts, unless truncation is asked f
   assert.ok(t.body.prompt_eval_count < 256);
 });
 
+test('a full context: stop with a warning, or shift on request', async () => {
+  const body = { model: M, prompt: 'Once upon a time', stream: false, options: { num_ctx: 256, num_predict: 600, ignore_eos: true, temperature: 0 } };
+  const stop = await post(srv.url, '/api/generate', body);
+  assert.equal(stop.body.done_reason, 'length');
+  assert.ok(stop.body.eval_count < 256);
+  assert.ok(stop.body.warnings.some((w) => /context is full/.test(w)), 'never silent');
+  const shift = await post(srv.url, '/api/generate', { ...body, shift: true });
+  assert.equal(shift.body.eval_count, 600, 'generation went on past the context');
+  assert.ok(shift.body.shifted_tokens > 300);
+  const viaOption = await post(srv.url, '/api/generate', { ...body, options: { ...body.options, context_shift: true } });
+  assert.equal(viaOption.body.eval_count, 600);
+  assert.equal(viaOption.body.response, shift.body.response, 'the same text either way');
+});
+
 test('unknown options are reported, never silently dropped', async () => {
   const r = await post(srv.url, '/api/generate', { model: M, prompt: 'Once', stream: false,
     options: { num_predict: 2, flux_capacitor: 1, tfs_z: 0.9 } });
