@@ -47,15 +47,27 @@ done
 # num_ctx and threads for hearth come with every request (presets arrive with #6).
 export NODE_OPTIONS=""
 node bench/bench.mjs "http://127.0.0.1:$HPORT" "http://127.0.0.1:$LPORT" bench "$RUNS" >"$WORK/out.jsonl"
-python3 - "$WORK/out.jsonl" "$MODEL" "$THREADS" "$RUNS" <<'PY'
+# The raw engine on the same model and threads, for the share each server delivers via HTTP.
+deps/llama-server/llama-bench -m "$WORK/bench.gguf" -p 512 -n 128 -t "$THREADS" -r 3 -o json \
+    >"$WORK/engine.json" 2>/dev/null || echo '[]' >"$WORK/engine.json"
+python3 - "$WORK/out.jsonl" "$MODEL" "$THREADS" "$RUNS" "$WORK/engine.json" <<'PY'
 import json, sys, platform, subprocess, datetime
 lines = open(sys.argv[1]).read().splitlines()
 summary = json.loads(lines[-1])["summary"]
+engine = {("pp" if r.get("n_prompt") else "tg"): r.get("avg_ts") for r in json.load(open(sys.argv[5]))}
+gen = summary.get("generation tokens/s (128 tokens)")
+extra = []
+if engine.get("pp") and engine.get("tg") and gen:
+    extra = [
+        f"| llama-bench (the raw engine): pp512 {engine['pp']:.1f} tokens/s, tg128 {engine['tg']:.1f} tokens/s | | | |",
+        f"| share of the engine's generation speed through HTTP | {gen['hearth'] / engine['tg']:.2f} | {gen['llama-server'] / engine['tg']:.2f} | |",
+    ]
 cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"], capture_output=True, text=True).stdout.strip()
 head = f"Machine: {cpu}, {subprocess.run(['nproc'], capture_output=True, text=True).stdout.strip()} cores; model: {sys.argv[2]}; threads {sys.argv[3]}; runs {sys.argv[4]}; {datetime.date.today()}"
 rows = ["| figure | hearth | llama-server | ratio |", "|---|---:|---:|---:|"]
 for k, v in summary.items():
     rows.append(f"| {k} | {v['hearth']:.1f} | {v['llama-server']:.1f} | {v['ratio']:.2f} |")
+rows += extra
 table = head + "\n\n" + "\n".join(rows) + "\n"
 print(table)
 with open("bench/RESULTS.md", "a") as f:

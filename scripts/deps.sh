@@ -175,35 +175,37 @@ install_testdata() {
     echo "$stamp" >"$DEPS/llama-data/.stamp"
 }
 
-# llama-server from the same tree, the reference the llama-server route tests compare with
-# field by field (and the benchmarks' baseline). Static ggml, the server target only, its UI not
+# llama-server and llama-bench from the same tree: the reference the llama-server route tests
+# compare with field by field, and the benchmark's baselines (server and raw engine speed). Static ggml, the server target only, its UI not
 # downloaded; cached like libllama. With a system libllama (pkg-config) the pinned tree is used.
 install_llama_server() {
     local src="${LLAMA_CPP_SRC:-$CACHE_ROOT/llama.cpp-$LLAMA_VERSION-src}" key dir bdir
     [ -f "$src/include/llama.h" ] || { mkdir -p "$CACHE_ROOT"; fetch_source "$src"; }
     key="$(git -C "$src" rev-parse --short=12 HEAD 2>/dev/null || echo nogit)"
     key="$key-$(printf '%s\n' "${CMAKE_OPTS[@]}" | sha256sum | cut -c1-8)"
-    dir="$CACHE_ROOT/llama-server-$key"
+    dir="$CACHE_ROOT/llama-tools-$key"
     if [ ! -f "$dir/.complete" ]; then
         bdir="$(mktemp -d)"
-        say "building llama-server from $src for the comparison tests (a few minutes)"
+        say "building llama-server and llama-bench from $src (the comparison tests' and the"
+        say "benchmark's reference; a few minutes)"
         local opts=("${CMAKE_OPTS[@]/-DBUILD_SHARED_LIBS=ON/-DBUILD_SHARED_LIBS=OFF}")
         opts=("${opts[@]/-DLLAMA_BUILD_SERVER=OFF/-DLLAMA_BUILD_SERVER=ON}")
         opts=("${opts[@]/-DLLAMA_BUILD_TOOLS=OFF/-DLLAMA_BUILD_TOOLS=ON}")
         opts=("${opts[@]/-DLLAMA_BUILD_COMMON=OFF/-DLLAMA_BUILD_COMMON=ON}")
         cmake -S "$src" -B "$bdir" "${opts[@]}" -DLLAMA_USE_PREBUILT_UI=OFF >"$bdir.log" 2>&1 ||
             { tail -30 "$bdir.log" >&2; die "llama-server configure failed (log: $bdir.log)"; }
-        cmake --build "$bdir" -j "$JOBS" --target llama-server 2>&1 | tee -a "$bdir.log" |
-            progress "building llama-server" ||
+        cmake --build "$bdir" -j "$JOBS" --target llama-server llama-bench 2>&1 |
+            tee -a "$bdir.log" | progress "building llama-server" ||
             { tail -30 "$bdir.log" >&2; die "llama-server build failed (log: $bdir.log)"; }
         mkdir -p "$dir"
-        cp "$bdir/bin/llama-server" "$dir/llama-server"
+        cp "$bdir/bin/llama-server" "$bdir/bin/llama-bench" "$dir/"
         echo "$key" >"$dir/.complete"
         rm -rf "$bdir" "$bdir.log"
     fi
     mkdir -p "$DEPS/llama-server"
-    cmp -s "$dir/llama-server" "$DEPS/llama-server/llama-server" 2>/dev/null ||
-        cp "$dir/llama-server" "$DEPS/llama-server/llama-server"
+    for b in llama-server llama-bench; do
+        cmp -s "$dir/$b" "$DEPS/llama-server/$b" 2>/dev/null || cp "$dir/$b" "$DEPS/llama-server/$b"
+    done
 }
 
 # The official client libraries the compatibility tests drive (tests/node/package-lock.json).
