@@ -108,6 +108,14 @@ static void put_str(struct enc *w, const char *s)
     put_strn(w, s, s ? strlen(s) : 0);
 }
 
+/* str[]: a u32 count and the strings. */
+static void put_strs(struct enc *w, const struct strlist *l)
+{
+    put_u32(w, (uint32_t)l->n);
+    for (int k = 0; k < l->n; k++)
+        put_str(w, l->v[k]);
+}
+
 static void put_i32s(struct enc *w, const int32_t *v, uint32_t n)
 {
     put_u32(w, n);
@@ -136,13 +144,7 @@ static void put_params(struct enc *w, const void *s, enum param_group g)
         case PARAM_FLOAT: put_f32(w, *(const float *)f); break;
         case PARAM_BOOL: put_u32(w, *(const bool *)f); break;
         case PARAM_STR: put_str(w, *(char *const *)f); break;
-        case PARAM_LIST: {
-            const struct strlist *l = (const struct strlist *)f;
-            put_u32(w, (uint32_t)l->n);
-            for (int k = 0; k < l->n; k++)
-                put_str(w, l->v[k]);
-            break;
-        }
+        case PARAM_LIST: put_strs(w, (const struct strlist *)f); break;
         case PARAM_BIAS: {
             const struct gen_params *gp = s;
             put_u32(w, (uint32_t)gp->n_logit_bias);
@@ -205,9 +207,7 @@ int proto_encode(const struct proto_msg *m, struct buf *out)
         put_u64(&w, m->id);
         put_u32(&w, m->flags);
         put_u32(&w, m->dimensions);
-        put_u32(&w, (uint32_t)m->inputs.n);
-        for (int i = 0; i < m->inputs.n; i++)
-            put_str(&w, m->inputs.v[i]);
+        put_strs(&w, &m->inputs);
         break;
     case PROTO_EMBEDDING: {
         put_u64(&w, m->id);
@@ -250,9 +250,7 @@ int proto_encode(const struct proto_msg *m, struct buf *out)
         put_u64(&w, m->id);
         put_i32s(&w, m->prefix_tokens, m->n_prefix_tokens);
         if (m->type == PROTO_TOKENIZED) {
-            put_u32(&w, (uint32_t)m->inputs.n);
-            for (int i = 0; i < m->inputs.n; i++)
-                put_str(&w, m->inputs.v[i]);
+            put_strs(&w, &m->inputs);
         }
         break;
     case PROTO_DETOKENIZED:
@@ -348,6 +346,24 @@ static int32_t *get_i32s(struct cursor *c, uint32_t max, uint32_t *n)
     return v;
 }
 
+/* str[] of at most max strings into l (empty before). */
+static void get_strs(struct cursor *c, uint32_t max, struct strlist *l)
+{
+    uint32_t k = get_u32(c);
+    if (c->bad || k > max || k > c->left / 4) {
+        c->bad = 1;
+        return;
+    }
+    l->v = xcalloc(k ? k : 1, sizeof(char *));
+    for (uint32_t i = 0; i < k && !c->bad; i++) {
+        char *str = get_str(c, NULL);
+        if (!str)
+            c->bad = 1;
+        else
+            l->v[l->n++] = str;
+    }
+}
+
 static void get_logprob(struct cursor *c, struct token_logprob *t)
 {
     t->token = (int32_t)get_u32(c);
@@ -372,23 +388,7 @@ static void get_params(struct cursor *c, void *s, enum param_group g)
             free(*(char **)f);
             *(char **)f = get_str(c, NULL);
             break;
-        case PARAM_LIST: {
-            struct strlist *l = (struct strlist *)f;
-            uint32_t k = get_u32(c);
-            if (k > (uint32_t)t[i].max_count || k > c->left / 4) {
-                c->bad = 1;
-                break;
-            }
-            l->v = xcalloc(k, sizeof(char *));
-            for (uint32_t j = 0; j < k && !c->bad; j++) {
-                l->v[j] = get_str(c, NULL);
-                if (!l->v[j])
-                    c->bad = 1;
-                else
-                    l->n++;
-            }
-            break;
-        }
+        case PARAM_LIST: get_strs(c, (uint32_t)t[i].max_count, (struct strlist *)f); break;
         case PARAM_BIAS: {
             struct gen_params *gp = s;
             uint32_t k = get_u32(c);
@@ -475,19 +475,7 @@ int proto_decode(enum proto_type type, const void *payload, size_t len, struct p
         m->id = get_u64(&c);
         m->flags = get_u32(&c);
         m->dimensions = get_u32(&c);
-        uint32_t k = get_u32(&c);
-        if (k > PROTO_MAX_EMBED_INPUTS || k > c.left / 4) {
-            c.bad = 1;
-            break;
-        }
-        m->inputs.v = xcalloc(k ? k : 1, sizeof(char *));
-        for (uint32_t i = 0; i < k && !c.bad; i++) {
-            char *s = get_str(&c, NULL);
-            if (!s)
-                c.bad = 1;
-            else
-                m->inputs.v[m->inputs.n++] = s;
-        }
+        get_strs(&c, PROTO_MAX_EMBED_INPUTS, &m->inputs);
         break;
     }
     case PROTO_EMBEDDING: {
@@ -538,21 +526,8 @@ int proto_decode(enum proto_type type, const void *payload, size_t len, struct p
     case PROTO_DETOKENIZE: {
         m->id = get_u64(&c);
         m->prefix_tokens = get_i32s(&c, PROTO_MAX_TOKENS, &m->n_prefix_tokens);
-        if (type == PROTO_DETOKENIZE)
-            break;
-        uint32_t k = get_u32(&c);
-        if (k > PROTO_MAX_TOKENS || k > c.left / 4) {
-            c.bad = 1;
-            break;
-        }
-        m->inputs.v = xcalloc(k ? k : 1, sizeof(char *));
-        for (uint32_t i = 0; i < k && !c.bad; i++) {
-            char *s = get_str(&c, NULL);
-            if (!s)
-                c.bad = 1;
-            else
-                m->inputs.v[m->inputs.n++] = s;
-        }
+        if (type == PROTO_TOKENIZED)
+            get_strs(&c, PROTO_MAX_TOKENS, &m->inputs);
         break;
     }
     case PROTO_DETOKENIZED:

@@ -100,6 +100,39 @@ int main(void)
     proto_msg_free(&out);
     proto_msg_free(&in);
 
+    /* String lists: EMBED inputs and TOKENIZED pieces, whole and truncated. */
+    proto_msg_init(&in, PROTO_EMBED);
+    in.id = 11;
+    in.dimensions = 8;
+    strlist_add(&in.inputs, "hello");
+    strlist_add(&in.inputs, "wörld");
+    CHECK(roundtrip(&in, &out) == 0);
+    CHECK(out.inputs.n == 2 && out.dimensions == 8);
+    if (out.inputs.n == 2)
+        CHECK_STR(out.inputs.v[1], "wörld");
+    proto_msg_free(&out);
+    buf_init(&b, 0);
+    CHECK(proto_encode(&in, &b) == 0);
+    refused = 0;
+    for (size_t cut = 0; cut < b.len - 8; cut++) {
+        refused += proto_decode(PROTO_EMBED, b.data + 8, cut, &out, &e) == ERR_PROTOCOL;
+        proto_msg_free(&out);
+    }
+    CHECK(refused == (int)(b.len - 8));
+    buf_free(&b);
+    proto_msg_free(&in);
+    proto_msg_init(&in, PROTO_TOKENIZED);
+    int32_t toks[2] = {403, 407};
+    in.prefix_tokens = malloc(sizeof toks);
+    memcpy(in.prefix_tokens, toks, sizeof toks);
+    in.n_prefix_tokens = 2;
+    strlist_add(&in.inputs, " Once");
+    strlist_add(&in.inputs, " upon");
+    CHECK(roundtrip(&in, &out) == 0);
+    CHECK(out.n_prefix_tokens == 2 && out.prefix_tokens[1] == 407 && out.inputs.n == 2);
+    proto_msg_free(&out);
+    proto_msg_free(&in);
+
     /* Over a real socket: a message, an oversized frame header, and EOF. */
     int sv[2];
     CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
