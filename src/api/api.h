@@ -25,6 +25,7 @@ struct api_ctx {
     int strict_options;         /* HEARTH_STRICT_OPTIONS: unknown options are a 400 */
     const char *default_model;  /* serve --model: for llama-server routes that name none */
     int default_ready;          /* 0 loading, 1 loaded, -1 failed (atomic) */
+    int32_t num_parallel;       /* slots per model when a request does not say (--parallel) */
 };
 extern struct api_ctx *api;
 

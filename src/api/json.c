@@ -292,6 +292,12 @@ int api_apply_fields(json_t *body, const char *const *skip, size_t n_skip, int o
     }
     int rc = api_apply_options(opts, &req->gen, &req->load, warnings, e);
     json_decref(opts);
+    /* llama-server's cache_prompt (default true): false computes the whole prompt again. */
+    json_t *cp = json_object_get(body, "cache_prompt");
+    if (!rc && cp && !json_is_boolean(cp))
+        rc = err_set(e, ERR_BAD_REQUEST, "cache_prompt must be true or false");
+    if (!rc && json_is_false(cp))
+        req->flags |= PROTO_GEN_NO_CACHE;
     return rc;
 }
 

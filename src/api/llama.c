@@ -452,7 +452,7 @@ static void handle_props(const struct http_request *hreq, struct http_reply *rep
     }
     json_t *o = json_object();
     json_object_set_new(o, "default_generation_settings", gs);
-    json_object_set_new(o, "total_slots", json_integer(1));
+    json_object_set_new(o, "total_slots", json_integer(api->num_parallel));
     json_object_set_new(o, "model_alias", json_string(req.model));
     json_object_set_new(o, "model_path", json_string(req.path));
     char *tmpl = api_model_template(req.path);
@@ -469,11 +469,16 @@ static void handle_slots(const struct http_request *hreq, struct http_reply *rep
     (void)hreq;
     struct sched_status st[64];
     int n = sched_list(api->sched, st, 64);
+    /* One entry per slot of every loaded model; the requests a model runs fill its first slots
+     * (the worker hands slots out as it likes, so which one is not told). */
     json_t *arr = json_array();
-    for (int i = 0; i < n; i++)
-        json_array_append_new(arr, json_pack("{s:i, s:s, s:i, s:b}", "id", 0, "model", st[i].name,
-                                             "n_ctx", (int)st[i].info.n_ctx, "is_processing",
-                                             st[i].busy));
+    for (int i = 0; i < n; i++) {
+        int slots = st[i].info.n_parallel ? (int)st[i].info.n_parallel : 1;
+        for (int k = 0; k < slots; k++)
+            json_array_append_new(arr, json_pack("{s:i, s:s, s:i, s:b}", "id", k, "model",
+                                                 st[i].name, "n_ctx", (int)st[i].info.n_ctx,
+                                                 "is_processing", k < st[i].busy));
+    }
     api_reply(rep, 200, arr);
 }
 

@@ -5,7 +5,6 @@
 #include "base/util.h"
 #include "engine/client.h"
 
-#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,7 +12,8 @@ struct api_ctx *api;
 
 struct native_job {
     struct runner *runner;
-    struct worker_proc *worker;
+    struct worker_mux *mux;
+    struct mux_chan *chan;
     uint64_t id;
     int64_t t0;
     int64_t load_us;
@@ -71,14 +71,17 @@ int native_start(struct native_req *req, struct native_job **out, struct err *e)
     struct native_job *j = xcalloc(1, sizeof *j);
     j->t0 = now_us();
     j->keep_alive_ms = req->keep_alive_ms;
+    if (req->load.num_parallel == 0)
+        req->load.num_parallel = api->num_parallel;
     int rc =
         sched_acquire(api->sched, req->model, req->path, &req->load, &j->runner, &j->load_us, e);
     if (rc) {
         free(j);
         return rc;
     }
-    j->worker = runner_worker(j->runner);
+    j->mux = runner_mux(j->runner);
     j->id = next_id();
+    j->chan = mux_open(j->mux, j->id);
     struct proto_msg m;
     static const enum proto_type types[] = {PROTO_GENERATE, PROTO_EMBED, PROTO_TOKENIZE,
                                             PROTO_DETOKENIZE};
@@ -101,9 +104,10 @@ int native_start(struct native_req *req, struct native_job **out, struct err *e)
         m.top_logprobs = req->top_logprobs;
         m.gen = req->gen;
     }
-    rc = worker_send(j->worker, &m, e);
+    rc = mux_send(j->mux, &m, e);
     if (rc) {
-        runner_mark_dead(j->runner);
+        runner_mark_dead(api->sched, j->runner);
+        mux_close(j->mux, j->chan);
         sched_release(api->sched, j->runner, j->keep_alive_ms);
         free(j);
         return rc;
@@ -120,20 +124,15 @@ int native_next(struct native_job *j, struct proto_msg *ev, struct err *e)
     for (;;) {
         if (api->shutting_down && !j->cancelled)
             native_cancel(j);
-        struct pollfd pfd = {worker_fd(j->worker), POLLIN, 0};
-        if (poll(&pfd, 1, 200) <= 0)
-            continue;
-        int rc = worker_recv(j->worker, ev, e);
+        int rc = mux_recv(j->mux, j->chan, ev, 200, e);
+        if (rc == 1)
+            continue; /* nothing yet: look at shutting_down again */
         if (rc) {
             j->finished = 1;
-            runner_mark_dead(j->runner);
+            runner_mark_dead(api->sched, j->runner);
             metrics_worker_restart();
             log_error("msg=\"worker failed\" err=%s", log_q(e->msg));
             return rc == ERR_PROTOCOL ? rc : ERR_WORKER_DIED;
-        }
-        if (ev->id != j->id) { /* a late answer to an earlier, cancelled request */
-            proto_msg_free(ev);
-            continue;
         }
         if (ev->type == PROTO_ERROR) {
             j->finished = 1;
@@ -183,8 +182,8 @@ void native_cancel(struct native_job *j)
     struct proto_msg c;
     proto_msg_init(&c, PROTO_CANCEL);
     c.id = j->id;
-    if (worker_send(j->worker, &c, NULL))
-        runner_mark_dead(j->runner);
+    if (mux_send(j->mux, &c, NULL))
+        runner_mark_dead(api->sched, j->runner);
 }
 
 void native_finish(struct native_job *j)
@@ -203,6 +202,7 @@ void native_finish(struct native_job *j)
                 break;
         }
     }
+    mux_close(j->mux, j->chan);
     sched_release(api->sched, j->runner, j->keep_alive_ms);
     free(j);
 }
@@ -232,6 +232,8 @@ int native_load_only(struct native_req *req, int *unloaded, int64_t *load_us, st
         return 0;
     }
     struct runner *r;
+    if (req->load.num_parallel == 0)
+        req->load.num_parallel = api->num_parallel;
     int rc = sched_acquire(api->sched, req->model, req->path, &req->load, &r, load_us, e);
     if (rc)
         return rc;

@@ -33,6 +33,9 @@ static void serve_usage(void)
         "  --keep-alive DURATION     how long an idle model stays loaded (default 5m;\n"
         "                            negative keeps it forever) [HEARTH_KEEP_ALIVE, then\n"
         "                            OLLAMA_KEEP_ALIVE]\n"
+        "  -np, --parallel N         requests each model serves at once, each in a slot of\n"
+        "                            num_ctx tokens (default 4; more wait in a queue)\n"
+        "                            [HEARTH_NUM_PARALLEL, then OLLAMA_NUM_PARALLEL]\n"
         "  -m, --model NAME          a default model: loaded at start (GET /health answers\n"
         "                            503 until it is), kept loaded, and used by the\n"
         "                            llama-server routes when a request names none\n"
@@ -112,7 +115,7 @@ static void *load_default(void *arg)
 
 int cmd_serve(int argc, char **argv)
 {
-    const char *host_arg = NULL, *keep_arg = NULL, *model_arg = NULL;
+    const char *host_arg = NULL, *keep_arg = NULL, *model_arg = NULL, *parallel_arg = NULL;
     char **dirs = xcalloc((size_t)argc + 64, sizeof(char *));
     int n_dirs = 0, status = 1, no_metrics = 0;
     for (int i = 0; i < argc; i++) {
@@ -133,13 +136,17 @@ int cmd_serve(int argc, char **argv)
         } else if (!strcmp(a, "--keep-alive") && v) {
             keep_arg = v;
             i++;
+        } else if ((!strcmp(a, "--parallel") || !strcmp(a, "-np")) && v) {
+            parallel_arg = v;
+            i++;
         } else if (!strcmp(a, "--no-metrics")) {
             no_metrics = 1;
         } else if ((!strcmp(a, "--model") || !strcmp(a, "-m")) && v) {
             model_arg = v;
             i++;
         } else if (!strcmp(a, "--host") || !strcmp(a, "--models-dir") ||
-                   !strcmp(a, "--keep-alive") || !strcmp(a, "--model") || !strcmp(a, "-m")) {
+                   !strcmp(a, "--keep-alive") || !strcmp(a, "--model") || !strcmp(a, "-m") ||
+                   !strcmp(a, "--parallel") || !strcmp(a, "-np")) {
             cli_error("%s needs a value", a);
             free(dirs);
             return 2;
@@ -174,6 +181,16 @@ int cmd_serve(int argc, char **argv)
     int64_t keep_ms = (int64_t)5 * 60 * 1000;
     if (keep_arg && sched_parse_keep_alive(keep_arg, &keep_ms)) {
         cli_error("invalid keep-alive '%s' (expected a duration like 5m or 1h)", keep_arg);
+        goto out;
+    }
+    if (!parallel_arg)
+        parallel_arg = getenv("HEARTH_NUM_PARALLEL");
+    if (!parallel_arg)
+        parallel_arg = getenv("OLLAMA_NUM_PARALLEL");
+    int64_t parallel = 4;
+    if (parallel_arg && *parallel_arg &&
+        (parse_i64(parallel_arg, &parallel) || parallel < 1 || parallel > 256)) {
+        cli_error("invalid parallel '%s' (expected a number of slots from 1 to 256)", parallel_arg);
         goto out;
     }
     if (n_dirs == 0)
@@ -212,6 +229,7 @@ int cmd_serve(int argc, char **argv)
     struct api_ctx ctx = {0};
     ctx.store = store_init(dirs, n_dirs);
     ctx.sched = sched_init(keep_ms);
+    ctx.num_parallel = (int32_t)parallel;
     const char *strict = getenv("HEARTH_STRICT_OPTIONS");
     ctx.strict_options = strict && strcmp(strict, "0") != 0 && *strict;
     api = &ctx;

@@ -61,7 +61,7 @@ int worker_spawn(const char *exe, struct worker_proc **out, struct err *e)
     return 0;
 }
 
-static void describe_death(struct worker_proc *w, struct err *e)
+int worker_death(struct worker_proc *w, struct err *e)
 {
     if (!w->reaped) {
         /* EOF arrives a moment before the exit status; wait for it briefly. */
@@ -83,13 +83,14 @@ static void describe_death(struct worker_proc *w, struct err *e)
     else
         err_set(e, ERR_WORKER_DIED, "the worker exited unexpectedly with status %d",
                 WIFEXITED(w->status) ? WEXITSTATUS(w->status) : -1);
+    return ERR_WORKER_DIED;
 }
 
 int worker_send(struct worker_proc *w, const struct proto_msg *m, struct err *e)
 {
     int rc = proto_send(w->fd, m, e);
     if (rc == ERR_WORKER_DIED)
-        describe_death(w, e);
+        worker_death(w, e);
     return rc;
 }
 
@@ -97,7 +98,7 @@ int worker_recv(struct worker_proc *w, struct proto_msg *m, struct err *e)
 {
     int rc = proto_recv(w->fd, m, e);
     if (rc == ERR_WORKER_DIED)
-        describe_death(w, e);
+        worker_death(w, e);
     return rc;
 }
 

@@ -10,6 +10,8 @@
 #include "base/err.h"
 #include "engine/proto.h"
 
+#include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 struct worker_proc;
@@ -33,8 +35,45 @@ int worker_recv(struct worker_proc *w, struct proto_msg *m, struct err *e);
 int worker_fd(const struct worker_proc *w);
 pid_t worker_pid(const struct worker_proc *w);
 
-/* Closes the connection (the worker exits on EOF), waits up to two seconds, then kills it.
- * NULL-safe. */
+/* Closes the connection (the worker exits on EOF), waits up to ten seconds (a worker saves its
+ * prompt cache on the way out), then kills it. NULL-safe. */
 void worker_free(struct worker_proc *w);
+
+/* After the connection failed: says how the worker ended, waiting briefly for its exit status
+ * (ERR_WORKER_DIED with "the worker was killed by signal 9 (Killed)" and the like). */
+int worker_death(struct worker_proc *w, struct err *e);
+
+/* ---- many requests over one worker ----
+ *
+ * A worker serves several requests at once (one per slot, more queued), and their events
+ * arrive interleaved on one socket. A mux owns the reading: one thread reads every message and
+ * hands it to the channel of its request id; senders share a lock so frames never interleave.
+ * Every function is thread-safe. */
+struct worker_mux;
+struct mux_chan;
+
+/* Starts reading w (which stays the caller's, and must outlive the mux). */
+struct worker_mux *mux_start(struct worker_proc *w);
+
+/* Shuts the connection down (the worker sees EOF and exits) and stops the reader; channels
+ * still open answer ERR_WORKER_DIED. Then free the channels, the mux, and the worker_proc.
+ * NULL-safe. */
+void mux_free(struct worker_mux *m);
+
+/* Registers a request id before its first message is sent. */
+struct mux_chan *mux_open(struct worker_mux *m, uint64_t id);
+void mux_close(struct worker_mux *m, struct mux_chan *c); /* NULL-safe */
+
+/* Sends one message (any thread). On failure the worker is taken as dead. */
+int mux_send(struct worker_mux *m, const struct proto_msg *msg, struct err *e);
+
+/* The next event of a channel, waiting up to timeout_ms: 0 with *ev filled, 1 when the time
+ * ran out, or ERR_WORKER_DIED / ERR_PROTOCOL (with how) once the connection failed and every
+ * event that arrived before has been taken. */
+int mux_recv(struct worker_mux *m, struct mux_chan *c, struct proto_msg *ev, int timeout_ms,
+             struct err *e);
+
+/* Whether the connection has failed. */
+bool mux_dead(struct worker_mux *m);
 
 #endif

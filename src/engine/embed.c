@@ -22,16 +22,15 @@ static void normalize(float *v, uint32_t n)
 }
 
 /* Computes the embedding of toks into out[n_embd]. */
-static int embed_one(struct worker *w, const struct tokvec *toks, uint32_t n_embd, float *out,
-                     struct err *e)
+static int embed_one(struct worker *w, int seq, const struct tokvec *toks, uint32_t n_embd,
+                     float *out, struct err *e)
 {
     enum llama_pooling_type pool = llama_pooling_type(w->ctx);
     uint32_t step = pool == LLAMA_POOLING_TYPE_NONE ? w->n_batch : llama_n_ubatch(w->ctx);
     if (pool != LLAMA_POOLING_TYPE_NONE && toks->n > step)
         return err_set(e, ERR_CONTEXT, "the input is %zu tokens; this model embeds at most %u",
                        toks->n, step);
-    llama_memory_clear(llama_get_memory(w->ctx), true);
-    w->cached.n = 0; /* the prompt cache is gone with it */
+    llama_memory_seq_rm(llama_get_memory(w->ctx), seq, -1, -1);
     struct llama_batch batch = llama_batch_init((int32_t)step, 0, 1);
     double *acc = xcalloc(n_embd, sizeof *acc);
     int rc = 0;
@@ -42,7 +41,7 @@ static int embed_one(struct worker *w, const struct tokvec *toks, uint32_t n_emb
             batch.token[j] = toks->v[i + j];
             batch.pos[j] = (llama_pos)(i + j);
             batch.n_seq_id[j] = 1;
-            batch.seq_id[j][0] = 0;
+            batch.seq_id[j][0] = seq;
             batch.logits[j] = 1;
         }
         if (llama_decode(w->ctx, batch)) {
@@ -63,7 +62,7 @@ static int embed_one(struct worker *w, const struct tokvec *toks, uint32_t n_emb
         }
     }
     if (!rc && pool != LLAMA_POOLING_TYPE_NONE) {
-        const float *v = llama_get_embeddings_seq(w->ctx, 0);
+        const float *v = llama_get_embeddings_seq(w->ctx, seq);
         if (!v)
             rc = err_set(e, ERR_INTERNAL, "libllama returned no pooled embedding");
         else
@@ -120,7 +119,7 @@ static int rerank_tokens(struct worker *w, const char *query, const char *doc, s
 }
 
 /* inputs[0] is the query, the rest documents: one score each. */
-static int rerank(struct worker *w, const struct proto_msg *req, struct proto_msg *out,
+static int rerank(struct worker *w, int seq, const struct proto_msg *req, struct proto_msg *out,
                   struct err *e)
 {
     if (llama_pooling_type(w->ctx) != LLAMA_POOLING_TYPE_RANK)
@@ -145,7 +144,7 @@ static int rerank(struct worker *w, const struct proto_msg *req, struct proto_ms
         else if (t.n > w->n_ctx && (req->flags & PROTO_EMBED_TRUNCATE))
             t.n = w->n_ctx;
         if (!rc)
-            rc = embed_one(w, &t, n_cls ? n_cls : 1, score, e);
+            rc = embed_one(w, seq, &t, n_cls ? n_cls : 1, score, e);
         if (!rc) {
             out->embeddings[i] = score[0];
             out->stats.prompt_n += (uint32_t)t.n;
@@ -158,11 +157,11 @@ static int rerank(struct worker *w, const struct proto_msg *req, struct proto_ms
     return rc;
 }
 
-int worker_embed(struct worker *w, const struct proto_msg *req, struct proto_msg *out,
+int worker_embed(struct worker *w, int seq, const struct proto_msg *req, struct proto_msg *out,
                  struct err *e)
 {
     if (req->flags & PROTO_EMBED_RERANK)
-        return rerank(w, req, out, e);
+        return rerank(w, seq, req, out, e);
     int32_t n_out = llama_model_n_embd_out(w->model);
     uint32_t n_embd = (uint32_t)(n_out > 0 ? n_out : llama_model_n_embd(w->model));
     uint32_t dim = req->dimensions ? req->dimensions : n_embd;
@@ -177,7 +176,6 @@ int worker_embed(struct worker *w, const struct proto_msg *req, struct proto_msg
     out->n_embeddings = (uint32_t)req->inputs.n;
     out->embedding_dim = dim;
     llama_set_embeddings(w->ctx, true);
-    struct gen_state g = {req->id, 0, 0};
     int rc = 0;
     for (int i = 0; i < req->inputs.n && !rc; i++) {
         struct tokvec toks = {0};
@@ -195,7 +193,7 @@ int worker_embed(struct worker *w, const struct proto_msg *req, struct proto_msg
                              toks.n, w->n_ctx);
         }
         if (!rc)
-            rc = embed_one(w, &toks, n_embd, full, e);
+            rc = embed_one(w, seq, &toks, n_embd, full, e);
         if (!rc) {
             if (!(req->flags & PROTO_EMBED_NO_NORMALIZE)) {
                 normalize(full, n_embd);
@@ -206,9 +204,8 @@ int worker_embed(struct worker *w, const struct proto_msg *req, struct proto_msg
             out->stats.prompt_n += (uint32_t)toks.n;
         }
         tokvec_free(&toks);
-        poll_parent(w, &g);
-        if (g.cancelled && !rc)
-            rc = err_set(e, g.peer_gone ? ERR_WORKER_DIED : ERR_CANCELLED, "cancelled");
+        if (!rc && worker_poll_cancel(w, req->id))
+            rc = err_set(e, w->peer_gone ? ERR_WORKER_DIED : ERR_CANCELLED, "cancelled");
     }
     llama_set_embeddings(w->ctx, false);
     free(full);

@@ -1,5 +1,10 @@
-/* GENERATE in the worker: build the prompt's tokens (prefix tokens, fill-in-the-middle,
- * truncation), decode it, then sample, detokenize and stream until a stop condition. */
+/* GENERATE in the worker, with continuous batching.
+ *
+ * A request's prompt is built and checked when it arrives (prefix tokens, fill-in-the-middle,
+ * truncation) and queued. A free slot takes it: the slot whose sequence already holds the
+ * longest prefix of the prompt (only the rest is computed), else the least recently used one.
+ * Every step then puts the next token of each generating slot and a chunk of each prompt into
+ * one llama_decode, and samples, detokenizes and streams each slot whose logits came out. */
 #include "base/log.h"
 #include "base/util.h"
 #include "engine/engine.h"
@@ -64,7 +69,7 @@ static int build_prompt(struct worker *w, const struct proto_msg *req, struct to
 /* Makes the prompt fit the context, or explains why it does not. Truncation keeps the first
  * num_keep tokens and drops the oldest after them, leaving room to generate. */
 static int fit_context(struct worker *w, const struct proto_msg *req, struct tokvec *t,
-                       struct gen_stats *st, struct err *e)
+                       uint32_t *truncated, struct err *e)
 {
     if (t->n < w->n_ctx)
         return 0;
@@ -86,7 +91,7 @@ static int fit_context(struct worker *w, const struct proto_msg *req, struct tok
         return err_set(e, ERR_CONTEXT, "the prompt cannot be truncated to fit");
     memmove(t->v + keep, t->v + keep + drop, (t->n - keep - drop) * sizeof *t->v);
     t->n -= drop;
-    st->truncated = (uint32_t)drop;
+    *truncated = (uint32_t)drop;
     log_info("msg=\"prompt truncated to fit the context\" dropped=%zu kept=%zu n_ctx=%u", drop,
              t->n, w->n_ctx);
     return 0;
@@ -101,10 +106,10 @@ static char *piece_of(const struct worker *w, llama_token tok)
 
 /* The chosen token's log-probability under the model (before sampling transforms) and the
  * top alternatives, as llama-server's n_probs reports them. */
-static void compute_probs(struct worker *w, llama_token chosen, uint32_t n_top,
+static void compute_probs(struct worker *w, int32_t idx, llama_token chosen, uint32_t n_top,
                           struct token_probs *out)
 {
-    const float *logits = llama_get_logits_ith(w->ctx, -1);
+    const float *logits = llama_get_logits_ith(w->ctx, idx);
     int32_t n_vocab = llama_vocab_n_tokens(w->vocab);
     float max = -INFINITY;
     for (int32_t i = 0; i < n_vocab; i++)
@@ -164,171 +169,477 @@ static void free_probs(struct token_probs *p)
     memset(p, 0, sizeof *p);
 }
 
-int worker_generate(struct worker *w, struct proto_msg *req, struct gen_stats *st, struct err *e)
+/* ---- the queue ---- */
+
+static int send_error(struct worker *w, uint64_t id, int code, const char *msg)
 {
-    struct gen_params *p = &req->gen;
-    int rc = gen_params_validate(p, e);
-    if (rc)
-        return rc;
-    if (llama_pooling_type(w->ctx) != LLAMA_POOLING_TYPE_NONE)
-        return err_set(e, ERR_BAD_REQUEST,
-                       "this is an embedding model: it makes embeddings, not text");
-    struct tokvec toks = {0};
-    rc = build_prompt(w, req, &toks, e);
-    if (!rc)
-        rc = fit_context(w, req, &toks, st, e);
+    if (proto_send_error(w->fd, id, code, msg)) {
+        w->peer_gone = 1;
+        return ERR_WORKER_DIED;
+    }
+    return 0;
+}
+
+int worker_enqueue(struct worker *w, struct proto_msg *req)
+{
+    struct err e = {0};
+    struct pending *p = xcalloc(1, sizeof *p);
+    int rc = 0;
+    if (w->n_pending >= WORKER_MAX_PENDING)
+        rc = err_set(&e, ERR_UNAVAILABLE, "the model has %d requests queued already", w->n_pending);
+    if (!rc && req->type == PROTO_GENERATE) {
+        rc = gen_params_validate(&req->gen, &e);
+        if (!rc && llama_pooling_type(w->ctx) != LLAMA_POOLING_TYPE_NONE)
+            rc = err_set(&e, ERR_BAD_REQUEST,
+                         "this is an embedding model: it makes embeddings, not text");
+        if (!rc)
+            rc = build_prompt(w, req, &p->toks, &e);
+        if (!rc)
+            rc = fit_context(w, req, &p->toks, &p->truncated, &e);
+    }
     if (rc) {
-        tokvec_free(&toks);
+        tokvec_free(&p->toks);
+        free(p);
+        rc = send_error(w, req->id, rc, e.msg);
+        proto_msg_free(req);
         return rc;
     }
-    int32_t n = (int32_t)toks.n;
+    p->req = *req;
+    proto_msg_init(req, 0);
+    if (!w->pending_tail)
+        w->pending_tail = &w->pending;
+    *w->pending_tail = p;
+    w->pending_tail = &p->next;
+    w->n_pending++;
+    return 0;
+}
 
-    struct sampler smpl;
-    rc = sampler_init(&smpl, w->model, p, w->n_ctx, e);
+static struct pending *pop_pending(struct worker *w)
+{
+    struct pending *p = w->pending;
+    if (!p)
+        return NULL;
+    w->pending = p->next;
+    if (!w->pending)
+        w->pending_tail = &w->pending;
+    w->n_pending--;
+    p->next = NULL;
+    return p;
+}
+
+static void pending_free(struct pending *p)
+{
+    proto_msg_free(&p->req);
+    tokvec_free(&p->toks);
+    free(p);
+}
+
+void worker_cancel(struct worker *w, uint64_t id)
+{
+    for (int i = 0; i < w->n_slots; i++)
+        if (w->slots[i].state != SLOT_IDLE && w->slots[i].req.id == id)
+            w->slots[i].cancelled = true;
+    for (struct pending **pp = &w->pending; *pp; pp = &(*pp)->next) {
+        struct pending *p = *pp;
+        if (p->req.id != id)
+            continue;
+        *pp = p->next;
+        if (w->pending_tail == &p->next)
+            w->pending_tail = pp;
+        w->n_pending--;
+        /* Never started: it ends at once, as a cancelled request with nothing generated. */
+        struct proto_msg done;
+        proto_msg_init(&done, p->req.type == PROTO_GENERATE ? PROTO_DONE : PROTO_ERROR);
+        done.id = id;
+        done.stats.stop_reason = PROTO_STOP_CANCELLED;
+        done.code = ERR_CANCELLED;
+        done.message = xstrdup("cancelled");
+        if (proto_send(w->fd, &done, NULL))
+            w->peer_gone = 1;
+        proto_msg_free(&done);
+        pending_free(p);
+        return;
+    }
+}
+
+bool worker_has_work(const struct worker *w)
+{
+    bool idle = false;
+    for (int i = 0; i < w->n_slots; i++) {
+        if (w->slots[i].state != SLOT_IDLE)
+            return true;
+        idle = true;
+    }
+    return idle && w->pending;
+}
+
+/* ---- slots ---- */
+
+static size_t shared_prefix(const struct slot *s, const struct tokvec *prompt)
+{
+    size_t n = 0;
+    while (n < s->n_past && n < prompt->n && s->toks.v[n] == prompt->v[n])
+        n++;
+    return n;
+}
+
+/* The idle slot for a prompt: the one holding the longest prefix of it, when that is more than
+ * a tenth of the prompt (llama-server's similarity rule: a shared BOS or template header is not
+ * worth another conversation's cache), else the least recently used (empty slots first). */
+static struct slot *pick_slot(struct worker *w, const struct tokvec *prompt)
+{
+    struct slot *best = NULL, *lru = NULL;
+    size_t best_n = 0;
+    for (int i = 0; i < w->n_slots; i++) {
+        struct slot *s = &w->slots[i];
+        if (s->state != SLOT_IDLE)
+            continue;
+        size_t n = prompt ? shared_prefix(s, prompt) : 0;
+        if (n > best_n && n * 10 > prompt->n) {
+            best = s;
+            best_n = n;
+        }
+        if (!lru || s->last_used < lru->last_used)
+            lru = s;
+    }
+    return best ? best : lru;
+}
+
+static void slot_clear(struct worker *w, struct slot *s)
+{
+    llama_memory_seq_rm(llama_get_memory(w->ctx), s->seq, -1, -1);
+    s->toks.n = 0;
+    s->n_past = 0;
+}
+
+/* Sends the last held text and DONE, and makes the slot idle; what its sequence holds stays
+ * for the prefix cache. */
+static int slot_finish(struct worker *w, struct slot *s, int reason)
+{
+    struct gen_stats *st = &s->st;
+    st->stop_reason = (uint32_t)(s->cancelled ? PROTO_STOP_CANCELLED : reason);
+    if (reason != PROTO_STOP_STRING) {
+        textout_finish(&s->to);
+        if (!w->peer_gone && send_token(w, s->req.id, &s->to, 0, NULL))
+            w->peer_gone = 1;
+    }
+    if (s->state == SLOT_PROMPT)
+        st->prompt_us = now_us() - s->t_start;
+    else
+        st->gen_us = now_us() - s->t_prompt_done;
+    if (s->req.flags & PROTO_GEN_RETURN_TOKENS) {
+        st->context = xcalloc(s->toks.n ? s->toks.n : 1, sizeof *st->context);
+        memcpy(st->context, s->toks.v, s->toks.n * sizeof *st->context);
+        st->n_context = (uint32_t)s->toks.n;
+    }
+    struct proto_msg done;
+    proto_msg_init(&done, PROTO_DONE);
+    done.id = s->req.id;
+    done.stats = *st;
+    if (!w->peer_gone && proto_send(w->fd, &done, NULL))
+        w->peer_gone = 1;
+    proto_msg_free(&done); /* frees the stop string and context */
+    memset(st, 0, sizeof *st);
+    textout_free(&s->to);
+    sampler_free(&s->smpl);
+    proto_msg_free(&s->req);
+    s->toks.n = s->n_past;
+    s->state = SLOT_IDLE;
+    s->cancelled = false;
+    s->i_batch = -1;
+    s->last_used = now_us();
+    return w->peer_gone ? ERR_WORKER_DIED : 0;
+}
+
+/* Ends a request with an error; the slot's sequence is emptied (its contents are unknown). */
+static int slot_fail(struct worker *w, struct slot *s, int code, const char *msg)
+{
+    int rc = send_error(w, s->req.id, code, msg);
+    textout_free(&s->to);
+    sampler_free(&s->smpl);
+    proto_msg_free(&s->req);
+    memset(&s->st, 0, sizeof s->st);
+    slot_clear(w, s);
+    s->state = SLOT_IDLE;
+    s->cancelled = false;
+    s->i_batch = -1;
+    s->last_used = now_us();
+    return rc;
+}
+
+/* Puts a queued GENERATE into slot s: keeps what the sequence holds of the prompt (saving a
+ * long cache the prompt does not share to disk first, and restoring a longer saved prefix from
+ * disk), then leaves the rest of the prompt for the steps to compute. */
+static int slot_start(struct worker *w, struct slot *s, struct pending *p)
+{
+    struct err e = {0};
+    int rc = sampler_init(&s->smpl, w->model, &p->req.gen, w->n_ctx, &e);
     if (rc) {
-        tokvec_free(&toks);
+        rc = send_error(w, p->req.id, rc, e.msg);
+        pending_free(p);
         return rc;
     }
     /* Penalties look at the prompt too, as in llama-server. */
-    for (int32_t i = 0; i < n; i++)
-        sampler_accept_prompt(&smpl, toks.v[i]);
+    for (size_t i = 0; i < p->toks.n; i++)
+        sampler_accept_prompt(&s->smpl, p->toks.v[i]);
 
-    struct textout to;
-    textout_init(&to, p->stop.v, p->stop.n);
-    struct gen_state g = {req->id, 0, 0};
-    /* Prefix cache: keep what the context already holds of this prompt and compute the rest.
-     * At least the last prompt token is computed again, for its logits. A long prompt the
-     * context would lose is saved first, and a longer saved prefix is restored. */
-    size_t reuse = 0;
-    while (reuse < w->cached.n && reuse < toks.n && w->cached.v[reuse] == toks.v[reuse])
-        reuse++;
-    if (reuse < w->cached.n / 2)
-        kvcache_save(w);
-    /* The disk only helps when the context misses a good part of a long prompt. */
-    if (reuse + 1 < toks.n && toks.n >= 32) {
-        size_t restored = kvcache_restore(w, &toks);
+    bool no_cache = (p->req.flags & PROTO_GEN_NO_CACHE) != 0;
+    size_t reuse = no_cache ? 0 : shared_prefix(s, &p->toks);
+    if (reuse < s->n_past / 2)
+        kvcache_save(w, s);
+    /* The disk only helps when the sequence misses a good part of a long prompt. */
+    if (!no_cache && reuse + 1 < p->toks.n && p->toks.n >= 32) {
+        size_t restored = kvcache_restore(w, s, &p->toks, reuse);
         if (restored > reuse)
             reuse = restored;
+        else if (reuse > s->n_past)
+            reuse = s->n_past; /* a damaged file emptied the sequence */
     }
-    if (reuse >= toks.n)
-        reuse = toks.n - 1;
-    llama_memory_t mem = llama_get_memory(w->ctx);
-    if (reuse == 0 || !llama_memory_seq_rm(mem, 0, (llama_pos)reuse, -1)) {
-        llama_memory_clear(mem, true); /* a model whose memory cannot be cut (recurrent) */
+    if (reuse >= p->toks.n)
+        reuse = p->toks.n - 1; /* the last prompt token is computed again, for its logits */
+    if (reuse == 0 ||
+        !llama_memory_seq_rm(llama_get_memory(w->ctx), s->seq, (llama_pos)reuse, -1)) {
+        slot_clear(w, s); /* a model whose memory cannot be cut (recurrent) */
         reuse = 0;
     }
-    w->cached.n = reuse;
-    st->prompt_cached = (uint32_t)reuse;
-    bool want_probs = (req->flags & PROTO_GEN_LOGPROBS) != 0;
+    uint32_t truncated = p->truncated;
+    tokvec_free(&s->toks);
+    s->toks = p->toks;
+    memset(&p->toks, 0, sizeof p->toks);
+    s->n_past = reuse;
+    s->req = p->req;
+    proto_msg_init(&p->req, 0);
+    pending_free(p);
+
+    memset(&s->st, 0, sizeof s->st);
+    s->st.prompt_n = (uint32_t)s->toks.n;
+    s->st.prompt_cached = (uint32_t)reuse;
+    s->st.truncated = truncated;
+    textout_init(&s->to, s->req.gen.stop.v, s->req.gen.stop.n);
+    s->want_probs = (s->req.flags & PROTO_GEN_LOGPROBS) != 0;
     /* Text generated from BOS alone starts the document: SentencePiece vocabularies mark its
      * first word with the space prefix they add when tokenizing, which is not text. */
-    bool from_bos =
-        req->prompt[0] == '\0' && req->n_prefix_tokens == 0 && !(req->flags & PROTO_GEN_SUFFIX);
+    s->from_bos = s->req.prompt && s->req.prompt[0] == '\0' && s->req.n_prefix_tokens == 0 &&
+                  !(s->req.flags & PROTO_GEN_SUFFIX);
+    s->t_start = now_us();
+    s->t_prompt_done = 0;
+    s->cancelled = false;
+    s->i_batch = -1;
+    s->state = SLOT_PROMPT;
+    return 0;
+}
 
-    int64_t t0 = now_us();
-    st->prompt_n = (uint32_t)n;
-    size_t in_kv = reuse; /* tokens of toks whose keys and values are in the context */
-    for (int32_t i = (int32_t)reuse; i < n && !g.cancelled; i += (int32_t)w->n_batch) {
-        int32_t chunk = n - i < (int32_t)w->n_batch ? n - i : (int32_t)w->n_batch;
-        if (llama_decode(w->ctx, llama_batch_get_one(toks.v + i, chunk))) {
-            rc = err_set(e, ERR_INTERNAL, "llama_decode failed on the prompt: %s",
-                         engine_last_llama_error());
-            goto out;
-        }
-        in_kv = (size_t)i + (size_t)chunk;
-        poll_parent(w, &g);
+/* EMBED on a generative model borrows an idle slot's sequence for the time it takes. */
+static int slot_embed(struct worker *w, struct slot *s, struct pending *p)
+{
+    struct proto_msg out;
+    proto_msg_init(&out, PROTO_EMBEDDING);
+    out.id = p->req.id;
+    struct err e = {0};
+    kvcache_save(w, s);
+    slot_clear(w, s);
+    int rc = worker_embed(w, s->seq, &p->req, &out, &e);
+    slot_clear(w, s);
+    s->last_used = now_us();
+    if (rc)
+        rc = send_error(w, p->req.id, rc, e.msg);
+    else if (proto_send(w->fd, &out, NULL)) {
+        w->peer_gone = 1;
+        rc = ERR_WORKER_DIED;
     }
-    int64_t t1 = now_us();
-    st->prompt_us = t1 - t0;
+    proto_msg_free(&out);
+    pending_free(p);
+    return rc;
+}
 
-    st->stop_reason = PROTO_STOP_LENGTH;
-    while (!g.cancelled) {
-        if (p->num_predict >= 0 && st->gen_n >= (uint32_t)p->num_predict) {
-            st->stop_reason = PROTO_STOP_LENGTH;
-            break;
-        }
-        if (toks.n >= w->n_ctx && p->context_shift &&
-            llama_memory_can_shift(llama_get_memory(w->ctx)) && in_kv == toks.n) {
-            /* Context shift, as llama-server does it: keep num_keep tokens, drop the oldest half
-             * of the rest, and move the remainder back so generation can go on. */
-            size_t keep = (size_t)p->num_keep < toks.n / 2 ? (size_t)p->num_keep : toks.n / 2;
-            size_t drop = (toks.n - keep) / 2;
-            llama_memory_t m = llama_get_memory(w->ctx);
-            if (drop && llama_memory_seq_rm(m, 0, (llama_pos)keep, (llama_pos)(keep + drop))) {
-                llama_memory_seq_add(m, 0, (llama_pos)(keep + drop), -1, -(llama_pos)drop);
-                memmove(toks.v + keep, toks.v + keep + drop,
-                        (toks.n - keep - drop) * sizeof *toks.v);
-                toks.n -= drop;
-                in_kv = toks.n;
-                st->shifted += (uint32_t)drop;
+/* Context shift, as llama-server does it: keep num_keep tokens, drop the oldest half of the
+ * rest, and move the remainder back so generation can go on. */
+static void slot_shift(struct worker *w, struct slot *s)
+{
+    size_t n = s->toks.n;
+    size_t keep = (size_t)s->req.gen.num_keep < n / 2 ? (size_t)s->req.gen.num_keep : n / 2;
+    size_t drop = (n - keep) / 2;
+    llama_memory_t m = llama_get_memory(w->ctx);
+    if (!drop || !llama_memory_seq_rm(m, s->seq, (llama_pos)keep, (llama_pos)(keep + drop)))
+        return;
+    llama_memory_seq_add(m, s->seq, (llama_pos)(keep + drop), -1, -(llama_pos)drop);
+    memmove(s->toks.v + keep, s->toks.v + keep + drop, (n - keep - drop) * sizeof *s->toks.v);
+    s->toks.n -= drop;
+    s->n_past = s->toks.n;
+    s->st.shifted += (uint32_t)drop;
+}
+
+/* The slot's logits are out (row s->i_batch): stop, or sample and stream the next token. */
+static int slot_next(struct worker *w, struct slot *s)
+{
+    const struct gen_params *p = &s->req.gen;
+    struct gen_stats *st = &s->st;
+    if (p->num_predict >= 0 && st->gen_n >= (uint32_t)p->num_predict)
+        return slot_finish(w, s, PROTO_STOP_LENGTH);
+    if (s->toks.n >= w->n_ctx && p->context_shift &&
+        llama_memory_can_shift(llama_get_memory(w->ctx)))
+        slot_shift(w, s);
+    if (s->toks.n >= w->n_ctx)
+        return slot_finish(w, s, PROTO_STOP_CONTEXT);
+    llama_token tok = sampler_sample(&s->smpl, w->ctx, s->i_batch);
+    if (llama_vocab_is_eog(w->vocab, tok) && !p->ignore_eos)
+        return slot_finish(w, s, PROTO_STOP_EOS);
+    st->gen_n++;
+    if (w->fault_abort_after >= 0 && st->gen_n > (uint32_t)w->fault_abort_after)
+        abort();
+    struct token_probs probs = {0};
+    if (s->want_probs)
+        compute_probs(w, s->i_batch, tok, s->req.top_logprobs, &probs);
+    int32_t lstrip = s->from_bos && st->gen_n == 1 ? 1 : 0;
+    char piece[256];
+    int32_t pn = llama_token_to_piece(w->vocab, tok, piece, sizeof piece, lstrip, false);
+    if (pn < 0)
+        pn = 0; /* a piece longer than 256 bytes does not occur in real vocabularies */
+    bool stopped = textout_feed(&s->to, piece, (size_t)pn);
+    int sent = send_token(w, s->req.id, &s->to, 1, s->want_probs ? &probs : NULL);
+    free_probs(&probs);
+    if (sent) {
+        w->peer_gone = 1;
+        return ERR_WORKER_DIED;
+    }
+    tokvec_push(&s->toks, tok);
+    if (stopped) {
+        st->stop_string = xstrdup(s->to.stops[s->to.stop_index]);
+        return slot_finish(w, s, PROTO_STOP_STRING);
+    }
+    return 0;
+}
+
+/* Gives queued requests the free slots, in arrival order. */
+static int assign(struct worker *w)
+{
+    while (w->pending) {
+        struct slot *s = NULL;
+        for (int i = 0; i < w->n_slots && !s; i++)
+            if (w->slots[i].state == SLOT_IDLE)
+                s = &w->slots[i];
+        if (!s)
+            return 0;
+        struct pending *p = pop_pending(w);
+        bool cache = p->req.type == PROTO_GENERATE && !(p->req.flags & PROTO_GEN_NO_CACHE);
+        s = pick_slot(w, cache ? &p->toks : NULL);
+        int rc = p->req.type == PROTO_EMBED ? slot_embed(w, s, p) : slot_start(w, s, p);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+static void batch_add(struct llama_batch *b, llama_token tok, size_t pos, int seq, bool logits)
+{
+    int32_t i = b->n_tokens++;
+    b->token[i] = tok;
+    b->pos[i] = (llama_pos)pos;
+    b->n_seq_id[i] = 1;
+    b->seq_id[i][0] = seq;
+    b->logits[i] = logits;
+}
+
+int worker_step(struct worker *w)
+{
+    int rc = assign(w);
+    if (rc)
+        return rc;
+    for (int i = 0; i < w->n_slots; i++) {
+        struct slot *s = &w->slots[i];
+        if (s->state != SLOT_IDLE && s->cancelled && (rc = slot_finish(w, s, 0)))
+            return rc;
+    }
+
+    /* Generating slots first: one token each. */
+    struct llama_batch *b = &w->batch;
+    b->n_tokens = 0;
+    size_t n_step[256] = {0}; /* tokens each slot puts in this step (num_parallel <= 256) */
+    int n_gen = 0;
+    for (int i = 0; i < w->n_slots; i++)
+        w->slots[i].i_batch = -1;
+    for (int i = 0; i < w->n_slots && b->n_tokens < (int32_t)w->n_batch; i++) {
+        struct slot *s = &w->slots[i];
+        if (s->state != SLOT_GEN)
+            continue;
+        s->i_batch = b->n_tokens;
+        batch_add(b, s->toks.v[s->n_past], s->n_past, s->seq, true);
+        n_step[i] = 1;
+        n_gen++;
+    }
+    /* Then prompts, oldest request first. While other slots generate, a step takes at most a
+     * quarter of a micro-batch of prompt tokens, so their tokens keep coming while a long prompt
+     * is read. */
+    int32_t budget = (int32_t)w->n_batch - b->n_tokens;
+    int32_t cap = (int32_t)w->n_ubatch / 4 > 32 ? (int32_t)w->n_ubatch / 4 : 32;
+    if (n_gen && budget > cap)
+        budget = cap;
+    for (;;) {
+        struct slot *next = NULL;
+        int idx = -1;
+        for (int i = 0; i < w->n_slots; i++) {
+            struct slot *s = &w->slots[i];
+            if (s->state == SLOT_PROMPT && !n_step[i] && (!next || s->t_start < next->t_start)) {
+                next = s;
+                idx = i;
             }
         }
-        if (toks.n >= w->n_ctx) {
-            st->stop_reason = PROTO_STOP_CONTEXT;
+        if (!next || budget <= 0)
             break;
+        size_t left = next->toks.n - next->n_past;
+        size_t k = left < (size_t)budget ? left : (size_t)budget;
+        for (size_t j = 0; j < k; j++) {
+            bool last = next->n_past + j + 1 == next->toks.n;
+            if (last)
+                next->i_batch = b->n_tokens;
+            batch_add(b, next->toks.v[next->n_past + j], next->n_past + j, next->seq, last);
         }
-        llama_token tok = sampler_sample(&smpl, w->ctx, -1);
-        if (llama_vocab_is_eog(w->vocab, tok) && !p->ignore_eos) {
-            st->stop_reason = PROTO_STOP_EOS;
-            break;
-        }
-        st->gen_n++;
-        if (w->fault_abort_after >= 0 && st->gen_n > (uint32_t)w->fault_abort_after)
-            abort();
-        struct token_probs probs = {0};
-        if (want_probs)
-            compute_probs(w, tok, req->top_logprobs, &probs);
-        int32_t lstrip = from_bos && st->gen_n == 1 ? 1 : 0;
-        char piece[256];
-        int32_t pn = llama_token_to_piece(w->vocab, tok, piece, sizeof piece, lstrip, false);
-        if (pn < 0)
-            pn = 0; /* a piece longer than 256 bytes does not occur in real vocabularies */
-        bool stopped = textout_feed(&to, piece, (size_t)pn);
-        int sent = send_token(w, req->id, &to, 1, want_probs ? &probs : NULL);
-        free_probs(&probs);
-        if (sent) {
-            g.peer_gone = 1;
-            break;
-        }
-        tokvec_push(&toks, tok);
-        if (stopped) {
-            st->stop_reason = PROTO_STOP_STRING;
-            st->stop_string = xstrdup(to.stops[to.stop_index]);
-            break;
-        }
-        if (llama_decode(w->ctx, llama_batch_get_one(&tok, 1))) {
-            rc = err_set(e, ERR_INTERNAL, "llama_decode failed: %s", engine_last_llama_error());
-            goto out;
-        }
-        in_kv = toks.n;
-        poll_parent(w, &g);
+        n_step[idx] = k;
+        budget -= (int32_t)k;
     }
-    if (g.cancelled)
-        st->stop_reason = PROTO_STOP_CANCELLED;
-    if (st->stop_reason != PROTO_STOP_STRING) {
-        textout_finish(&to);
-        if (!g.peer_gone && send_token(w, req->id, &to, 0, NULL))
-            g.peer_gone = 1;
+    if (b->n_tokens == 0)
+        return 0;
+
+    int dr = llama_decode(w->ctx, *b);
+    if (dr != 0) {
+        char msg[600];
+        snprintf(msg, sizeof msg, "llama_decode failed (%d): %s", dr, engine_last_llama_error());
+        log_error("msg=%s tokens=%d", log_q(msg), b->n_tokens);
+        for (int i = 0; i < w->n_slots; i++)
+            if (n_step[i] && (rc = slot_fail(w, &w->slots[i], ERR_INTERNAL, msg)))
+                return rc;
+        return 0;
     }
-    st->gen_us = now_us() - t1;
-    /* What the context holds now is the prefix cache of the next request. */
-    w->cached.n = 0;
-    for (size_t i = 0; i < in_kv && i < toks.n; i++)
-        tokvec_push(&w->cached, toks.v[i]);
-    if (req->flags & PROTO_GEN_RETURN_TOKENS) {
-        st->context = toks.v;
-        st->n_context = (uint32_t)toks.n;
-        toks.v = NULL;
+    int64_t now = now_us();
+    for (int i = 0; i < w->n_slots; i++) {
+        struct slot *s = &w->slots[i];
+        s->n_past += n_step[i];
+        if (s->i_batch < 0)
+            continue;
+        if (s->state == SLOT_PROMPT) {
+            s->state = SLOT_GEN;
+            s->t_prompt_done = now;
+            s->st.prompt_us = now - s->t_start;
+        }
+        if ((rc = slot_next(w, s)))
+            return rc;
     }
-    if (g.peer_gone)
-        rc = err_set(e, ERR_WORKER_DIED, "parent went away");
-out:
-    if (rc && rc != ERR_WORKER_DIED) { /* a failed decode leaves the context unknown */
-        llama_memory_clear(llama_get_memory(w->ctx), true);
-        w->cached.n = 0;
+    return 0;
+}
+
+void worker_slots_free(struct worker *w)
+{
+    for (int i = 0; i < w->n_slots; i++) {
+        struct slot *s = &w->slots[i];
+        if (s->state != SLOT_IDLE) {
+            textout_free(&s->to);
+            sampler_free(&s->smpl);
+            proto_msg_free(&s->req);
+            s->toks.n = s->n_past;
+            s->state = SLOT_IDLE;
+        }
     }
-    textout_free(&to);
-    sampler_free(&smpl);
-    tokvec_free(&toks);
-    return rc;
+    struct pending *p;
+    while ((p = pop_pending(w)))
+        pending_free(p);
 }

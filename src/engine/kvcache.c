@@ -103,33 +103,33 @@ static void trim(const char *dir)
     }
 }
 
-void kvcache_save(struct worker *w)
+void kvcache_save(struct worker *w, struct slot *s)
 {
     const char *dir = cache_dir();
-    if (!dir || w->cached.n < KV_MIN_TOKENS)
+    if (!dir || s->n_past < KV_MIN_TOKENS)
         return;
-    size_t size = llama_state_seq_get_size(w->ctx, 0);
+    size_t size = llama_state_seq_get_size(w->ctx, s->seq);
     if (!size)
         return;
     uint8_t *state = malloc(size);
     if (!state)
         return;
-    size = llama_state_seq_get_data(w->ctx, state, size, 0);
+    size = llama_state_seq_get_data(w->ctx, state, size, s->seq);
     struct kv_header h = {0};
     memcpy(h.magic, KV_MAGIC, 8);
     h.version = KV_VERSION;
-    h.n_tokens = (uint32_t)w->cached.n;
+    h.n_tokens = (uint32_t)s->n_past;
     h.state_bytes = size;
     memcpy(h.model_id, w->model_id, 64);
-    checksum(w->cached.v, h.n_tokens, state, size, h.sum);
+    checksum(s->toks.v, h.n_tokens, state, size, h.sum);
     char hex[65], path[4096], tmp[4200];
-    sha256_hex(w->cached.v, w->cached.n * sizeof *w->cached.v, hex);
+    sha256_hex(s->toks.v, s->n_past * sizeof *s->toks.v, hex);
     mkdir(dir, 0700);
     snprintf(path, sizeof path, "%s/%.16s-%.16s.kv", dir, w->model_id, hex);
     snprintf(tmp, sizeof tmp, "%s.tmp-%d", path, (int)getpid());
     FILE *f = fopen(tmp, "wb");
     int ok = f && fwrite(&h, sizeof h, 1, f) == 1 &&
-             fwrite(w->cached.v, sizeof *w->cached.v, w->cached.n, f) == w->cached.n &&
+             fwrite(s->toks.v, sizeof *s->toks.v, s->n_past, f) == s->n_past &&
              fwrite(state, 1, size, f) == size;
     if (f && fclose(f) != 0)
         ok = 0;
@@ -166,7 +166,7 @@ static size_t match(const char *path, const struct worker *w, const struct tokve
     return n;
 }
 
-size_t kvcache_restore(struct worker *w, const struct tokvec *prompt)
+size_t kvcache_restore(struct worker *w, struct slot *s, const struct tokvec *prompt, size_t have)
 {
     const char *dir = cache_dir();
     if (!dir)
@@ -189,8 +189,8 @@ size_t kvcache_restore(struct worker *w, const struct tokvec *prompt)
         }
     }
     closedir(d);
-    if (best_n <= w->cached.n)
-        return 0; /* the context already holds as much */
+    if (best_n <= have)
+        return 0; /* the sequence already holds as much */
     FILE *f = fopen(best, "rb");
     struct kv_header h;
     uint8_t *state = NULL;
@@ -205,12 +205,12 @@ size_t kvcache_restore(struct worker *w, const struct tokvec *prompt)
             checksum(toks, h.n_tokens, state, h.state_bytes, sum);
             if (!memcmp(sum, h.sum, 32)) {
                 llama_memory_t mem = llama_get_memory(w->ctx);
-                llama_memory_clear(mem, true);
-                if (llama_state_seq_set_data(w->ctx, state, h.state_bytes, 0) > 0 &&
-                    llama_memory_seq_rm(mem, 0, (llama_pos)best_n, -1))
+                llama_memory_seq_rm(mem, s->seq, -1, -1);
+                if (llama_state_seq_set_data(w->ctx, state, h.state_bytes, s->seq) > 0 &&
+                    llama_memory_seq_rm(mem, s->seq, (llama_pos)best_n, -1))
                     restored = best_n;
                 else
-                    llama_memory_clear(mem, true);
+                    llama_memory_seq_rm(mem, s->seq, -1, -1);
             }
         }
     }
@@ -222,13 +222,15 @@ size_t kvcache_restore(struct worker *w, const struct tokvec *prompt)
         log_warn("msg=\"a prompt cache file is damaged; removed, computing instead\" file=%s",
                  log_q(best));
         unlink(best);
-        w->cached.n = 0;
+        s->toks.n = 0;
+        s->n_past = 0;
         return 0;
     }
     utime(best, NULL); /* recently used */
-    w->cached.n = 0;
+    s->toks.n = 0;
     for (size_t i = 0; i < restored; i++)
-        tokvec_push(&w->cached, prompt->v[i]);
+        tokvec_push(&s->toks, prompt->v[i]);
+    s->n_past = restored;
     log_info("msg=\"prompt cache restored\" tokens=%zu", restored);
     return restored;
 }

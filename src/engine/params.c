@@ -82,6 +82,9 @@ static const struct param_desc table[] = {
 
     {"num_ctx", "ctx-size", LI(num_ctx), 0, 1 << 24, 0, NULL, 0, 0,
      "context size in tokens; 0 takes min(4096, the model's trained context)"},
+    {"num_parallel", "parallel", LI(num_parallel), 0, 256, 0, NULL, 0, 0,
+     "requests served at once, each in its own slot of num_ctx tokens; 0 takes the server's "
+     "default (HEARTH_NUM_PARALLEL, 4) or 1 for `hearth run`"},
     {"num_batch", "batch-size", LI(num_batch), 1, 1 << 20, 2048, NULL, 0, 0,
      "logical batch size for prompt processing"},
     {"num_ubatch", "ubatch-size", LI(num_ubatch), 1, 1 << 20, 512, NULL, 0, 0,

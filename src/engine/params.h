@@ -77,7 +77,8 @@ struct gen_params {
 enum flash_attn_mode { FLASH_ATTN_AUTO = -1, FLASH_ATTN_OFF = 0, FLASH_ATTN_ON = 1 };
 
 struct load_params {
-    int32_t num_ctx; /* 0: min(4096, trained context) */
+    int32_t num_ctx;      /* tokens per slot; 0: min(4096, trained context) */
+    int32_t num_parallel; /* slots; 0: the caller's default (1 in the worker) */
     int32_t num_batch;
     int32_t num_ubatch;
     int32_t num_thread; /* 0: one per online CPU */

@@ -174,6 +174,7 @@ int proto_encode(const struct proto_msg *m, struct buf *out)
         put_str(&w, m->info.desc);
         put_str(&w, m->info.chat_template);
         put_u32(&w, m->info.n_ctx);
+        put_u32(&w, m->info.n_parallel);
         put_u32(&w, m->info.n_ctx_train);
         put_u32(&w, m->info.n_vocab);
         put_u32(&w, m->info.n_embd);
@@ -427,6 +428,7 @@ int proto_decode(enum proto_type type, const void *payload, size_t len, struct p
         i->desc = get_str(&c, NULL);
         i->chat_template = get_str(&c, NULL);
         i->n_ctx = get_u32(&c);
+        i->n_parallel = get_u32(&c);
         i->n_ctx_train = get_u32(&c);
         i->n_vocab = get_u32(&c);
         i->n_embd = get_u32(&c);

@@ -91,6 +91,7 @@ enum {
     PROTO_GEN_RETURN_TOKENS = 1 << 3, /* DONE carries every token (prompt and output) */
     PROTO_GEN_LOGPROBS = 1 << 4,      /* TOKEN events carry each token's log-probability */
     PROTO_GEN_SUFFIX = 1 << 5,        /* fill in the middle: prompt is the prefix */
+    PROTO_GEN_NO_CACHE = 1 << 6,      /* compute the whole prompt: no reuse of cached tokens */
 };
 
 /* EMBED flags. */
@@ -114,7 +115,8 @@ const char *proto_stop_reason_name(int reason);
 struct model_info {
     char *desc;          /* llama_model_desc(), e.g. "llama ?B all F32"; owned */
     char *chat_template; /* the GGUF's tokenizer.chat_template or NULL; owned */
-    uint32_t n_ctx;      /* the context actually created */
+    uint32_t n_ctx;      /* tokens per slot (the context created holds n_ctx * n_parallel) */
+    uint32_t n_parallel; /* slots: requests served at once */
     uint32_t n_ctx_train;
     uint32_t n_vocab;
     uint32_t n_embd;

@@ -1,6 +1,7 @@
 /* `hearth worker`: one process, one model, requests from the parent over the protocol in
- * proto.h. It loads the model, then serves GENERATE requests one at a time (#5 adds slots and
- * continuous batching), streaming TOKEN events and ending each request with DONE or ERROR.
+ * proto.h. It loads the model into a context of num_parallel slots, then runs one loop: read
+ * what the parent sent (new requests queue, cancellations mark their slot), run one decode step
+ * over every busy slot (gen.c), repeat; it blocks only when nothing is left to compute.
  */
 #include "base/buf.h"
 #include "base/log.h"
@@ -68,6 +69,19 @@ static enum ggml_type cache_type(const char *name, int *ok)
     return GGML_TYPE_F16;
 }
 
+/* Whether the model pools its outputs into one vector (an embedding or reranking model), from
+ * its metadata: llama.h tells the pooling type only once a context exists. */
+static bool pooling_model(const struct llama_model *m)
+{
+    char arch[64], key[128], val[32];
+    if (llama_model_meta_val_str(m, "general.architecture", arch, sizeof arch) < 0)
+        return false;
+    snprintf(key, sizeof key, "%s.pooling_type", arch);
+    if (llama_model_meta_val_str(m, key, val, sizeof val) < 0)
+        return false;
+    return atoi(val) > 0; /* LLAMA_POOLING_TYPE_NONE is 0 */
+}
+
 static int load_model(struct worker *w, const struct proto_msg *req, struct model_info *info,
                       struct err *e)
 {
@@ -106,10 +120,21 @@ static int load_model(struct worker *w, const struct proto_msg *req, struct mode
     uint32_t n_ctx = (uint32_t)lp->num_ctx;
     if (n_ctx == 0)
         n_ctx = n_train > 0 && n_train < 4096 ? (uint32_t)n_train : 4096;
-    cp.n_ctx = n_ctx;
+    /* Slots share one unified KV cache of num_ctx tokens each (Ollama's sizing: a request gets
+     * the context it asked for however many others run). An embedding model computes one input
+     * at a time, so it gets one slot. */
+    int n_slots = lp->num_parallel > 0 ? lp->num_parallel : 1;
+    if (pooling_model(w->model))
+        n_slots = 1;
+    if ((uint64_t)n_ctx * (uint64_t)n_slots > (1u << 24))
+        return err_set(e, ERR_BAD_REQUEST,
+                       "num_ctx %u times num_parallel %d is more than 16M tokens of context", n_ctx,
+                       n_slots);
+    cp.n_ctx = n_ctx * (uint32_t)n_slots;
     cp.n_batch = (uint32_t)lp->num_batch;
     cp.n_ubatch = (uint32_t)(lp->num_ubatch < lp->num_batch ? lp->num_ubatch : lp->num_batch);
-    cp.n_seq_max = 1;
+    cp.n_seq_max = (uint32_t)n_slots;
+    cp.kv_unified = true;
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     cp.n_threads = lp->num_thread > 0 ? lp->num_thread : (int32_t)(ncpu > 0 ? ncpu : 4);
     cp.n_threads_batch = cp.n_threads;
@@ -126,8 +151,17 @@ static int load_model(struct worker *w, const struct proto_msg *req, struct mode
         return err_set(e, ERR_BAD_MODEL, "llama.cpp could not create a context of %u tokens: %s",
                        n_ctx, last_llama_error[0] ? last_llama_error : "see the log");
     w->vocab = llama_model_get_vocab(w->model);
-    w->n_ctx = llama_n_ctx(w->ctx);
+    w->n_ctx = llama_n_ctx(w->ctx) / (uint32_t)n_slots;
     w->n_batch = llama_n_batch(w->ctx);
+    w->n_ubatch = llama_n_ubatch(w->ctx);
+    w->n_slots = n_slots;
+    w->slots = xcalloc((size_t)n_slots, sizeof *w->slots);
+    for (int i = 0; i < n_slots; i++) {
+        w->slots[i].seq = i;
+        w->slots[i].i_batch = -1;
+    }
+    w->pending_tail = &w->pending;
+    w->batch = llama_batch_init((int32_t)w->n_batch, 0, 1);
     if (n_train > 0 && w->n_ctx > (uint32_t)n_train)
         log_warn("msg=\"context is larger than the model was trained for\" n_ctx=%u "
                  "n_ctx_train=%d",
@@ -139,6 +173,7 @@ static int load_model(struct worker *w, const struct proto_msg *req, struct mode
     const char *tmpl = llama_model_chat_template(w->model, NULL);
     info->chat_template = tmpl ? xstrdup(tmpl) : NULL;
     info->n_ctx = w->n_ctx;
+    info->n_parallel = (uint32_t)n_slots;
     info->n_ctx_train = (uint32_t)(n_train > 0 ? n_train : 0);
     info->n_vocab = (uint32_t)llama_vocab_n_tokens(w->vocab);
     info->n_embd = (uint32_t)llama_model_n_embd(w->model);
@@ -147,8 +182,8 @@ static int load_model(struct worker *w, const struct proto_msg *req, struct mode
     info->size = llama_model_size(w->model);
     info->load_us = now_us() - t0;
     kvcache_set_model(w, req->path);
-    log_info("msg=\"model loaded\" path=%s desc=%s n_ctx=%u ms=%lld", log_q(req->path), log_q(desc),
-             w->n_ctx, (long long)(info->load_us / 1000));
+    log_info("msg=\"model loaded\" path=%s desc=%s n_ctx=%u slots=%d ms=%lld", log_q(req->path),
+             log_q(desc), w->n_ctx, n_slots, (long long)(info->load_us / 1000));
     return 0;
 }
 
@@ -235,86 +270,105 @@ int worker_tokenize(struct worker *w, const struct proto_msg *req, struct proto_
     return 0;
 }
 
-void poll_parent(struct worker *w, struct gen_state *g)
+/* Handles one message from the parent; takes ownership of m. Returns 0 or ERR_WORKER_DIED. */
+static int handle(struct worker *w, struct proto_msg *m)
+{
+    int rc = 0;
+    bool pooled = llama_pooling_type(w->ctx) != LLAMA_POOLING_TYPE_NONE;
+    if (m->type == PROTO_GENERATE || (m->type == PROTO_EMBED && !pooled))
+        return worker_enqueue(w, m); /* a slot is needed */
+    if (m->type == PROTO_EMBED || m->type == PROTO_TOKENIZE || m->type == PROTO_DETOKENIZE) {
+        /* Answered at once, between two steps; an embedding model has no generating slots. */
+        struct proto_msg out;
+        proto_msg_init(&out, m->type == PROTO_EMBED      ? PROTO_EMBEDDING
+                             : m->type == PROTO_TOKENIZE ? PROTO_TOKENIZED
+                                                         : PROTO_DETOKENIZED);
+        out.id = m->id;
+        struct err e = {0};
+        rc = m->type == PROTO_EMBED ? worker_embed(w, 0, m, &out, &e)
+                                    : worker_tokenize(w, m, &out, &e);
+        int sent = rc ? proto_send_error(w->fd, m->id, rc, e.msg) : proto_send(w->fd, &out, NULL);
+        proto_msg_free(&out);
+        rc = sent ? ERR_WORKER_DIED : 0;
+    } else if (m->type == PROTO_CANCEL) {
+        worker_cancel(w, m->id);
+    } else {
+        log_warn("msg=\"unexpected message from parent\" type=%d", (int)m->type);
+    }
+    proto_msg_free(m);
+    return w->peer_gone ? ERR_WORKER_DIED : rc;
+}
+
+bool worker_poll_cancel(struct worker *w, uint64_t id)
 {
     for (;;) {
         struct pollfd pfd = {w->fd, POLLIN, 0};
-        int r = poll(&pfd, 1, 0);
-        if (r <= 0 || !(pfd.revents & (POLLIN | POLLHUP | POLLERR)))
-            return;
-        struct proto_msg m;
+        if (poll(&pfd, 1, 0) <= 0 || !(pfd.revents & (POLLIN | POLLHUP | POLLERR)))
+            return false;
+        struct inbox *in = xcalloc(1, sizeof *in);
         struct err e = {0};
-        int rc = proto_recv(w->fd, &m, &e);
-        if (rc == ERR_WORKER_DIED || rc == ERR_IO) {
-            g->peer_gone = 1;
-            g->cancelled = 1;
-            proto_msg_free(&m);
-            return;
+        int rc = proto_recv(w->fd, &in->m, &e);
+        if (rc == ERR_WORKER_DIED || rc == ERR_IO)
+            w->peer_gone = 1;
+        if (rc || (in->m.type == PROTO_CANCEL && in->m.id == id)) {
+            proto_msg_free(&in->m);
+            free(in);
+            if (w->peer_gone || !rc)
+                return true;
+            continue;
         }
-        if (rc)
-            log_warn("msg=\"bad message from parent\" err=%s", log_q(e.msg));
-        else if (m.type == PROTO_CANCEL && m.id == g->id)
-            g->cancelled = 1;
-        else if (m.type == PROTO_GENERATE || m.type == PROTO_EMBED || m.type == PROTO_TOKENIZE ||
-                 m.type == PROTO_DETOKENIZE)
-            proto_send_error(w->fd, m.id, ERR_UNAVAILABLE, "worker is busy with another request");
-        proto_msg_free(&m);
+        if (!w->inbox_tail)
+            w->inbox_tail = &w->inbox;
+        *w->inbox_tail = in;
+        w->inbox_tail = &in->next;
     }
 }
 
 static int serve(struct worker *w)
 {
     for (;;) {
-        struct proto_msg req;
-        struct err e = {0};
-        int rc = proto_recv(w->fd, &req, &e);
-        if (rc == ERR_WORKER_DIED || rc == ERR_IO) {
-            proto_msg_free(&req);
-            return 0; /* the parent closed its end: we are done */
-        }
-        if (rc) {
-            log_warn("msg=\"bad message from parent\" err=%s", log_q(e.msg));
-            proto_msg_free(&req);
-            continue;
-        }
-        if (req.type == PROTO_EMBED || req.type == PROTO_TOKENIZE || req.type == PROTO_DETOKENIZE) {
-            struct proto_msg out;
-            proto_msg_init(&out, req.type == PROTO_EMBED      ? PROTO_EMBEDDING
-                                 : req.type == PROTO_TOKENIZE ? PROTO_TOKENIZED
-                                                              : PROTO_DETOKENIZED);
-            out.id = req.id;
-            rc = req.type == PROTO_EMBED ? worker_embed(w, &req, &out, &e)
-                                         : worker_tokenize(w, &req, &out, &e);
-            int sent =
-                rc ? proto_send_error(w->fd, req.id, rc, e.msg) : proto_send(w->fd, &out, NULL);
-            proto_msg_free(&out);
-            proto_msg_free(&req);
-            if (sent)
-                return 0;
-            continue;
-        }
-        if (req.type == PROTO_GENERATE) {
-            struct proto_msg done;
-            proto_msg_init(&done, PROTO_DONE);
-            done.id = req.id;
-            rc = worker_generate(w, &req, &done.stats, &e);
-            if (rc == ERR_WORKER_DIED) {
-                proto_msg_free(&done);
-                proto_msg_free(&req);
-                return 0;
-            }
+        while (w->inbox) {
+            struct inbox *in = w->inbox;
+            w->inbox = in->next;
+            if (!w->inbox)
+                w->inbox_tail = &w->inbox;
+            int rc = handle(w, &in->m);
+            free(in);
             if (rc)
-                proto_send_error(w->fd, req.id, rc, e.msg);
-            else if (proto_send(w->fd, &done, NULL)) {
-                proto_msg_free(&done);
-                proto_msg_free(&req);
                 return 0;
-            }
-            proto_msg_free(&done);
-        } else if (req.type != PROTO_CANCEL) {
-            log_warn("msg=\"unexpected message from parent\" type=%d", (int)req.type);
         }
-        proto_msg_free(&req);
+        if (w->peer_gone)
+            return 0;
+        /* Block when there is nothing to compute; otherwise take whatever has arrived and go
+         * on with the next step. */
+        bool busy = worker_has_work(w);
+        for (;;) {
+            struct pollfd pfd = {w->fd, POLLIN, 0};
+            int r = poll(&pfd, 1, busy ? 0 : -1);
+            if (r < 0 && errno == EINTR)
+                continue;
+            if (r < 0)
+                return 0;
+            if (r == 0 || !(pfd.revents & (POLLIN | POLLHUP | POLLERR)))
+                break;
+            struct proto_msg m;
+            struct err e = {0};
+            int rc = proto_recv(w->fd, &m, &e);
+            if (rc == ERR_WORKER_DIED || rc == ERR_IO) {
+                proto_msg_free(&m);
+                return 0; /* the parent closed its end: we are done */
+            }
+            if (rc) {
+                log_warn("msg=\"bad message from parent\" err=%s", log_q(e.msg));
+                proto_msg_free(&m);
+                continue;
+            }
+            if (handle(w, &m))
+                return 0;
+            busy = worker_has_work(w);
+        }
+        if (worker_step(w))
+            return 0;
     }
 }
 
@@ -366,9 +420,20 @@ int worker_main(int argc, char **argv)
         status = serve(&w);
     }
     proto_msg_free(&loaded);
+    worker_slots_free(&w);
+    while (w.inbox) {
+        struct inbox *in = w.inbox;
+        w.inbox = in->next;
+        proto_msg_free(&in->m);
+        free(in);
+    }
+    for (int i = 0; i < w.n_slots; i++) {
+        kvcache_save(&w, &w.slots[i]); /* the model is being unloaded: keep its prompts */
+        tokvec_free(&w.slots[i].toks);
+    }
+    free(w.slots);
     if (w.ctx)
-        kvcache_save(&w); /* the model is being unloaded: keep its last prompt */
-    tokvec_free(&w.cached);
+        llama_batch_free(w.batch);
     llama_free(w.ctx);
     llama_model_free(w.model);
     llama_backend_free();

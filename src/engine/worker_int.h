@@ -4,7 +4,9 @@
 #define HEARTH_ENGINE_WORKER_INT_H
 
 #include "base/err.h"
+#include "engine/engine.h"
 #include "engine/proto.h"
+#include "engine/textout.h"
 
 #include <llama.h>
 #include <stddef.h>
@@ -16,28 +18,70 @@ struct tokvec {
     size_t n, cap;
 };
 
+/* One request's place in the worker: a sequence of the shared context. An idle slot keeps the
+ * keys and values of its last request (toks[0..n_past)) so that a new prompt starting with them
+ * only computes the rest. */
+enum slot_state { SLOT_IDLE, SLOT_PROMPT, SLOT_GEN };
+
+struct slot {
+    int seq; /* llama_seq_id */
+    enum slot_state state;
+    struct tokvec toks; /* prompt, then output; toks[0..n_past) are in the context */
+    size_t n_past;
+    int64_t last_used; /* monotonic us: the least recently used idle slot is taken first */
+    /* The request being served (state != SLOT_IDLE): */
+    struct proto_msg req; /* owned */
+    struct sampler smpl;
+    struct textout to;
+    struct gen_stats st;
+    int32_t i_batch; /* its row of logits in this step's batch, or -1 */
+    int64_t t_start, t_prompt_done;
+    bool cancelled, want_probs, from_bos;
+};
+
+/* A request that arrived while every slot was taken (GENERATE, or EMBED on a generative model,
+ * which borrows a slot's sequence). Served in arrival order. */
+struct pending {
+    struct pending *next;
+    struct proto_msg req; /* owned */
+    struct tokvec toks;   /* GENERATE: the prompt, built and checked on arrival */
+    uint32_t truncated;
+};
+
+#define WORKER_MAX_PENDING 1024
+
+struct inbox {
+    struct inbox *next;
+    struct proto_msg m;
+};
+
 struct worker {
     int fd; /* the protocol socket */
     struct llama_model *model;
     struct llama_context *ctx;
     const struct llama_vocab *vocab;
-    uint32_t n_ctx;
-    uint32_t n_batch;
+    uint32_t n_ctx; /* tokens per slot */
+    uint32_t n_batch, n_ubatch;
     long fault_abort_after; /* test hook: abort() after this many tokens; -1 off */
-    /* The tokens whose keys and values are in the context (sequence 0), in order: a new
-     * prompt that starts with them only computes the rest. Cleared by anything else that uses
-     * the context (embeddings). */
-    struct tokvec cached;
+    struct slot *slots;
+    int n_slots;
+    struct pending *pending, **pending_tail;
+    int n_pending;
+    struct llama_batch batch; /* n_batch tokens, reused every step */
+    int peer_gone;
+    struct inbox *inbox, **inbox_tail; /* messages read early, for the main loop */
     char model_id[64]; /* hex SHA-256 of the model file's path, size and time: cache files' key */
 };
 
 /* The prompt cache on disk (kvcache.c), active when HEARTH_PROMPT_CACHE_DIR is set. */
 void kvcache_set_model(struct worker *w, const char *path);
-/* Writes what the context holds (w->cached) when it is long enough to be worth keeping. */
-void kvcache_save(struct worker *w);
-/* Loads the longest saved prefix of prompt that beats what the context holds; returns its
- * token count (w->cached updated) or 0. Damaged files are removed with a warning. */
-size_t kvcache_restore(struct worker *w, const struct tokvec *prompt);
+/* Writes what the slot's sequence holds (toks[0..n_past)) when it is long enough to keep. */
+void kvcache_save(struct worker *w, struct slot *s);
+/* Loads into the slot's sequence the longest saved prefix of prompt when it is longer than the
+ * `have` tokens the sequence already shares with it; returns its token count (s->toks and
+ * s->n_past updated) or 0. Damaged files are removed with
+ * a warning. */
+size_t kvcache_restore(struct worker *w, struct slot *s, const struct tokvec *prompt, size_t have);
 
 void tokvec_push(struct tokvec *t, llama_token tok);
 void tokvec_free(struct tokvec *t);
@@ -47,27 +91,37 @@ void tokvec_free(struct tokvec *t);
 int tokenize_append(const struct worker *w, const char *text, bool add_special, bool parse_special,
                     struct tokvec *out);
 
-/* The request being served: set by poll_parent when CANCEL arrives or the parent leaves. */
-struct gen_state {
-    uint64_t id;
-    int cancelled;
-    int peer_gone;
-};
+/* GENERATE arrives: builds and checks the prompt (ERROR sent at once when it is bad) and
+ * queues the request for a slot. Takes ownership of req. Returns 0, or ERR_WORKER_DIED when
+ * the parent went away. */
+int worker_enqueue(struct worker *w, struct proto_msg *req);
 
-/* Looks at the socket without blocking: handles CANCEL for the running request, refuses other
- * work while one runs (one request at a time until #5), and notices the parent going away. */
-void poll_parent(struct worker *w, struct gen_state *g);
+/* CANCEL: the request ends with DONE (stop reason CANCELLED) at the next step, or now when it
+ * is still queued. Unknown ids are ignored. */
+void worker_cancel(struct worker *w, uint64_t id);
 
-/* GENERATE: streams TOKEN events and fills st for DONE. Returns 0, ERR_WORKER_DIED when the
- * parent went away, or another error for an ERROR event. */
-int worker_generate(struct worker *w, struct proto_msg *req, struct gen_stats *st, struct err *e);
+/* Gives queued requests the free slots (longest shared prefix first), then runs one decode
+ * step over every busy slot: the next token of each generating slot and a chunk of each
+ * prompt, in one llama_decode. Returns 0 or ERR_WORKER_DIED. */
+int worker_step(struct worker *w);
+
+/* Whether a step has work: a busy slot, or a queued request and a free slot. */
+bool worker_has_work(const struct worker *w);
+
+/* Between two inputs of a long EMBED: whether CANCEL arrived for id or the parent went away.
+ * Other messages wait in w->inbox for the main loop. */
+bool worker_poll_cancel(struct worker *w, uint64_t id);
+
+/* Ends every request (the worker is going away). */
+void worker_slots_free(struct worker *w);
 
 /* TOKENIZE and DETOKENIZE: fill out (TOKENIZED or DETOKENIZED). */
 int worker_tokenize(struct worker *w, const struct proto_msg *req, struct proto_msg *out,
                     struct err *e);
 
-/* EMBED: fills out (an EMBEDDING message). */
-int worker_embed(struct worker *w, const struct proto_msg *req, struct proto_msg *out,
+/* EMBED: fills out (an EMBEDDING message), computing in sequence seq (whose contents are lost).
+ */
+int worker_embed(struct worker *w, int seq, const struct proto_msg *req, struct proto_msg *out,
                  struct err *e);
 
 #endif

@@ -11,18 +11,20 @@
 #include <string.h>
 #include <unistd.h>
 
+/* One model the scheduler knows. Everything here is guarded by the scheduler's lock, except
+ * that the thread that set `changing` loads or unloads the worker outside the lock, and nobody
+ * else touches worker, mux or info until it clears the flag. */
 struct runner {
     struct runner *next;
     char name[272];
     char *path;
-    /* Guarded by the scheduler's lock: */
     int waiters;     /* requests holding or waiting for this runner */
+    int active;      /* requests using the worker now (at most n_parallel run, others queue) */
+    int changing;    /* a load or an unload is in progress */
     int64_t expires; /* monotonic ms when it may be unloaded; -1 never */
     time_t expires_wall;
-    int busy;
-    /* Guarded by `use`, which a request holds between acquire and release: */
-    pthread_mutex_t use;
     struct worker_proc *worker; /* NULL when not loaded */
+    struct worker_mux *mux;
     struct model_info info;
     struct load_params lp;
     int dead;
@@ -30,6 +32,7 @@ struct runner {
 
 struct sched {
     pthread_mutex_t mu;
+    pthread_cond_t changed; /* a runner's active, changing or worker changed */
     struct runner *runners;
     int64_t default_keep_ms;
     pthread_t reaper;
@@ -42,17 +45,45 @@ static int64_t now_ms(void)
     return now_us() / 1000;
 }
 
-static void unload_locked(struct runner *r)
+/* Takes the worker out of r (under the lock) so it can be stopped outside it: a worker takes
+ * up to seconds to save its prompt cache on the way out. */
+struct detached {
+    struct worker_proc *worker;
+    struct worker_mux *mux;
+    struct model_info info;
+};
+
+static struct detached detach_locked(struct runner *r)
 {
-    /* Caller holds r->use (or knows nobody does). */
-    if (r->worker) {
+    struct detached d = {r->worker, r->mux, r->info};
+    if (r->worker)
         log_info("msg=\"unloading model\" model=%s", log_q(r->name));
-        worker_free(r->worker);
-        r->worker = NULL;
-    }
-    free(r->info.desc);
-    free(r->info.chat_template);
+    r->worker = NULL;
+    r->mux = NULL;
     memset(&r->info, 0, sizeof r->info);
+    return d;
+}
+
+static void stop_detached(struct detached *d)
+{
+    mux_free(d->mux);
+    worker_free(d->worker);
+    free(d->info.desc);
+    free(d->info.chat_template);
+}
+
+/* Unloads r when nobody uses it: the caller holds s->mu, which is released meanwhile. */
+static void unload_locked(struct sched *s, struct runner *r)
+{
+    if (!r->worker || r->active || r->changing)
+        return;
+    r->changing = 1;
+    struct detached d = detach_locked(r);
+    pthread_mutex_unlock(&s->mu);
+    stop_detached(&d);
+    pthread_mutex_lock(&s->mu);
+    r->changing = 0;
+    pthread_cond_broadcast(&s->changed);
 }
 
 static void *reaper_main(void *arg)
@@ -70,13 +101,9 @@ static void *reaper_main(void *arg)
         pthread_cond_timedwait(&s->wake, &s->mu, &ts);
         int64_t now = now_ms();
         for (struct runner *r = s->runners; r; r = r->next) {
-            if (r->waiters || !r->worker || r->expires < 0 || r->expires > now)
+            if (r->waiters || !r->worker || r->changing || r->expires < 0 || r->expires > now)
                 continue;
-            /* Idle and expired: nobody holds `use`, and nobody can take it while we hold mu
-             * (acquire counts itself as a waiter under mu first). */
-            pthread_mutex_lock(&r->use);
-            unload_locked(r);
-            pthread_mutex_unlock(&r->use);
+            unload_locked(s, r); /* idle and expired */
         }
     }
     pthread_mutex_unlock(&s->mu);
@@ -88,6 +115,7 @@ struct sched *sched_init(int64_t default_keep_alive_ms)
     struct sched *s = xcalloc(1, sizeof *s);
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->wake, NULL);
+    pthread_cond_init(&s->changed, NULL);
     s->default_keep_ms = default_keep_alive_ms;
     pthread_create(&s->reaper, NULL, reaper_main, s);
     return s;
@@ -105,15 +133,16 @@ void sched_free(struct sched *s)
     struct runner *r = s->runners;
     while (r) {
         struct runner *next = r->next;
-        unload_locked(r);
+        struct detached d = detach_locked(r);
+        stop_detached(&d);
         load_params_free(&r->lp);
-        pthread_mutex_destroy(&r->use);
         free(r->path);
         free(r);
         r = next;
     }
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->wake);
+    pthread_cond_destroy(&s->changed);
     free(s);
 }
 
@@ -125,9 +154,10 @@ static int str_eq(const char *a, const char *b)
 /* Whether a loaded worker can serve a request with these load parameters. */
 static int same_load(const struct load_params *a, const struct load_params *b)
 {
-    return a->num_ctx == b->num_ctx && a->num_batch == b->num_batch &&
-           a->num_ubatch == b->num_ubatch && a->num_thread == b->num_thread &&
-           a->num_gpu == b->num_gpu && a->use_mmap == b->use_mmap && a->use_mlock == b->use_mlock &&
+    return a->num_ctx == b->num_ctx && a->num_parallel == b->num_parallel &&
+           a->num_batch == b->num_batch && a->num_ubatch == b->num_ubatch &&
+           a->num_thread == b->num_thread && a->num_gpu == b->num_gpu &&
+           a->use_mmap == b->use_mmap && a->use_mlock == b->use_mlock &&
            a->flash_attn == b->flash_attn && str_eq(a->cache_type_k, b->cache_type_k) &&
            str_eq(a->cache_type_v, b->cache_type_v) && a->rope_freq_base == b->rope_freq_base &&
            a->rope_freq_scale == b->rope_freq_scale;
@@ -153,48 +183,73 @@ int sched_acquire(struct sched *s, const char *name, const char *path, const str
         r = xcalloc(1, sizeof *r);
         snprintf(r->name, sizeof r->name, "%s", name);
         r->path = xstrdup(path);
-        pthread_mutex_init(&r->use, NULL);
         r->expires = -1;
         r->next = s->runners;
         s->runners = r;
     }
     r->waiters++;
-    pthread_mutex_unlock(&s->mu);
-
-    pthread_mutex_lock(&r->use);
     int rc = 0;
-    int need_load = !r->worker || r->dead || strcmp(r->path, path) != 0 || !same_load(&r->lp, lp);
-    if (need_load) {
-        if (r->worker)
+    for (;;) {
+        if (r->changing) {
+            pthread_cond_wait(&s->changed, &s->mu);
+            continue;
+        }
+        int usable = r->worker && !r->dead && !mux_dead(r->mux) && strcmp(r->path, path) == 0 &&
+                     same_load(&r->lp, lp);
+        if (usable) {
+            r->active++;
+            break;
+        }
+        if (r->active) {
+            /* Other requests still use the worker this one must replace: let them finish. */
+            pthread_cond_wait(&s->changed, &s->mu);
+            continue;
+        }
+        /* Load (or reload) outside the lock; others wait on `changing`. */
+        r->changing = 1;
+        struct detached old = detach_locked(r);
+        if (old.worker)
             log_info("msg=\"reloading model\" model=%s reason=%s", log_q(name),
                      r->dead ? "crashed" : "options changed");
-        unload_locked(r);
         r->dead = 0;
         free(r->path);
         r->path = xstrdup(path);
         copy_load(&r->lp, lp);
+        pthread_mutex_unlock(&s->mu);
+
+        stop_detached(&old);
         int64_t t0 = now_us();
-        rc = worker_spawn(NULL, &r->worker, e);
+        struct worker_proc *w = NULL;
+        struct model_info info = {0};
+        rc = worker_spawn(NULL, &w, e);
         if (!rc) {
-            rc = worker_load(r->worker, path, lp, &r->info, e);
+            rc = worker_load(w, path, lp, &info, e);
             if (rc) {
-                worker_free(r->worker);
-                r->worker = NULL;
+                worker_free(w);
+                w = NULL;
             }
         }
         *loaded_us = now_us() - t0;
         if (!rc)
-            log_info("msg=\"model loaded\" model=%s ms=%lld n_ctx=%u", log_q(name),
-                     (long long)(*loaded_us / 1000), r->info.n_ctx);
+            log_info("msg=\"model loaded\" model=%s ms=%lld n_ctx=%u slots=%u", log_q(name),
+                     (long long)(*loaded_us / 1000), info.n_ctx, info.n_parallel);
+
+        pthread_mutex_lock(&s->mu);
+        r->changing = 0;
+        if (!rc) {
+            r->worker = w;
+            r->mux = mux_start(w);
+            r->info = info;
+        }
+        pthread_cond_broadcast(&s->changed);
+        if (rc)
+            break;
     }
-    pthread_mutex_lock(&s->mu);
     if (rc) {
         r->waiters--;
         pthread_mutex_unlock(&s->mu);
-        pthread_mutex_unlock(&r->use);
         return rc;
     }
-    r->busy = 1;
     pthread_mutex_unlock(&s->mu);
     *out = r;
     return 0;
@@ -205,7 +260,8 @@ void sched_release(struct sched *s, struct runner *r, int64_t keep_alive_ms)
     if (keep_alive_ms == SCHED_KEEP_DEFAULT)
         keep_alive_ms = s->default_keep_ms;
     pthread_mutex_lock(&s->mu);
-    r->busy = 0;
+    r->active--;
+    r->waiters--;
     if (keep_alive_ms < 0) {
         r->expires = -1;
         r->expires_wall = 0;
@@ -213,20 +269,16 @@ void sched_release(struct sched *s, struct runner *r, int64_t keep_alive_ms)
         r->expires = now_ms() + keep_alive_ms;
         r->expires_wall = time(NULL) + (time_t)(keep_alive_ms / 1000);
     }
-    if (r->dead)
-        unload_locked(r);
-    r->waiters--;
-    int unload_now = keep_alive_ms == 0 && r->waiters == 0;
-    if (unload_now)
-        unload_locked(r);
-    pthread_mutex_unlock(&r->use);
+    pthread_cond_broadcast(&s->changed);
+    if (r->dead || (keep_alive_ms == 0 && r->waiters == 0))
+        unload_locked(s, r);
     pthread_cond_signal(&s->wake);
     pthread_mutex_unlock(&s->mu);
 }
 
-struct worker_proc *runner_worker(struct runner *r)
+struct worker_mux *runner_mux(struct runner *r)
 {
-    return r->worker;
+    return r->mux;
 }
 
 const struct model_info *runner_info(const struct runner *r)
@@ -234,9 +286,11 @@ const struct model_info *runner_info(const struct runner *r)
     return &r->info;
 }
 
-void runner_mark_dead(struct runner *r)
+void runner_mark_dead(struct sched *s, struct runner *r)
 {
+    pthread_mutex_lock(&s->mu);
     r->dead = 1;
+    pthread_mutex_unlock(&s->mu);
 }
 
 int sched_unload(struct sched *s, const char *name)
@@ -249,13 +303,10 @@ int sched_unload(struct sched *s, const char *name)
         pthread_mutex_unlock(&s->mu);
         return ERR_NOT_FOUND;
     }
-    r->waiters++;
-    pthread_mutex_unlock(&s->mu);
-    pthread_mutex_lock(&r->use); /* waits for a running request */
-    pthread_mutex_lock(&s->mu);
-    unload_locked(r);
-    r->waiters--;
-    pthread_mutex_unlock(&r->use);
+    /* Waits for running requests to end. */
+    while (r->worker && (r->active || r->changing))
+        pthread_cond_wait(&s->changed, &s->mu);
+    unload_locked(s, r);
     pthread_mutex_unlock(&s->mu);
     return 0;
 }
@@ -264,8 +315,12 @@ int sched_waiting(struct sched *s)
 {
     int n = 0;
     pthread_mutex_lock(&s->mu);
-    for (struct runner *r = s->runners; r; r = r->next)
-        n += r->waiters > r->busy ? r->waiters - r->busy : 0;
+    for (struct runner *r = s->runners; r; r = r->next) {
+        n += r->waiters - r->active; /* waiting for a load */
+        int slots = (int)r->info.n_parallel;
+        if (slots > 0 && r->active > slots)
+            n += r->active - slots; /* queued in the worker for a free slot */
+    }
     pthread_mutex_unlock(&s->mu);
     return n;
 }
@@ -275,7 +330,7 @@ int sched_list(struct sched *s, struct sched_status *out, int max)
     int n = 0;
     pthread_mutex_lock(&s->mu);
     for (struct runner *r = s->runners; r && n < max; r = r->next) {
-        if (!r->worker)
+        if (!r->worker || r->changing)
             continue;
         struct sched_status *st = &out[n++];
         memset(st, 0, sizeof *st);
@@ -283,7 +338,7 @@ int sched_list(struct sched *s, struct sched_status *out, int max)
         snprintf(st->path, sizeof st->path, "%s", r->path);
         st->info = r->info;
         st->expires_at = r->expires < 0 ? 0 : r->expires_wall;
-        st->busy = r->busy;
+        st->busy = r->active;
     }
     pthread_mutex_unlock(&s->mu);
     return n;

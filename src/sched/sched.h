@@ -1,10 +1,12 @@
 /* The daemon's side of the workers: one worker process per loaded model, started on first use,
  * kept for its keep_alive, and stopped when that expires or on request.
  *
- * A request takes a model with sched_acquire, which blocks while the model loads or another
- * request uses it (requests for one model are served one at a time until #5 adds slots; they
- * are never mixed up), and gives it back with sched_release. Thread-safe; every function may be
- * called from any connection thread. #7 adds memory-aware eviction and the queue cap.
+ * A request takes a model with sched_acquire, which blocks while the model loads, and gives it
+ * back with sched_release. Requests for one model share its worker: it serves num_parallel of
+ * them at once and queues the rest, and their events travel over the runner's mux. A request
+ * that needs the model with other load parameters waits until the running ones end. Thread-safe;
+ * every function may be called from any connection thread. #7 adds memory-aware eviction and the
+ * queue cap.
  */
 #ifndef HEARTH_SCHED_SCHED_H
 #define HEARTH_SCHED_SCHED_H
@@ -38,19 +40,19 @@ int sched_acquire(struct sched *s, const char *name, const char *path, const str
  * as no request waits for it; SCHED_KEEP_FOREVER; SCHED_KEEP_DEFAULT). */
 void sched_release(struct sched *s, struct runner *r, int64_t keep_alive_ms);
 
-/* The worker of an acquired runner, and what it reported when it loaded. */
-struct worker_proc *runner_worker(struct runner *r);
+/* The connection to an acquired runner's worker, and what the worker reported when it loaded. */
+struct worker_mux *runner_mux(struct runner *r);
 const struct model_info *runner_info(const struct runner *r);
 
 /* Marks an acquired runner's worker as dead (it crashed mid-request): the next acquire starts a
  * new one. */
-void runner_mark_dead(struct runner *r);
+void runner_mark_dead(struct sched *s, struct runner *r);
 
 /* Unloads a model now if it is loaded and idle; waits for a running request to end first.
  * Returns 0, or ERR_NOT_FOUND when it is not loaded. */
 int sched_unload(struct sched *s, const char *name);
 
-/* Requests waiting for a model that another request is using. */
+/* Requests waiting: for a model to load, or in a worker's queue for a free slot. */
 int sched_waiting(struct sched *s);
 
 /* What /api/ps shows. */
@@ -59,7 +61,7 @@ struct sched_status {
     char path[4096];
     struct model_info info; /* strings not owned: valid until the next sched call */
     time_t expires_at;      /* 0: never */
-    int busy;
+    int busy;               /* requests using it now (running or queued in the worker) */
 };
 /* Fills up to max entries; returns the count. */
 int sched_list(struct sched *s, struct sched_status *out, int max);
