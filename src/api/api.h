@@ -85,6 +85,10 @@ const struct model_info *native_info(const struct native_job *j);
  * Ollama's empty prompt. *unloaded tells which happened. */
 int native_load_only(struct native_req *req, int *unloaded, int64_t *load_us, struct err *e);
 
+/* Asks the worker of a loaded model what its slots are doing (answer: SLOTS_INFO). Returns 0,
+ * ERR_NOT_FOUND when the model is not loaded, or the worker's failure. */
+int native_slots(const char *model, struct proto_msg *answer, struct err *e);
+
 /* ---- running a generation for a protocol (gen.c) ---- */
 
 struct gen_run;

@@ -3,6 +3,7 @@
  * `?model=` (GET); without one it goes to the server's default model (`serve --model NAME`). */
 #include "api/api.h"
 #include "base/buf.h"
+#include "base/log.h"
 #include "base/utf8.h"
 #include "base/util.h"
 
@@ -469,15 +470,29 @@ static void handle_slots(const struct http_request *hreq, struct http_reply *rep
     (void)hreq;
     struct sched_status st[64];
     int n = sched_list(api->sched, st, 64);
-    /* One entry per slot of every loaded model; the requests a model runs fill its first slots
-     * (the worker hands slots out as it likes, so which one is not told). */
+    /* One entry per slot of every loaded model, as its worker reports them. */
+    static const char *const states[] = {"idle", "prompt", "generating"};
     json_t *arr = json_array();
     for (int i = 0; i < n; i++) {
-        int slots = st[i].info.n_parallel ? (int)st[i].info.n_parallel : 1;
-        for (int k = 0; k < slots; k++)
-            json_array_append_new(arr, json_pack("{s:i, s:s, s:i, s:b}", "id", k, "model",
-                                                 st[i].name, "n_ctx", (int)st[i].info.n_ctx,
-                                                 "is_processing", k < st[i].busy));
+        struct proto_msg info;
+        struct err e = {0};
+        if (native_slots(st[i].name, &info, &e)) {
+            log_warn("msg=\"no slot states\" model=%s err=%s", log_q(st[i].name), log_q(e.msg));
+            proto_msg_free(&info);
+            continue;
+        }
+        for (uint32_t k = 0; k < info.n_slots; k++) {
+            const struct slot_info *si = &info.slots[k];
+            json_t *o =
+                json_pack("{s:i, s:I, s:s, s:i, s:b, s:s, s:i, s:i, s:{s:i}}", "id", (int)k,
+                          "id_task", (json_int_t)si->task, "model", st[i].name, "n_ctx",
+                          (int)si->n_ctx, "is_processing", si->state != PROTO_SLOT_IDLE, "state",
+                          states[si->state <= PROTO_SLOT_GENERATING ? si->state : 0], "n_past",
+                          (int)si->n_past, "n_prompt_tokens", (int)si->n_prompt, "next_token",
+                          "n_decoded", (int)si->n_decoded);
+            json_array_append_new(arr, o);
+        }
+        proto_msg_free(&info);
     }
     api_reply(rep, 200, arr);
 }

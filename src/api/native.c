@@ -240,3 +240,33 @@ int native_load_only(struct native_req *req, int *unloaded, int64_t *load_us, st
     sched_release(api->sched, r, req->keep_alive_ms);
     return 0;
 }
+
+int native_slots(const char *model, struct proto_msg *answer, struct err *e)
+{
+    proto_msg_init(answer, 0);
+    struct runner *r;
+    if (sched_pin(api->sched, model, &r))
+        return err_set(e, ERR_NOT_FOUND, "model '%s' is not loaded", model);
+    struct worker_mux *mux = runner_mux(r);
+    struct proto_msg m;
+    proto_msg_init(&m, PROTO_SLOTS);
+    m.id = next_id();
+    struct mux_chan *c = mux_open(mux, m.id);
+    int rc = mux_send(mux, &m, e);
+    /* The worker answers between two decode steps; a step of a long prompt on a slow machine
+     * takes seconds. */
+    for (int waited = 0; !rc; waited += 200) {
+        rc = mux_recv(mux, c, answer, 200, e);
+        if (rc == 1 && waited >= 30000)
+            rc = err_set(e, ERR_UNAVAILABLE, "the worker of '%s' did not answer", model);
+        else if (rc == 1)
+            rc = 0;
+        else if (!rc && answer->type != PROTO_SLOTS_INFO)
+            rc = err_set(e, ERR_PROTOCOL, "the worker answered SLOTS with type %d", answer->type);
+        else
+            break;
+    }
+    mux_close(mux, c);
+    sched_unpin(api->sched, r);
+    return rc;
+}

@@ -627,6 +627,25 @@ int worker_step(struct worker *w)
     return 0;
 }
 
+void worker_slots_info(const struct worker *w, struct proto_msg *out)
+{
+    out->n_queued = (uint32_t)w->n_pending;
+    out->n_slots = (uint32_t)w->n_slots;
+    out->slots = xcalloc((size_t)w->n_slots, sizeof *out->slots);
+    for (int i = 0; i < w->n_slots; i++) {
+        const struct slot *s = &w->slots[i];
+        struct slot_info *o = &out->slots[i];
+        o->state = s->state == SLOT_PROMPT ? PROTO_SLOT_PROMPT
+                   : s->state == SLOT_GEN  ? PROTO_SLOT_GENERATING
+                                           : PROTO_SLOT_IDLE;
+        o->task = s->state == SLOT_IDLE ? 0 : s->req.id;
+        o->n_ctx = w->n_ctx;
+        o->n_past = (uint32_t)s->n_past;
+        o->n_prompt = s->state == SLOT_IDLE ? 0 : s->st.prompt_n;
+        o->n_decoded = s->state == SLOT_IDLE ? 0 : s->st.gen_n;
+    }
+}
+
 void worker_slots_free(struct worker *w)
 {
     for (int i = 0; i < w->n_slots; i++) {

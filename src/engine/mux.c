@@ -146,16 +146,18 @@ void mux_close(struct worker_mux *m, struct mux_chan *c)
 
 int mux_send(struct worker_mux *m, const struct proto_msg *msg, struct err *e)
 {
+    struct err mine = {0};
     pthread_mutex_lock(&m->send_mu);
-    int rc = proto_send(worker_fd(m->w), msg, e);
+    int rc = proto_send(worker_fd(m->w), msg, &mine);
     pthread_mutex_unlock(&m->send_mu);
     if (rc) {
         /* The reader sees the same failure and tells every channel how the worker ended. */
         pthread_mutex_lock(&m->mu);
-        struct err copy = m->dead ? m->err : *e;
+        if (m->dead)
+            mine = m->err;
         pthread_mutex_unlock(&m->mu);
         if (e)
-            *e = copy;
+            *e = mine;
         return ERR_WORKER_DIED;
     }
     return 0;

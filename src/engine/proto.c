@@ -51,6 +51,7 @@ void proto_msg_free(struct proto_msg *m)
     free(m->stats.stop_string);
     free(m->stats.context);
     free(m->message);
+    free(m->slots);
     memset(m, 0, sizeof *m);
 }
 
@@ -240,7 +241,21 @@ int proto_encode(const struct proto_msg *m, struct buf *out)
         put_u32(&w, (uint32_t)m->code);
         put_str(&w, m->message);
         break;
-    case PROTO_CANCEL: put_u64(&w, m->id); break;
+    case PROTO_CANCEL:
+    case PROTO_SLOTS: put_u64(&w, m->id); break;
+    case PROTO_SLOTS_INFO:
+        put_u64(&w, m->id);
+        put_u32(&w, m->n_queued);
+        put_u32(&w, m->n_slots);
+        for (uint32_t i = 0; i < m->n_slots; i++) {
+            put_u32(&w, m->slots[i].state);
+            put_u64(&w, m->slots[i].task);
+            put_u32(&w, m->slots[i].n_ctx);
+            put_u32(&w, m->slots[i].n_past);
+            put_u32(&w, m->slots[i].n_prompt);
+            put_u32(&w, m->slots[i].n_decoded);
+        }
+        break;
     case PROTO_TOKENIZE:
         put_u64(&w, m->id);
         put_u32(&w, m->flags);
@@ -516,7 +531,28 @@ int proto_decode(enum proto_type type, const void *payload, size_t len, struct p
         m->code = (int32_t)get_u32(&c);
         m->message = get_str(&c, NULL);
         break;
-    case PROTO_CANCEL: m->id = get_u64(&c); break;
+    case PROTO_CANCEL:
+    case PROTO_SLOTS: m->id = get_u64(&c); break;
+    case PROTO_SLOTS_INFO: {
+        m->id = get_u64(&c);
+        m->n_queued = get_u32(&c);
+        uint32_t n = get_u32(&c);
+        if (n > PROTO_MAX_SLOTS || (size_t)n * 28 > c.left) {
+            c.bad = 1;
+            break;
+        }
+        m->slots = xcalloc(n ? n : 1, sizeof *m->slots);
+        m->n_slots = n;
+        for (uint32_t i = 0; i < n; i++) {
+            m->slots[i].state = get_u32(&c);
+            m->slots[i].task = get_u64(&c);
+            m->slots[i].n_ctx = get_u32(&c);
+            m->slots[i].n_past = get_u32(&c);
+            m->slots[i].n_prompt = get_u32(&c);
+            m->slots[i].n_decoded = get_u32(&c);
+        }
+        break;
+    }
     case PROTO_TOKENIZE:
         m->id = get_u64(&c);
         m->flags = get_u32(&c);

@@ -29,6 +29,9 @@
  *   W->P TOKENIZED u64 id, i32[] tokens, str[] pieces     (pieces only with PROTO_TOK_PIECES)
  *   P->W DETOKENIZE   u64 id, i32[] tokens
  *   W->P DETOKENIZED  u64 id, str text
+ *   P->W SLOTS     u64 id                                answered at once, between two steps
+ *   W->P SLOTS_INFO   u64 id, u32 n_queued, u32 n, n times slot_info (u32 state, u64 task,
+ *                     u32 n_ctx, u32 n_past, u32 n_prompt, u32 n_decoded)
  *
  * i32[] and f32[] are a u32 count followed by the values; str[] a u32 count and strings.
  * probs (only with PROTO_GEN_LOGPROBS) is a u32 count of entries, each: i32 token, str piece,
@@ -73,6 +76,22 @@ enum proto_type {
     PROTO_TOKENIZED = 11,
     PROTO_DETOKENIZE = 12,
     PROTO_DETOKENIZED = 13,
+    PROTO_SLOTS = 14,
+    PROTO_SLOTS_INFO = 15,
+};
+
+#define PROTO_MAX_SLOTS 256
+
+enum proto_slot_state { PROTO_SLOT_IDLE = 0, PROTO_SLOT_PROMPT = 1, PROTO_SLOT_GENERATING = 2 };
+
+/* One slot of a worker, as /slots shows it. */
+struct slot_info {
+    uint32_t state; /* enum proto_slot_state */
+    uint64_t task;  /* the request id it serves (0 when idle) */
+    uint32_t n_ctx;
+    uint32_t n_past;    /* tokens whose keys and values it holds */
+    uint32_t n_prompt;  /* the running request's prompt tokens */
+    uint32_t n_decoded; /* tokens generated so far */
 };
 
 /* TOKENIZE flags. */
@@ -185,6 +204,10 @@ struct proto_msg {
     uint32_t embedding_dim;
     /* DONE */
     struct gen_stats stats;
+    /* SLOTS_INFO */
+    struct slot_info *slots; /* owned */
+    uint32_t n_slots;
+    uint32_t n_queued;
     /* ERROR */
     int32_t code;
     char *message;

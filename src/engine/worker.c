@@ -292,6 +292,13 @@ static int handle(struct worker *w, struct proto_msg *m)
         rc = sent ? ERR_WORKER_DIED : 0;
     } else if (m->type == PROTO_CANCEL) {
         worker_cancel(w, m->id);
+    } else if (m->type == PROTO_SLOTS) {
+        struct proto_msg out;
+        proto_msg_init(&out, PROTO_SLOTS_INFO);
+        out.id = m->id;
+        worker_slots_info(w, &out);
+        rc = proto_send(w->fd, &out, NULL) ? ERR_WORKER_DIED : 0;
+        proto_msg_free(&out);
     } else {
         log_warn("msg=\"unexpected message from parent\" type=%d", (int)m->type);
     }

@@ -112,6 +112,9 @@ bool worker_has_work(const struct worker *w);
  * Other messages wait in w->inbox for the main loop. */
 bool worker_poll_cancel(struct worker *w, uint64_t id);
 
+/* SLOTS: what each slot is doing, for /slots. */
+void worker_slots_info(const struct worker *w, struct proto_msg *out);
+
 /* Ends every request (the worker is going away). */
 void worker_slots_free(struct worker *w);
 

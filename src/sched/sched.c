@@ -21,6 +21,7 @@ struct runner {
     int waiters;     /* requests holding or waiting for this runner */
     int active;      /* requests using the worker now (at most n_parallel run, others queue) */
     int changing;    /* a load or an unload is in progress */
+    int pins;        /* short looks at the worker (sched_pin) */
     int64_t expires; /* monotonic ms when it may be unloaded; -1 never */
     time_t expires_wall;
     struct worker_proc *worker; /* NULL when not loaded */
@@ -75,7 +76,7 @@ static void stop_detached(struct detached *d)
 /* Unloads r when nobody uses it: the caller holds s->mu, which is released meanwhile. */
 static void unload_locked(struct sched *s, struct runner *r)
 {
-    if (!r->worker || r->active || r->changing)
+    if (!r->worker || r->active || r->pins || r->changing)
         return;
     r->changing = 1;
     struct detached d = detach_locked(r);
@@ -200,7 +201,7 @@ int sched_acquire(struct sched *s, const char *name, const char *path, const str
             r->active++;
             break;
         }
-        if (r->active) {
+        if (r->active || r->pins) {
             /* Other requests still use the worker this one must replace: let them finish. */
             pthread_cond_wait(&s->changed, &s->mu);
             continue;
@@ -276,6 +277,30 @@ void sched_release(struct sched *s, struct runner *r, int64_t keep_alive_ms)
     pthread_mutex_unlock(&s->mu);
 }
 
+int sched_pin(struct sched *s, const char *name, struct runner **out)
+{
+    pthread_mutex_lock(&s->mu);
+    struct runner *r = s->runners;
+    while (r && strcmp(r->name, name) != 0)
+        r = r->next;
+    int rc = ERR_NOT_FOUND;
+    if (r && r->worker && !r->changing && !r->dead) {
+        r->pins++;
+        *out = r;
+        rc = 0;
+    }
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+void sched_unpin(struct sched *s, struct runner *r)
+{
+    pthread_mutex_lock(&s->mu);
+    r->pins--;
+    pthread_cond_broadcast(&s->changed);
+    pthread_mutex_unlock(&s->mu);
+}
+
 struct worker_mux *runner_mux(struct runner *r)
 {
     return r->mux;
@@ -304,7 +329,7 @@ int sched_unload(struct sched *s, const char *name)
         return ERR_NOT_FOUND;
     }
     /* Waits for running requests to end. */
-    while (r->worker && (r->active || r->changing))
+    while (r->worker && (r->active || r->pins || r->changing))
         pthread_cond_wait(&s->changed, &s->mu);
     unload_locked(s, r);
     pthread_mutex_unlock(&s->mu);

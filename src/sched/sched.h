@@ -40,7 +40,14 @@ int sched_acquire(struct sched *s, const char *name, const char *path, const str
  * as no request waits for it; SCHED_KEEP_FOREVER; SCHED_KEEP_DEFAULT). */
 void sched_release(struct sched *s, struct runner *r, int64_t keep_alive_ms);
 
-/* The connection to an acquired runner's worker, and what the worker reported when it loaded. */
+/* Takes the loaded model `name` for a moment, without loading it or touching its keep_alive
+ * (for /slots): 0 and *out, or ERR_NOT_FOUND when it is not loaded. Give it back with
+ * sched_unpin; it is not unloaded in between. */
+int sched_pin(struct sched *s, const char *name, struct runner **out);
+void sched_unpin(struct sched *s, struct runner *r);
+
+/* The connection to an acquired (or pinned) runner's worker, and what the worker reported when it
+ * loaded. */
 struct worker_mux *runner_mux(struct runner *r);
 const struct model_info *runner_info(const struct runner *r);
 

@@ -133,6 +133,33 @@ int main(void)
     proto_msg_free(&out);
     proto_msg_free(&in);
 
+    /* Slot states: a round trip, every truncation refused, and a count past the cap refused. */
+    proto_msg_init(&in, PROTO_SLOTS_INFO);
+    in.id = 9;
+    in.n_queued = 3;
+    in.n_slots = 2;
+    in.slots = calloc(2, sizeof *in.slots);
+    in.slots[1] = (struct slot_info){PROTO_SLOT_GENERATING, 77, 512, 40, 30, 10};
+    CHECK(roundtrip(&in, &out) == 0);
+    CHECK(out.n_slots == 2 && out.n_queued == 3 && out.slots[0].state == PROTO_SLOT_IDLE);
+    CHECK(out.slots[1].task == 77 && out.slots[1].n_ctx == 512 && out.slots[1].n_past == 40 &&
+          out.slots[1].n_prompt == 30 && out.slots[1].n_decoded == 10);
+    proto_msg_free(&out);
+    buf_init(&b, 0);
+    CHECK(proto_encode(&in, &b) == 0);
+    refused = 0;
+    for (size_t cut = 0; cut < b.len - 8; cut++) {
+        int rc = proto_decode(PROTO_SLOTS_INFO, b.data + 8, cut, &out, &e);
+        refused += rc == ERR_PROTOCOL;
+        proto_msg_free(&out);
+    }
+    CHECK(refused == (int)(b.len - 8));
+    b.data[8 + 12] = (char)0xff; /* n = 0x..ff: more slots than the payload holds */
+    CHECK(proto_decode(PROTO_SLOTS_INFO, b.data + 8, b.len - 8, &out, &e) == ERR_PROTOCOL);
+    proto_msg_free(&out);
+    buf_free(&b);
+    proto_msg_free(&in);
+
     /* Over a real socket: a message, an oversized frame header, and EOF. */
     int sv[2];
     CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);

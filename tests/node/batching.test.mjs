@@ -1,0 +1,126 @@
+// Continuous batching: several requests on one model share its slots and its decode steps, and
+// each gets exactly the text it gets alone.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startServer, post, assertHealthy } from './helpers.mjs';
+
+let srv;
+before(async () => { srv = await startServer({ args: ['--parallel', '4'] }); });
+after(async () => { await srv?.stop(); });
+
+const PROMPTS = ['Once upon a time', 'Lily', 'The dog', 'One day, Tom', 'Sue had a big',
+  'The sun was', 'Mom said', 'A little bird'];
+
+// cache_prompt: false computes every prompt whole, so the only difference between a request
+// alone and in company is the batching.
+const complete = (prompt, extra = {}) => post(srv.url, '/completion',
+  { model: 'stories260K', prompt, n_predict: 48, temperature: 0, cache_prompt: false, ...extra });
+
+// Polls /slots until stopped; returns the most slots seen busy at once.
+function watchSlots() {
+  let stop = false, most = 0, queuedSeen = 0;
+  const done = (async () => {
+    while (!stop) {
+      const slots = await (await fetch(srv.url + '/slots')).json();
+      most = Math.max(most, slots.filter((s) => s.is_processing).length);
+      const m = await (await fetch(srv.url + '/metrics')).text();
+      const q = Number((m.match(/^hearth_queue_depth (\d+)$/m) || [])[1] || 0);
+      queuedSeen = Math.max(queuedSeen, q);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  })();
+  return async () => { stop = true; await done; return { most, queuedSeen }; };
+}
+
+test('K prompts at once give exactly the texts each gives alone (greedy), more than the slots queue', async () => {
+  const alone = [];
+  for (const p of PROMPTS) {
+    const r = await complete(p);
+    assert.equal(r.status, 200, r.text);
+    alone.push(r.body.content);
+  }
+  assert.equal(new Set(alone).size, PROMPTS.length, 'different prompts, different texts');
+  const slots = await (await fetch(srv.url + '/slots')).json();
+  assert.equal(slots.length, 4, 'four slots');
+  assert.ok(slots.every((s) => s.n_ctx > 0 && s.is_processing === false));
+
+  const stopWatch = watchSlots();
+  const together = await Promise.all(PROMPTS.map((p) => complete(p)));
+  const seen = await stopWatch();
+  together.forEach((r, i) => {
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.body.content, alone[i], `prompt ${i} (${PROMPTS[i]}) in a batch`);
+  });
+  assert.ok(seen.most >= 2, `several slots worked at once (most seen: ${seen.most})`);
+  const after = await (await fetch(srv.url + '/slots')).json();
+  assert.ok(after.every((s) => !s.is_processing), 'every slot is free again');
+  await assertHealthy(assert, srv.url);
+});
+
+test('streams in parallel with a prompt being read and an embedding', async () => {
+  const long = 'Once upon a time, there was a little girl named Lily. '.repeat(20);
+  const aloneLong = (await complete(long, { n_predict: 16 })).body.content;
+  const aloneShort = (await complete('Lily', { n_predict: 64 })).body.content;
+  const aloneEmb = (await post(srv.url, '/v1/embeddings', { model: 'stories260K', input: 'a cat' })).body;
+  const [short, longer, emb] = await Promise.all([
+    complete('Lily', { n_predict: 64 }),
+    complete(long, { n_predict: 16 }),
+    post(srv.url, '/v1/embeddings', { model: 'stories260K', input: 'a cat' }),
+  ]);
+  assert.equal(short.body.content, aloneShort);
+  assert.equal(longer.body.content, aloneLong);
+  assert.equal(emb.status, 200, emb.text);
+  const a = aloneEmb.data[0].embedding, b = emb.body.data[0].embedding;
+  assert.equal(a.length, b.length);
+  a.forEach((x, i) => assert.ok(Math.abs(x - b[i]) < 1e-4, `embedding value ${i}`));
+});
+
+test('a queued request that is abandoned leaves, and the others finish', async () => {
+  // Four long requests fill the slots; a fifth waits in the queue and is abandoned there.
+  const opts = { n_predict: 200, ignore_eos: true };
+  const running = PROMPTS.slice(0, 4).map((p) => complete(p, opts));
+  let queued;
+  for (let i = 0; i < 200; i++) {
+    const slots = await (await fetch(srv.url + '/slots')).json();
+    if (slots.filter((s) => s.is_processing).length === 4) break;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  const ctl = new AbortController();
+  queued = fetch(srv.url + '/completion', { method: 'POST', signal: ctl.signal,
+    body: JSON.stringify({ model: 'stories260K', prompt: 'The cat', n_predict: 200 }) });
+  await new Promise((r) => setTimeout(r, 50));
+  ctl.abort();
+  await assert.rejects(queued, /abort/i);
+  const results = await Promise.all(running);
+  for (const r of results) {
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.body.tokens_predicted, 200);
+  }
+  let busy = true;
+  for (let i = 0; i < 100 && busy; i++) {
+    const slots = await (await fetch(srv.url + '/slots')).json();
+    busy = slots.some((s) => s.is_processing);
+    if (busy) await new Promise((r) => setTimeout(r, 20));
+  }
+  assert.ok(!busy, 'no slot still works for the abandoned request');
+  const m = await (await fetch(srv.url + '/metrics')).text();
+  assert.match(m, /^hearth_queue_depth 0$/m);
+  await assertHealthy(assert, srv.url);
+});
+
+test('num_parallel per request is a load option: one slot serves requests one at a time', async () => {
+  const one = { options: { num_parallel: 1, temperature: 0, num_predict: 8 } };
+  const r = await post(srv.url, '/api/generate', { model: 'tiny', prompt: 'Lily', stream: false, ...one });
+  assert.equal(r.status, 200, r.text);
+  const slots = await (await fetch(srv.url + '/slots')).json();
+  assert.equal(slots.filter((s) => s.model === 'tiny:latest').length, 1);
+  const bad = await post(srv.url, '/api/generate', { model: 'tiny', prompt: 'Lily', stream: false,
+    options: { num_parallel: 1000 } });
+  assert.equal(bad.status, 400);
+  assert.match(bad.body.error, /num_parallel/);
+  const huge = await post(srv.url, '/api/generate', { model: 'tiny', prompt: 'Lily', stream: false,
+    options: { num_parallel: 256, num_ctx: 1 << 20 } });
+  assert.equal(huge.status, 400, huge.text);
+  assert.match(huge.body.error, /num_ctx/);
+  await assertHealthy(assert, srv.url);
+});
