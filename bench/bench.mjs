@@ -3,7 +3,7 @@
 //   node bench.mjs HEARTH_URL LLAMA_URL MODEL RUNS
 // Prints JSON lines with each measurement, then a JSON summary on the last line.
 
-const [, , H, L, MODEL, RUNS = '3'] = process.argv;
+const [, , H, L, MODEL, RUNS = '3', SLOTS = '4'] = process.argv;
 const runs = Number(RUNS);
 const servers = { hearth: H, 'llama-server': L };
 
@@ -73,7 +73,7 @@ for (let run = 0; run < runs; run++) {
     record('prompt tokens/s (512-token prompt)', name, one.timings.prompt_per_second);
     record('generation tokens/s (128 tokens)', name, one.timings.predicted_per_second);
     // Aggregate generation throughput with concurrent streaming clients.
-    for (const n of [4, 8]) {
+    for (const n of [4, 8, 16]) {
       const t0 = performance.now();
       const res = await Promise.all(Array.from({ length: n }, () =>
         streamed(url, '/completion', { prompt: text(32, seed++), n_predict: 48, temperature: 0, ignore_eos: true })));
@@ -98,7 +98,7 @@ for (let run = 0; run < runs; run++) {
     if (name === 'hearth') {
       await fetch(url + '/api/generate', { method: 'POST', body: JSON.stringify({ model: MODEL, prompt: '', keep_alive: 0 }) });
     } else {
-      await fetch(url + '/slots/0?action=erase', { method: 'POST' });
+      for (let i = 0; i < Number(SLOTS); i++) await fetch(url + `/slots/${i}?action=erase`, { method: 'POST' });
     }
     const again = await streamed(url, '/v1/chat/completions', { messages, max_tokens: 16, temperature: 0 });
     record('time to first token, turn 10 after a reload (ms)', name, again.ttft_ms);

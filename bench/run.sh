@@ -5,6 +5,7 @@
 # writes it to bench/RESULTS.md. Not part of `make test`.
 #   BENCH_MODEL=small|1b-q4|1b-q8   (default small: a 40M-parameter llama over a real vocabulary)
 #   BENCH_RUNS=3                     runs of every figure, interleaved hearth, llama-server
+#   BENCH_SLOTS=4                    slots (parallel requests) on both servers
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
@@ -14,9 +15,10 @@ MODEL="${BENCH_MODEL:-small}"
 RUNS="${BENCH_RUNS:-3}"
 THREADS="${BENCH_THREADS:-$(nproc)}"
 CTX=8192
+SLOTS="${BENCH_SLOTS:-4}"
 WORK="$(mktemp -d)"
 # On failure the servers' logs stay in bench/last-*.log.
-trap 'kill $HP $LP 2>/dev/null; cp "$WORK"/hearth.log bench/last-hearth.log 2>/dev/null; cp "$WORK"/llama.log bench/last-llama-server.log 2>/dev/null; rm -rf "$WORK"' EXIT
+trap 'kill $HP $LP 2>/dev/null || true; cp "$WORK"/hearth.log bench/last-hearth.log 2>/dev/null || true; cp "$WORK"/llama.log bench/last-llama-server.log 2>/dev/null || true; rm -rf "$WORK"' EXIT
 SPM=deps/llama-data/ggml-vocab-llama-spm.gguf
 TMPL=deps/llama-data/templates/Qwen-Qwen2.5-7B-Instruct.jinja
 case "$MODEL" in
@@ -32,13 +34,13 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 HPORT=$(free_port)
 LPORT=$(free_port)
 echo "bench: hearth on port $HPORT, llama-server on port $LPORT" >&2
-# The same engine settings on both: threads, context, one slot (hearth serves one request per
-# model at a time until continuous batching lands; llama-server gets -np 1 to match).
+# The same engine settings on both: threads, and SLOTS slots of CTX tokens each in one unified KV
+# cache (hearth's num_ctx is per slot; llama-server's -c is the whole cache).
 HEARTH_LOG_LEVEL=info HEARTH_PROMPT_CACHE_DIR="$WORK/prompts" build/hearth serve --host "127.0.0.1:$HPORT" --models-dir "$WORK" \
-    --model bench 2>"$WORK/hearth.log" &
+    --parallel "$SLOTS" --model bench 2>"$WORK/hearth.log" &
 HP=$!
-deps/llama-server/llama-server -m "$WORK/bench.gguf" --host 127.0.0.1 --port "$LPORT" -c "$CTX" \
-    -np 1 -t "$THREADS" --jinja --slot-save-path "$WORK" >"$WORK/llama.log" 2>&1 &
+deps/llama-server/llama-server -m "$WORK/bench.gguf" --host 127.0.0.1 --port "$LPORT" -c $((CTX * SLOTS)) \
+    -np "$SLOTS" --kv-unified -t "$THREADS" --jinja --slot-save-path "$WORK" >"$WORK/llama.log" 2>&1 &
 LP=$!
 for _ in $(seq 1 300); do
     curl -sf "127.0.0.1:$HPORT/health" >/dev/null 2>&1 && curl -sf "127.0.0.1:$LPORT/health" >/dev/null 2>&1 && break
@@ -46,24 +48,41 @@ for _ in $(seq 1 300); do
 done
 # num_ctx and threads for hearth come with every request (presets arrive with #6).
 export NODE_OPTIONS=""
-node bench/bench.mjs "http://127.0.0.1:$HPORT" "http://127.0.0.1:$LPORT" bench "$RUNS" >"$WORK/out.jsonl"
+node bench/bench.mjs "http://127.0.0.1:$HPORT" "http://127.0.0.1:$LPORT" bench "$RUNS" "$SLOTS" >"$WORK/out.jsonl"
+kill $HP $LP 2>/dev/null || true
+wait $HP $LP 2>/dev/null || true
+# The memory-bandwidth limit: measured read bandwidth over the bytes a generated token reads
+# (every weight once; the KV cache of these short contexts is small beside them).
+cc -O3 -march=native -pthread bench/membw.c -o "$WORK/membw"
+BW=$("$WORK/membw" "$THREADS" 2>/dev/null)
+MODEL_BYTES=$(stat -c %s "$WORK/bench.gguf")
 # The raw engine on the same model and threads, for the share each server delivers via HTTP.
-deps/llama-server/llama-bench -m "$WORK/bench.gguf" -p 512 -n 128 -t "$THREADS" -r 3 -o json \
+# Generation at depth 512 too: the servers' generation figure follows a 512-token prompt, and
+# attention over those tokens costs the engine as much as the weights on a small model.
+deps/llama-server/llama-bench -m "$WORK/bench.gguf" -p 512 -n 128 -d 0,512 -t "$THREADS" -r 3 -o json \
     >"$WORK/engine.json" 2>/dev/null || echo '[]' >"$WORK/engine.json"
-python3 - "$WORK/out.jsonl" "$MODEL" "$THREADS" "$RUNS" "$WORK/engine.json" <<'PY'
+python3 - "$WORK/out.jsonl" "$MODEL" "$THREADS" "$RUNS" "$WORK/engine.json" "$BW" "$MODEL_BYTES" "$SLOTS" <<'PY'
 import json, sys, platform, subprocess, datetime
 lines = open(sys.argv[1]).read().splitlines()
 summary = json.loads(lines[-1])["summary"]
-engine = {("pp" if r.get("n_prompt") else "tg"): r.get("avg_ts") for r in json.load(open(sys.argv[5]))}
+engine = {("pp" if r.get("n_prompt") else "tg") + ("@512" if r.get("n_depth") else ""): r.get("avg_ts")
+          for r in json.load(open(sys.argv[5]))}
 gen = summary.get("generation tokens/s (128 tokens)")
 extra = []
-if engine.get("pp") and engine.get("tg") and gen:
+if engine.get("pp") and engine.get("tg@512") and gen:
     extra = [
-        f"| llama-bench (the raw engine): pp512 {engine['pp']:.1f} tokens/s, tg128 {engine['tg']:.1f} tokens/s | | | |",
-        f"| share of the engine's generation speed through HTTP | {gen['hearth'] / engine['tg']:.2f} | {gen['llama-server'] / engine['tg']:.2f} | |",
+        f"| llama-bench (the raw engine): pp512 {engine['pp']:.1f} tokens/s, tg128 {engine['tg']:.1f} tokens/s, tg128 after 512 tokens {engine['tg@512']:.1f} tokens/s | | | |",
+        f"| share of the engine's generation speed (tg128 after 512) through HTTP | {gen['hearth'] / engine['tg@512']:.2f} | {gen['llama-server'] / engine['tg@512']:.2f} | |",
     ]
+bw, model_bytes = float(sys.argv[6]), int(sys.argv[7])
+limit = bw * 1e9 / model_bytes
+extra.append(f"| memory-bandwidth limit: {bw:.1f} GB/s read / {model_bytes / 1e6:.0f} MB per token = {limit:.1f} tokens/s | | | |")
+if gen:
+    extra.append(f"| share of the bandwidth limit, single-stream generation | {gen['hearth'] / limit:.2f} | {gen['llama-server'] / limit:.2f} | |")
+if engine.get("tg"):
+    extra.append(f"| llama-bench tg128 as a share of the bandwidth limit (above 1: the model fits in the CPU caches) | {engine['tg'] / limit:.2f} | | |")
 cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"], capture_output=True, text=True).stdout.strip()
-head = f"Machine: {cpu}, {subprocess.run(['nproc'], capture_output=True, text=True).stdout.strip()} cores; model: {sys.argv[2]}; threads {sys.argv[3]}; runs {sys.argv[4]}; {datetime.date.today()}"
+head = f"Machine: {cpu}, {subprocess.run(['nproc'], capture_output=True, text=True).stdout.strip()} cores; model: {sys.argv[2]} ({model_bytes / 2**20:.0f} MiB); threads {sys.argv[3]}; slots {sys.argv[8]}; runs {sys.argv[4]}; {datetime.date.today()}"
 rows = ["| figure | hearth | llama-server | ratio |", "|---|---:|---:|---:|"]
 for k, v in summary.items():
     rows.append(f"| {k} | {v['hearth']:.1f} | {v['llama-server']:.1f} | {v['ratio']:.2f} |")

@@ -46,17 +46,17 @@ int worker_death(struct worker_proc *w, struct err *e);
 /* ---- many requests over one worker ----
  *
  * A worker serves several requests at once (one per slot, more queued), and their events
- * arrive interleaved on one socket. A mux owns the reading: one thread reads every message and
- * hands it to the channel of its request id; senders share a lock so frames never interleave.
- * Every function is thread-safe. */
+ * arrive interleaved on one socket. A mux sorts them: one of the threads waiting for an event
+ * reads for all and hands each message to the channel of its request id; senders share a lock
+ * so frames never interleave. Every function is thread-safe. */
 struct worker_mux;
 struct mux_chan;
 
-/* Starts reading w (which stays the caller's, and must outlive the mux). */
+/* A mux over w (which stays the caller's, and must outlive the mux). */
 struct worker_mux *mux_start(struct worker_proc *w);
 
-/* Shuts the connection down (the worker sees EOF and exits) and stops the reader; channels
- * still open answer ERR_WORKER_DIED. Then free the channels, the mux, and the worker_proc.
+/* Shuts the connection down (the worker sees EOF and exits) and frees the mux and any channel
+ * left open; no thread may be in mux_recv. The worker_proc is still the caller's to free.
  * NULL-safe. */
 void mux_free(struct worker_mux *m);
 

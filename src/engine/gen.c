@@ -155,7 +155,7 @@ static int send_token(struct worker *w, uint64_t id, struct textout *to, uint32_
     m.n_tokens = n_tokens;
     m.probs = probs;
     m.n_probs = probs ? 1 : 0;
-    int rc = proto_send(w->fd, &m, NULL);
+    int rc = out_send(w, &m);
     textout_clear_ready(to);
     return rc;
 }
@@ -173,11 +173,7 @@ static void free_probs(struct token_probs *p)
 
 static int send_error(struct worker *w, uint64_t id, int code, const char *msg)
 {
-    if (proto_send_error(w->fd, id, code, msg)) {
-        w->peer_gone = 1;
-        return ERR_WORKER_DIED;
-    }
-    return 0;
+    return out_error(w, id, code, msg);
 }
 
 int worker_enqueue(struct worker *w, struct proto_msg *req)
@@ -254,8 +250,7 @@ void worker_cancel(struct worker *w, uint64_t id)
         done.stats.stop_reason = PROTO_STOP_CANCELLED;
         done.code = ERR_CANCELLED;
         done.message = xstrdup("cancelled");
-        if (proto_send(w->fd, &done, NULL))
-            w->peer_gone = 1;
+        out_send(w, &done);
         proto_msg_free(&done);
         pending_free(p);
         return;
@@ -283,26 +278,29 @@ static size_t shared_prefix(const struct slot *s, const struct tokvec *prompt)
     return n;
 }
 
-/* The idle slot for a prompt: the one holding the longest prefix of it, when that is more than
- * a tenth of the prompt (llama-server's similarity rule: a shared BOS or template header is not
- * worth another conversation's cache), else the least recently used (empty slots first). */
+/* The idle slot for a prompt. Each is scored by the prompt tokens it already holds (computing
+ * them again is the cost saved) minus a sixteenth of the tokens it would lose (they go to the
+ * prompt cache, from which they come back for a copy, not a computation): the slot of the same
+ * conversation wins, a prompt that shares only a BOS with a long conversation goes to an empty
+ * slot instead of evicting it, and with no empty slot the one that loses least is taken. Ties go
+ * to the least recently used. */
 static struct slot *pick_slot(struct worker *w, const struct tokvec *prompt)
 {
-    struct slot *best = NULL, *lru = NULL;
-    size_t best_n = 0;
+    struct slot *best = NULL;
+    double best_score = 0;
     for (int i = 0; i < w->n_slots; i++) {
         struct slot *s = &w->slots[i];
         if (s->state != SLOT_IDLE)
             continue;
         size_t n = prompt ? shared_prefix(s, prompt) : 0;
-        if (n > best_n && n * 10 > prompt->n) {
+        double score = (double)n - (double)(s->n_past - n) / 16.0;
+        if (!best || score > best_score ||
+            (score == best_score && s->last_used < best->last_used)) {
             best = s;
-            best_n = n;
+            best_score = score;
         }
-        if (!lru || s->last_used < lru->last_used)
-            lru = s;
     }
-    return best ? best : lru;
+    return best;
 }
 
 static void slot_clear(struct worker *w, struct slot *s)
@@ -336,8 +334,7 @@ static int slot_finish(struct worker *w, struct slot *s, int reason)
     proto_msg_init(&done, PROTO_DONE);
     done.id = s->req.id;
     done.stats = *st;
-    if (!w->peer_gone && proto_send(w->fd, &done, NULL))
-        w->peer_gone = 1;
+    out_send(w, &done);
     proto_msg_free(&done); /* frees the stop string and context */
     memset(st, 0, sizeof *st);
     textout_free(&s->to);
@@ -385,7 +382,7 @@ static int slot_start(struct worker *w, struct slot *s, struct pending *p)
 
     bool no_cache = (p->req.flags & PROTO_GEN_NO_CACHE) != 0;
     size_t reuse = no_cache ? 0 : shared_prefix(s, &p->toks);
-    if (reuse < s->n_past / 2)
+    if (s->n_past - reuse >= 32) /* what the new prompt does not share goes to the cache */
         kvcache_save(w, s);
     /* The disk only helps when the sequence misses a good part of a long prompt. */
     if (!no_cache && reuse + 1 < p->toks.n && p->toks.n >= 32) {
@@ -443,10 +440,8 @@ static int slot_embed(struct worker *w, struct slot *s, struct pending *p)
     s->last_used = now_us();
     if (rc)
         rc = send_error(w, p->req.id, rc, e.msg);
-    else if (proto_send(w->fd, &out, NULL)) {
-        w->peer_gone = 1;
-        rc = ERR_WORKER_DIED;
-    }
+    else
+        rc = out_send(w, &out);
     proto_msg_free(&out);
     pending_free(p);
     return rc;

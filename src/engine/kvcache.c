@@ -1,7 +1,11 @@
-/* The prompt cache that survives the worker: when a long computed prompt would be thrown away
- * (a different prompt takes the context, or the model is unloaded), its keys and values are
- * written to a file, and a later request that starts with the same tokens, even in a new worker
- * after a reload, restores them instead of computing them again.
+/* The prompt cache beyond the slots: when a long computed prompt would be thrown away (a
+ * different prompt takes its slot, or the model is unloaded), its keys and values are kept, and
+ * a later request that starts with the same tokens, in any slot, even in a new worker after a
+ * reload, restores them instead of computing them again.
+ *
+ * Two tiers. Host RAM first: up to HEARTH_PROMPT_CACHE_RAM_MB (default 512) of saved states in
+ * the worker, least recently used out first (to the disk); a saved prompt that extends an older
+ * one replaces it. Then the disk, where everything in RAM goes when the worker exits:
  *
  * One file per saved prompt in the directory HEARTH_PROMPT_CACHE_DIR (unset: off), named
  * MODEL-PREFIX.kv by hashes of the model file's identity and of the tokens:
@@ -29,6 +33,22 @@
 #define KV_MAGIC      "HEARTHKV"
 #define KV_VERSION    1u
 #define KV_MIN_TOKENS 32 /* shorter prompts are cheaper to compute than to store */
+
+/* One saved prompt in RAM. */
+struct kv_entry {
+    struct kv_entry *next;
+    llama_token *tokens;
+    uint32_t n_tokens;
+    uint8_t *state;
+    size_t state_bytes;
+    int64_t used; /* monotonic us */
+};
+
+static size_t ram_budget(void)
+{
+    const char *m = getenv("HEARTH_PROMPT_CACHE_RAM_MB");
+    return (size_t)(m && *m ? strtoull(m, NULL, 10) : 512) << 20;
+}
 
 struct kv_header {
     char magic[8];
@@ -103,10 +123,68 @@ static void trim(const char *dir)
     }
 }
 
+/* Writes one saved prompt to the directory. */
+static void write_file(struct worker *w, const char *dir, const llama_token *toks, uint32_t n,
+                       const uint8_t *state, size_t size)
+{
+    struct kv_header h = {0};
+    memcpy(h.magic, KV_MAGIC, 8);
+    h.version = KV_VERSION;
+    h.n_tokens = n;
+    h.state_bytes = size;
+    memcpy(h.model_id, w->model_id, 64);
+    checksum(toks, n, state, size, h.sum);
+    char hex[65], path[4096], tmp[4200];
+    sha256_hex(toks, (size_t)n * sizeof *toks, hex);
+    mkdir(dir, 0700);
+    snprintf(path, sizeof path, "%s/%.16s-%.16s.kv", dir, w->model_id, hex);
+    snprintf(tmp, sizeof tmp, "%s.tmp-%d", path, (int)getpid());
+    errno = 0;
+    FILE *f = fopen(tmp, "wb");
+    int ok = f && fwrite(&h, sizeof h, 1, f) == 1 && fwrite(toks, sizeof *toks, n, f) == n &&
+             fwrite(state, 1, size, f) == size;
+    if (f && fclose(f) != 0)
+        ok = 0;
+    if (ok && rename(tmp, path) == 0) {
+        log_info("msg=\"prompt cache saved\" tokens=%u bytes=%zu", n, size);
+        trim(dir);
+    } else {
+        unlink(tmp);
+        log_warn("msg=\"prompt cache not saved\" dir=%s err=%s", log_q(dir),
+                 log_q(strerror(errno ? errno : EIO)));
+    }
+}
+
+static void entry_free(struct worker *w, struct kv_entry *e)
+{
+    w->kv_ram_bytes -= e->state_bytes;
+    free(e->tokens);
+    free(e->state);
+    free(e);
+}
+
+/* Moves the least recently used RAM entries to the disk until RAM holds at most `keep` bytes. */
+static void evict(struct worker *w, size_t keep)
+{
+    const char *dir = cache_dir();
+    while (w->kv_ram && w->kv_ram_bytes > keep) {
+        struct kv_entry **victim = &w->kv_ram;
+        for (struct kv_entry **pp = &w->kv_ram; *pp; pp = &(*pp)->next)
+            if ((*pp)->used < (*victim)->used)
+                victim = pp;
+        struct kv_entry *e = *victim;
+        *victim = e->next;
+        if (dir)
+            write_file(w, dir, e->tokens, e->n_tokens, e->state, e->state_bytes);
+        entry_free(w, e);
+    }
+}
+
 void kvcache_save(struct worker *w, struct slot *s)
 {
     const char *dir = cache_dir();
-    if (!dir || s->n_past < KV_MIN_TOKENS)
+    size_t budget = ram_budget();
+    if ((!dir && !budget) || s->n_past < KV_MIN_TOKENS)
         return;
     size_t size = llama_state_seq_get_size(w->ctx, s->seq);
     if (!size)
@@ -115,33 +193,62 @@ void kvcache_save(struct worker *w, struct slot *s)
     if (!state)
         return;
     size = llama_state_seq_get_data(w->ctx, state, size, s->seq);
-    struct kv_header h = {0};
-    memcpy(h.magic, KV_MAGIC, 8);
-    h.version = KV_VERSION;
-    h.n_tokens = (uint32_t)s->n_past;
-    h.state_bytes = size;
-    memcpy(h.model_id, w->model_id, 64);
-    checksum(s->toks.v, h.n_tokens, state, size, h.sum);
-    char hex[65], path[4096], tmp[4200];
-    sha256_hex(s->toks.v, s->n_past * sizeof *s->toks.v, hex);
-    mkdir(dir, 0700);
-    snprintf(path, sizeof path, "%s/%.16s-%.16s.kv", dir, w->model_id, hex);
-    snprintf(tmp, sizeof tmp, "%s.tmp-%d", path, (int)getpid());
-    FILE *f = fopen(tmp, "wb");
-    int ok = f && fwrite(&h, sizeof h, 1, f) == 1 &&
-             fwrite(s->toks.v, sizeof *s->toks.v, s->n_past, f) == s->n_past &&
-             fwrite(state, 1, size, f) == size;
-    if (f && fclose(f) != 0)
-        ok = 0;
-    if (ok && rename(tmp, path) == 0) {
-        log_info("msg=\"prompt cache saved\" tokens=%u bytes=%zu", h.n_tokens, size);
-        trim(dir);
-    } else {
-        unlink(tmp);
-        log_warn("msg=\"prompt cache not saved\" dir=%s err=%s", log_q(dir),
-                 log_q(strerror(errno ? errno : EIO)));
+    uint32_t n = (uint32_t)s->n_past;
+    if (size > budget) { /* too big for RAM: straight to the disk */
+        if (dir)
+            write_file(w, dir, s->toks.v, n, state, size);
+        free(state);
+        return;
     }
-    free(state);
+    /* An entry this one extends (an earlier turn of the same chat) is no longer needed. */
+    for (struct kv_entry **pp = &w->kv_ram; *pp;) {
+        struct kv_entry *e = *pp;
+        if (e->n_tokens <= n && !memcmp(e->tokens, s->toks.v, e->n_tokens * sizeof *e->tokens)) {
+            *pp = e->next;
+            entry_free(w, e);
+        } else {
+            pp = &e->next;
+        }
+    }
+    evict(w, budget - size);
+    struct kv_entry *e = xcalloc(1, sizeof *e);
+    e->tokens = xcalloc(n, sizeof *e->tokens);
+    memcpy(e->tokens, s->toks.v, n * sizeof *e->tokens);
+    e->n_tokens = n;
+    e->state = state;
+    e->state_bytes = size;
+    e->used = now_us();
+    e->next = w->kv_ram;
+    w->kv_ram = e;
+    w->kv_ram_bytes += size;
+    log_info("msg=\"prompt cache kept in RAM\" tokens=%u bytes=%zu ram_bytes=%zu", n, size,
+             w->kv_ram_bytes);
+}
+
+void kvcache_flush(struct worker *w)
+{
+    evict(w, 0);
+}
+
+/* Loads a saved state into the slot's sequence and keeps its first n tokens. */
+static bool load_state(struct worker *w, struct slot *s, const uint8_t *state, size_t size,
+                       size_t n)
+{
+    llama_memory_t mem = llama_get_memory(w->ctx);
+    llama_memory_seq_rm(mem, s->seq, -1, -1);
+    if (llama_state_seq_set_data(w->ctx, state, size, s->seq) > 0 &&
+        llama_memory_seq_rm(mem, s->seq, (llama_pos)n, -1))
+        return true;
+    llama_memory_seq_rm(mem, s->seq, -1, -1);
+    return false;
+}
+
+static void slot_holds(struct slot *s, const struct tokvec *prompt, size_t n)
+{
+    s->toks.n = 0;
+    for (size_t i = 0; i < n; i++)
+        tokvec_push(&s->toks, prompt->v[i]);
+    s->n_past = n;
 }
 
 /* Reads the header and tokens of one file; returns how many leading tokens it shares with the
@@ -168,16 +275,24 @@ static size_t match(const char *path, const struct worker *w, const struct tokve
 
 size_t kvcache_restore(struct worker *w, struct slot *s, const struct tokvec *prompt, size_t have)
 {
+    /* RAM first: the longest entry that shares more than the slot holds. */
+    struct kv_entry *hit = NULL;
+    size_t hit_n = have;
+    for (struct kv_entry *e = w->kv_ram; e; e = e->next) {
+        size_t n = 0;
+        while (n < e->n_tokens && n + 1 < prompt->n && e->tokens[n] == prompt->v[n])
+            n++;
+        if (n > hit_n) {
+            hit = e;
+            hit_n = n;
+        }
+    }
     const char *dir = cache_dir();
-    if (!dir)
-        return 0;
-    DIR *d = opendir(dir);
-    if (!d)
-        return 0;
+    DIR *d = dir ? opendir(dir) : NULL;
     char best[4096] = "";
     size_t best_n = 0;
     struct dirent *de;
-    while ((de = readdir(d))) {
+    while (d && (de = readdir(d))) {
         if (strncmp(de->d_name, w->model_id, 16) != 0)
             continue;
         char p[4096];
@@ -188,7 +303,19 @@ size_t kvcache_restore(struct worker *w, struct slot *s, const struct tokvec *pr
             snprintf(best, sizeof best, "%s", p);
         }
     }
-    closedir(d);
+    if (d)
+        closedir(d);
+    if (hit && hit_n >= best_n) {
+        if (load_state(w, s, hit->state, hit->state_bytes, hit_n)) {
+            hit->used = now_us();
+            slot_holds(s, prompt, hit_n);
+            log_info("msg=\"prompt cache restored from RAM\" tokens=%zu", hit_n);
+            return hit_n;
+        }
+        s->toks.n = 0;
+        s->n_past = 0;
+        return 0;
+    }
     if (best_n <= have)
         return 0; /* the sequence already holds as much */
     FILE *f = fopen(best, "rb");
@@ -203,15 +330,8 @@ size_t kvcache_restore(struct worker *w, struct slot *s, const struct tokvec *pr
         if (toks && state && fread(toks, sizeof *toks, h.n_tokens, f) == h.n_tokens &&
             fread(state, 1, h.state_bytes, f) == h.state_bytes) {
             checksum(toks, h.n_tokens, state, h.state_bytes, sum);
-            if (!memcmp(sum, h.sum, 32)) {
-                llama_memory_t mem = llama_get_memory(w->ctx);
-                llama_memory_seq_rm(mem, s->seq, -1, -1);
-                if (llama_state_seq_set_data(w->ctx, state, h.state_bytes, s->seq) > 0 &&
-                    llama_memory_seq_rm(mem, s->seq, (llama_pos)best_n, -1))
-                    restored = best_n;
-                else
-                    llama_memory_seq_rm(mem, s->seq, -1, -1);
-            }
+            if (!memcmp(sum, h.sum, 32) && load_state(w, s, state, h.state_bytes, best_n))
+                restored = best_n;
         }
     }
     if (f)
@@ -227,10 +347,7 @@ size_t kvcache_restore(struct worker *w, struct slot *s, const struct tokvec *pr
         return 0;
     }
     utime(best, NULL); /* recently used */
-    s->toks.n = 0;
-    for (size_t i = 0; i < restored; i++)
-        tokvec_push(&s->toks, prompt->v[i]);
-    s->n_past = restored;
+    slot_holds(s, prompt, restored);
     log_info("msg=\"prompt cache restored\" tokens=%zu", restored);
     return restored;
 }

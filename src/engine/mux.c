@@ -1,5 +1,5 @@
-/* Many requests over one worker connection (client.h): a reader thread routes each event to the
- * channel of its request id. */
+/* Many requests over one worker connection (client.h): each event goes to the channel of its
+ * request id. */
 #include "base/util.h"
 #include "engine/client.h"
 
@@ -20,17 +20,22 @@ struct mux_chan {
     uint64_t id;
     struct mux_item *head, **tail;
     pthread_cond_t cond;
+    int waiting; /* its thread waits in mux_recv */
 };
 
+/* No thread of its own: a thread waiting in mux_recv reads for everyone (the "leader") while
+ * the others sleep on their channel; it hands each message to its channel, and when it returns
+ * with its own, wakes one waiter to read next. One wakeup per message, as with an in-process
+ * queue. */
 struct worker_mux {
     struct worker_proc *w;
-    pthread_t reader;
-    pthread_mutex_t mu; /* guards chans, dead, err */
+    pthread_mutex_t mu; /* guards everything below except rd, which the leader owns */
     pthread_mutex_t send_mu;
     struct mux_chan *chans;
+    int reading; /* a leader is reading */
     int dead;
-    int stopping;
     struct err err;
+    struct proto_reader rd;
 };
 
 static void fail_locked(struct worker_mux *m, const struct err *e)
@@ -43,44 +48,58 @@ static void fail_locked(struct worker_mux *m, const struct err *e)
         pthread_cond_broadcast(&c->cond);
 }
 
-static void *reader_main(void *arg)
+/* Hands a message to its channel (under the lock); a late answer to a request that has gone
+ * is dropped. */
+static void dispatch_locked(struct worker_mux *m, struct mux_item *it, struct mux_chan *self)
 {
-    struct worker_mux *m = arg;
-    for (;;) {
-        struct mux_item *it = xcalloc(1, sizeof *it);
-        struct err e = {0};
-        int rc = proto_recv(worker_fd(m->w), &it->m, &e);
-        if (rc) {
-            proto_msg_free(&it->m);
-            free(it);
-            pthread_mutex_lock(&m->mu);
-            int stopping = m->stopping;
-            pthread_mutex_unlock(&m->mu);
-            if (stopping)
-                err_set(&e, ERR_WORKER_DIED, "the model was unloaded");
-            else if (rc == ERR_WORKER_DIED)
-                worker_death(m->w, &e);
-            pthread_mutex_lock(&m->mu);
-            fail_locked(m, &e);
-            pthread_mutex_unlock(&m->mu);
-            return NULL;
-        }
-        pthread_mutex_lock(&m->mu);
-        struct mux_chan *c = m->chans;
-        while (c && c->id != it->m.id)
-            c = c->next;
-        if (c) {
-            *c->tail = it;
-            c->tail = &it->next;
-            pthread_cond_signal(&c->cond);
-            it = NULL;
-        }
-        pthread_mutex_unlock(&m->mu);
-        if (it) { /* a late answer to a request that has gone */
-            proto_msg_free(&it->m);
-            free(it);
-        }
+    struct mux_chan *c = m->chans;
+    while (c && c->id != it->m.id)
+        c = c->next;
+    if (!c) {
+        proto_msg_free(&it->m);
+        free(it);
+        return;
     }
+    *c->tail = it;
+    c->tail = &it->next;
+    if (c != self)
+        pthread_cond_signal(&c->cond);
+}
+
+/* The leader's turn: reads what has arrived (waiting up to timeout_ms) and dispatches it.
+ * Called and returns with the lock held. Returns 1 when the time ran out. */
+static int lead_locked(struct worker_mux *m, struct mux_chan *self, int timeout_ms)
+{
+    m->reading = 1;
+    pthread_mutex_unlock(&m->mu);
+    struct err e = {0};
+    int rc = proto_reader_fill(&m->rd, timeout_ms, &e);
+    struct mux_item *got = NULL, **tail = &got;
+    while (rc == 0) {
+        struct mux_item *it = xcalloc(1, sizeof *it);
+        int n = proto_reader_next(&m->rd, &it->m, &e);
+        if (n != 1) {
+            proto_msg_free(&it->m);
+            free(it);
+            rc = n < 0 ? n : 0;
+            break;
+        }
+        *tail = it;
+        tail = &it->next;
+    }
+    if (rc == ERR_WORKER_DIED)
+        worker_death(m->w, &e);
+    pthread_mutex_lock(&m->mu);
+    m->reading = 0;
+    while (got) {
+        struct mux_item *it = got;
+        got = it->next;
+        it->next = NULL;
+        dispatch_locked(m, it, self);
+    }
+    if (rc < 0)
+        fail_locked(m, &e);
+    return rc == 1;
 }
 
 struct worker_mux *mux_start(struct worker_proc *w)
@@ -89,8 +108,7 @@ struct worker_mux *mux_start(struct worker_proc *w)
     m->w = w;
     pthread_mutex_init(&m->mu, NULL);
     pthread_mutex_init(&m->send_mu, NULL);
-    if (pthread_create(&m->reader, NULL, reader_main, m) != 0)
-        abort(); /* as for a small allocation: no thread, no server */
+    proto_reader_init(&m->rd, worker_fd(w));
     return m;
 }
 
@@ -98,13 +116,11 @@ void mux_free(struct worker_mux *m)
 {
     if (!m)
         return;
-    pthread_mutex_lock(&m->mu);
-    m->stopping = 1;
-    pthread_mutex_unlock(&m->mu);
+    /* Nobody is in mux_recv: the scheduler frees a mux only when no request uses it. */
     shutdown(worker_fd(m->w), SHUT_RDWR);
-    pthread_join(m->reader, NULL);
     while (m->chans)
         mux_close(m, m->chans);
+    proto_reader_free(&m->rd);
     pthread_mutex_destroy(&m->mu);
     pthread_mutex_destroy(&m->send_mu);
     free(m);
@@ -163,37 +179,64 @@ int mux_send(struct worker_mux *m, const struct proto_msg *msg, struct err *e)
     return 0;
 }
 
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 int mux_recv(struct worker_mux *m, struct mux_chan *c, struct proto_msg *ev, int timeout_ms,
              struct err *e)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += timeout_ms / 1000;
-    ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
+    int64_t deadline = mono_ms() + timeout_ms;
+    int rc = 1;
     pthread_mutex_lock(&m->mu);
-    while (!c->head && !m->dead)
-        if (pthread_cond_timedwait(&c->cond, &m->mu, &ts) == ETIMEDOUT)
+    for (;;) {
+        if (c->head) {
+            struct mux_item *it = c->head;
+            c->head = it->next;
+            if (!c->head)
+                c->tail = &c->head;
+            *ev = it->m;
+            free(it);
+            rc = 0;
             break;
-    int rc;
-    if (c->head) {
-        struct mux_item *it = c->head;
-        c->head = it->next;
-        if (!c->head)
-            c->tail = &c->head;
-        *ev = it->m;
-        free(it);
-        rc = 0;
-    } else if (m->dead) {
-        if (e)
-            *e = m->err;
-        rc = m->err.code == ERR_PROTOCOL ? ERR_PROTOCOL : ERR_WORKER_DIED;
-    } else {
-        rc = 1;
+        }
+        if (m->dead) {
+            if (e)
+                *e = m->err;
+            rc = m->err.code == ERR_PROTOCOL ? ERR_PROTOCOL : ERR_WORKER_DIED;
+            break;
+        }
+        int64_t left = deadline - mono_ms();
+        if (left <= 0)
+            break;
+        if (!m->reading) {
+            if (lead_locked(m, c, (int)left))
+                break;
+            continue;
+        }
+        /* Someone else reads: sleep until it hands us a message or its turn. */
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += left / 1000;
+        ts.tv_nsec += (long)(left % 1000) * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        c->waiting = 1;
+        pthread_cond_timedwait(&c->cond, &m->mu, &ts);
+        c->waiting = 0;
     }
+    /* Leaving: if nobody reads now, wake one waiter to take the turn. */
+    if (!m->reading)
+        for (struct mux_chan *o = m->chans; o; o = o->next)
+            if (o != c && o->waiting && !o->head) {
+                pthread_cond_signal(&o->cond);
+                break;
+            }
     pthread_mutex_unlock(&m->mu);
     return rc;
 }

@@ -3,6 +3,7 @@
 #include "base/util.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -584,7 +585,7 @@ int proto_decode(enum proto_type type, const void *payload, size_t len, struct p
 
 /* ---- socket I/O ---- */
 
-static int write_all(int fd, const void *p, size_t n)
+int proto_write(int fd, const void *p, size_t n)
 {
     const char *s = p;
     while (n) {
@@ -627,7 +628,7 @@ int proto_send(int fd, const struct proto_msg *m, struct err *e)
         buf_free(&b);
         return err_set(e, rc, "message too large for the worker protocol");
     }
-    rc = write_all(fd, b.data, b.len);
+    rc = proto_write(fd, b.data, b.len);
     buf_free(&b);
     if (rc)
         return err_set(e, rc, "%s",
@@ -656,6 +657,63 @@ int proto_recv(int fd, struct proto_msg *m, struct err *e)
     rc = proto_decode((enum proto_type)hdr[4], payload, len, m, e);
     free(payload);
     return rc;
+}
+
+void proto_reader_init(struct proto_reader *r, int fd)
+{
+    r->fd = fd;
+    buf_init(&r->in, (size_t)PROTO_MAX_FRAME + (1u << 20));
+    r->pos = 0;
+}
+
+void proto_reader_free(struct proto_reader *r)
+{
+    buf_free(&r->in);
+}
+
+int proto_reader_next(struct proto_reader *r, struct proto_msg *m, struct err *e)
+{
+    proto_msg_init(m, 0);
+    size_t avail = r->in.len - r->pos;
+    if (avail < 8)
+        return 0;
+    const unsigned char *h = (const unsigned char *)r->in.data + r->pos;
+    uint32_t len =
+        (uint32_t)h[0] | (uint32_t)h[1] << 8 | (uint32_t)h[2] << 16 | (uint32_t)h[3] << 24;
+    if (len > PROTO_MAX_FRAME)
+        return err_set(e, ERR_PROTOCOL, "frame of %u bytes exceeds the limit", len);
+    if (avail - 8 < len)
+        return 0;
+    int rc = proto_decode((enum proto_type)h[4], h + 8, len, m, e);
+    r->pos += 8 + (size_t)len;
+    return rc ? rc : 1;
+}
+
+int proto_reader_fill(struct proto_reader *r, int timeout_ms, struct err *e)
+{
+    if (r->pos) { /* drop what was decoded */
+        buf_consume(&r->in, r->pos);
+        r->pos = 0;
+    }
+    struct pollfd pfd = {r->fd, POLLIN, 0};
+    int pr;
+    do
+        pr = poll(&pfd, 1, timeout_ms);
+    while (pr < 0 && errno == EINTR);
+    if (pr == 0)
+        return 1;
+    char chunk[65536];
+    ssize_t n;
+    do
+        n = read(r->fd, chunk, sizeof chunk);
+    while (n < 0 && errno == EINTR);
+    if (n == 0 || (n < 0 && errno == ECONNRESET))
+        return err_set(e, ERR_WORKER_DIED, "peer closed the connection");
+    if (n < 0)
+        return err_set(e, ERR_IO, "%s", strerror(errno));
+    if (buf_append(&r->in, chunk, (size_t)n))
+        return err_set(e, ERR_PROTOCOL, "a frame exceeds the limit");
+    return 0;
 }
 
 int proto_send_error(int fd, uint64_t id, int code, const char *message)

@@ -230,6 +230,26 @@ int proto_decode(enum proto_type type, const void *payload, size_t len, struct p
 int proto_send(int fd, const struct proto_msg *m, struct err *e);
 int proto_recv(int fd, struct proto_msg *m, struct err *e);
 
+/* Writes bytes (encoded frames) whole, restarting on EINTR: 0, ERR_WORKER_DIED when the peer
+ * is gone, or ERR_IO. */
+int proto_write(int fd, const void *data, size_t len);
+
+/* A reader that takes frames from a stream socket in big reads, so that a burst of messages
+ * (every slot's token of one step) costs one system call. */
+struct proto_reader {
+    int fd;
+    struct buf in;
+    size_t pos; /* start of the first frame not decoded yet */
+};
+void proto_reader_init(struct proto_reader *r, int fd);
+void proto_reader_free(struct proto_reader *r);
+/* Decodes the next complete frame already read: 1 with *m (to be freed), 0 when there is none,
+ * or ERR_PROTOCOL. */
+int proto_reader_next(struct proto_reader *r, struct proto_msg *m, struct err *e);
+/* Reads what the socket has, waiting up to timeout_ms (-1: no limit) for the first byte:
+ * 0, 1 when the time ran out, ERR_WORKER_DIED on EOF or a reset, ERR_IO otherwise. */
+int proto_reader_fill(struct proto_reader *r, int timeout_ms, struct err *e);
+
 /* Convenience senders used by the worker. */
 int proto_send_error(int fd, uint64_t id, int code, const char *message);
 

@@ -161,6 +161,7 @@ static int load_model(struct worker *w, const struct proto_msg *req, struct mode
         w->slots[i].i_batch = -1;
     }
     w->pending_tail = &w->pending;
+    buf_init(&w->out, (size_t)PROTO_MAX_FRAME * 2);
     w->batch = llama_batch_init((int32_t)w->n_batch, 0, 1);
     if (n_train > 0 && w->n_ctx > (uint32_t)n_train)
         log_warn("msg=\"context is larger than the model was trained for\" n_ctx=%u "
@@ -188,6 +189,43 @@ static int load_model(struct worker *w, const struct proto_msg *req, struct mode
 }
 
 /* ---- requests ---- */
+
+int out_send(struct worker *w, const struct proto_msg *m)
+{
+    if (w->peer_gone)
+        return ERR_WORKER_DIED;
+    size_t before = w->out.len;
+    if (proto_encode(m, &w->out)) {
+        /* Too large for one frame (or the queue): say so instead, in a frame that fits. */
+        w->out.len = before;
+        struct proto_msg err;
+        proto_msg_init(&err, PROTO_ERROR);
+        err.id = m->id;
+        err.code = ERR_TOO_LARGE;
+        err.message = (char *)"the answer is too large for the worker protocol";
+        if (proto_encode(&err, &w->out))
+            return out_flush(w);
+    }
+    return w->out.len > (1u << 20) ? out_flush(w) : 0;
+}
+
+int out_error(struct worker *w, uint64_t id, int code, const char *message)
+{
+    struct proto_msg m;
+    proto_msg_init(&m, PROTO_ERROR);
+    m.id = id;
+    m.code = code;
+    m.message = (char *)message;
+    return out_send(w, &m);
+}
+
+int out_flush(struct worker *w)
+{
+    if (!w->peer_gone && w->out.len && proto_write(w->fd, w->out.data, w->out.len))
+        w->peer_gone = 1;
+    buf_reset(&w->out);
+    return w->peer_gone ? ERR_WORKER_DIED : 0;
+}
 
 void tokvec_push(struct tokvec *t, llama_token tok)
 {
@@ -287,9 +325,8 @@ static int handle(struct worker *w, struct proto_msg *m)
         struct err e = {0};
         rc = m->type == PROTO_EMBED ? worker_embed(w, 0, m, &out, &e)
                                     : worker_tokenize(w, m, &out, &e);
-        int sent = rc ? proto_send_error(w->fd, m->id, rc, e.msg) : proto_send(w->fd, &out, NULL);
+        rc = rc ? out_error(w, m->id, rc, e.msg) : out_send(w, &out);
         proto_msg_free(&out);
-        rc = sent ? ERR_WORKER_DIED : 0;
     } else if (m->type == PROTO_CANCEL) {
         worker_cancel(w, m->id);
     } else if (m->type == PROTO_SLOTS) {
@@ -297,7 +334,7 @@ static int handle(struct worker *w, struct proto_msg *m)
         proto_msg_init(&out, PROTO_SLOTS_INFO);
         out.id = m->id;
         worker_slots_info(w, &out);
-        rc = proto_send(w->fd, &out, NULL) ? ERR_WORKER_DIED : 0;
+        rc = out_send(w, &out);
         proto_msg_free(&out);
     } else {
         log_warn("msg=\"unexpected message from parent\" type=%d", (int)m->type);
@@ -341,7 +378,7 @@ static int serve(struct worker *w)
                 w->inbox_tail = &w->inbox;
             int rc = handle(w, &in->m);
             free(in);
-            if (rc)
+            if (rc || out_flush(w))
                 return 0;
         }
         if (w->peer_gone)
@@ -370,11 +407,11 @@ static int serve(struct worker *w)
                 proto_msg_free(&m);
                 continue;
             }
-            if (handle(w, &m))
+            if (handle(w, &m) || out_flush(w))
                 return 0;
             busy = worker_has_work(w);
         }
-        if (worker_step(w))
+        if (worker_step(w) || out_flush(w))
             return 0;
     }
 }
@@ -438,6 +475,8 @@ int worker_main(int argc, char **argv)
         kvcache_save(&w, &w.slots[i]); /* the model is being unloaded: keep its prompts */
         tokvec_free(&w.slots[i].toks);
     }
+    kvcache_flush(&w);
+    buf_free(&w.out);
     free(w.slots);
     if (w.ctx)
         llama_batch_free(w.batch);

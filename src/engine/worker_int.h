@@ -3,6 +3,7 @@
 #ifndef HEARTH_ENGINE_WORKER_INT_H
 #define HEARTH_ENGINE_WORKER_INT_H
 
+#include "base/buf.h"
 #include "base/err.h"
 #include "engine/engine.h"
 #include "engine/proto.h"
@@ -71,17 +72,29 @@ struct worker {
     int peer_gone;
     struct inbox *inbox, **inbox_tail; /* messages read early, for the main loop */
     char model_id[64]; /* hex SHA-256 of the model file's path, size and time: cache files' key */
+    struct buf out;    /* messages of this step, written at once by worker_flush */
+    struct kv_entry *kv_ram; /* the prompt cache's RAM tier (kvcache.c) */
+    size_t kv_ram_bytes;
 };
 
-/* The prompt cache on disk (kvcache.c), active when HEARTH_PROMPT_CACHE_DIR is set. */
+/* The prompt cache (kvcache.c): a RAM tier (HEARTH_PROMPT_CACHE_RAM_MB) in front of a directory
+ * (HEARTH_PROMPT_CACHE_DIR). */
 void kvcache_set_model(struct worker *w, const char *path);
-/* Writes what the slot's sequence holds (toks[0..n_past)) when it is long enough to keep. */
+/* Keeps what the slot's sequence holds (toks[0..n_past)) when it is long enough to keep. */
 void kvcache_save(struct worker *w, struct slot *s);
+/* Writes everything the RAM tier holds to the directory and frees it (the worker is exiting). */
+void kvcache_flush(struct worker *w);
 /* Loads into the slot's sequence the longest saved prefix of prompt when it is longer than the
  * `have` tokens the sequence already shares with it; returns its token count (s->toks and
  * s->n_past updated) or 0. Damaged files are removed with
  * a warning. */
 size_t kvcache_restore(struct worker *w, struct slot *s, const struct tokvec *prompt, size_t have);
+
+/* Queues a message to the parent; out_flush writes the queue in one system call (all the
+ * tokens of one step together). Both return 0, or ERR_WORKER_DIED with w->peer_gone set. */
+int out_send(struct worker *w, const struct proto_msg *m);
+int out_error(struct worker *w, uint64_t id, int code, const char *message);
+int out_flush(struct worker *w);
 
 void tokvec_push(struct tokvec *t, llama_token tok);
 void tokvec_free(struct tokvec *t);

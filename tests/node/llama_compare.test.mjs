@@ -20,7 +20,7 @@ function freePort() {
 
 before(async () => {
   assert.ok(LLAMA_SERVER && existsSync(LLAMA_SERVER), `llama-server missing at ${LLAMA_SERVER} (run scripts/deps.sh)`);
-  hearth = await startServer({ args: ['--model', 'stories260K'] });
+  hearth = await startServer({ args: ['--model', 'stories260K', '--parallel', '1'] }); // one slot, as -np 1
   const port = await freePort();
   ref = spawn(LLAMA_SERVER, ['-m', join(MODELS, 'stories260K.gguf'), '--host', '127.0.0.1', '--port', String(port),
     '-c', '2048', '-np', '1'], { stdio: 'ignore' });

@@ -230,3 +230,36 @@ test('the prompt cache survives an unload, and a damaged cache only costs recomp
     await ro.stop();
   }
 });
+
+test('a prompt pushed out of its slot comes back from the RAM tier of the prompt cache', async () => {
+  // One slot, no directory: only the RAM tier can bring the first prompt back.
+  const s = await startServer({ args: ['--parallel', '1'], env: { HEARTH_PROMPT_CACHE_DIR: 'off' } });
+  try {
+    const story = 'Once upon a time '.repeat(40), other = 'Lily went to the park. '.repeat(20);
+    const ask = (prompt) => post(s.url, '/completion', { model: 'stories260K', prompt, n_predict: 16, temperature: 0 });
+    const first = await ask(story);
+    assert.equal(first.body.timings.cache_n, 0);
+    const between = await ask(other); // takes the only slot
+    assert.equal(between.body.timings.cache_n, 1, 'only the BOS is shared');
+    const back = await ask(story);
+    assert.ok(back.body.timings.cache_n >= 150, `restored from RAM: ${JSON.stringify(back.body.timings)}`);
+    assert.equal(back.body.content, first.body.content, 'the restored prompt gives the same text');
+    assert.match(s.log(), /prompt cache restored from RAM/);
+  } finally {
+    await s.stop();
+  }
+  // With no RAM either, the prompt is computed again.
+  const none = await startServer({ args: ['--parallel', '1'],
+    env: { HEARTH_PROMPT_CACHE_DIR: 'off', HEARTH_PROMPT_CACHE_RAM_MB: '0' } });
+  try {
+    const story = 'Once upon a time '.repeat(40);
+    const ask = (prompt) => post(none.url, '/completion', { model: 'stories260K', prompt, n_predict: 16, temperature: 0 });
+    const first = await ask(story);
+    await ask('Lily went to the park. '.repeat(20));
+    const back = await ask(story);
+    assert.equal(back.body.timings.cache_n, 1, 'only the BOS that the slot holds');
+    assert.equal(back.body.content, first.body.content);
+  } finally {
+    await none.stop();
+  }
+});
