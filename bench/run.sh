@@ -18,7 +18,7 @@ CTX=8192
 SLOTS="${BENCH_SLOTS:-4}"
 WORK="$(mktemp -d)"
 # On failure the servers' logs stay in bench/last-*.log.
-trap 'kill $HP $LP 2>/dev/null || true; cp "$WORK"/hearth.log bench/last-hearth.log 2>/dev/null || true; cp "$WORK"/llama.log bench/last-llama-server.log 2>/dev/null || true; rm -rf "$WORK"' EXIT
+trap 'kill $HP $LP 2>/dev/null || true; cp "$WORK"/hearth.log bench/last-hearth.log 2>/dev/null || true; cp "$WORK"/llama.log bench/last-llama-server.log 2>/dev/null || true; cp "$WORK"/out.jsonl bench/last-out.jsonl 2>/dev/null || true; rm -rf "$WORK"' EXIT
 SPM=deps/llama-data/ggml-vocab-llama-spm.gguf
 TMPL=deps/llama-data/templates/Qwen-Qwen2.5-7B-Instruct.jinja
 case "$MODEL" in
@@ -34,13 +34,13 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 HPORT=$(free_port)
 LPORT=$(free_port)
 echo "bench: hearth on port $HPORT, llama-server on port $LPORT" >&2
-# The same engine settings on both: threads, and SLOTS slots of CTX tokens each in one unified KV
-# cache (hearth's num_ctx is per slot; llama-server's -c is the whole cache).
+# The same engine settings on both: threads, and SLOTS slots of CTX tokens each, a KV stream per
+# slot (hearth's num_ctx is per slot; llama-server's -c is the whole cache, split among -np).
 HEARTH_LOG_LEVEL=info HEARTH_PROMPT_CACHE_DIR="$WORK/prompts" build/hearth serve --host "127.0.0.1:$HPORT" --models-dir "$WORK" \
     --parallel "$SLOTS" --model bench 2>"$WORK/hearth.log" &
 HP=$!
 deps/llama-server/llama-server -m "$WORK/bench.gguf" --host 127.0.0.1 --port "$LPORT" -c $((CTX * SLOTS)) \
-    -np "$SLOTS" --kv-unified -t "$THREADS" --jinja --slot-save-path "$WORK" >"$WORK/llama.log" 2>&1 &
+    -np "$SLOTS" -t "$THREADS" --jinja --slot-save-path "$WORK" >"$WORK/llama.log" 2>&1 &
 LP=$!
 for _ in $(seq 1 300); do
     curl -sf "127.0.0.1:$HPORT/health" >/dev/null 2>&1 && curl -sf "127.0.0.1:$LPORT/health" >/dev/null 2>&1 && break

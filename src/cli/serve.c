@@ -44,8 +44,11 @@ static void serve_usage(void)
         "\n"
         "Other variables: HEARTH_STRICT_OPTIONS=1 answers unknown request options with 400\n"
         "instead of a warning; HEARTH_LOG_LEVEL=debug|info|warn|error;\n"
-        "HEARTH_PROMPT_CACHE_DIR (default ~/.cache/hearth/prompts, \"off\" disables) keeps long\n"
-        "prompts across model unloads, within HEARTH_PROMPT_CACHE_MAX_MB (default 1024).\n",
+        "HEARTH_PROMPT_CACHE_RAM_MB (default 512) keeps long prompts pushed out of their slot in\n"
+        "each worker's RAM, then HEARTH_PROMPT_CACHE_DIR (default ~/.cache/hearth/prompts, "
+        "\"off\"\n"
+        "disables) on disk, across model unloads, within HEARTH_PROMPT_CACHE_MAX_MB (default\n"
+        "1024).\n",
         DEFAULT_PORT);
 }
 

@@ -502,6 +502,10 @@ static int slot_next(struct worker *w, struct slot *s)
         st->stop_string = xstrdup(s->to.stops[s->to.stop_index]);
         return slot_finish(w, s, PROTO_STOP_STRING);
     }
+    /* The last token asked for ends the request now: computing its keys and values would cost
+     * a whole step that nobody reads. */
+    if (p->num_predict >= 0 && st->gen_n >= (uint32_t)p->num_predict)
+        return slot_finish(w, s, PROTO_STOP_LENGTH);
     return 0;
 }
 

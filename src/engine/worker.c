@@ -120,9 +120,9 @@ static int load_model(struct worker *w, const struct proto_msg *req, struct mode
     uint32_t n_ctx = (uint32_t)lp->num_ctx;
     if (n_ctx == 0)
         n_ctx = n_train > 0 && n_train < 4096 ? (uint32_t)n_train : 4096;
-    /* Slots share one unified KV cache of num_ctx tokens each (Ollama's sizing: a request gets
-     * the context it asked for however many others run). An embedding model computes one input
-     * at a time, so it gets one slot. */
+    /* Each slot gets num_ctx tokens of KV cache (Ollama's sizing: a request gets the context it
+     * asked for however many others run). An embedding model computes one input at a time, so it
+     * gets one slot. */
     int n_slots = lp->num_parallel > 0 ? lp->num_parallel : 1;
     if (pooling_model(w->model))
         n_slots = 1;
@@ -134,7 +134,10 @@ static int load_model(struct worker *w, const struct proto_msg *req, struct mode
     cp.n_batch = (uint32_t)lp->num_batch;
     cp.n_ubatch = (uint32_t)(lp->num_ubatch < lp->num_batch ? lp->num_ubatch : lp->num_batch);
     cp.n_seq_max = (uint32_t)n_slots;
-    cp.kv_unified = true;
+    /* One KV stream per slot, not one unified cache: attention then reads only the slot's own
+     * cells, where in a unified cache every slot's step reads up to the highest cell any slot
+     * uses (a short request beside a long conversation would pay for the conversation). */
+    cp.kv_unified = false;
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     cp.n_threads = lp->num_thread > 0 ? lp->num_thread : (int32_t)(ncpu > 0 ? ncpu : 4);
     cp.n_threads_batch = cp.n_threads;
@@ -151,7 +154,7 @@ static int load_model(struct worker *w, const struct proto_msg *req, struct mode
         return err_set(e, ERR_BAD_MODEL, "llama.cpp could not create a context of %u tokens: %s",
                        n_ctx, last_llama_error[0] ? last_llama_error : "see the log");
     w->vocab = llama_model_get_vocab(w->model);
-    w->n_ctx = llama_n_ctx(w->ctx) / (uint32_t)n_slots;
+    w->n_ctx = llama_n_ctx_seq(w->ctx);
     w->n_batch = llama_n_batch(w->ctx);
     w->n_ubatch = llama_n_ubatch(w->ctx);
     w->n_slots = n_slots;
