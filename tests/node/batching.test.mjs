@@ -124,3 +124,37 @@ test('num_parallel per request is a load option: one slot serves requests one at
   assert.match(huge.body.error, /num_ctx/);
   await assertHealthy(assert, srv.url);
 });
+
+test('a long prompt is read in small chunks while another request keeps generating', async () => {
+  // num_ubatch 128: a step takes at most 32 prompt tokens while a slot generates, so the long
+  // prompt below spans many steps, and the generating slot gains a token in each of them.
+  const load = { num_ctx: 8192, num_ubatch: 128, num_batch: 128 };
+  const gen = post(srv.url, '/completion', { model: 'stories260K', prompt: 'Once upon a time',
+    n_predict: 4000, ignore_eos: true, temperature: 0, ...load });
+  let slots = [];
+  for (let i = 0; i < 500; i++) { // wait until it generates
+    slots = await (await fetch(srv.url + '/slots')).json();
+    if (slots.some((s) => s.state === 'generating')) break;
+  }
+  const long = post(srv.url, '/completion', { model: 'stories260K',
+    prompt: 'Lily went to the park with her mom. '.repeat(500), n_predict: 4, temperature: 0, ...load });
+  // Watch the slots while the long prompt is read: the generating slot must advance between
+  // two looks that both see the other slot still reading its prompt.
+  let advanced = false, seenReading = 0, last = null;
+  for (let i = 0; i < 2000 && !advanced; i++) {
+    slots = await (await fetch(srv.url + '/slots')).json();
+    const reading = slots.find((s) => s.state === 'prompt');
+    const generating = slots.find((s) => s.state === 'generating' && s.n_prompt_tokens < 50);
+    if (!reading || !generating) { last = null; continue; }
+    seenReading++;
+    if (last !== null && generating.next_token.n_decoded > last) advanced = true;
+    last = generating.next_token.n_decoded;
+  }
+  assert.ok(seenReading > 0, 'the long prompt was seen being read');
+  assert.ok(advanced, 'the other request generated while the prompt was read');
+  const r = await long;
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.body.tokens_predicted, 4);
+  const g = await gen;
+  assert.equal(g.status, 200, g.text);
+});
