@@ -5,7 +5,8 @@
  *
  * Two tiers. Host RAM first: up to HEARTH_PROMPT_CACHE_RAM_MB (default 512) of saved states in
  * the worker, least recently used out first (to the disk); a saved prompt that extends an older
- * one replaces it. Then the disk, where everything in RAM goes when the worker exits:
+ * one replaces it. Then the disk, where everything in RAM goes when the worker exits (a thread
+ * of the worker writes the files, so that no step waits for the disk):
  *
  * One file per saved prompt in the directory HEARTH_PROMPT_CACHE_DIR (unset: off), named
  * MODEL-PREFIX.kv by hashes of the model file's identity and of the tokens:
@@ -22,6 +23,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -124,7 +126,7 @@ static void trim(const char *dir)
 }
 
 /* Writes one saved prompt to the directory. */
-static void write_file(struct worker *w, const char *dir, const llama_token *toks, uint32_t n,
+static void write_file(const char *model_id, const char *dir, const llama_token *toks, uint32_t n,
                        const uint8_t *state, size_t size)
 {
     struct kv_header h = {0};
@@ -132,12 +134,12 @@ static void write_file(struct worker *w, const char *dir, const llama_token *tok
     h.version = KV_VERSION;
     h.n_tokens = n;
     h.state_bytes = size;
-    memcpy(h.model_id, w->model_id, 64);
+    memcpy(h.model_id, model_id, 64);
     checksum(toks, n, state, size, h.sum);
     char hex[65], path[4096], tmp[4200];
     sha256_hex(toks, (size_t)n * sizeof *toks, hex);
     mkdir(dir, 0700);
-    snprintf(path, sizeof path, "%s/%.16s-%.16s.kv", dir, w->model_id, hex);
+    snprintf(path, sizeof path, "%s/%.16s-%.16s.kv", dir, model_id, hex);
     snprintf(tmp, sizeof tmp, "%s.tmp-%d", path, (int)getpid());
     errno = 0;
     FILE *f = fopen(tmp, "wb");
@@ -155,12 +157,89 @@ static void write_file(struct worker *w, const char *dir, const llama_token *tok
     }
 }
 
-static void entry_free(struct worker *w, struct kv_entry *e)
+static void entry_free(struct kv_entry *e)
 {
-    w->kv_ram_bytes -= e->state_bytes;
     free(e->tokens);
     free(e->state);
     free(e);
+}
+
+/* ---- the writer ----
+ * Files are written by a thread of their own, so that no decode step waits for the disk (a
+ * long conversation's state is tens of megabytes, checksummed and written). It only touches the
+ * entries handed to it and the directory. */
+
+#define KV_MAX_QUEUED                                                                              \
+    ((size_t)1 << 30) /* past this the disk cannot keep up: drop, do not queue                     \
+                       */
+
+struct kv_writer {
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cond;
+    struct kv_entry *queue, **tail;
+    size_t queued_bytes;
+    int stop;
+    char model_id[64];
+    char dir[4096];
+};
+
+static void *writer_main(void *arg)
+{
+    struct kv_writer *wr = arg;
+    pthread_mutex_lock(&wr->mu);
+    for (;;) {
+        while (!wr->queue && !wr->stop)
+            pthread_cond_wait(&wr->cond, &wr->mu);
+        struct kv_entry *e = wr->queue;
+        if (!e)
+            break; /* stopping, and everything is written */
+        wr->queue = e->next;
+        if (!wr->queue)
+            wr->tail = &wr->queue;
+        pthread_mutex_unlock(&wr->mu);
+        write_file(wr->model_id, wr->dir, e->tokens, e->n_tokens, e->state, e->state_bytes);
+        pthread_mutex_lock(&wr->mu);
+        wr->queued_bytes -= e->state_bytes;
+        entry_free(e);
+    }
+    pthread_mutex_unlock(&wr->mu);
+    return NULL;
+}
+
+/* Hands an entry to the writer (started on first use); it owns the entry from now on. */
+static void write_later(struct worker *w, const char *dir, struct kv_entry *e)
+{
+    struct kv_writer *wr = w->kv_writer;
+    if (!wr) {
+        wr = xcalloc(1, sizeof *wr);
+        pthread_mutex_init(&wr->mu, NULL);
+        pthread_cond_init(&wr->cond, NULL);
+        wr->tail = &wr->queue;
+        memcpy(wr->model_id, w->model_id, 64);
+        snprintf(wr->dir, sizeof wr->dir, "%s", dir);
+        if (pthread_create(&wr->thread, NULL, writer_main, wr) != 0) {
+            free(wr);
+            write_file(w->model_id, dir, e->tokens, e->n_tokens, e->state, e->state_bytes);
+            entry_free(e);
+            return;
+        }
+        w->kv_writer = wr;
+    }
+    pthread_mutex_lock(&wr->mu);
+    if (wr->queued_bytes + e->state_bytes > KV_MAX_QUEUED) {
+        pthread_mutex_unlock(&wr->mu);
+        log_warn("msg=\"prompt cache: the disk is behind; a saved prompt is dropped\" tokens=%u",
+                 e->n_tokens);
+        entry_free(e);
+        return;
+    }
+    e->next = NULL;
+    *wr->tail = e;
+    wr->tail = &e->next;
+    wr->queued_bytes += e->state_bytes;
+    pthread_cond_signal(&wr->cond);
+    pthread_mutex_unlock(&wr->mu);
 }
 
 /* Moves the least recently used RAM entries to the disk until RAM holds at most `keep` bytes. */
@@ -174,10 +253,24 @@ static void evict(struct worker *w, size_t keep)
                 victim = pp;
         struct kv_entry *e = *victim;
         *victim = e->next;
+        w->kv_ram_bytes -= e->state_bytes;
         if (dir)
-            write_file(w, dir, e->tokens, e->n_tokens, e->state, e->state_bytes);
-        entry_free(w, e);
+            write_later(w, dir, e);
+        else
+            entry_free(e);
     }
+}
+
+static struct kv_entry *entry_new(const llama_token *toks, uint32_t n, uint8_t *state, size_t size)
+{
+    struct kv_entry *e = xcalloc(1, sizeof *e);
+    e->tokens = xcalloc(n ? n : 1, sizeof *e->tokens);
+    memcpy(e->tokens, toks, n * sizeof *e->tokens);
+    e->n_tokens = n;
+    e->state = state;
+    e->state_bytes = size;
+    e->used = now_us();
+    return e;
 }
 
 void kvcache_save(struct worker *w, struct slot *s)
@@ -196,8 +289,9 @@ void kvcache_save(struct worker *w, struct slot *s)
     uint32_t n = (uint32_t)s->n_past;
     if (size > budget) { /* too big for RAM: straight to the disk */
         if (dir)
-            write_file(w, dir, s->toks.v, n, state, size);
-        free(state);
+            write_later(w, dir, entry_new(s->toks.v, n, state, size));
+        else
+            free(state);
         return;
     }
     /* An entry this one extends (an earlier turn of the same chat) is no longer needed. */
@@ -205,19 +299,14 @@ void kvcache_save(struct worker *w, struct slot *s)
         struct kv_entry *e = *pp;
         if (e->n_tokens <= n && !memcmp(e->tokens, s->toks.v, e->n_tokens * sizeof *e->tokens)) {
             *pp = e->next;
-            entry_free(w, e);
+            w->kv_ram_bytes -= e->state_bytes;
+            entry_free(e);
         } else {
             pp = &e->next;
         }
     }
     evict(w, budget - size);
-    struct kv_entry *e = xcalloc(1, sizeof *e);
-    e->tokens = xcalloc(n, sizeof *e->tokens);
-    memcpy(e->tokens, s->toks.v, n * sizeof *e->tokens);
-    e->n_tokens = n;
-    e->state = state;
-    e->state_bytes = size;
-    e->used = now_us();
+    struct kv_entry *e = entry_new(s->toks.v, n, state, size);
     e->next = w->kv_ram;
     w->kv_ram = e;
     w->kv_ram_bytes += size;
@@ -228,6 +317,18 @@ void kvcache_save(struct worker *w, struct slot *s)
 void kvcache_flush(struct worker *w)
 {
     evict(w, 0);
+    struct kv_writer *wr = w->kv_writer;
+    if (!wr)
+        return;
+    pthread_mutex_lock(&wr->mu);
+    wr->stop = 1;
+    pthread_cond_signal(&wr->cond);
+    pthread_mutex_unlock(&wr->mu);
+    pthread_join(wr->thread, NULL); /* it writes what is queued first */
+    pthread_mutex_destroy(&wr->mu);
+    pthread_cond_destroy(&wr->cond);
+    free(wr);
+    w->kv_writer = NULL;
 }
 
 /* Loads a saved state into the slot's sequence and keeps its first n tokens. */
@@ -293,8 +394,10 @@ size_t kvcache_restore(struct worker *w, struct slot *s, const struct tokvec *pr
     size_t best_n = 0;
     struct dirent *de;
     while (d && (de = readdir(d))) {
-        if (strncmp(de->d_name, w->model_id, 16) != 0)
-            continue;
+        size_t len = strlen(de->d_name);
+        if (strncmp(de->d_name, w->model_id, 16) != 0 || len < 4 ||
+            strcmp(de->d_name + len - 3, ".kv") != 0)
+            continue; /* another model's, or a file the writer has not finished */
         char p[4096];
         snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
         size_t n = match(p, w, prompt);

@@ -75,6 +75,7 @@ struct worker {
     struct buf out;    /* messages of this step, written at once by worker_flush */
     struct kv_entry *kv_ram; /* the prompt cache's RAM tier (kvcache.c) */
     size_t kv_ram_bytes;
+    struct kv_writer *kv_writer; /* the thread that writes its files, once started */
 };
 
 /* The prompt cache (kvcache.c): a RAM tier (HEARTH_PROMPT_CACHE_RAM_MB) in front of a directory
@@ -82,7 +83,8 @@ struct worker {
 void kvcache_set_model(struct worker *w, const char *path);
 /* Keeps what the slot's sequence holds (toks[0..n_past)) when it is long enough to keep. */
 void kvcache_save(struct worker *w, struct slot *s);
-/* Writes everything the RAM tier holds to the directory and frees it (the worker is exiting). */
+/* Writes everything the RAM tier holds to the directory, waits for the writer to finish, and
+ * frees it all (the worker is exiting). */
 void kvcache_flush(struct worker *w);
 /* Loads into the slot's sequence the longest saved prefix of prompt when it is longer than the
  * `have` tokens the sequence already shares with it; returns its token count (s->toks and
