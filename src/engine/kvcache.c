@@ -24,6 +24,7 @@
 #include <errno.h>
 #include <openssl/evp.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -187,6 +188,12 @@ struct kv_writer {
 static void *writer_main(void *arg)
 {
     struct kv_writer *wr = arg;
+    /* Only idle CPU time: checksumming and writing a long conversation's state takes a good
+     * part of a second, which would be taken from the decode threads on a small machine. At
+     * exit the decoding has stopped, so the queue is written then at the latest. */
+    struct sched_param sp = {0};
+    if (sched_setscheduler(0, SCHED_IDLE, &sp) != 0)
+        log_debug("msg=\"prompt cache writer keeps its priority\" err=%s", log_q(strerror(errno)));
     pthread_mutex_lock(&wr->mu);
     for (;;) {
         while (!wr->queue && !wr->stop)
