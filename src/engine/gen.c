@@ -257,6 +257,14 @@ void worker_cancel(struct worker *w, uint64_t id)
     }
 }
 
+size_t worker_pending_prompt(const struct worker *w)
+{
+    size_t n = 0;
+    for (const struct pending *p = w->pending; p; p = p->next)
+        n += p->toks.n;
+    return n;
+}
+
 bool worker_has_work(const struct worker *w)
 {
     bool idle = false;
@@ -599,6 +607,7 @@ int worker_step(struct worker *w)
     if (b->n_tokens == 0)
         return 0;
 
+    int64_t t_decode = now_us();
     int dr = llama_decode(w->ctx, *b);
     if (dr != 0) {
         char msg[600];
@@ -610,6 +619,11 @@ int worker_step(struct worker *w)
         return 0;
     }
     int64_t now = now_us();
+    if (b->n_tokens - n_gen >= 16) { /* a step that read prompts: what a prompt token costs */
+        double per = (double)(now - t_decode) / b->n_tokens;
+        w->prompt_us_per_token =
+            w->prompt_us_per_token > 0 ? 0.7 * w->prompt_us_per_token + 0.3 * per : per;
+    }
     for (int i = 0; i < w->n_slots; i++) {
         struct slot *s = &w->slots[i];
         s->n_past += n_step[i];

@@ -389,9 +389,16 @@ static int serve(struct worker *w)
         /* Block when there is nothing to compute; otherwise take whatever has arrived and go
          * on with the next step. */
         bool busy = worker_has_work(w);
+        bool was_idle = !busy;
+        int64_t gather_until = 0;
         for (;;) {
+            int timeout = busy ? 0 : -1;
+            if (busy && gather_until) {
+                int64_t left = gather_until - now_us();
+                timeout = left > 0 ? (int)((left + 999) / 1000) : 0;
+            }
             struct pollfd pfd = {w->fd, POLLIN, 0};
-            int r = poll(&pfd, 1, busy ? 0 : -1);
+            int r = poll(&pfd, 1, timeout);
             if (r < 0 && errno == EINTR)
                 continue;
             if (r < 0)
@@ -413,6 +420,13 @@ static int serve(struct worker *w)
             if (handle(w, &m) || out_flush(w))
                 return 0;
             busy = worker_has_work(w);
+            /* Requests that arrive together should start together: their prompts then share
+             * one step instead of the first going alone and the rest joining a step later (two
+             * more passes over the weights). When a queue forms on an idle worker and its prompts
+             * will cost a step of 50 ms or more, wait up to 2 ms for company. */
+            if (was_idle && busy && !gather_until && w->prompt_us_per_token > 0 &&
+                (double)worker_pending_prompt(w) * w->prompt_us_per_token >= 50000)
+                gather_until = now_us() + 2000;
         }
         if (worker_step(w) || out_flush(w))
             return 0;

@@ -70,6 +70,7 @@ struct worker {
     int n_pending;
     struct llama_batch batch; /* n_batch tokens, reused every step */
     int peer_gone;
+    double prompt_us_per_token; /* measured cost of a prompt token in a step; 0 until known */
     struct inbox *inbox, **inbox_tail; /* messages read early, for the main loop */
     char model_id[64]; /* hex SHA-256 of the model file's path, size and time: cache files' key */
     struct buf out;    /* messages of this step, written at once by worker_flush */
@@ -119,6 +120,9 @@ void worker_cancel(struct worker *w, uint64_t id);
  * step over every busy slot: the next token of each generating slot and a chunk of each
  * prompt, in one llama_decode. Returns 0 or ERR_WORKER_DIED. */
 int worker_step(struct worker *w);
+
+/* The prompt tokens of the queued requests (what their first steps will compute). */
+size_t worker_pending_prompt(const struct worker *w);
 
 /* Whether a step has work: a busy slot, or a queued request and a free slot. */
 bool worker_has_work(const struct worker *w);
