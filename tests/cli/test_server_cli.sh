@@ -71,6 +71,13 @@ run_hearth serve --host nonsense:99999
 expect_clean_failure "bad host" "invalid host"
 run_hearth serve --bogus
 expect_clean_failure "serve unknown flag" "unknown flag"
+run_hearth serve --parallel 0
+expect_clean_failure "serve --parallel 0" "invalid parallel '0'"
+run_hearth serve -np 300
+expect_clean_failure "serve -np 300" "from 1 to 256"
+HEARTH_NUM_PARALLEL=many run_hearth serve
+expect_clean_failure "bad HEARTH_NUM_PARALLEL" "invalid parallel 'many'"
 run_hearth serve --help
 expect_contains "serve --help" "$OUT" "--models-dir"
+expect_contains "serve --help names --parallel" "$OUT" "HEARTH_NUM_PARALLEL"
 finish

@@ -118,6 +118,11 @@ test('num_parallel per request is a load option: one slot serves requests one at
     options: { num_parallel: 1000 } });
   assert.equal(bad.status, 400);
   assert.match(bad.body.error, /num_parallel/);
+  for (const path of ['/completion', '/v1/completions']) {
+    const r2 = await post(srv.url, path, { model: 'stories260K', prompt: 'Lily', cache_prompt: 'yes' });
+    assert.equal(r2.status, 400, `${path}: ${r2.text}`);
+    assert.match(r2.text, /cache_prompt must be true or false/);
+  }
   const huge = await post(srv.url, '/api/generate', { model: 'tiny', prompt: 'Lily', stream: false,
     options: { num_parallel: 256, num_ctx: 1 << 20 } });
   assert.equal(huge.status, 400, huge.text);
