@@ -47,10 +47,28 @@ struct kv_entry {
     int64_t used; /* monotonic us */
 };
 
+/* A size in MiB from the environment; a value that is not a number from 0 to 1 TiB is named in
+ * a warning (once) and the default used. */
+static uint64_t env_mb(const char *name, uint64_t def, int *warned)
+{
+    const char *m = getenv(name);
+    int64_t v;
+    if (!m || !*m)
+        return def << 20;
+    if (parse_i64(m, &v) || v < 0 || v > (1 << 20)) {
+        if (!*warned)
+            log_warn("msg=\"not a size in MiB; the default is used\" var=%s value=%s default=%llu",
+                     name, log_q(m), (unsigned long long)def);
+        *warned = 1;
+        return def << 20;
+    }
+    return (uint64_t)v << 20;
+}
+
 static size_t ram_budget(void)
 {
-    const char *m = getenv("HEARTH_PROMPT_CACHE_RAM_MB");
-    return (size_t)(m && *m ? strtoull(m, NULL, 10) : 512) << 20;
+    static int warned;
+    return (size_t)env_mb("HEARTH_PROMPT_CACHE_RAM_MB", 512, &warned);
 }
 
 struct kv_header {
@@ -94,8 +112,8 @@ static void checksum(const llama_token *toks, uint32_t n, const uint8_t *state, 
 
 static void trim(const char *dir)
 {
-    const char *m = getenv("HEARTH_PROMPT_CACHE_MAX_MB");
-    uint64_t max = (m ? strtoull(m, NULL, 10) : 1024) << 20;
+    static int warned;
+    uint64_t max = env_mb("HEARTH_PROMPT_CACHE_MAX_MB", 1024, &warned);
     for (;;) {
         DIR *d = opendir(dir);
         if (!d)

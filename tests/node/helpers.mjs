@@ -56,7 +56,7 @@ export async function startServer({ env = {}, args = [], modelsDir } = {}) {
     });
     child.on('exit', (code) => reject(new Error(`hearth serve exited ${code}: ${log}`)));
   });
-  child.stderr.on('data', (d) => { log += d.toString(); });
+  // The listener above goes on collecting the log after the port is found.
   const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
   return {
     port, dir, child, exited,
@@ -69,6 +69,13 @@ export async function startServer({ env = {}, args = [], modelsDir } = {}) {
       return r;
     },
   };
+}
+
+// Waits (up to 5 s) for the server's log to match re: stderr arrives on its own pipe, so a line
+// the server wrote before an answer can still be on its way when the answer is read.
+export async function waitForLog(srv, re) {
+  for (let i = 0; i < 100 && !re.test(srv.log()); i++) await new Promise((r) => setTimeout(r, 50));
+  return srv.log();
 }
 
 // POST JSON (or raw text) and return { status, body (parsed when JSON), text }.

@@ -1,7 +1,7 @@
 // llama-server's native routes against a real `hearth serve -m stories260K`.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, post, assertHealthy, KNOWN_CONTINUATION } from './helpers.mjs';
+import { startServer, post, assertHealthy, waitForLog, KNOWN_CONTINUATION } from './helpers.mjs';
 
 let srv;
 before(async () => {
@@ -199,7 +199,7 @@ test('the prompt cache survives an unload, and a damaged cache only costs recomp
     const damaged = await ask();
     assert.equal(damaged.body.content, first.body.content, 'a damaged file never changes the answer');
     assert.equal(damaged.body.timings.cache_n, 0);
-    assert.match(s.log(), /prompt cache file is damaged/);
+    assert.match(await waitForLog(s, /prompt cache file is damaged/), /prompt cache file is damaged/);
   } finally {
     await s.stop();
   }
@@ -244,9 +244,24 @@ test('a prompt pushed out of its slot comes back from the RAM tier of the prompt
     const back = await ask(story);
     assert.ok(back.body.timings.cache_n >= 150, `restored from RAM: ${JSON.stringify(back.body.timings)}`);
     assert.equal(back.body.content, first.body.content, 'the restored prompt gives the same text');
-    assert.match(s.log(), /prompt cache restored from RAM/);
+    assert.match(await waitForLog(s, /prompt cache restored from RAM/), /prompt cache restored from RAM/);
   } finally {
     await s.stop();
+  }
+  // A budget that is not a number is named in a warning, and the default applies.
+  const odd = await startServer({ args: ['--parallel', '1'],
+    env: { HEARTH_PROMPT_CACHE_DIR: 'off', HEARTH_PROMPT_CACHE_RAM_MB: 'lots' } });
+  try {
+    const story = 'Once upon a time '.repeat(40);
+    const ask = (prompt) => post(odd.url, '/completion', { model: 'stories260K', prompt, n_predict: 16, temperature: 0 });
+    await ask(story);
+    await ask('Lily went to the park. '.repeat(20));
+    const back = await ask(story);
+    assert.ok(back.body.timings.cache_n >= 150, 'the default RAM budget kept it');
+    const warned = /not a size in MiB; the default is used" var=HEARTH_PROMPT_CACHE_RAM_MB value="lots"/;
+    assert.match(await waitForLog(odd, warned), warned);
+  } finally {
+    await odd.stop();
   }
   // With no RAM either, the prompt is computed again.
   const none = await startServer({ args: ['--parallel', '1'],
