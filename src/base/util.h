@@ -19,6 +19,10 @@ char *xstrndup(const char *s, size_t n);
 /* Monotonic clock in microseconds. */
 int64_t now_us(void);
 
+/* The CLOCK_REALTIME time ms milliseconds from now, for pthread_cond_timedwait. */
+struct timespec;
+void deadline_after_ms(struct timespec *ts, int64_t ms);
+
 /* Parses a whole string as a number; 0 on success, ERR_BAD_REQUEST when the string is empty,
  * has trailing characters, is out of range, or (for doubles) is NaN or infinite. */
 int parse_i64(const char *s, int64_t *out);

@@ -179,17 +179,10 @@ int mux_send(struct worker_mux *m, const struct proto_msg *msg, struct err *e)
     return 0;
 }
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int mux_recv(struct worker_mux *m, struct mux_chan *c, struct proto_msg *ev, int timeout_ms,
              struct err *e)
 {
-    int64_t deadline = mono_ms() + timeout_ms;
+    int64_t deadline = now_us() / 1000 + timeout_ms;
     int rc = 1;
     pthread_mutex_lock(&m->mu);
     for (;;) {
@@ -209,7 +202,7 @@ int mux_recv(struct worker_mux *m, struct mux_chan *c, struct proto_msg *ev, int
             rc = m->err.code == ERR_PROTOCOL ? ERR_PROTOCOL : ERR_WORKER_DIED;
             break;
         }
-        int64_t left = deadline - mono_ms();
+        int64_t left = deadline - now_us() / 1000;
         if (left <= 0)
             break;
         if (!m->reading) {
@@ -219,13 +212,7 @@ int mux_recv(struct worker_mux *m, struct mux_chan *c, struct proto_msg *ev, int
         }
         /* Someone else reads: sleep until it hands us a message or its turn. */
         struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += left / 1000;
-        ts.tv_nsec += (long)(left % 1000) * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
+        deadline_after_ms(&ts, left);
         c->waiting = 1;
         pthread_cond_timedwait(&c->cond, &m->mu, &ts);
         c->waiting = 0;

@@ -93,12 +93,7 @@ static void *reaper_main(void *arg)
     pthread_mutex_lock(&s->mu);
     while (!s->stopping) {
         struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += 250 * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
+        deadline_after_ms(&ts, 250);
         pthread_cond_timedwait(&s->wake, &s->mu, &ts);
         int64_t now = now_ms();
         for (struct runner *r = s->runners; r; r = r->next) {
