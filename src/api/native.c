@@ -61,6 +61,8 @@ int native_resolve(struct native_req *req, struct err *e)
     snprintf(req->model, sizeof req->model, "%s", m.name);
     free(req->path);
     req->path = m.path;
+    m.path = NULL;
+    store_model_free(&m);
     return 0;
 }
 

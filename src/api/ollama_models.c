@@ -100,7 +100,7 @@ void ollama_ps(const struct http_request *req, struct http_reply *rep)
         if (store_find(api->store, st[i].name, &m, NULL))
             continue; /* deleted while loaded */
         json_t *o = model_entry(st[i].name, st[i].path, m.size, m.mtime);
-        free(m.path);
+        store_model_free(&m);
         char ts[48];
         /* Ollama writes a far-future time for models kept forever. */
         api_time_fmt(st[i].expires_at ? st[i].expires_at : (time_t)253402300799LL, ts, sizeof ts);
@@ -164,7 +164,7 @@ void ollama_show(const struct http_request *hreq, struct http_reply *rep)
     api_reply(rep, 200, o);
 out:
     model_details_free(&d);
-    free(m.path);
+    store_model_free(&m);
     json_decref(body);
 }
 
@@ -208,6 +208,6 @@ void ollama_delete(const struct http_request *hreq, struct http_reply *rep)
         api_error(rep, rc, e.msg);
     else
         http_reply_json(rep, 200, "");
-    free(m.path);
+    store_model_free(&m);
     json_decref(body);
 }

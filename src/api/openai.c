@@ -782,7 +782,7 @@ static void handle_model(const struct http_request *req, struct http_reply *rep)
         return;
     }
     api_reply(rep, 200, model_obj(&m));
-    free(m.path);
+    store_model_free(&m);
 }
 
 static const struct http_route routes[] = {

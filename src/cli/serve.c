@@ -230,7 +230,8 @@ int cmd_serve(int argc, char **argv)
     }
 
     struct api_ctx ctx = {0};
-    ctx.store = store_init(dirs, n_dirs);
+    struct store_config scfg = {.dirs = dirs, .n_dirs = n_dirs};
+    ctx.store = store_init(&scfg);
     ctx.sched = sched_init(keep_ms);
     ctx.num_parallel = (int32_t)parallel;
     const char *strict = getenv("HEARTH_STRICT_OPTIONS");

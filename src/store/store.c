@@ -1,6 +1,7 @@
 #include "store/store.h"
 
 #include "base/util.h"
+#include "store/layout.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -14,18 +15,70 @@
 struct store {
     char **dirs;
     int n_dirs;
+    char *hf_hub;
+    char *ollama_root;
+    char *presets;
 };
 
-struct store *store_init(char *const *dirs, int n_dirs)
+const char *store_source_name(enum store_source src)
+{
+    static const char *const names[] = {"path", "folder", "ollama", "hf", "preset"};
+    return (unsigned)src < ARRAY_LEN(names) ? names[src] : "?";
+}
+
+struct store *store_init(const struct store_config *cfg)
 {
     struct store *s = xcalloc(1, sizeof *s);
+    int n_dirs = cfg->n_dirs;
     s->dirs = xcalloc((size_t)(n_dirs > 0 ? n_dirs : 1), sizeof(char *));
     for (int i = 0; i < n_dirs; i++) {
         /* Absolute paths, so what /api/show reports does not depend on our cwd. */
-        char *abs = realpath(dirs[i], NULL);
-        s->dirs[s->n_dirs++] = abs ? abs : xstrdup(dirs[i]);
+        char *abs = realpath(cfg->dirs[i], NULL);
+        s->dirs[s->n_dirs++] = abs ? abs : xstrdup(cfg->dirs[i]);
     }
+    char buf[LAYOUT_MAX_PATH];
+    if (cfg->hf_hub)
+        snprintf(buf, sizeof buf, "%s", cfg->hf_hub);
+    else
+        layout_hf_hub(buf, sizeof buf);
+    s->hf_hub = xstrdup(buf);
+    if (cfg->ollama_root)
+        snprintf(buf, sizeof buf, "%s", cfg->ollama_root);
+    else
+        layout_ollama_root(buf, sizeof buf);
+    s->ollama_root = xstrdup(buf);
+    s->presets = cfg->presets ? xstrdup(cfg->presets) : NULL;
     return s;
+}
+
+const char *store_hf_hub(const struct store *s)
+{
+    return s->hf_hub;
+}
+
+const char *store_ollama_root(const struct store *s)
+{
+    return s->ollama_root;
+}
+
+const char *store_presets_path(const struct store *s)
+{
+    return s->presets;
+}
+
+void store_model_free(struct store_model *m)
+{
+    if (!m)
+        return;
+    free(m->path);
+    free(m->mmproj);
+    free(m->adapter);
+    free(m->template_text);
+    free(m->system);
+    free(m->license);
+    free(m->messages_json);
+    strlist_free(&m->params);
+    memset(m, 0, sizeof *m);
 }
 
 void store_free(struct store *s)
@@ -35,6 +88,9 @@ void store_free(struct store *s)
     for (int i = 0; i < s->n_dirs; i++)
         free(s->dirs[i]);
     free(s->dirs);
+    free(s->hf_hub);
+    free(s->ollama_root);
+    free(s->presets);
     free(s);
 }
 
@@ -44,7 +100,7 @@ int store_dirs(const struct store *s, const char *const **dirs)
     return s->n_dirs;
 }
 
-int store_canonical(const char *name, char *out, size_t out_len, struct err *e)
+static int store_canonical(const char *name, char *out, size_t out_len, struct err *e)
 {
     size_t n = name ? strlen(name) : 0;
     if (n == 0)
@@ -104,6 +160,7 @@ int store_find(const struct store *s, const char *name, struct store_model *out,
         struct stat st;
         if (stat(path, &st) == 0 && S_ISREG(st.st_mode)) {
             memset(out, 0, sizeof *out);
+            out->source = STORE_SRC_FOLDER;
             snprintf(out->name, sizeof out->name, "%s", canon);
             out->path = xstrdup(path);
             out->size = st.st_size;
@@ -149,6 +206,7 @@ int store_list(const struct store *s, struct store_model **out, int *n)
                 v = xrealloc(v, (size_t)cap * sizeof *v);
             }
             memset(&v[count], 0, sizeof v[count]);
+            v[count].source = STORE_SRC_FOLDER;
             snprintf(v[count].name, sizeof v[count].name, "%s", name);
             v[count].path = xstrdup(path);
             v[count].size = st.st_size;
@@ -167,7 +225,7 @@ int store_list(const struct store *s, struct store_model **out, int *n)
 void store_list_free(struct store_model *list, int n)
 {
     for (int i = 0; i < n; i++)
-        free(list[i].path);
+        store_model_free(&list[i]);
     free(list);
 }
 
@@ -215,7 +273,7 @@ int store_copy(const struct store *s, const char *src, const char *dst, struct e
     snprintf(to, sizeof to, "%.*s/%s.gguf", dir_len, slash ? m.path : ".", stem);
     snprintf(tmp, sizeof tmp, "%s.tmp-%d", to, (int)getpid());
     if (strcmp(m.path, to) == 0) {
-        free(m.path);
+        store_model_free(&m);
         return 0; /* copying a model onto itself */
     }
     if (link(m.path, tmp) != 0 && copy_file(m.path, tmp) != 0)
@@ -224,7 +282,7 @@ int store_copy(const struct store *s, const char *src, const char *dst, struct e
         rc = err_set(e, ERR_IO, "cannot copy to %s: %s", to, strerror(errno));
     if (rc)
         unlink(tmp);
-    free(m.path);
+    store_model_free(&m);
     return rc;
 }
 
@@ -238,6 +296,6 @@ int store_delete(const struct store *s, const char *name, struct err *e)
         int err = errno;
         rc = err_set(e, ERR_IO, "cannot delete %s: %s", m.path, strerror(err));
     }
-    free(m.path);
+    store_model_free(&m);
     return rc;
 }

@@ -1,9 +1,17 @@
-/* Where models are, by name.
+/* Where models are, by name: folders, the Hugging Face hub cache, Ollama's store and presets.
  *
- * For now a model is a .gguf file in one of the folders given with --models-dir or
- * HEARTH_MODELS_DIR: the file's stem is its name and ":latest" is implied ("llama.gguf" is
- * "llama:latest"; "llama:q4.gguf" is "llama:q4"). #6 adds the Hugging Face cache and Ollama's
- * store. Folders are searched in the order given; the first match wins.
+ * hearth keeps no store of its own (DESIGN.md principle 2). A model is found in, in order:
+ *   - a path ("./x.gguf", "/abs/x.gguf"): that file;
+ *   - a preset section [NAME] whose `model` key names a file or another model (presets.h);
+ *   - the folders given with --models-dir / HEARTH_MODELS_DIR: FILE.gguf is "FILE:latest",
+ *     "FILE:TAG.gguf" is "FILE:TAG", and a subfolder NAME/ holding one model (split shards,
+ *     an mmproj*.gguf beside it) is "NAME:latest";
+ *   - Ollama's store (layout.h): "NAME:TAG" is registry.ollama.ai/library/NAME:TAG;
+ *   - the Hugging Face cache: "hf.co/ORG/REPO:QUANT" (Q4_K_M when no quant is given and the
+ *     repository has several), "ORG/REPO:QUANT", "hf.co/ORG/REPO/FILE.gguf".
+ * A plain name found as two different files (in a folder and in Ollama's store) is ambiguous:
+ * the error lists the candidates by their full names. The same file reached through two
+ * sources (a folder holding a symlink into the HF cache) is one model, listed once.
  *
  * Thread-safe: the struct is read-only after store_init; every call reads the file system.
  */
@@ -11,6 +19,7 @@
 #define HEARTH_STORE_STORE_H
 
 #include "base/err.h"
+#include "engine/params.h"
 
 #include <stdint.h>
 #include <time.h>
@@ -19,38 +28,72 @@
 
 struct store;
 
-struct store_model {
-    char name[STORE_MAX_NAME + 16]; /* canonical "stem:tag" */
-    char *path;                     /* owned */
-    int64_t size;
-    time_t mtime;
+enum store_source {
+    STORE_SRC_PATH,   /* given as a path */
+    STORE_SRC_FOLDER, /* a --models-dir folder */
+    STORE_SRC_OLLAMA, /* Ollama's store */
+    STORE_SRC_HF,     /* the Hugging Face hub cache */
+    STORE_SRC_PRESET, /* a preset section with a `model` key */
 };
 
-/* dirs: the folders to search (copied). */
-struct store *store_init(char *const *dirs, int n_dirs);
+/* "path", "folder", "ollama", "hf", "preset": for `hearth list` and /api/tags. */
+const char *store_source_name(enum store_source s);
+
+struct store_model {
+    char name[STORE_MAX_NAME + 16]; /* canonical name (model_ref_format) */
+    enum store_source source;
+    char *path;    /* the GGUF (the first shard of a split model); owned */
+    char *mmproj;  /* a multimodal projector, or NULL; owned */
+    char *adapter; /* a LoRA adapter (Ollama's adapter layer, ADAPTER), or NULL; owned */
+    int64_t size;  /* bytes of every shard together */
+    time_t mtime;
+    char quant[32];  /* from the GGUF's file type or the file name; "" when unknown */
+    char digest[72]; /* "sha256:HEX" of the GGUF when the store knows it (Ollama, HF LFS) */
+    /* What the store says beside the weights (Ollama's layers, a preset section): */
+    char *template_text;   /* a chat template: Jinja, or Ollama's Go template; owned */
+    int template_is_go;    /* template_text is a Go template (Ollama's template layer) */
+    char *system;          /* default system prompt; owned */
+    char *license;         /* owned */
+    char *messages_json;   /* few-shot messages, a JSON array of {role, content}; owned */
+    struct strlist params; /* "name=value" in the params table's names (Ollama's params layer,
+                            * PARAMETER lines); lists such as stop repeat the name */
+};
+
+struct store_config {
+    char *const *dirs; /* --models-dir folders, searched in order */
+    int n_dirs;
+    const char *hf_hub;      /* NULL: layout_hf_hub() */
+    const char *ollama_root; /* NULL: layout_ollama_root() */
+    const char *presets;     /* the presets file, or NULL for none */
+};
+
+/* Copies what it needs from cfg. Never fails: missing folders are empty sources. */
+struct store *store_init(const struct store_config *cfg);
 void store_free(struct store *s);
 
-/* Canonical form of a user's model name: "x" -> "x:latest". Returns 0, or ERR_BAD_REQUEST for a
- * name that is empty, too long, or holds characters a model name cannot have ("/", "..",
- * control characters). */
-int store_canonical(const char *name, char *out, size_t out_len, struct err *e);
-
-/* Finds a model. Returns 0 and fills *out (free out->path), or ERR_NOT_FOUND / ERR_BAD_REQUEST
- * with a message naming the model. */
+/* Finds a model. Returns 0 and fills *out (free with store_model_free), ERR_NOT_FOUND naming
+ * the model, or ERR_BAD_REQUEST for a malformed or ambiguous name (the message lists the
+ * candidates). */
 int store_find(const struct store *s, const char *name, struct store_model *out, struct err *e);
+void store_model_free(struct store_model *m); /* frees the members; NULL-safe */
 
-/* Every model, sorted by name; *out is an array of *n (free with store_list_free). */
+/* Every model of every source, sorted by name, each file once; free with store_list_free. */
 int store_list(const struct store *s, struct store_model **out, int *n);
 void store_list_free(struct store_model *list, int n);
 
-/* Makes `dst` another name for `src` (a hard link next to it, or a copy when linking is not
- * possible). Replaces an existing dst, as Ollama does. */
+/* Makes `dst` another name for `src`. In a folder: a hard link beside the file (a copy when
+ * linking fails); in Ollama's store and for HF models: an Ollama manifest for dst pointing at
+ * the same blobs. Replaces an existing dst, as Ollama does. */
 int store_copy(const struct store *s, const char *src, const char *dst, struct err *e);
 
-/* Removes the model's file. */
+/* Removes a model: a folder's file; an Ollama manifest and the blobs no other manifest uses;
+ * an HF snapshot entry and its blob when no other entry uses it; a preset section. */
 int store_delete(const struct store *s, const char *name, struct err *e);
 
-/* The folders, for messages. */
+/* The roots, for messages and for the puller. */
 int store_dirs(const struct store *s, const char *const **dirs);
+const char *store_hf_hub(const struct store *s);
+const char *store_ollama_root(const struct store *s);
+const char *store_presets_path(const struct store *s);
 
 #endif
