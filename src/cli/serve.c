@@ -102,6 +102,7 @@ static void *load_default(void *arg)
     native_req_init(&req, NATIVE_GENERATE);
     snprintf(req.model, sizeof req.model, "%s", ctx->default_model);
     req.keep_alive_ms = SCHED_KEEP_FOREVER;
+    req.allow_path = 1; /* typed by the user who started the server */
     struct err e = {0};
     int unloaded;
     int64_t load_us;
