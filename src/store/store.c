@@ -1,7 +1,9 @@
 #include "store/store.h"
 
+#include "base/log.h"
 #include "base/util.h"
 #include "store/layout.h"
+#include "store/preset.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -18,6 +20,7 @@ struct store {
     char *hf_hub;
     char *ollama_root;
     char *presets;
+    struct preset_live *live; /* the presets file, re-read when it changes */
 };
 
 const char *store_source_name(enum store_source src)
@@ -48,6 +51,9 @@ struct store *store_init(const struct store_config *cfg)
         layout_ollama_root(buf, sizeof buf);
     s->ollama_root = xstrdup(buf);
     s->presets = cfg->presets ? xstrdup(cfg->presets) : NULL;
+    struct err e = {0};
+    if (s->presets && preset_live_open(s->presets, 0, &s->live, &e))
+        log_error("msg=\"presets not loaded\" err=%s", log_q(e.msg));
     return s;
 }
 
@@ -64,6 +70,11 @@ const char *store_ollama_root(const struct store *s)
 const char *store_presets_path(const struct store *s)
 {
     return s->presets;
+}
+
+struct preset_set *store_presets(const struct store *s)
+{
+    return s->live ? preset_live_get(s->live) : NULL;
 }
 
 void store_model_free(struct store_model *m)
@@ -91,6 +102,7 @@ void store_free(struct store *s)
     free(s->hf_hub);
     free(s->ollama_root);
     free(s->presets);
+    preset_live_free(s->live);
     free(s);
 }
 
