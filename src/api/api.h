@@ -76,6 +76,11 @@ int settings_layers(const struct store_model *m, struct gen_params *gen, struct 
 /* Fills every parameter of req that the request did not set from settings_layers. */
 int settings_apply(struct native_req *req, const struct store_model *m);
 
+/* Sets /api/show's `parameters` (Ollama's text: the values that are not defaults, in Modelfile
+ * form, e.g. `temperature 0.7`, `stop "<|im_end|>"`) and `hearth_parameters` (every parameter
+ * as {name, value, source}; source is a preset_origin_name) on the object show. */
+void settings_show(const struct store_model *m, json_t *show);
+
 struct native_job;
 
 /* Loads the model if needed (blocking) and sends the request to its worker. */

@@ -10,10 +10,12 @@
  * value is never overwritten by an API-level default, and a request always wins. A list (stop)
  * is replaced, not merged, by each layer that sets it, as Ollama does. */
 #include "api/api.h"
+#include "base/buf.h"
 #include "base/log.h"
 #include "base/util.h"
 #include "engine/mfile.h"
 
+#include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -300,4 +302,107 @@ int settings_apply(struct native_req *req, const struct store_model *m)
     gen_params_free(&gen);
     load_params_free(&load);
     return 0;
+}
+
+/* ---- showing them ---- */
+
+static void quote(struct buf *b, const char *s)
+{
+    json_t *j = json_string(s);
+    char *q = j ? json_dumps(j, JSON_ENCODE_ANY) : NULL;
+    buf_puts(b, q ? q : "\"\"");
+    free(q);
+    json_decref(j);
+}
+
+static void bias_text(const struct logit_bias_entry *b, char *out, size_t len)
+{
+    if (b->bias == -INFINITY)
+        snprintf(out, len, "%d-inf", b->token);
+    else
+        snprintf(out, len, "%d%+g", b->token, (double)b->bias);
+}
+
+void settings_show(const struct store_model *m, json_t *show)
+{
+    struct gen_params gen;
+    struct load_params load;
+    enum preset_origin origin[MAX_PARAMS];
+    settings_layers(m, &gen, &load, origin);
+    int n;
+    const struct param_desc *t = params_table(&n);
+    json_t *list = json_array();
+    struct buf text;
+    buf_init(&text, 8u << 20);
+    for (int i = 0; i < n; i++) {
+        const struct param_desc *d = &t[i];
+        const void *f = (const char *)(d->group == PARAM_GEN ? (const void *)&gen
+                                                             : (const void *)&load) +
+                        d->offset;
+        json_t *v = NULL;
+        char num[64];
+        const char *str = NULL;
+        switch (d->type) {
+        case PARAM_INT:
+            v = json_integer(*(const int32_t *)f);
+            snprintf(num, sizeof num, "%d", *(const int32_t *)f);
+            break;
+        case PARAM_I64:
+            v = json_integer((json_int_t) * (const int64_t *)f);
+            snprintf(num, sizeof num, "%lld", (long long)*(const int64_t *)f);
+            break;
+        case PARAM_FLOAT:
+            snprintf(num, sizeof num, "%g", (double)*(const float *)f);
+            v = json_real(strtod(num, NULL)); /* 0.95, not 0.949999988 */
+            break;
+        case PARAM_BOOL:
+            v = json_boolean(*(const bool *)f);
+            snprintf(num, sizeof num, "%s", *(const bool *)f ? "true" : "false");
+            break;
+        case PARAM_STR:
+            str = *(char *const *)f;
+            v = str ? json_string(str) : json_null();
+            break;
+        case PARAM_LIST: {
+            const struct strlist *l = f;
+            v = json_array();
+            for (int k = 0; k < l->n; k++)
+                json_array_append_new(v, json_string(l->v[k]));
+            break;
+        }
+        case PARAM_BIAS:
+            v = json_array();
+            for (int k = 0; k < gen.n_logit_bias; k++) {
+                bias_text(&gen.logit_bias[k], num, sizeof num);
+                json_array_append_new(v, json_string(num));
+            }
+            break;
+        }
+        json_array_append_new(list, json_pack("{s:s, s:o, s:s}", "name", d->name, "value", v,
+                                              "source", preset_origin_name(origin[i])));
+        if (origin[i] == PRESET_ORIGIN_DEFAULT)
+            continue;
+        /* Ollama's `parameters`: the values that are not defaults, in Modelfile form. */
+        if (d->type == PARAM_LIST || d->type == PARAM_BIAS) {
+            size_t k;
+            json_t *x;
+            json_array_foreach(v, k, x)
+            {
+                buf_printf(&text, "%-30s ", d->name);
+                quote(&text, json_string_value(x));
+                buf_puts(&text, "\n");
+            }
+        } else if (d->type == PARAM_STR) {
+            buf_printf(&text, "%-30s ", d->name);
+            quote(&text, str ? str : "");
+            buf_puts(&text, "\n");
+        } else {
+            buf_printf(&text, "%-30s %s\n", d->name, num);
+        }
+    }
+    json_object_set_new(show, "parameters", json_string(text.data ? text.data : ""));
+    json_object_set_new(show, "hearth_parameters", list);
+    buf_free(&text);
+    gen_params_free(&gen);
+    load_params_free(&load);
 }
