@@ -171,7 +171,7 @@ static void gguf_read(const char *path, struct gguf_rec *rec)
 struct layering {
     struct gen_params *gen;
     struct load_params *load;
-    enum preset_origin *origin; /* per table entry, or NULL */
+    enum preset_origin *origin;        /* per table entry, or NULL */
     unsigned char cleared[MAX_PARAMS]; /* a list already replaced by the current layer */
 };
 
@@ -336,9 +336,9 @@ void settings_show(const struct store_model *m, json_t *show)
     buf_init(&text, 8u << 20);
     for (int i = 0; i < n; i++) {
         const struct param_desc *d = &t[i];
-        const void *f = (const char *)(d->group == PARAM_GEN ? (const void *)&gen
-                                                             : (const void *)&load) +
-                        d->offset;
+        const void *f =
+            (const char *)(d->group == PARAM_GEN ? (const void *)&gen : (const void *)&load) +
+            d->offset;
         json_t *v = NULL;
         char num[64];
         const char *str = NULL;

@@ -216,8 +216,7 @@ int cmd_serve(int argc, char **argv)
             i++;
         } else if (!strcmp(a, "--host") || !strcmp(a, "--models-dir") ||
                    !strcmp(a, "--keep-alive") || !strcmp(a, "--model") || !strcmp(a, "-m") ||
-                   !strcmp(a, "--parallel") || !strcmp(a, "-np") ||
-                   !strcmp(a, "--models-preset")) {
+                   !strcmp(a, "--parallel") || !strcmp(a, "-np") || !strcmp(a, "--models-preset")) {
             cli_error("%s needs a value", a);
             free(dirs);
             return 2;

@@ -25,8 +25,8 @@
 #define PRESET_MAX_PATH_VALUE 4096
 
 struct section {
-    char *name;    /* canonical; "*" for the global section */
-    int line;      /* of the header */
+    char *name; /* canonical; "*" for the global section */
+    int line;   /* of the header */
     struct preset_kv *kv;
     int n, cap;
 };
@@ -266,8 +266,9 @@ static int set_key(struct parser *ps, const char *key, const char *value)
                 int rc = set_param(ps, key, "use_mmap", modes[i].mmap);
                 return rc ? rc : set_param(ps, key, "use_mlock", modes[i].mlock);
             }
-        return perr(ps, "%s '%s' is not supported by hearth (auto, none, mmap, mlock or "
-                        "mmap+mlock)",
+        return perr(ps,
+                    "%s '%s' is not supported by hearth (auto, none, mmap, mlock or "
+                    "mmap+mlock)",
                     key, value);
     }
     case PKEY_MODEL: return set_model_key(ps, key, k.canon, value);
@@ -646,8 +647,8 @@ static int find_span(const char *text, size_t len, const char *canon, size_t *st
         while (nl < end && *nl != '\n' && *nl != '\r')
             nl++;
         const char *next = nl < end && *nl == '\r' && nl + 1 < end && nl[1] == '\n' ? nl + 2
-                           : nl < end                                            ? nl + 1
-                                                                                 : nl;
+                           : nl < end                                               ? nl + 1
+                                                                                    : nl;
         const char *q = p;
         while (q < nl && is_ws(*q))
             q++;

@@ -41,12 +41,12 @@ struct preset_set;
 
 /* Where a value came from, for `hearth show --parameters`. */
 enum preset_origin {
-    PRESET_ORIGIN_DEFAULT,  /* hearth's built-in default */
-    PRESET_ORIGIN_GGUF,     /* the GGUF's general.sampling.* */
-    PRESET_ORIGIN_GLOBAL,   /* the [*] section */
-    PRESET_ORIGIN_MODEL,    /* the model's own params (Ollama layer, Modelfile PARAMETER) */
-    PRESET_ORIGIN_SECTION,  /* the model's preset section */
-    PRESET_ORIGIN_REQUEST,  /* the request */
+    PRESET_ORIGIN_DEFAULT, /* hearth's built-in default */
+    PRESET_ORIGIN_GGUF,    /* the GGUF's general.sampling.* */
+    PRESET_ORIGIN_GLOBAL,  /* the [*] section */
+    PRESET_ORIGIN_MODEL,   /* the model's own params (Ollama layer, Modelfile PARAMETER) */
+    PRESET_ORIGIN_SECTION, /* the model's preset section */
+    PRESET_ORIGIN_REQUEST, /* the request */
 };
 
 /* "default", "gguf", "[*]", "model", "section", "request". */
@@ -94,7 +94,8 @@ const struct preset_kv *preset_entries(const struct preset_set *p, const char *n
 /* Section names other than "*", canonical, in file order; *n receives the count. */
 const char *const *preset_sections(const struct preset_set *p, int *n);
 
-/* Replaces (or adds) section [name] in the file at path with the given "key=value" lines,
+/* Replaces (or adds) section [name] in the file at path with the given "key=value" lines (the
+ * key is trimmed, the value taken as it is),
  * keeping every other section and comment as it was, byte for byte (the replaced section's
  * lines, from its header to its last setting, go; comments after its last setting stay).
  * Values that need it are written in double quotes with C escapes. The result is parsed before

@@ -196,9 +196,19 @@ static const char *const unsupported[] = {
 
 /* Ollama options that llama.cpp no longer has. */
 static const char *const ollama_retired[] = {
-    "tfs_z",       "penalize_newline", "low_vram",      "vocab_only",           "f16_kv",
-    "logits_all",  "num_gqa",          "rope_frequency_base", "rope_frequency_scale",
-    "embedding_only", "mirostat_m",    "main_gpu",      "draft_num_predict",
+    "tfs_z",
+    "penalize_newline",
+    "low_vram",
+    "vocab_only",
+    "f16_kv",
+    "logits_all",
+    "num_gqa",
+    "rope_frequency_base",
+    "rope_frequency_scale",
+    "embedding_only",
+    "mirostat_m",
+    "main_gpu",
+    "draft_num_predict",
 };
 
 static int cmp_str(const void *a, const void *b)
