@@ -110,7 +110,8 @@ int preset_write_section(const char *path, const char *name, const struct strlis
 
 struct preset_live;
 
-/* Watches path: preset_live_get re-reads it when its mtime, size or inode changes. required:
+/* Watches path: preset_live_get re-reads it when its mtime, size or inode changes (and, for two
+ * seconds after a change, when its text does: timestamps are coarser than writes). required:
  * a missing file is an error (ERR_NOT_FOUND) rather than an empty set. A malformed file is
  * ERR_BAD_REQUEST with the line. */
 int preset_live_open(const char *path, int required, struct preset_live **out, struct err *e);
