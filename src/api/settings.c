@@ -91,7 +91,7 @@ static int kv_text(const struct mfile_kv *kv, char *out, size_t len)
         snprintf(out, len, "%.17g", d);
         return 0;
     case MFILE_U8: i = *kv->val; break;
-    case MFILE_I8: i = (int8_t)*kv->val; break;
+    case MFILE_I8: i = kv->val[0] < 128 ? kv->val[0] : (int64_t)kv->val[0] - 256; break;
     case MFILE_U16: {
         uint16_t v;
         memcpy(&v, kv->val, sizeof v);

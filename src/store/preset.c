@@ -119,7 +119,8 @@ static int check_messages(const char *v, struct err *e)
                              "messages[%zu] must be an object with string role and content", i);
                 break;
             }
-            if (strcmp(role, "system") && strcmp(role, "user") && strcmp(role, "assistant")) {
+            if (strcmp(role, "system") != 0 && strcmp(role, "user") != 0 &&
+                strcmp(role, "assistant") != 0) {
                 rc = err_set(e, ERR_BAD_REQUEST,
                              "messages[%zu].role must be system, user or assistant", i);
                 break;
@@ -481,7 +482,7 @@ int preset_parse(const char *name, const char *text, size_t len, struct preset_s
     struct preset_set *s = ps.p;
     s->names = xcalloc((size_t)s->n + 1, sizeof *s->names);
     for (int i = 0; i < s->n; i++)
-        if (strcmp(s->s[i].name, "*"))
+        if (strcmp(s->s[i].name, "*") != 0)
             s->names[s->n_names++] = s->s[i].name;
     *out = s;
     return 0;
@@ -854,6 +855,8 @@ static void live_check(struct preset_live *l, const struct file_sig *now)
                  log_q(e.msg));
         return;
     }
+    if (!text)
+        text = xstrdup("");
     l->sig = *now;
     l->racy = is_racy(now);
     if (strlen(text) == len && !strcmp(text, l->text)) {
