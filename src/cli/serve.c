@@ -129,6 +129,13 @@ static void *load_on_startup(void *arg)
     struct preset_set *p = store_presets(ctx->store);
     int n;
     const char *const *names = preset_sections(p, &n);
+    for (int i = 0; i < n; i++) {
+        const char *t = preset_get(p, names[i], "stop-timeout");
+        if (t && strcmp(t, "10") != 0)
+            log_warn("msg=\"stop-timeout is not used: hearth gives every worker 10 s to exit\" "
+                     "model=%s stop_timeout=%s",
+                     log_q(names[i]), t);
+    }
     for (int i = 0; i < n && !ctx->shutting_down; i++) {
         const char *v = preset_get(p, names[i], "load-on-startup");
         if (!v || strcmp(v, "true") != 0)
