@@ -150,6 +150,10 @@ static void test_model_keys(void)
     CHECK_STR(preset_get(p, "assistant", "ollama-template"), "{{ .Prompt }}");
     CHECK_STR(preset_get(p, "assistant", "grammar"), "root ::= \"a\"");
     preset_release(p);
+    p = parse("[from-hf]\nhf-repo = ggml-org/gemma-3-4b-it-GGUF:Q4_K_M\n");
+    CHECK_STR(preset_get(p, "from-hf", "model"), "ggml-org/gemma-3-4b-it-GGUF:Q4_K_M");
+    preset_release(p);
+    CHECK_ERR("[a]\nhf-file = x.gguf\n", "'hf-file' is a llama-server or Ollama setting");
 }
 
 static void test_quotes(void)
