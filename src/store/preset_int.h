@@ -1,4 +1,5 @@
-/* Inside the presets module: how a key of a presets file is understood (preset_keys.c). */
+/* Inside the presets module: how a key of a presets file is understood (preset_keys.c), and
+ * reading a file (preset.c) for the live file (preset_live.c). */
 #ifndef HEARTH_STORE_PRESET_INT_H
 #define HEARTH_STORE_PRESET_INT_H
 
@@ -24,5 +25,9 @@ struct preset_key {
 /* Finds key (case-sensitive, as llama-server matches it). Returns 0 and *out, or -1 for a key
  * nobody knows. */
 int preset_key_lookup(const char *key, struct preset_key *out);
+
+/* Reads a whole file of at most PRESET_MAX_FILE bytes into *out (malloc'd, NUL-terminated;
+ * *len excludes the NUL). ERR_NOT_FOUND when it does not exist, ERR_TOO_LARGE, ERR_IO. */
+int preset_read_file(const char *path, char **out, size_t *len, struct err *e);
 
 #endif
