@@ -753,7 +753,7 @@ int preset_write_section(const char *path, const char *name, const struct strlis
             }
         }
     }
-    size_t start, stop;
+    size_t start = 0, stop = 0;
     if (find_span(text, len, canon, &start, &stop)) {
         buf_append(&out, text, start);
         buf_append(&out, sec.data ? sec.data : "", sec.len);
