@@ -18,6 +18,7 @@
 //   trickle   { rate: BYTES_PER_S }  send slowly
 //   huge      answer with a 10 GB generated body (never stored)
 //   metadata  redirect to http://169.254.169.254/latest/meta-data/
+//   redirect  { host }  redirect to the same path on host (e.g. localhost:PORT, 127.0.0.2:PORT)
 // reg.requests records every request: { method, url, range, auth, host }.
 import http from 'node:http';
 import { createHash, randomBytes } from 'node:crypto';
@@ -145,6 +146,11 @@ export class FakeRegistry {
 
   sendFile(req, res, file, size, headers) {
     const f = this.fault;
+    if (f?.kind === 'redirect' && req.headers.host !== f.host) {
+      // Elsewhere: another name for this server (a different host), or another address.
+      res.writeHead(302, { location: `http://${f.host}${req.url}` });
+      return res.end();
+    }
     if (f?.kind === 'metadata') {
       res.writeHead(302, { location: 'http://169.254.169.254/latest/meta-data/' });
       return res.end();
