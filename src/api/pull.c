@@ -7,11 +7,11 @@
  * status rather than an error line in a 200 stream. A client that goes away cancels the pull;
  * the partial files stay for a resume.
  */
+#include "store/pull.h"
 #include "api/api.h"
 #include "base/log.h"
 #include "base/util.h"
 #include "store/layout.h"
-#include "store/pull.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -146,7 +146,7 @@ static struct pull_job *job_start(const char *name, int insecure, int detached,
     struct pull_job *j = xcalloc(1, sizeof *j);
     pthread_mutex_init(&j->mu, NULL);
     pthread_cond_init(&j->cv, NULL);
-    buf_init(&j->out, 2 * MAX_QUEUED);
+    buf_init(&j->out, (size_t)2 * MAX_QUEUED);
     snprintf(j->name, sizeof j->name, "%s", name);
     j->opts.insecure = insecure;
     pthread_attr_t attr;
@@ -224,7 +224,8 @@ static void handle_pull(const struct http_request *hreq, struct http_reply *rep)
     int stream = 1, insecure = 0;
     struct err e = {0};
     if (api_get_str(body, "model", &model, &e) || api_get_str(body, "name", &name, &e) ||
-        api_get_bool(body, "stream", &stream, &e) || api_get_bool(body, "insecure", &insecure, &e)) {
+        api_get_bool(body, "stream", &stream, &e) ||
+        api_get_bool(body, "insecure", &insecure, &e)) {
         api_error(rep, ERR_BAD_REQUEST, e.msg);
         goto out;
     }
@@ -262,9 +263,9 @@ static void router_error(struct http_reply *rep, int code, const char *msg)
                        : status == 503 ? "unavailable_error"
                        : status >= 500 ? "server_error"
                                        : "invalid_request_error";
-    api_reply(rep, status,
-              json_pack("{s:{s:i, s:s, s:s}}", "error", "code", status, "message", msg, "type",
-                        type));
+    api_reply(
+        rep, status,
+        json_pack("{s:{s:i, s:s, s:s}}", "error", "code", status, "message", msg, "type", type));
 }
 
 /* POST /models {"model": NAME}: llama-server's router checks the name against the hub, then

@@ -1,9 +1,9 @@
 /* `hearth pull NAME`: through a running server's /api/pull when one answers, else in this
  * process; a progress bar per file on stderr (plain lines when stderr is not a terminal). */
+#include "store/pull.h"
 #include "base/util.h"
 #include "cli/cli.h"
 #include "net/client.h"
-#include "store/pull.h"
 
 #include <jansson.h>
 #include <signal.h>
@@ -97,8 +97,8 @@ static void bar_draw(struct bar *b, int final)
         for (int i = 0; i < 40; i++)
             cells[i] = i < fill ? '#' : ' ';
         cells[40] = '\0';
-        fprintf(stderr, "\r%s %3d%% [%s] %s/%s %s/s %s\033[K", b->status, pct, cells, done,
-                total, rate, eta);
+        fprintf(stderr, "\r%s %3d%% [%s] %s/%s %s/s %s\033[K", b->status, pct, cells, done, total,
+                rate, eta);
         b->open = 1;
         if (final)
             bar_end_line(b);
@@ -124,7 +124,7 @@ static void bar_event(struct bar *b, const char *status, const char *digest, uin
         fprintf(stderr, "%s\n", status);
         return;
     }
-    if (strcmp(b->status, status)) {
+    if (strcmp(b->status, status) != 0) {
         if (b->status[0] && b->completed < b->total)
             bar_draw(b, 1);
         bar_end_line(b);
@@ -218,8 +218,11 @@ int cmd_pull(int argc, char **argv)
     char *text = json_dumps(body, JSON_COMPACT);
     json_decref(body);
     struct remote r = {.bar = &bar};
-    struct httpc_opts o = {
-        .method = "POST", .body = text, .on_line = remote_line, .ud = &r, .interrupt = &interrupted};
+    struct httpc_opts o = {.method = "POST",
+                           .body = text,
+                           .on_line = remote_line,
+                           .ud = &r,
+                           .interrupt = &interrupted};
     int status = 0;
     struct err e = {0};
     int rc = httpc_request(base, "/api/pull", &o, &status, NULL, &e);

@@ -51,7 +51,7 @@ int dl_url_host(const char *url, char *host, size_t len, struct err *e)
     char *h = NULL, *scheme = NULL;
     int rc = 0;
     if (curl_url_set(u, CURLUPART_URL, url, 0) || curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) ||
-        (strcmp(scheme, "http") && strcmp(scheme, "https")) ||
+        (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0) ||
         curl_url_get(u, CURLUPART_HOST, &h, 0) || strlen(h) >= len) {
         rc = err_set(e, ERR_BAD_REQUEST, "not an http(s) URL: '%.200s'", url);
     } else {
@@ -73,8 +73,7 @@ int dl_url_host(const char *url, char *host, size_t len, struct err *e)
     return rc;
 }
 
-int dl_session_init(struct dl_session *s, const char *base_url, volatile int *cancel,
-                    struct err *e)
+int dl_session_init(struct dl_session *s, const char *base_url, volatile int *cancel, struct err *e)
 {
     pthread_once(&curl_once, curl_init_once);
     memset(s, 0, sizeof *s);
@@ -111,12 +110,12 @@ static int addr_internal(int family, const unsigned char *a)
     }
     static const unsigned char zero[16];
     if (!memcmp(a, zero, 15) && (a[15] == 0 || a[15] == 1))
-        return 1;                                   /* :: and ::1 */
-    if ((a[0] & 0xfe) == 0xfc)                      /* fc00::/7 */
+        return 1;              /* :: and ::1 */
+    if ((a[0] & 0xfe) == 0xfc) /* fc00::/7 */
         return 1;
-    if (a[0] == 0xfe && (a[1] & 0xc0) == 0x80)      /* fe80::/10 */
+    if (a[0] == 0xfe && (a[1] & 0xc0) == 0x80) /* fe80::/10 */
         return 1;
-    if (a[0] == 0xff)                               /* multicast */
+    if (a[0] == 0xff) /* multicast */
         return 1;
     return 0;
 }
@@ -239,8 +238,8 @@ static int conn_error(struct conn *c, CURLcode cc, const char *url, struct err *
         return err_set(e, ERR_BAD_REQUEST, "more than %d redirects fetching %.200s", MAX_REDIRS,
                        url);
     if (cc == CURLE_UNSUPPORTED_PROTOCOL)
-        return err_set(e, ERR_BAD_REQUEST, "a redirect to a protocol other than http(s) from %.200s",
-                       url);
+        return err_set(e, ERR_BAD_REQUEST,
+                       "a redirect to a protocol other than http(s) from %.200s", url);
     return err_set(e, ERR_UNAVAILABLE, "fetching %.200s: %s", url, curl_easy_strerror(cc));
 }
 
@@ -319,8 +318,7 @@ int dl_get(struct dl_session *s, const char *url, const char *accept, size_t max
     curl_easy_setopt(c.h, CURLOPT_TIMEOUT, 120L);
     CURLcode cc = curl_easy_perform(c.h);
     if (x.too_large)
-        rc = err_set(e, ERR_TOO_LARGE, "the answer from %.200s is larger than %zu bytes", url,
-                     max);
+        rc = err_set(e, ERR_TOO_LARGE, "the answer from %.200s is larger than %zu bytes", url, max);
     else if (cc != CURLE_OK)
         rc = conn_error(&c, cc, url, e);
     else
@@ -377,7 +375,7 @@ int dl_sha256_file(const char *path, char hex[65], volatile int *cancel, dl_prog
     free(b);
     close(fd);
     for (int i = 0; i < 32; i++)
-        snprintf(hex + 2 * i, 3, "%02x", d[i]);
+        snprintf(hex + (size_t)2 * i, 3, "%02x", d[i]);
     return rc;
 }
 
@@ -406,9 +404,9 @@ struct dl_job {
     int fd, rec_fd;
     struct seg segs[MAX_SEGMENTS];
     int n_segs;
-    int no_ranges;      /* the server ignores ranges: every attempt starts from zero */
-    int range_ignored;  /* a server answered a Range request with the whole file */
-    int overflow;       /* a body went past its segment */
+    int no_ranges;     /* the server ignores ranges: every attempt starts from zero */
+    int range_ignored; /* a server answered a Range request with the whole file */
+    int overflow;      /* a body went past its segment */
     int io_error;
     int64_t last_save_us;
     uint64_t bytes_since_save;
@@ -425,8 +423,8 @@ static void record_save(struct dl_job *j)
         if (j->segs[i].pos > j->segs[i].start)
             n += snprintf(text + n, sizeof text - (size_t)n, "range %llu %llu\n",
                           (unsigned long long)j->segs[i].start, (unsigned long long)j->segs[i].pos);
-    if (fdatasync(j->fd) || pwrite(j->rec_fd, text, (size_t)n, 0) != n ||
-        ftruncate(j->rec_fd, n) || fdatasync(j->rec_fd))
+    if (fdatasync(j->fd) || pwrite(j->rec_fd, text, (size_t)n, 0) != n || ftruncate(j->rec_fd, n) ||
+        fdatasync(j->rec_fd))
         log_warn("msg=\"cannot save the resume record\" path=%s err=%s", log_q(j->record),
                  log_q(strerror(errno)));
     j->last_save_us = now_us();
@@ -451,7 +449,7 @@ static int record_load(struct dl_job *j, struct range *r, int max)
     char expect[160];
     snprintf(expect, sizeof expect, "hearth-partial 1\nsize %llu\nsha256 %s\n",
              (unsigned long long)j->f->size, j->f->sha256);
-    if (strncmp(text, expect, strlen(expect)))
+    if (strncmp(text, expect, strlen(expect)) != 0)
         return 0;
     struct stat st;
     if (fstat(j->fd, &st))
@@ -667,7 +665,8 @@ static int run_segments(struct dl_job *j, struct err *e)
             }
         }
         int64_t t = now_us();
-        if (j->bytes_since_save >= (4u << 20) || (j->bytes_since_save && t - j->last_save_us > 1000000))
+        if (j->bytes_since_save >= (4u << 20) ||
+            (j->bytes_since_save && t - j->last_save_us > 1000000))
             record_save(j);
         if (j->f->progress && t - j->last_progress_us > 100000) {
             j->f->progress(j->f->ud, job_done(j), j->f->size);
@@ -720,7 +719,7 @@ static int finish_file(struct dl_job *j, struct err *e)
     int rc = dl_sha256_file(j->partial, hex, j->s->cancel, NULL, NULL, e);
     if (rc)
         return rc;
-    if (strcmp(hex, j->f->sha256)) {
+    if (strcmp(hex, j->f->sha256) != 0) {
         unlink(j->partial);
         unlink(j->record);
         return err_set(e, ERR_BAD_MODEL,

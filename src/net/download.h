@@ -35,8 +35,8 @@
 
 #include <stdint.h>
 
-#define DL_MAX_JSON  (4u << 20) /* manifests and repository listings */
-#define DL_MAX_SMALL (64u << 10) /* tokens and error bodies */
+#define DL_MAX_JSON  (4u << 20)   /* manifests and repository listings */
+#define DL_MAX_SMALL (64u << 10)  /* tokens and error bodies */
 #define DL_MAX_FILE  (1ull << 40) /* no single file we download is larger than 1 TiB */
 
 /* Called with the bytes of the current file done so far and its size. Any thread that runs the
@@ -61,7 +61,7 @@ int dl_session_init(struct dl_session *s, const char *base_url, volatile int *ca
 
 struct dl_response {
     long status;
-    struct buf body;            /* capped at the request's max */
+    struct buf body;             /* capped at the request's max */
     char www_authenticate[2048]; /* the header of a 401, "" when none */
     char content_type[128];
 };

@@ -119,10 +119,9 @@ static const char *answer_text(const struct dl_response *r)
 static int status_error(const struct dl_response *r, const char *what, const char *url,
                         struct err *e)
 {
-    int code = r->status == 404 ? ERR_NOT_FOUND
-               : r->status == 401 || r->status == 403
-                   ? ERR_NOT_FOUND
-                   : ERR_UNAVAILABLE;
+    int code = r->status == 404                       ? ERR_NOT_FOUND
+               : r->status == 401 || r->status == 403 ? ERR_NOT_FOUND
+                                                      : ERR_UNAVAILABLE;
     return err_set(e, code, "%s: %.200s answered HTTP %ld%s%s", what, url, r->status,
                    answer_text(r)[0] ? ": " : "", answer_text(r));
 }
@@ -176,7 +175,7 @@ static int split_info(const char *path, int *idx, int *count)
     if (n < 5 + 15 || !ends_with(path, ".gguf"))
         return 0;
     const char *s = path + n - 5 - 15;
-    if (s[0] != '-' || strncmp(s + 6, "-of-", 4))
+    if (s[0] != '-' || strncmp(s + 6, "-of-", 4) != 0)
         return 0;
     for (int i = 1; i < 6; i++)
         if (!isdigit((unsigned char)s[i]) || !isdigit((unsigned char)s[i + 9]))
@@ -260,7 +259,7 @@ static int hf_list(struct puller *p, const char *ep, const char *repo, char comm
     {
         const char *type = json_string_value(json_object_get(it, "type"));
         const char *path = json_string_value(json_object_get(it, "path"));
-        if (!type || strcmp(type, "file") || !path || strlen(path) >= LAYOUT_MAX_FILE)
+        if (!type || strcmp(type, "file") != 0 || !path || strlen(path) >= LAYOUT_MAX_FILE)
             continue;
         struct hf_file *f = &t->v[t->n];
         json_t *lfs = json_object_get(it, "lfs");
@@ -307,8 +306,8 @@ static int add_with_shards(const struct hf_tree *t, const struct hf_file *f,
 }
 
 /* The model file for a quant (or the default choice), as llama.cpp's find_best_model. */
-static const struct hf_file *hf_choose(const struct hf_tree *t, const char *quant,
-                                       const char *repo, struct err *e)
+static const struct hf_file *hf_choose(const struct hf_tree *t, const char *quant, const char *repo,
+                                       struct err *e)
 {
     const char *defaults[] = {HF_DEFAULT_QUANT, "Q8_0"};
     int n_try = quant[0] ? 1 : 2;
@@ -344,8 +343,8 @@ static const struct hf_file *hf_choose(const struct hf_tree *t, const char *quan
     if (n == 0)
         err_set(e, ERR_NOT_FOUND, "hf.co/%s has no GGUF model file", repo);
     else if (quant[0])
-        err_set(e, ERR_NOT_FOUND, "hf.co/%s has no GGUF file for quant %s; it has: %s", repo,
-                quant, list);
+        err_set(e, ERR_NOT_FOUND, "hf.co/%s has no GGUF file for quant %s; it has: %s", repo, quant,
+                list);
     else
         err_set(e, ERR_BAD_REQUEST,
                 "hf.co/%s has several GGUF files and none is %s or Q8_0: name one with "
@@ -364,7 +363,7 @@ static const struct hf_file *hf_mmproj(const struct hf_tree *t, const char *mode
     for (int i = 0; i < t->n; i++) {
         const char *path = t->v[i].path;
         if (!ends_with(path, ".gguf") || !strstr(base_name(path), "mmproj") ||
-            (size_t)(base_name(path) - path) != dir || strncmp(path, model, dir))
+            (size_t)(base_name(path) - path) != dir || strncmp(path, model, dir) != 0)
             continue;
         int diff = abs(quant_bits(path) - bits);
         if (!best || diff < best_diff) {
@@ -377,8 +376,7 @@ static const struct hf_file *hf_mmproj(const struct hf_tree *t, const char *mode
 
 /* snapshots/COMMIT/FILE -> ../../blobs/SHA (one more ../ per directory in FILE), replaced
  * atomically when it exists. */
-static int hf_link(const char *repo_dir, const char *commit, const struct hf_file *f,
-                   struct err *e)
+static int hf_link(const char *repo_dir, const char *commit, const struct hf_file *f, struct err *e)
 {
     char path[LAYOUT_MAX_PATH], dir[LAYOUT_MAX_PATH], target[LAYOUT_MAX_PATH] = "",
                                                       tmp[LAYOUT_MAX_PATH + 16];
@@ -390,13 +388,12 @@ static int hf_link(const char *repo_dir, const char *commit, const struct hf_fil
     rc = layout_mkdirs(dir, e);
     if (rc)
         return rc;
-    size_t depth = 2;
+    size_t depth = 2, o = 0;
     for (const char *c = f->path; *c; c++)
         depth += *c == '/';
     for (size_t i = 0; i < depth; i++)
-        strcat(target, "../");
-    strcat(target, "blobs/");
-    strcat(target, f->sha256);
+        o += (size_t)snprintf(target + o, sizeof target - o, "../");
+    snprintf(target + o, sizeof target - o, "blobs/%s", f->sha256);
     snprintf(tmp, sizeof tmp, "%s.tmp-link", path);
     unlink(tmp);
     if (symlink(target, tmp) || rename(tmp, path)) {
@@ -457,13 +454,14 @@ static int pull_hf(const struct model_ref *r, struct puller *p, struct err *e)
             rc = add_with_shards(&t, f, pick, &n, e);
     } else if (!rc) {
         const struct hf_file *f = hf_choose(&t, r->tag, repo, e);
-        if (!f)
+        if (!f) {
             rc = e ? e->code : ERR_NOT_FOUND;
-        else
+        } else {
             rc = add_with_shards(&t, f, pick, &n, e);
-        const struct hf_file *mm = rc ? NULL : hf_mmproj(&t, f->path);
-        if (mm)
-            pick[n++] = mm;
+            const struct hf_file *mm = rc ? NULL : hf_mmproj(&t, f->path);
+            if (mm)
+                pick[n++] = mm;
+        }
     }
     for (int i = 0; i < n && !rc; i++) {
         if (!pick[i]->sha256[0] || !pick[i]->size || pick[i]->size > DL_MAX_FILE)
@@ -539,16 +537,16 @@ static int auth_param(const char *h, const char *key, char *out, size_t len)
 static int ollama_token(struct puller *p, const char *challenge, struct err *e)
 {
     char realm[1024], service[256] = "", scope[512] = "", host[256];
-    if (strncasecmp(challenge, "Bearer ", 7) || !auth_param(challenge + 7, "realm", realm,
-                                                             sizeof realm))
+    if (strncasecmp(challenge, "Bearer ", 7) != 0 ||
+        !auth_param(challenge + 7, "realm", realm, sizeof realm))
         return err_set(e, ERR_NOT_FOUND, "the registry asked for credentials hearth does not have");
     int rc = dl_url_host(realm, host, sizeof host, e);
     if (rc)
         return err_set(e, ERR_BAD_REQUEST, "the registry's auth realm is not an http(s) URL");
-    if (strcmp(host, p->s.endpoint_host))
+    if (strcmp(host, p->s.endpoint_host) != 0)
         return err_set(e, ERR_BAD_REQUEST,
-                       "refused the registry's auth realm on another host (%s, registry %s)",
-                       host, p->s.endpoint_host);
+                       "refused the registry's auth realm on another host (%s, registry %s)", host,
+                       p->s.endpoint_host);
     auth_param(challenge + 7, "service", service, sizeof service);
     auth_param(challenge + 7, "scope", scope, sizeof scope);
     CURL *h = curl_easy_init();
@@ -654,8 +652,8 @@ static int pull_ollama(const struct model_ref *r, const struct pull_options *o, 
         rc = dl_get(&p->s, url, MANIFEST_ACCEPT, DL_MAX_JSON, &resp, e);
     }
     if (!rc && resp.status == 404)
-        rc = err_set(e, ERR_NOT_FOUND, "pull model manifest: %s/%s/%s:%s does not exist", host,
-                     ns, r->name, r->tag);
+        rc = err_set(e, ERR_NOT_FOUND, "pull model manifest: %s/%s/%s:%s does not exist", host, ns,
+                     r->name, r->tag);
     else if (!rc && resp.status != 200)
         rc = status_error(&resp, "pull model manifest", url, e);
     json_t *m = NULL;
@@ -710,17 +708,13 @@ int pull_model(const char *name, const struct pull_options *o, pull_progress_fn 
     int64_t t0 = now_us();
     switch (r.kind) {
     case REF_PATH:
-        rc = err_set(e, ERR_BAD_REQUEST, "'%s' is a path: only registry models can be pulled",
-                     name);
+        rc =
+            err_set(e, ERR_BAD_REQUEST, "'%s' is a path: only registry models can be pulled", name);
         break;
     case REF_HF:
-    case REF_HF_FILE:
-        rc = pull_hf(&r, p, e);
-        break;
+    case REF_HF_FILE: rc = pull_hf(&r, p, e); break;
     case REF_PLAIN:
-    case REF_OLLAMA:
-        rc = pull_ollama(&r, o, p, e);
-        break;
+    case REF_OLLAMA: rc = pull_ollama(&r, o, p, e); break;
     }
     if (!rc) {
         emit(p, "success");

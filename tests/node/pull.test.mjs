@@ -517,3 +517,22 @@ test('serve: /api/pull streams Ollama\'s progress to the ollama client; bad inpu
     await srv.stop();
   }
 });
+
+test('hearth pull --help tells the truth; usage errors exit 2', async () => {
+  const help = execFileSync(HEARTH, ['pull', '--help'], { encoding: 'utf8' });
+  assert.match(help, /Usage: hearth pull \[--insecure\] MODEL/);
+  for (const v of ['HF_HUB_CACHE', 'OLLAMA_MODELS', 'HF_ENDPOINT', 'HF_TOKEN', 'HF_HUB_OFFLINE',
+    'HEARTH_OLLAMA_REGISTRY', 'HEARTH_PULL_STALL_S']) assert.ok(help.includes(v), v);
+  assert.match(execFileSync(HEARTH, ['--help'], { encoding: 'utf8' }), /pull MODEL/);
+  const s = stores();
+  for (const args of [[], ['a', 'b'], ['--bogus', 'x']]) {
+    const r = await new Promise((resolve) => execFile(HEARTH, ['pull', ...args], { env: s.env },
+      (err, stdout, stderr) => resolve({ code: err ? err.code : 0, stderr })));
+    assert.equal(r.code, 2, args.join(' '));
+    assert.match(r.stderr, /hearth: error: .*see hearth pull --help/);
+  }
+  // Plain progress lines (stderr is not a terminal here): file, percent, size, speed.
+  const r = await pull('org/one', s.env);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /^pulling [0-9a-f]{12} 100% [\d.]+ MB\/[\d.]+ MB [\d.]+ [kMG]?B\/s/m);
+});
