@@ -76,7 +76,7 @@ static void bar_draw(struct bar *b, int final)
 {
     int64_t t = now_us();
     double secs = (double)(t - b->t0) / 1e6;
-    double speed = secs > 0.2 ? (double)(b->completed - b->base) / secs : 0;
+    double speed = secs > 0.2 || (final && secs > 0) ? (double)(b->completed - b->base) / secs : 0;
     char done[32], total[32], rate[32], eta[32] = "";
     cli_human_size((double)b->completed, done, sizeof done);
     cli_human_size((double)b->total, total, sizeof total);

@@ -73,6 +73,24 @@ int dl_url_host(const char *url, char *host, size_t len, struct err *e)
     return rc;
 }
 
+/* Adds the addresses host resolves to to the session's trusted set. */
+static void trust_host(struct dl_session *s, const char *host)
+{
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
+    if (getaddrinfo(host, NULL, &hints, &res) != 0)
+        return;
+    for (struct addrinfo *a = res; a && s->n_trusted < 8; a = a->ai_next) {
+        if (a->ai_family == AF_INET)
+            memcpy(s->trusted[s->n_trusted], &((struct sockaddr_in *)a->ai_addr)->sin_addr, 4);
+        else if (a->ai_family == AF_INET6)
+            memcpy(s->trusted[s->n_trusted], &((struct sockaddr_in6 *)a->ai_addr)->sin6_addr, 16);
+        else
+            continue;
+        s->trusted_family[s->n_trusted++] = a->ai_family;
+    }
+    freeaddrinfo(res);
+}
+
 int dl_session_init(struct dl_session *s, const char *base_url, volatile int *cancel, struct err *e)
 {
     pthread_once(&curl_once, curl_init_once);
@@ -81,20 +99,19 @@ int dl_session_init(struct dl_session *s, const char *base_url, volatile int *ca
     int rc = dl_url_host(base_url, s->endpoint_host, sizeof s->endpoint_host, e);
     if (rc)
         return rc;
-    struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
-    if (getaddrinfo(s->endpoint_host, NULL, &hints, &res) == 0) {
-        for (struct addrinfo *a = res; a && s->n_trusted < 8; a = a->ai_next) {
-            if (a->ai_family == AF_INET) {
-                memcpy(s->trusted[s->n_trusted], &((struct sockaddr_in *)a->ai_addr)->sin_addr, 4);
-            } else if (a->ai_family == AF_INET6) {
-                memcpy(s->trusted[s->n_trusted], &((struct sockaddr_in6 *)a->ai_addr)->sin6_addr,
-                       16);
-            } else {
-                continue;
-            }
-            s->trusted_family[s->n_trusted++] = a->ai_family;
-        }
-        freeaddrinfo(res);
+    trust_host(s, s->endpoint_host);
+    /* A proxy from the environment is where libcurl connects: it is trusted as the endpoint is
+     * (a corporate proxy often has a private address). */
+    const char *proxies[] = {"https_proxy", "HTTPS_PROXY", "http_proxy",
+                             "HTTP_PROXY",  "all_proxy",   "ALL_PROXY"};
+    for (size_t i = 0; i < sizeof proxies / sizeof proxies[0]; i++) {
+        const char *v = getenv(proxies[i]);
+        char url[1024], host[256];
+        if (!v || !*v)
+            continue;
+        snprintf(url, sizeof url, "%s%s", strstr(v, "://") ? "" : "http://", v);
+        if (!dl_url_host(url, host, sizeof host, NULL) && host[0])
+            trust_host(s, host);
     }
     return 0;
 }

@@ -9,7 +9,8 @@
  *   - at most 5 redirects, http and https only;
  *   - every connection's address is checked before it is made (CURLOPT_OPENSOCKETFUNCTION):
  *     loopback, RFC 1918, CGNAT, fc00::/7 and link-local addresses are refused unless they are
- *     an address of the session's endpoint host itself; 169.254.169.254 is always refused;
+ *     an address of the session's endpoint host itself (or of a proxy named by https_proxy,
+ *     http_proxy or all_proxy); 169.254.169.254 is always refused;
  *   - the Authorization header goes only to the endpoint's own host (the request's URL host must
  *     equal it, and libcurl drops it on a redirect to another host);
  *   - bodies read into memory are capped (DL_MAX_JSON, DL_MAX_SMALL), file bodies stop at the

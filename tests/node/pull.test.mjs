@@ -98,6 +98,7 @@ function stores(extra = {}) {
     ...extra,
   };
   delete env.HF_HUB_OFFLINE;
+  for (const v of ['http_proxy', 'HTTP_PROXY', 'https_proxy', 'HTTPS_PROXY', 'all_proxy', 'ALL_PROXY']) delete env[v];
   if (extra.HF_HUB_OFFLINE) env.HF_HUB_OFFLINE = extra.HF_HUB_OFFLINE;
   return { root, env, hub: env.HF_HUB_CACHE, ollama: env.OLLAMA_MODELS };
 }
@@ -432,6 +433,28 @@ test('Ctrl-C stops hearth pull cleanly and keeps the partial for a resume', asyn
   assert.match(err, /interrupted: run the same pull again to resume it/);
   assert.ok(readdirSync(join(s.ollama, 'blobs')).some((n) => n.endsWith('.partial')));
   assertNoModel(s);
+});
+
+test('on a terminal: a progress bar with size, speed and ETA; Ctrl-C there stops cleanly', async () => {
+  const s = stores();
+  reg.reset();
+  reg.fault = { kind: 'trickle', rate: 2 << 20 };
+  const out = join(s.root, '..', `pty-${process.pid}.out`);
+  const script = 'wait pulling manifest\nsleep 2\ninterrupt\n';
+  const code = await new Promise((resolve) => {
+    const child = execFile('python3', [join(process.env.SRC, 'tests', 'cli', 'pty_run.py'), '60', out, '--',
+      HEARTH, 'pull', 'org/big'], { env: s.env }, (err) => resolve(err ? err.code : 0));
+    child.stdin.end(script);
+  });
+  const text = readFileSync(out, 'utf8');
+  rmSync(out);
+  assert.equal(code, 130, text);
+  // Redrawn in place: carriage returns, a bar, the sizes, a speed and a time left.
+  assert.match(text, /\rpulling [0-9a-f]{12} +\d+% \[#* *\] [\d.]+ [kMG]?B\/[\d.]+ MB [\d.]+ [kMG]?B\/s \d+s/);
+  assert.ok((text.match(/\r/g) || []).length >= 3, 'the bar is redrawn');
+  assert.match(text, /interrupted: run the same pull again to resume it/);
+  assertNoModel(s, 'org/big');
+  reg.reset();
 });
 
 test('serve: /api/pull streams Ollama\'s progress to the ollama client; bad input is a 400', async () => {
