@@ -271,16 +271,25 @@ static int xfer_cancel(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, cu
 struct small_ctx {
     struct dl_response *r;
     int too_large;
+    int error_status; /* the current response is an error (>= 400): its body is cut short */
+    int cut;          /* an error body was cut at DL_MAX_SMALL */
 };
 
 static size_t small_write(char *p, size_t sz, size_t n, void *ud)
 {
     struct small_ctx *x = ud;
-    if (buf_append(&x->r->body, p, sz * n)) {
+    size_t len = sz * n;
+    if (x->error_status && x->r->body.len + len > DL_MAX_SMALL) {
+        /* An error answer only feeds a message: keep its start, read no more. */
+        buf_append(&x->r->body, p, DL_MAX_SMALL - x->r->body.len);
+        x->cut = 1;
+        return 0;
+    }
+    if (buf_append(&x->r->body, p, len)) {
         x->too_large = 1;
         return 0;
     }
-    return sz * n;
+    return len;
 }
 
 static void copy_header_value(char *out, size_t len, const char *v, size_t n)
@@ -303,6 +312,8 @@ static size_t small_header(char *p, size_t sz, size_t n, void *ud)
     size_t len = sz * n;
     /* A new response (after a redirect) starts with its status line. */
     if (len > 5 && !strncmp(p, "HTTP/", 5)) {
+        const char *sp = memchr(p, ' ', len);
+        x->error_status = sp && sp + 4 <= p + len && sp[1] >= '4';
         x->r->www_authenticate[0] = '\0';
         x->r->content_type[0] = '\0';
     } else if (len > 17 && !strncasecmp(p, "www-authenticate:", 17)) {
@@ -334,6 +345,8 @@ int dl_get(struct dl_session *s, const char *url, const char *accept, size_t max
     curl_easy_setopt(c.h, CURLOPT_XFERINFODATA, &c);
     curl_easy_setopt(c.h, CURLOPT_TIMEOUT, 120L);
     CURLcode cc = curl_easy_perform(c.h);
+    if (x.cut && cc == CURLE_WRITE_ERROR)
+        cc = CURLE_OK;
     if (x.too_large)
         rc = err_set(e, ERR_TOO_LARGE, "the answer from %.200s is larger than %zu bytes", url, max);
     else if (cc != CURLE_OK)

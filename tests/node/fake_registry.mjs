@@ -18,6 +18,7 @@
 //   trickle   { rate: BYTES_PER_S }  send slowly
 //   huge      answer with a 10 GB generated body (never stored)
 //   metadata  redirect to http://169.254.169.254/latest/meta-data/
+//   huge-manifest / huge-error  a manifest answer (200 / 500) with an endless body
 //   redirect  { host }  redirect to the same path on host (e.g. localhost:PORT, 127.0.0.2:PORT)
 // reg.requests records every request: { method, url, range, auth, host }.
 import http from 'node:http';
@@ -125,6 +126,16 @@ export class FakeRegistry {
         'x-repo-commit': repo.commit, 'x-linked-etag': `"${f.sha}"`, 'x-linked-size': String(f.size), etag: `"${f.sha}"` });
     }
     if ((m = p.match(/^\/v2\/([^/]+)\/([^/]+)\/manifests\/([^/]+)$/))) {
+      if (this.fault?.kind === 'huge-manifest' || this.fault?.kind === 'huge-error') {
+        // An endless answer: a manifest, or an error body, that never ends.
+        res.writeHead(this.fault.kind === 'huge-error' ? 500 : 200, { 'content-type': 'application/json' });
+        const chunk = Buffer.alloc(1 << 16, 0x20);
+        const pump = () => {
+          while (!res.destroyed && res.write(chunk)) this.bytesSent += chunk.length;
+          if (!res.destroyed) res.once('drain', pump);
+        };
+        return pump();
+      }
       const model = this.ollama.get(`${m[1]}/${m[2]}:${m[3]}`);
       if (!model) return this.json(res, 404, { errors: [{ code: 'MANIFEST_UNKNOWN', message: 'manifest unknown' }] });
       if (model.isPrivate && req.headers.authorization !== `Bearer ${this.token}`) {

@@ -287,6 +287,24 @@ test('ollama: a manifest with a ../ digest or no layers is refused before anythi
   assert.deepEqual(tree(join(s.ollama, 'blobs')), []);
 });
 
+test('faults: an endless manifest or error body is read within its cap', async () => {
+  const s = stores();
+  reg.reset();
+  reg.fault = { kind: 'huge-manifest' };
+  let r = await pull('tiny', s.env);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /is larger than 4194304 bytes/);
+  assert.ok(reg.bytesSent < 64 << 20, `sent ${reg.bytesSent}`);
+  reg.reset();
+  reg.fault = { kind: 'huge-error' };
+  r = await pull('tiny', s.env);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /answered HTTP 500/);
+  assert.ok(reg.bytesSent < 16 << 20, `sent ${reg.bytesSent}`);
+  assertNoModel(s);
+  reg.reset();
+});
+
 test('faults: a wrong digest deletes the partial; a redirect to 169.254.169.254 is refused', async () => {
   const s = stores();
   reg.reset();
