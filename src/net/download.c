@@ -202,7 +202,9 @@ static int conn_init(struct conn *c, struct dl_session *s, const char *url, cons
     curl_easy_setopt(c->h, CURLOPT_FOLLOWLOCATION, 1L);
     curl_easy_setopt(c->h, CURLOPT_MAXREDIRS, (long)MAX_REDIRS);
     curl_easy_setopt(c->h, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(c->h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    /* No redirect from https down to plain http. */
+    curl_easy_setopt(c->h, CURLOPT_REDIR_PROTOCOLS_STR,
+                     strncasecmp(url, "https://", 8) == 0 ? "https" : "http,https");
     curl_easy_setopt(c->h, CURLOPT_OPENSOCKETFUNCTION, open_socket);
     curl_easy_setopt(c->h, CURLOPT_OPENSOCKETDATA, c);
     curl_easy_setopt(c->h, CURLOPT_NOSIGNAL, 1L);

@@ -6,7 +6,7 @@
  * an optional bearer token, and the caller's cancel flag.
  *
  * Safety rules every request follows:
- *   - at most 5 redirects, http and https only;
+ *   - at most 5 redirects, http and https only, never from https down to http;
  *   - every connection's address is checked before it is made (CURLOPT_OPENSOCKETFUNCTION):
  *     loopback, RFC 1918, CGNAT, fc00::/7 and link-local addresses are refused unless they are
  *     an address of the session's endpoint host itself (or of a proxy named by https_proxy,

@@ -110,6 +110,17 @@ function pull(name, env, args = []) {
   });
 }
 
+// A pull under /usr/bin/time: its result and its peak RSS in bytes.
+function pullRss(name, env) {
+  return new Promise((resolve) => {
+    execFile('/usr/bin/time', ['-f', 'RSS %M', HEARTH, 'pull', name], { env, maxBuffer: 1 << 24 },
+      (err, stdout, stderr) => {
+        const m = stderr.match(/RSS (\d+)\s*$/);
+        resolve({ code: err ? err.code : 0, stderr, rss: m ? Number(m[1]) * 1024 : NaN });
+      });
+  });
+}
+
 // Every file under dir (relative paths), symlinks included.
 function tree(dir) {
   if (!existsSync(dir)) return [];
@@ -290,10 +301,13 @@ test('ollama: a manifest with a ../ digest or no layers is refused before anythi
 test('faults: an endless manifest or error body is read within its cap', async () => {
   const s = stores();
   reg.reset();
+  const base = await pullRss('absent', s.env); // the same process failing on a small answer
+  assert.equal(base.code, 1);
   reg.fault = { kind: 'huge-manifest' };
-  let r = await pull('tiny', s.env);
+  let r = await pullRss('tiny', s.env);
   assert.equal(r.code, 1);
   assert.match(r.stderr, /is larger than 4194304 bytes/);
+  assert.ok(r.rss < base.rss + (32 << 20), `peak RSS ${r.rss} vs ${base.rss}`);
   assert.ok(reg.bytesSent < 64 << 20, `sent ${reg.bytesSent}`);
   reg.reset();
   reg.fault = { kind: 'huge-error' };
@@ -347,10 +361,12 @@ test('credentials: HF_TOKEN is not sent along a redirect to another host', async
 test('faults: a 10 GB body stops at the expected size; a stall and dropped connections are retried', async () => {
   const s = stores();
   reg.reset();
+  const base = await pullRss('org/nothere', s.env);
   reg.fault = { kind: 'huge' };
   const t0 = Date.now();
-  let r = await pull('org/one', s.env);
+  let r = await pullRss('org/one', s.env);
   assert.equal(r.code, 1);
+  assert.ok(r.rss < base.rss + (32 << 20), `peak RSS ${r.rss} vs ${base.rss}`);
   assert.match(r.stderr, /sent more than the expected \d+ bytes: the partial file was deleted/);
   assert.ok(reg.bytesSent < 256 << 20, `sent ${reg.bytesSent} bytes`);
   assert.ok(Date.now() - t0 < 20000);
