@@ -460,7 +460,11 @@ test('Ctrl-C stops hearth pull cleanly and keeps the partial for a resume', asyn
   const child = spawn(HEARTH, ['pull', 'big'], { env: s.env, stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   child.stderr.on('data', (d) => { err += d; });
-  await new Promise((res) => setTimeout(res, 1500));
+  const blobs = join(s.ollama, 'blobs');
+  const partial = () => existsSync(blobs) && readdirSync(blobs).some((n) => n.endsWith('.partial'));
+  for (let i = 0; i < 400 && !(partial() && /pulling [0-9a-f]{12} +[1-9]/.test(err)); i++) {
+    await new Promise((res) => setTimeout(res, 50));
+  }
   child.kill('SIGINT');
   const code = await new Promise((res) => child.on('exit', (c) => res(c)));
   assert.equal(code, 130, err);
