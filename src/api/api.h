@@ -247,6 +247,7 @@ void anthropic_routes(const struct http_route **routes, int *n);
 void llama_routes(const struct http_route **routes, int *n);
 void metrics_routes(const struct http_route **routes, int *n);
 void responses_routes(const struct http_route **routes, int *n);
+void pull_routes(const struct http_route **routes, int *n); /* pull.c */
 
 /* Metrics (metrics.c); every function is thread-safe. */
 void metrics_request(const char *route, int status);

@@ -26,6 +26,7 @@ static void usage(FILE *out)
             "  list, ls                  list the server's models\n"
             "  ps                        list the loaded models\n"
             "  show MODEL                show a model's details (--modelfile, --template, -v...)\n"
+            "  pull MODEL                download a model from Hugging Face or an Ollama registry\n"
             "  rm MODEL...               delete models\n"
             "  cp SOURCE DESTINATION     give a model another name\n"
             "  stop MODEL                unload a model\n"
@@ -83,6 +84,7 @@ int main(int argc, char **argv)
     } cmds[] = {
         {"serve", cmd_serve}, {"list", cmd_list}, {"ls", cmd_list}, {"ps", cmd_ps},
         {"show", cmd_show},   {"rm", cmd_rm},     {"cp", cmd_cp},   {"stop", cmd_stop},
+        {"pull", cmd_pull},
     };
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         if (!strcmp(cmd, cmds[i].name))
