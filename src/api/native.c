@@ -43,6 +43,9 @@ void native_req_free(struct native_req *r)
     if (!r)
         return;
     free(r->path);
+    free(r->model_template);
+    free(r->model_system);
+    free(r->model_messages);
     free(r->prompt);
     free(r->suffix);
     free(r->prefix_tokens);

@@ -606,7 +606,7 @@ int store_list(const struct store *s, struct store_model **out, int *n)
         struct store_model m;
         struct err pe = {0};
         int rc = preset_model(s, p, secs[i], 0, &m, &pe);
-        if (rc == 0)
+        if (rc == 0 && m.path)
             *model_list_add(&l) = m;
         else if (rc < 0)
             log_warn("msg=\"%s\"", pe.msg);
@@ -617,7 +617,7 @@ int store_list(const struct store *s, struct store_model **out, int *n)
      * name, the other is listed by its full one. */
     struct stat *ids = xcalloc((size_t)(l.n ? l.n : 1), sizeof *ids);
     for (int i = 0; i < l.n; i++)
-        if (stat(l.v[i].path, &ids[i]) != 0)
+        if (!l.v[i].path || stat(l.v[i].path, &ids[i]) != 0)
             ids[i].st_ino = 0;
     int k = 0;
     for (int i = 0; i < l.n; i++) {
