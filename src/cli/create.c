@@ -1,6 +1,7 @@
 /* `hearth create NAME -f Modelfile [-q TYPE] [--ollama]`: makes a model from a Modelfile, on
  * this machine (no server needed: the presets file and Ollama's store are plain files that a
  * running server reads on every lookup). */
+#include "base/log.h"
 #include "base/util.h"
 #include "cli/cli.h"
 #include "store/create.h"
@@ -53,20 +54,22 @@ static void on_progress(void *ctx, const char *status, int64_t total, int64_t do
     if (!b->tty) {
         /* Not a terminal: one line per step, and its end. */
         if (!same || (pct == 100 && b->last_pct != 100))
-            fprintf(stderr, "%s%s\n", status, pct == 100 ? " 100%" : "");
+            printf("%s%s\n", status, pct == 100 ? " 100%" : "");
+        fflush(stdout);
     } else {
         if (!same && b->last[0])
-            fputc('\n', stderr);
+            fputc('\n', stdout);
         if (pct >= 0) {
             char bar[31];
             int fill = pct * 30 / 100;
             for (int i = 0; i < 30; i++)
                 bar[i] = i < fill ? '#' : ' ';
             bar[30] = '\0';
-            fprintf(stderr, "\r%s %3d%% [%s]", status, pct, bar);
+            printf("\r%s %3d%% [%s]", status, pct, bar);
         } else {
-            fprintf(stderr, "\r%s", status);
+            printf("\r%s", status);
         }
+        fflush(stdout);
     }
     snprintf(b->last, sizeof b->last, "%s", status);
     b->last_pct = pct;
@@ -153,6 +156,9 @@ int cmd_create(int argc, char **argv)
              d = strtok_r(NULL, ":", &save))
             dirs[n_dirs++] = d;
     }
+    /* Progress goes to stdout; the log only says what went wrong. */
+    if (!getenv("HEARTH_LOG_LEVEL"))
+        log_set_level(LOG_LEVEL_WARN);
     size_t len = 0;
     text = read_modelfile(file, &len);
     if (!text)
@@ -165,7 +171,7 @@ int cmd_create(int argc, char **argv)
     char dir[4096];
     snprintf(dir, sizeof dir, "%s", file);
     char *base_dir = dirname(dir);
-    struct bar bar = {.tty = isatty(2), .last_pct = -2};
+    struct bar bar = {.tty = isatty(1), .last_pct = -2};
     struct store_config cfg = {.dirs = dirs, .n_dirs = n_dirs};
     s = store_init(&cfg);
     char exe[4096];
@@ -183,14 +189,14 @@ int cmd_create(int argc, char **argv)
     };
     int rc = create_model(s, &mf, &o, &e);
     if (bar.tty && bar.last[0])
-        fputc('\n', stderr);
+        fputc('\n', stdout);
     if (rc) {
         cli_error("%s", e.msg);
         goto out;
     }
     char presets[4096];
     create_presets_path(s, presets, sizeof presets);
-    fprintf(stderr, "success: created %s in %s%s\n", name, presets,
+    printf("success: created %s in %s%s\n", name, presets,
             ollama ? " and Ollama's store" : "");
     status = 0;
 out:

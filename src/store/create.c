@@ -431,6 +431,18 @@ static json_t *messages_json(const struct modelfile *mf)
     return arr;
 }
 
+/* The machine as Go's GOARCH names it, which is what Ollama's config blob records. */
+static const char *goarch(void)
+{
+#if defined(__x86_64__)
+    return "amd64";
+#elif defined(__aarch64__)
+    return "arm64";
+#else
+    return "unknown";
+#endif
+}
+
 /* "260K", "1.2B": the parameter count as Ollama's model_type shows it. */
 static void param_size(uint64_t n, char *out, size_t len)
 {
@@ -523,7 +535,7 @@ static int write_manifest(const struct store *s, const struct model_ref *ref,
         const char *ft = quantize_ftype_name(g->ftype);
         config = json_pack("{s:s,s:s,s:[s],s:s,s:s,s:s,s:s,s:{s:s,s:O}}", "model_format", "gguf",
                            "model_family", g->arch, "model_families", g->arch, "model_type",
-                           ptype, "file_type", ft ? ft : "unknown", "architecture", "amd64",
+                           ptype, "file_type", ft ? ft : "unknown", "architecture", goarch(),
                            "os", "linux", "rootfs", "type", "layers", "diff_ids", ids);
         text = json_dumps(config, JSON_COMPACT);
         config_len = strlen(text);
