@@ -94,9 +94,9 @@ static void *upload_open(const struct http_request *req, struct http_reply *rep)
     u->max = max;
     snprintf(u->final, sizeof u->final, "%s", path);
     snprintf(u->hex, sizeof u->hex, "%s", req->path + strlen("/api/blobs/sha256:"));
-    char dir[LAYOUT_MAX_PATH];
-    snprintf(dir, sizeof dir, "%s", path);
-    snprintf(dir, sizeof dir, "%s", dirname(dir));
+    char tmpd[LAYOUT_MAX_PATH], dir[LAYOUT_MAX_PATH];
+    snprintf(tmpd, sizeof tmpd, "%s", path);
+    snprintf(dir, sizeof dir, "%s", dirname(tmpd));
     if (layout_mkdirs(dir, &e)) {
         api_error(rep, e.code, e.msg);
         free(u);
