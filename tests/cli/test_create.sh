@@ -1,0 +1,113 @@
+# `hearth create`: a Modelfile becomes a preset section (and with --ollama an Ollama manifest);
+# bad Modelfiles, missing files and bad flags are one-line errors naming the problem.
+. "$(dirname "$0")/lib.sh"
+export XDG_CONFIG_HOME="$T/config" OLLAMA_MODELS="$T/ollama"
+unset HEARTH_MODELS_DIR
+PRESETS="$XDG_CONFIG_HOME/hearth/presets.ini"
+mkdir -p "$T/mf"
+cp "$STORIES" "$T/mf/stories.gguf"
+
+run_hearth create --help
+expect_eq "help: exit" "$RC" 0
+expect_contains "help: usage" "$OUT" "Usage: hearth create NAME"
+expect_contains "help: -q" "$OUT" "--quantize TYPE"
+run_hearth --help
+expect_contains "create is in hearth --help" "$OUT" "create NAME -f Modelfile"
+
+# FROM a path relative to the Modelfile's folder, run from elsewhere.
+cat >"$T/mf/Modelfile" <<'MF'
+# comment
+FROM ./stories.gguf
+PARAMETER temperature 0
+PARAMETER num_predict 5
+PARAMETER stop "<|end|>"
+SYSTEM """Two
+lines"""
+LICENSE MIT
+MESSAGE user hello
+MF
+run_hearth create story -f "$T/mf/Modelfile"
+expect_eq "create: exit" "$RC" 0
+expect_contains "create: success line" "$OUT" "success: created story"
+expect_eq "create: nothing on stderr" "$ERR" ""
+ini="$(cat "$PRESETS")"
+expect_contains "preset section" "$ini" "[story:latest]"
+expect_contains "model is the absolute path" "$ini" "model = $T/mf/stories.gguf"
+expect_contains "parameter" "$ini" "num_predict = 5"
+expect_contains "stop" "$ini" "stop = <|end|>"
+expect_contains "system with a newline, quoted" "$ini" 'system = "Two\nlines"'
+expect_contains "messages as JSON" "$ini" 'messages = [{"role":"user","content":"hello"}]'
+expect_contains "license" "$ini" "license = MIT"
+[ -e "$OLLAMA_MODELS" ]
+expect_eq "no Ollama store without --ollama" "$?" 1
+
+# Creating the same name again replaces its section, and other sections stay.
+printf 'FROM ./stories.gguf\nPARAMETER num_predict 9\n' >"$T/mf/Other"
+run_hearth create other -f "$T/mf/Other"
+printf 'FROM ./stories.gguf\nPARAMETER num_predict 7\n' >"$T/mf/Again"
+run_hearth create story -f "$T/mf/Again"
+ini="$(cat "$PRESETS")"
+expect_contains "replaced" "$ini" "num_predict = 7"
+expect_not_contains "old value gone" "$ini" "num_predict = 5"
+expect_contains "other section kept" "$ini" "[other:latest]"
+expect_eq "one story section" "$(grep -c '^\[story:latest\]' "$PRESETS")" 1
+
+# --ollama writes a manifest whose model layer is the GGUF.
+run_hearth create story2 -f "$T/mf/Modelfile" --ollama
+expect_eq "--ollama: exit" "$RC" 0
+man="$OLLAMA_MODELS/manifests/registry.ollama.ai/library/story2/latest"
+[ -f "$man" ]
+expect_eq "--ollama: manifest written" "$?" 0
+digest="$(sha256sum "$STORIES" | cut -d' ' -f1)"
+expect_contains "--ollama: model layer digest" "$(cat "$man")" "sha256:$digest"
+cmp -s "$STORIES" "$OLLAMA_MODELS/blobs/sha256-$digest"
+expect_eq "--ollama: blob is the GGUF" "$?" 0
+
+# -q on an F32 model: a Q8_0 copy in the models folder beside the presets file.
+run_hearth create storyq -f "$T/mf/Modelfile" -q Q8_0
+expect_eq "-q: exit" "$RC" 0
+expect_contains "-q: progress" "$OUT" "quantizing F32 model to Q8_0"
+q="$XDG_CONFIG_HOME/hearth/models/storyq-latest.gguf"
+[ -f "$q" ] && [ "$(stat -c %s "$q")" -lt "$(stat -c %s "$STORIES")" ]
+expect_eq "-q: a smaller GGUF" "$?" 0
+run_hearth run "$q" "Once upon a time" --temperature 0 -n 4
+expect_eq "-q: the result loads and runs" "$RC" 0
+expect_contains "-q: model points at it" "$(cat "$PRESETS")" "model = $q"
+run_hearth create storyq2 -f "$T/mf/Modelfile" -q Q9_9
+expect_clean_failure "-q unknown type" "unknown quantization type 'Q9_9'"
+
+# Failures: one line, naming the file and line.
+run_hearth create x -f "$T/mf/missing"
+expect_clean_failure "missing Modelfile" "$T/mf/missing"
+run_hearth create x -f "$T/mf"
+expect_clean_failure "a folder" "not a regular file"
+printf 'FROM ./stories.gguf\n\nFORM x\n' >"$T/mf/Bad"
+run_hearth create x -f "$T/mf/Bad"
+expect_clean_failure "bad instruction" "line 3: unknown instruction 'FORM'"
+printf 'FROM ./stories.gguf\nPARAMETER temperature hot\n' >"$T/mf/Bad"
+run_hearth create x -f "$T/mf/Bad"
+expect_clean_failure "bad parameter" "line 2: temperature must be a number"
+printf 'SYSTEM hi\n' >"$T/mf/Bad"
+run_hearth create x -f "$T/mf/Bad"
+expect_clean_failure "no FROM" "no FROM line"
+printf 'FROM ./nope.gguf\n' >"$T/mf/Bad"
+run_hearth create x -f "$T/mf/Bad"
+expect_clean_failure "FROM a missing file" "nope.gguf"
+printf 'not a gguf' >"$T/mf/fake.gguf"
+printf 'FROM ./fake.gguf\n' >"$T/mf/Bad"
+run_hearth create x -f "$T/mf/Bad"
+expect_clean_failure "FROM a file that is not a GGUF" "fake.gguf"
+printf 'FROM no-such-model\n' >"$T/mf/Bad"
+run_hearth create x -f "$T/mf/Bad"
+expect_clean_failure "FROM an unknown name" "no-such-model"
+run_hearth create "../x" -f "$T/mf/Modelfile"
+expect_clean_failure "bad name" "../x"
+run_hearth create
+expect_clean_failure "no name" "needs a model name"
+run_hearth create x -f
+expect_clean_failure "-f without a value" "-f needs a value"
+run_hearth create x --bogus
+expect_clean_failure "unknown flag" "unknown flag '--bogus'"
+expect_not_contains "failures wrote no section" "$(cat "$PRESETS")" "[x:latest]"
+
+finish
