@@ -41,7 +41,7 @@ static int64_t max_blob_bytes(void)
 static int blob_path(const char *path, char *out, size_t len, struct err *e)
 {
     const char *digest = path + strlen("/api/blobs/");
-    if (strncmp(digest, "sha256:", 7) || !layout_digest_valid(digest))
+    if (strncmp(digest, "sha256:", 7) != 0 || !layout_digest_valid(digest))
         return err_set(e, ERR_BAD_REQUEST,
                        "invalid digest '%.80s' (expected sha256: and 64 lowercase hex digits)",
                        digest);
@@ -167,8 +167,7 @@ static void upload_close(void *ctx, int complete, struct http_reply *rep)
             api_errorf(rep, ERR_IO, "cannot store the blob: %s", strerror(errno));
     } else if (!ok && rep) {
         if (u->failed == -1)
-            api_errorf(rep, ERR_TOO_LARGE, "the blob is larger than %lld bytes",
-                       (long long)u->max);
+            api_errorf(rep, ERR_TOO_LARGE, "the blob is larger than %lld bytes", (long long)u->max);
         else
             api_errorf(rep, ERR_IO, "cannot write the blob: %s", strerror(u->failed));
     }

@@ -9,10 +9,10 @@
  *
  * Mistakes found before anything is written are answered with 400/404; once the stream has
  * started, a failure ends it with an {"error"} line, as Ollama does. */
+#include "store/create.h"
 #include "api/api.h"
 #include "base/log.h"
 #include "base/util.h"
-#include "store/create.h"
 #include "store/layout.h"
 #include "store/modelfile.h"
 
@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #define CREATE_MAX_FILES    64
 #define CREATE_MAX_LICENSES 64
@@ -43,8 +44,7 @@ static int set_text(char **slot, json_t *body, const char *key, struct err *e)
 
 /* A {name: digest} object: checks every digest; *gguf gets the one .gguf entry's digest when
  * want_gguf, else the single entry's. */
-static int digest_map(json_t *body, const char *key, int want_gguf, const char **out,
-                      struct err *e)
+static int digest_map(json_t *body, const char *key, int want_gguf, const char **out, struct err *e)
 {
     json_t *m = json_object_get(body, key);
     if (!m || json_is_null(m))
@@ -61,7 +61,7 @@ static int digest_map(json_t *body, const char *key, int want_gguf, const char *
     json_object_foreach(m, name, v)
     {
         const char *d = json_string_value(v);
-        if (!d || strncmp(d, "sha256:", 7) || !layout_digest_valid(d))
+        if (!d || strncmp(d, "sha256:", 7) != 0 || !layout_digest_valid(d))
             return err_set(e, ERR_BAD_REQUEST,
                            "%s.%s: invalid digest (expected sha256: and 64 lowercase hex digits)",
                            key, name);
@@ -77,8 +77,7 @@ static int digest_map(json_t *body, const char *key, int want_gguf, const char *
                        "safetensors are not supported)",
                        key);
     if (n > 1)
-        return err_set(e, ERR_BAD_REQUEST,
-                       "%s: more than one %s (hearth takes one file here)", key,
+        return err_set(e, ERR_BAD_REQUEST, "%s: more than one %s (hearth takes one file here)", key,
                        want_gguf ? ".gguf file" : "adapter");
     if (found)
         *out = found;
@@ -194,8 +193,8 @@ static int add_license(json_t *body, struct modelfile *mf, struct err *e)
 }
 
 /* Turns the request into mf; *name and *quant point into body. */
-static int parse_request(json_t *body, struct modelfile *mf, const char **name,
-                         const char **quant, int *stream, struct err *e)
+static int parse_request(json_t *body, struct modelfile *mf, const char **name, const char **quant,
+                         int *stream, struct err *e)
 {
     static const char *const unsupported[] = {"renderer", "parser", "draft_files",
                                               "draft_quantize"};
@@ -331,8 +330,13 @@ static size_t job_next(void *ctx, char *buf, size_t max)
 {
     struct create_job *j = ctx;
     pthread_mutex_lock(&j->mu);
-    while (!j->out.len && !j->done)
-        pthread_cond_wait(&j->cv, &j->mu);
+    while (!j->out.len && !j->done) {
+        struct timespec ts;
+        deadline_after_ms(&ts, 200);
+        pthread_cond_timedwait(&j->cv, &j->mu, &ts);
+        if (api->shutting_down)
+            j->cancel = 1; /* stops a quantize; the rest of a create is short */
+    }
     size_t n = j->out.len < max ? j->out.len : max;
     memcpy(buf, j->out.data, n);
     buf_consume(&j->out, n);

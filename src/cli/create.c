@@ -1,10 +1,10 @@
 /* `hearth create NAME -f Modelfile [-q TYPE] [--ollama]`: makes a model from a Modelfile, on
  * this machine (no server needed: the presets file and Ollama's store are plain files that a
  * running server reads on every lookup). */
+#include "store/create.h"
 #include "base/log.h"
 #include "base/util.h"
 #include "cli/cli.h"
-#include "store/create.h"
 #include "store/modelfile.h"
 
 #include <errno.h>
@@ -112,6 +112,8 @@ int cmd_create(int argc, char **argv)
     struct modelfile mf = {0};
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!a)
+            break;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             create_usage();
             status = 0;
@@ -196,8 +198,7 @@ int cmd_create(int argc, char **argv)
     }
     char presets[4096];
     create_presets_path(s, presets, sizeof presets);
-    printf("success: created %s in %s%s\n", name, presets,
-            ollama ? " and Ollama's store" : "");
+    printf("success: created %s in %s%s\n", name, presets, ollama ? " and Ollama's store" : "");
     status = 0;
 out:
     modelfile_free(&mf);

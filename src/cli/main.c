@@ -83,9 +83,9 @@ int main(int argc, char **argv)
         const char *name;
         int (*fn)(int, char **);
     } cmds[] = {
-        {"serve", cmd_serve}, {"list", cmd_list}, {"ls", cmd_list}, {"ps", cmd_ps},
-        {"show", cmd_show},   {"rm", cmd_rm},     {"cp", cmd_cp},   {"stop", cmd_stop},
-        {"create", cmd_create},
+        {"serve", cmd_serve}, {"list", cmd_list}, {"ls", cmd_list},
+        {"ps", cmd_ps},       {"show", cmd_show}, {"rm", cmd_rm},
+        {"cp", cmd_cp},       {"stop", cmd_stop}, {"create", cmd_create},
     };
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         if (!strcmp(cmd, cmds[i].name))

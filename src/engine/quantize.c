@@ -193,7 +193,7 @@ int quantize_run(const char *exe, const char *src, const char *dst, const char *
     if (killed)
         return err_set(e, ERR_CANCELLED, "quantizing was cancelled");
     if (WIFSIGNALED(status))
-        return err_set(e, ERR_BAD_MODEL, "quantizing crashed (signal %d: %s)%s%s",
-                       WTERMSIG(status), strsignal(WTERMSIG(status)), *why ? ": " : "", why);
+        return err_set(e, ERR_BAD_MODEL, "quantizing crashed (signal %d: %s)%s%s", WTERMSIG(status),
+                       strsignal(WTERMSIG(status)), *why ? ": " : "", why);
     return err_set(e, ERR_BAD_MODEL, "quantizing failed: %s", *why ? why : "no reason given");
 }

@@ -31,7 +31,7 @@ struct req_state {
     struct http_reply rep;
     int refs;
     int stream_freed;
-    const char *route; /* the matched route's pattern (a bounded label for metrics) */
+    const char *route;            /* the matched route's pattern (a bounded label for metrics) */
     const struct http_sink *sink; /* a streamed upload */
     void *sink_ctx;               /* set between the sink's open and close */
 };
@@ -180,8 +180,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         *con_cls = st;
         const struct http_upload_route *up = find_upload(&srv->cfg, method, url);
         if (up) {
-            struct http_request req = {.method = st->method, .path = st->path, .body = "",
-                                       .conn = conn};
+            struct http_request req = {
+                .method = st->method, .path = st->path, .body = "", .conn = conn};
             st->route = up->path;
             st->rep.status = 500;
             st->sink = up->sink;

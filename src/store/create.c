@@ -46,8 +46,14 @@ int create_quant_type(const char *name)
     return quantize_type(name);
 }
 
-static void progress(const struct create_opts *o, const char *status, int64_t total,
-                     int64_t done)
+/* A number for temporary names that no other create in this process uses at the same time. */
+static unsigned long unique_id(void)
+{
+    static unsigned long counter;
+    return __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED);
+}
+
+static void progress(const struct create_opts *o, const char *status, int64_t total, int64_t done)
 {
     if (o->progress)
         o->progress(o->progress_ctx, status, total, done);
@@ -57,7 +63,7 @@ static void progress(const struct create_opts *o, const char *status, int64_t to
 
 /* What FROM (or ADAPTER) resolved to. */
 struct base {
-    char path[LAYOUT_MAX_PATH]; /* the GGUF */
+    char path[LAYOUT_MAX_PATH];     /* the GGUF */
     char name[STORE_MAX_NAME + 16]; /* the base model's name when FROM named one, else "" */
     char digest[72];                /* "sha256:HEX" when already known */
     struct store_model model;       /* FROM a name: what the store knows of it */
@@ -146,16 +152,11 @@ static int file_ftype(const struct mfile *f)
     if (mfile_get_int(f, "general.file_type", &v) == 0)
         return (int)v;
     switch (f->main_type) { /* ggml types: F32 0, F16 1, Q8_0 8, BF16 30 */
-    case 0:
-        return 0;
-    case 1:
-        return 1;
-    case 8:
-        return 7;
-    case 30:
-        return 32;
-    default:
-        return -1;
+    case 0: return 0;
+    case 1: return 1;
+    case 8: return 7;
+    case 30: return 32;
+    default: return -1;
     }
 }
 
@@ -269,8 +270,8 @@ static void on_hash_progress(void *ctx, int64_t done)
     progress(h->o, "hashing model file", h->total, done);
 }
 
-static int copy_file(const char *from, const char *to, const struct create_opts *o,
-                     int64_t total, const char *status)
+static int copy_file(const char *from, const char *to, const struct create_opts *o, int64_t total,
+                     const char *status)
 {
     int in = open(from, O_RDONLY | O_CLOEXEC);
     if (in < 0)
@@ -342,7 +343,8 @@ static int blob_from_file(const char *root, const char *path, char digest[72], i
     }
     snprintf(msg, sizeof msg, "copying file %s", digest);
     char tmp[LAYOUT_MAX_PATH + 64];
-    snprintf(tmp, sizeof tmp, "%s/.hearth-create-%ld-%.12s", dir, (long)getpid(), digest + 7);
+    snprintf(tmp, sizeof tmp, "%s/.hearth-create-%ld-%lu-%.12s", dir, (long)getpid(), unique_id(),
+             digest + 7);
     unlink(tmp);
     if (link(path, tmp) != 0) {
         if (copy_file(path, tmp, o, size, msg) != 0) {
@@ -395,15 +397,9 @@ static json_t *params_json(const struct strlist *params)
         json_t *val;
         switch (d ? d->type : PARAM_STR) {
         case PARAM_INT:
-        case PARAM_I64:
-            val = json_integer(strtoll(v, NULL, 10));
-            break;
-        case PARAM_FLOAT:
-            val = json_real(strtod(v, NULL));
-            break;
-        case PARAM_BOOL:
-            val = json_boolean(!strcmp(v, "true") || !strcmp(v, "1"));
-            break;
+        case PARAM_I64: val = json_integer(strtoll(v, NULL, 10)); break;
+        case PARAM_FLOAT: val = json_real(strtod(v, NULL)); break;
+        case PARAM_BOOL: val = json_boolean(!strcmp(v, "true") || !strcmp(v, "1")); break;
         case PARAM_LIST: {
             json_t *arr = json_object_get(o, name);
             if (!arr) {
@@ -413,9 +409,7 @@ static json_t *params_json(const struct strlist *params)
             json_array_append_new(arr, json_string(v));
             continue;
         }
-        default:
-            val = json_string(v);
-            break;
+        default: val = json_string(v); break;
         }
         json_object_set_new(o, name, val);
     }
@@ -456,8 +450,8 @@ static void param_size(uint64_t n, char *out, size_t len)
 
 static int write_manifest(const struct store *s, const struct model_ref *ref,
                           const struct modelfile *mf, const struct base *base, const char *model,
-                          char model_digest[72], const struct gguf_facts *g,
-                          const char *adapter, const struct create_opts *o, struct err *e)
+                          char model_digest[72], const struct gguf_facts *g, const char *adapter,
+                          const struct create_opts *o, struct err *e)
 {
     const char *root = store_ollama_root(s);
     json_t *layers = json_array(), *ids = json_array();
@@ -534,9 +528,9 @@ static int write_manifest(const struct store *s, const struct model_ref *ref,
         param_size(g->n_params, ptype, sizeof ptype);
         const char *ft = quantize_ftype_name(g->ftype);
         config = json_pack("{s:s,s:s,s:[s],s:s,s:s,s:s,s:s,s:{s:s,s:O}}", "model_format", "gguf",
-                           "model_family", g->arch, "model_families", g->arch, "model_type",
-                           ptype, "file_type", ft ? ft : "unknown", "architecture", goarch(),
-                           "os", "linux", "rootfs", "type", "layers", "diff_ids", ids);
+                           "model_family", g->arch, "model_families", g->arch, "model_type", ptype,
+                           "file_type", ft ? ft : "unknown", "architecture", goarch(), "os",
+                           "linux", "rootfs", "type", "layers", "diff_ids", ids);
         text = json_dumps(config, JSON_COMPACT);
         config_len = strlen(text);
         rc = blob_from_mem(root, text, config_len, config_digest, o, e);
@@ -544,8 +538,8 @@ static int write_manifest(const struct store *s, const struct model_ref *ref,
     }
     if (!rc) {
         manifest = json_pack("{s:i,s:s,s:{s:s,s:s,s:I},s:O}", "schemaVersion", 2, "mediaType",
-                             MT_MANIFEST, "config", "mediaType", MT_CONFIG, "digest",
-                             config_digest, "size", (json_int_t)config_len, "layers", layers);
+                             MT_MANIFEST, "config", "mediaType", MT_CONFIG, "digest", config_digest,
+                             "size", (json_int_t)config_len, "layers", layers);
         char path[LAYOUT_MAX_PATH], dir[LAYOUT_MAX_PATH];
         rc = layout_ollama_manifest(root, ref, path, sizeof path, e);
         if (!rc) {
@@ -656,7 +650,8 @@ int create_model(const struct store *s, const struct modelfile *mf, const struct
         }
         if (rc)
             goto out;
-        snprintf(tmp, sizeof tmp, "%s/.hearth-quantize-%ld.gguf", dir, (long)getpid());
+        snprintf(tmp, sizeof tmp, "%s/.hearth-quantize-%ld-%lu.gguf", dir, (long)getpid(),
+                 unique_id());
         if ((rc = quantize(o, base.path, &g, tmp, e)))
             goto out;
         if (o->ollama) {

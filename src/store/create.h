@@ -32,16 +32,15 @@
 
 /* Called with a status line ("parsing modelfile", "quantizing F16 model to Q4_K_M"...) and,
  * for long steps, the work done of the total (both 0 otherwise). */
-typedef void (*create_progress)(void *ctx, const char *status, int64_t total,
-                                int64_t completed);
+typedef void (*create_progress)(void *ctx, const char *status, int64_t total, int64_t completed);
 
 struct create_opts {
-    const char *name;      /* the new model's name, as given */
-    const char *quantize;  /* a quant type ("Q4_K_M"), or NULL */
-    int ollama;            /* also write an Ollama manifest */
-    int allow_paths;       /* FROM/ADAPTER may name files (the CLI); never over the network */
-    const char *base_dir;  /* relative paths are taken from here (the Modelfile's folder) */
-    const char *exe;       /* the hearth binary, for the quantize child; NULL: /proc/self/exe */
+    const char *name;     /* the new model's name, as given */
+    const char *quantize; /* a quant type ("Q4_K_M"), or NULL */
+    int ollama;           /* also write an Ollama manifest */
+    int allow_paths;      /* FROM/ADAPTER may name files (the CLI); never over the network */
+    const char *base_dir; /* relative paths are taken from here (the Modelfile's folder) */
+    const char *exe;      /* the hearth binary, for the quantize child; NULL: /proc/self/exe */
     create_progress progress;
     void *progress_ctx;
     volatile int *cancel; /* may be NULL: set to stop a quantize */

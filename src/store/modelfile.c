@@ -16,18 +16,16 @@ static const char *const deprecated[] = {"penalize_newline", "low_vram", "f16_kv
 
 int modelfile_role_valid(const char *role)
 {
-    return role &&
-           (!strcmp(role, "system") || !strcmp(role, "user") || !strcmp(role, "assistant"));
+    return role && (!strcmp(role, "system") || !strcmp(role, "user") || !strcmp(role, "assistant"));
 }
 
 int modelfile_template_is_go(const char *t)
 {
     if (!t || strstr(t, "{%"))
         return 0;
-    static const char *const keywords[] = {"if ",     "range ", "with ",  "end",
-                                           "else",    "define ", "template ", "block ",
-                                           "slice ",  "json ",  "not ",   "and ",
-                                           "or ",     "eq ",    "ne ",    "len "};
+    static const char *const keywords[] = {
+        "if ",    "range ", "with ", "end",  "else", "define ", "template ", "block ",
+        "slice ", "json ",  "not ",  "and ", "or ",  "eq ",     "ne ",       "len "};
     for (const char *p = strstr(t, "{{"); p; p = strstr(p + 2, "{{")) {
         const char *q = p + 2;
         if (*q == '-')
@@ -49,8 +47,7 @@ int modelfile_template_is_go(const char *t)
     return 0;
 }
 
-int modelfile_add_param(struct strlist *params, const char *name, const char *value,
-                        struct err *e)
+int modelfile_add_param(struct strlist *params, const char *name, const char *value, struct err *e)
 {
     const struct param_desc *d = params_find(name);
     if (!d) {
@@ -333,9 +330,7 @@ int modelfile_parse(const char *text, size_t len, struct modelfile *m, struct er
         if (rc)
             return rc;
         switch (cmd) {
-        case MF_FROM:
-            rc = set_once(&m->from, &m->from_line, line, "FROM", value, e);
-            break;
+        case MF_FROM: rc = set_once(&m->from, &m->from_line, line, "FROM", value, e); break;
         case MF_PARAMETER: {
             struct err pe = {0};
             rc = modelfile_add_param(&m->params, word, value, &pe);
@@ -349,9 +344,7 @@ int modelfile_parse(const char *text, size_t len, struct modelfile *m, struct er
             if (!rc)
                 m->template_is_go = modelfile_template_is_go(value);
             break;
-        case MF_SYSTEM:
-            rc = set_once(&m->system, &sys_line, line, "SYSTEM", value, e);
-            break;
+        case MF_SYSTEM: rc = set_once(&m->system, &sys_line, line, "SYSTEM", value, e); break;
         case MF_ADAPTER:
             rc = set_once(&m->adapter, &adapter_line, line, "ADAPTER", value, e);
             break;
@@ -390,15 +383,14 @@ int modelfile_parse(const char *text, size_t len, struct modelfile *m, struct er
             rc = set_once(&m->requires, &req_line, line, "REQUIRES", req, e);
             break;
         }
-        default:
-            free(value);
-            break;
+        default: free(value); break;
         }
         if (rc)
             return rc;
     }
     if (!m->from)
-        return err_set(e, ERR_BAD_REQUEST, "the Modelfile has no FROM line (FROM names the "
-                                           "base model: a path, a model name or a digest)");
+        return err_set(e, ERR_BAD_REQUEST,
+                       "the Modelfile has no FROM line (FROM names the "
+                       "base model: a path, a model name or a digest)");
     return 0;
 }

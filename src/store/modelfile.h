@@ -29,8 +29,8 @@
 
 #include <stddef.h>
 
-#define MODELFILE_MAX_SIZE     (1u << 20) /* bytes of a Modelfile */
-#define MODELFILE_MAX_COMMANDS 1024       /* instructions in one file */
+#define MODELFILE_MAX_SIZE     (1u << 20)   /* bytes of a Modelfile */
+#define MODELFILE_MAX_COMMANDS 1024         /* instructions in one file */
 #define MODELFILE_MAX_VALUE    (512u << 10) /* bytes of one value (a template, a license) */
 #define MODELFILE_MAX_MESSAGES 256
 
@@ -69,7 +69,6 @@ int modelfile_role_valid(const char *role);
 /* Checks one PARAMETER (name, value) against the params table and, for a non-list parameter,
  * that params does not already hold it. Appends "canonical=value" to params. Returns 0 or
  * ERR_BAD_REQUEST naming the parameter (no line: the caller adds it). */
-int modelfile_add_param(struct strlist *params, const char *name, const char *value,
-                        struct err *e);
+int modelfile_add_param(struct strlist *params, const char *name, const char *value, struct err *e);
 
 #endif

@@ -1,5 +1,5 @@
-#include "check.h"
 #include "base/buf.h"
+#include "check.h"
 #include "store/modelfile.h"
 
 #include <stdlib.h>
@@ -75,7 +75,7 @@ static void every_instruction(void)
         CHECK_STR(m.licenses.v[1], "Apache\n2.0");
     }
     CHECK(m.n_messages == 3);
-    if (m.n_messages == 3) {
+    if (m.n_messages == 3 && m.messages) {
         CHECK_STR(m.messages[0].role, "user");
         CHECK_STR(m.messages[0].content, "Hello there");
         CHECK_STR(m.messages[1].role, "assistant");
