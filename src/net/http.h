@@ -2,11 +2,12 @@
  * responses that are either whole or streamed.
  *
  * Every request runs its handler on its connection's own thread once the whole body has arrived
- * (at most HTTP_MAX_BODY bytes; more is answered 413 without reading it). A handler fills a
- * struct http_reply: either a whole body, or a stream whose next() is called on that thread
- * whenever the client can take more and may block until it has something to send. The stream's
- * free() runs exactly once, when the response ends or the client goes away, so it is where a
- * generation is cancelled.
+ * (at most HTTP_MAX_BODY bytes; more is answered 413 without reading it), except on the
+ * streamed-upload routes (struct http_sink below), whose bodies go to a sink as they arrive. A
+ * handler fills a struct http_reply: either a whole body, or a stream whose next() is called on
+ * that thread whenever the client can take more and may block until it has something to send. The
+ * stream's free() runs exactly once, when the response ends or the client goes away, so it is where
+ * a generation is cancelled.
  */
 #ifndef HEARTH_NET_HTTP_H
 #define HEARTH_NET_HTTP_H

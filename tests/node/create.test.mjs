@@ -277,6 +277,20 @@ test('bad /api/create bodies: 400 (or 404) naming the field or line, nothing wri
   await assertHealthy(assert, srv.url);
 });
 
+test('a truncated GGUF blob (CVE-2024-39720) is refused by name and the server stays up', async () => {
+  const data = Buffer.from('GGUF');
+  const digest = 'sha256:' + sha256(data);
+  const up = await fetch(`${srv.url}/api/blobs/${digest}`, { method: 'POST', body: data });
+  assert.equal(up.status, 201);
+  for (const quantize of [undefined, 'Q4_K_M']) {
+    const r = await post(srv.url, '/api/create', { model: 'trunc', files: { 'm.gguf': digest }, quantize });
+    assert.equal(r.status, 422, r.text);
+    assert.match(r.body.error, /sha256-[0-9a-f]{64}/, 'the error names the file');
+  }
+  assert.equal(existsSync(manifestPath('trunc')), false);
+  await assertHealthy(assert, srv.url);
+});
+
 test('an upload over HEARTH_MAX_BLOB_GB is 413', async () => {
   const capped = await startServer({ env: { OLLAMA_MODELS: join(state, 'capped'), HEARTH_MAX_BLOB_GB: '0' } });
   try {
