@@ -8,6 +8,7 @@
 #define HEARTH_API_API_H
 
 #include "base/err.h"
+#include "chat/chat.h"
 #include "engine/params.h"
 #include "engine/proto.h"
 #include "net/http.h"
@@ -48,12 +49,18 @@ struct native_req {
     int64_t keep_alive_ms; /* SCHED_KEEP_DEFAULT when the request did not say */
     struct strlist inputs; /* EMBED */
     uint32_t dimensions;
+    /* What the store says about the model beside its weights (native_resolve; owned): */
+    char *model_template; /* a preset's Jinja or Ollama's Go template layer, or NULL */
+    int model_template_is_go;
+    char *model_system;   /* the default system prompt, or NULL */
+    char *model_messages; /* few-shot messages (JSON array), or NULL */
+    int allow_path;       /* model may be a file path (names the local user typed) */
 };
 
 void native_req_init(struct native_req *r, enum native_kind kind);
 void native_req_free(struct native_req *r);
 
-/* Finds req->model in the store and sets req->path. */
+/* Finds req->model in the store and sets req->path and the model_* fields. */
 int native_resolve(struct native_req *req, struct err *e);
 
 struct native_job;
@@ -228,6 +235,16 @@ void metrics_worker_restart(void);
 
 /* The model's chat template from its GGUF (malloc'd), or NULL when it has none. */
 char *api_model_template(const char *path);
+
+/* Renders a chat for req's model into req->prompt: the model's default system prompt when msgs
+ * has none, its few-shot messages, then msgs; through the chat template chosen as DESIGN.md
+ * says (a preset's chat-template, else the GGUF's own, else Ollama's template layer). Sets
+ * PROTO_GEN_PARSE_SPECIAL. ERR_BAD_REQUEST when the model has no usable template. */
+int api_chat_prompt(struct native_req *req, const struct chat_message *msgs, size_t n,
+                    struct err *e);
+/* Which template api_chat_prompt uses: "preset", "gguf", "ollama" or NULL for none; *out gets
+ * a copy of it (free it) when out is not NULL. */
+const char *api_chat_template(const struct native_req *req, char **out);
 void anthropic_error(struct http_reply *rep, int code, const char *msg);
 
 /* OpenAI's error shape: {"error":{"message","type","param","code"}}. */

@@ -37,8 +37,10 @@ static int pick_model(const struct http_request *hreq, json_t *body, struct nati
         return rc;
     if (!m || !*m)
         m = http_query(hreq, "model");
-    if (!m || !*m)
+    if (!m || !*m) {
         m = api->default_model;
+        req->allow_path = 1; /* serve --model, typed by the user who started the server */
+    }
     if (!m || !*m)
         return err_set(e, ERR_BAD_REQUEST,
                        "model is required (or start the server with --model NAME)");

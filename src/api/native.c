@@ -55,13 +55,22 @@ void native_req_free(struct native_req *r)
 int native_resolve(struct native_req *req, struct err *e)
 {
     struct store_model m;
-    int rc = store_find(api->store, req->model, &m, e);
+    int rc = req->allow_path ? store_find_local(api->store, req->model, &m, e)
+                             : store_find(api->store, req->model, &m, e);
     if (rc)
         return rc;
     snprintf(req->model, sizeof req->model, "%s", m.name);
     free(req->path);
     req->path = m.path;
     m.path = NULL;
+    free(req->model_template);
+    free(req->model_system);
+    free(req->model_messages);
+    req->model_template = m.template_text;
+    req->model_template_is_go = m.template_is_go;
+    req->model_system = m.system;
+    req->model_messages = m.messages_json;
+    m.template_text = m.system = m.messages_json = NULL;
     store_model_free(&m);
     return 0;
 }

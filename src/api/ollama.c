@@ -357,17 +357,13 @@ static void handle_generate(const struct http_request *hreq, struct http_reply *
     } else if (tmpl && *tmpl) {
         rc = apply_go_template(tmpl, system, prompt, &req.prompt, &e);
     } else {
-        char *mt = api_model_template(req.path);
-        if (mt) {
+        if (api_chat_template(&req, NULL)) {
             struct chat_message msgs[2];
             size_t n = 0;
             if (system && *system)
                 msgs[n++] = (struct chat_message){"system", system};
             msgs[n++] = (struct chat_message){"user", prompt};
-            rc = chat_render(mt, msgs, n, 1, &req.prompt, &e);
-            free(mt);
-            /* The template writes its own special tokens. */
-            req.flags |= PROTO_GEN_PARSE_SPECIAL;
+            rc = api_chat_prompt(&req, msgs, n, &e);
         } else {
             if (system && *system)
                 json_array_append_new(warnings,
@@ -449,19 +445,9 @@ static void handle_chat(const struct http_request *hreq, struct http_reply *rep)
         load_reply(&req, 1, rep);
         goto done;
     }
-    char *mt = api_model_template(req.path);
-    if (!mt) {
-        rc = err_set(&e, ERR_BAD_REQUEST,
-                     "model '%s' has no chat template, so messages cannot be formatted; use "
-                     "/api/generate (raw) instead",
-                     req.model);
-        goto fail;
-    }
-    rc = chat_render(mt, msgs, n, 1, &req.prompt, &e);
-    free(mt);
+    rc = api_chat_prompt(&req, msgs, n, &e);
     if (rc)
         goto fail;
-    req.flags |= PROTO_GEN_PARSE_SPECIAL;
     generate_reply(&req, 1, stream, warnings, rep);
     goto done;
 fail:

@@ -494,24 +494,8 @@ int api_render_messages(struct native_req *req, json_t *messages, const char *sy
         msgs[k].content = texts[k].data ? texts[k].data : "";
         k++;
     }
-    char *tmpl = NULL;
-    if (!rc) {
-        struct mfile mf;
-        if (mfile_open(req->path, &mf, NULL) == 0) {
-            tmpl = mfile_get_str(&mf, "tokenizer.chat_template");
-            mfile_close(&mf);
-        }
-        if (!tmpl)
-            rc = err_set(e, ERR_BAD_REQUEST,
-                         "model '%s' has no chat template, so messages cannot be formatted; use "
-                         "a completion route instead",
-                         req->model);
-    }
     if (!rc)
-        rc = chat_render(tmpl, msgs, k, 1, &req->prompt, e);
-    if (!rc)
-        req->flags |= PROTO_GEN_PARSE_SPECIAL;
-    free(tmpl);
+        rc = api_chat_prompt(req, msgs, k, e);
     for (size_t j = 0; j < n; j++)
         buf_free(&texts[j]);
     free(texts);

@@ -119,7 +119,7 @@ int cmd_list(int argc, char **argv)
         return 1;
     if (print_json_if_asked(argc, argv, r))
         return 0;
-    printf("%-40s %-14s %-10s %s\n", "NAME", "ID", "SIZE", "MODIFIED");
+    printf("%-40s %-14s %-10s %-8s %-8s %s\n", "NAME", "ID", "SIZE", "QUANT", "SOURCE", "MODIFIED");
     size_t i;
     json_t *m;
     json_array_foreach(json_object_get(r, "models"), i, m)
@@ -127,7 +127,9 @@ int cmd_list(int argc, char **argv)
         char size[32], mod[64];
         cli_human_size((double)json_integer_value(json_object_get(m, "size")), size, sizeof size);
         human_since(parse_time(jstr(m, "modified_at")), mod, sizeof mod);
-        printf("%-40s %-14.12s %-10s %s\n", jstr(m, "name"), jstr(m, "digest"), size, mod);
+        const char *quant = jstr(json_object_get(m, "details"), "quantization_level");
+        printf("%-40s %-14.12s %-10s %-8s %-8s %s\n", jstr(m, "name"), jstr(m, "digest"), size,
+               *quant ? quant : "-", *jstr(m, "source") ? jstr(m, "source") : "-", mod);
     }
     json_decref(r);
     return 0;
@@ -211,7 +213,8 @@ int cmd_show(int argc, char **argv)
     snprintf(key, sizeof key, "%s.embedding_length", arch);
     printf("    %-20s %lld\n", "embedding length",
            (long long)json_integer_value(json_object_get(info, key)));
-    printf("    %-20s %s\n\n", "quantization", jstr(d, "quantization_level"));
+    printf("    %-20s %s\n", "quantization", jstr(d, "quantization_level"));
+    printf("    %-20s %s\n\n", "source", jstr(r, "source"));
     printf("  Capabilities\n");
     size_t i;
     json_t *c;

@@ -22,8 +22,11 @@ static void serve_usage(void)
     printf(
         "Usage: hearth serve [flags]\n"
         "\n"
-        "Serves the Ollama API (/api/*) on 127.0.0.1:11434 and loads each model in a worker\n"
-        "process on first use.\n"
+        "Serves the Ollama, OpenAI, Anthropic and llama-server APIs on 127.0.0.1:11434 and\n"
+        "loads each model in a worker process on first use. Models are found in the\n"
+        "--models-dir folders, Ollama's store ($OLLAMA_MODELS, else ~/.ollama/models) and\n"
+        "the Hugging Face cache ($HF_HUB_CACHE, else $HF_HOME/hub, else\n"
+        "~/.cache/huggingface/hub).\n"
         "\n"
         "Flags (environment variables in brackets; a flag wins over its variable):\n"
         "  --host HOST[:PORT]        address to listen on (default 127.0.0.1:%d)\n"
@@ -102,6 +105,7 @@ static void *load_default(void *arg)
     native_req_init(&req, NATIVE_GENERATE);
     snprintf(req.model, sizeof req.model, "%s", ctx->default_model);
     req.keep_alive_ms = SCHED_KEEP_FOREVER;
+    req.allow_path = 1; /* typed by the user who started the server */
     struct err e = {0};
     int unloaded;
     int64_t load_us;
@@ -196,8 +200,6 @@ int cmd_serve(int argc, char **argv)
         cli_error("invalid parallel '%s' (expected a number of slots from 1 to 256)", parallel_arg);
         goto out;
     }
-    if (n_dirs == 0)
-        log_warn("msg=\"no model folders: pass --models-dir DIR or set HEARTH_MODELS_DIR\"");
 
     /* Signals are taken by this thread alone, with sigwait; every other thread (libmicrohttpd's,
      * the scheduler's) inherits the blocked mask. */
@@ -232,6 +234,8 @@ int cmd_serve(int argc, char **argv)
     struct api_ctx ctx = {0};
     struct store_config scfg = {.dirs = dirs, .n_dirs = n_dirs};
     ctx.store = store_init(&scfg);
+    log_info("msg=\"model sources\" folders=%d ollama=%s hf=%s", n_dirs,
+             log_q(store_ollama_root(ctx.store)), log_q(store_hf_hub(ctx.store)));
     ctx.sched = sched_init(keep_ms);
     ctx.num_parallel = (int32_t)parallel;
     const char *strict = getenv("HEARTH_STRICT_OPTIONS");

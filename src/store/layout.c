@@ -189,8 +189,8 @@ int model_ref_parse(const char *name, struct model_ref *r, struct err *e)
         if (np != o + 2)
             return err_set(e, ERR_BAD_REQUEST, "invalid model name '%s'", name);
         size_t rl;
-        if (!part_ok(parts[o], lens[o]) ||
-            split_tag(parts[o + 1], lens[o + 1], &rl, r->tag, "") || !part_ok(parts[o + 1], rl))
+        if (!part_ok(parts[o], lens[o]) || split_tag(parts[o + 1], lens[o + 1], &rl, r->tag, "") ||
+            !part_ok(parts[o + 1], rl))
             return err_set(e, ERR_BAD_REQUEST, "invalid model name '%s'", name);
         r->kind = REF_HF;
         snprintf(r->host, sizeof r->host, "hf.co");
@@ -227,18 +227,12 @@ int model_ref_parse(const char *name, struct model_ref *r, struct err *e)
 void model_ref_format(const struct model_ref *r, char *out, size_t len)
 {
     switch (r->kind) {
-    case REF_PATH:
-        snprintf(out, len, "%s", r->path);
-        break;
-    case REF_PLAIN:
-        snprintf(out, len, "%s:%s", r->name, r->tag);
-        break;
+    case REF_PATH: snprintf(out, len, "%s", r->path); break;
+    case REF_PLAIN: snprintf(out, len, "%s:%s", r->name, r->tag); break;
     case REF_HF:
         snprintf(out, len, "hf.co/%s/%s%s%s", r->ns, r->name, r->tag[0] ? ":" : "", r->tag);
         break;
-    case REF_HF_FILE:
-        snprintf(out, len, "hf.co/%s/%s/%s", r->ns, r->name, r->file);
-        break;
+    case REF_HF_FILE: snprintf(out, len, "hf.co/%s/%s/%s", r->ns, r->name, r->file); break;
     case REF_OLLAMA:
         if (!strcmp(r->host, OLLAMA_DEFAULT_HOST) && !strcmp(r->ns, OLLAMA_DEFAULT_NS))
             snprintf(out, len, "%s:%s", r->name, r->tag);
@@ -252,12 +246,12 @@ void model_ref_format(const struct model_ref *r, char *out, size_t len)
 
 /* The quant types llama.cpp writes, longest first so "Q4_K_M" wins over "Q4_K". */
 static const char *const quants[] = {
-    "IQ1_S",   "IQ1_M",   "IQ2_XXS", "IQ2_XS", "IQ2_S", "IQ2_M",  "IQ3_XXS", "IQ3_XS",
-    "IQ3_S",   "IQ3_M",   "IQ4_NL",  "IQ4_XS", "TQ1_0", "TQ2_0",  "Q2_K_S",  "Q2_K_L",
-    "Q2_K",    "Q3_K_XL", "Q3_K_S",  "Q3_K_M", "Q3_K_L", "Q3_K",  "Q4_K_XL", "Q4_K_S",
-    "Q4_K_M",  "Q4_K_L",  "Q4_K",    "Q4_0_4_4", "Q4_0_4_8", "Q4_0_8_8", "Q4_0", "Q4_1",
-    "Q5_K_XL", "Q5_K_S",  "Q5_K_M",  "Q5_K_L", "Q5_K",  "Q5_0",   "Q5_1",    "Q6_K_XL",
-    "Q6_K_L",  "Q6_K",    "Q8_K_XL", "Q8_0",   "Q8_K",  "MXFP4",  "BF16",    "F16",
+    "IQ1_S",   "IQ1_M",   "IQ2_XXS", "IQ2_XS",   "IQ2_S",    "IQ2_M",    "IQ3_XXS", "IQ3_XS",
+    "IQ3_S",   "IQ3_M",   "IQ4_NL",  "IQ4_XS",   "TQ1_0",    "TQ2_0",    "Q2_K_S",  "Q2_K_L",
+    "Q2_K",    "Q3_K_XL", "Q3_K_S",  "Q3_K_M",   "Q3_K_L",   "Q3_K",     "Q4_K_XL", "Q4_K_S",
+    "Q4_K_M",  "Q4_K_L",  "Q4_K",    "Q4_0_4_4", "Q4_0_4_8", "Q4_0_8_8", "Q4_0",    "Q4_1",
+    "Q5_K_XL", "Q5_K_S",  "Q5_K_M",  "Q5_K_L",   "Q5_K",     "Q5_0",     "Q5_1",    "Q6_K_XL",
+    "Q6_K_L",  "Q6_K",    "Q8_K_XL", "Q8_0",     "Q8_K",     "MXFP4",    "BF16",    "F16",
     "F32",     "FP16",    "FP32",
 };
 
@@ -287,9 +281,10 @@ void layout_quant_of_file(const char *file, char *out, size_t len)
             }
         }
     }
-    snprintf(out, len, "%s", best ? best : "");
     if (best && (!strcmp(best, "FP16") || !strcmp(best, "FP32")))
-        snprintf(out, len, "%s", best + 1);
+        snprintf(out, len, "F%s", best + 2);
+    else
+        snprintf(out, len, "%s", best ? best : "");
 }
 
 static int hex_ok(const char *s, size_t n)
@@ -308,8 +303,7 @@ int layout_digest_valid(const char *d)
 
 /* ---- Ollama ---- */
 
-int layout_ollama_blob(const char *root, const char *digest, char *out, size_t len,
-                       struct err *e)
+int layout_ollama_blob(const char *root, const char *digest, char *out, size_t len, struct err *e)
 {
     if (!layout_digest_valid(digest))
         return err_set(e, ERR_BAD_REQUEST, "invalid digest '%.80s' (expected sha256:<64 hex>)",
@@ -328,8 +322,7 @@ int layout_ollama_manifest(const char *root, const struct model_ref *r, char *ou
         !part_ok(ns, strlen(ns)) || !part_ok(r->name, strlen(r->name)) ||
         !part_ok(r->tag, strlen(r->tag)))
         return err_set(e, ERR_BAD_REQUEST, "not an Ollama model name");
-    if (snprintf(out, len, "%s/manifests/%s/%s/%s/%s", root, host, ns, r->name, r->tag) >=
-        (int)len)
+    if (snprintf(out, len, "%s/manifests/%s/%s/%s/%s", root, host, ns, r->name, r->tag) >= (int)len)
         return err_set(e, ERR_BAD_REQUEST, "path too long");
     return 0;
 }
@@ -357,8 +350,8 @@ int layout_hf_blob(const char *repo_dir, const char *etag, char *out, size_t len
     return 0;
 }
 
-int layout_hf_snapshot_file(const char *repo_dir, const char *commit, const char *file,
-                            char *out, size_t len, struct err *e)
+int layout_hf_snapshot_file(const char *repo_dir, const char *commit, const char *file, char *out,
+                            size_t len, struct err *e)
 {
     if (!commit || strlen(commit) != 40 || !hex_ok(commit, 40))
         return err_set(e, ERR_BAD_REQUEST, "invalid commit '%.80s'", commit ? commit : "");
@@ -369,8 +362,7 @@ int layout_hf_snapshot_file(const char *repo_dir, const char *commit, const char
     return 0;
 }
 
-int layout_hf_read_ref(const char *repo_dir, const char *revision, char commit[41],
-                       struct err *e)
+int layout_hf_read_ref(const char *repo_dir, const char *revision, char commit[41], struct err *e)
 {
     if (!revision || !part_ok(revision, strlen(revision)))
         return err_set(e, ERR_BAD_REQUEST, "invalid revision '%.80s'", revision ? revision : "");

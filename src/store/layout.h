@@ -21,8 +21,8 @@
 
 #include <stddef.h>
 
-#define LAYOUT_MAX_PART 128  /* an org, repo, namespace, model or tag */
-#define LAYOUT_MAX_FILE 256  /* a file name inside a repository (may hold '/') */
+#define LAYOUT_MAX_PART 128 /* an org, repo, namespace, model or tag */
+#define LAYOUT_MAX_FILE 256 /* a file name inside a repository (may hold '/') */
 #define LAYOUT_MAX_PATH 4096
 
 #define OLLAMA_DEFAULT_HOST "registry.ollama.ai"
@@ -79,8 +79,7 @@ int layout_digest_valid(const char *digest);
 
 /* ROOT/blobs/sha256-HEX for a digest in either spelling. ERR_BAD_REQUEST for anything that
  * is not a valid digest; the only function that turns a digest into a path. */
-int layout_ollama_blob(const char *root, const char *digest, char *out, size_t len,
-                       struct err *e);
+int layout_ollama_blob(const char *root, const char *digest, char *out, size_t len, struct err *e);
 /* ROOT/manifests/HOST/NS/MODEL/TAG for a REF_OLLAMA or REF_PLAIN reference (the defaults
  * registry.ollama.ai and library fill what a REF_PLAIN leaves out). */
 int layout_ollama_manifest(const char *root, const struct model_ref *r, char *out, size_t len,
@@ -96,11 +95,10 @@ int layout_hf_repo_dir(const char *hub, const struct model_ref *r, char *out, si
 int layout_hf_blob(const char *repo_dir, const char *etag, char *out, size_t len, struct err *e);
 /* HUB/models--ORG--REPO/snapshots/COMMIT/FILE: commit is 40 lowercase hex; file is a relative
  * path whose parts are neither empty, "." nor "..". */
-int layout_hf_snapshot_file(const char *repo_dir, const char *commit, const char *file,
-                            char *out, size_t len, struct err *e);
+int layout_hf_snapshot_file(const char *repo_dir, const char *commit, const char *file, char *out,
+                            size_t len, struct err *e);
 /* The commit refs/REVISION points at, into commit[41]. ERR_NOT_FOUND when there is no ref. */
-int layout_hf_read_ref(const char *repo_dir, const char *revision, char commit[41],
-                       struct err *e);
+int layout_hf_read_ref(const char *repo_dir, const char *revision, char commit[41], struct err *e);
 
 /* ---- files ---- */
 

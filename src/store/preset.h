@@ -35,12 +35,12 @@ struct preset_set;
 
 /* Where a value came from, for `hearth show --parameters`. */
 enum preset_origin {
-    PRESET_ORIGIN_DEFAULT,  /* hearth's built-in default */
-    PRESET_ORIGIN_GGUF,     /* the GGUF's general.sampling.* */
-    PRESET_ORIGIN_GLOBAL,   /* the [*] section */
-    PRESET_ORIGIN_MODEL,    /* the model's own params (Ollama layer, Modelfile PARAMETER) */
-    PRESET_ORIGIN_SECTION,  /* the model's preset section */
-    PRESET_ORIGIN_REQUEST,  /* the request */
+    PRESET_ORIGIN_DEFAULT, /* hearth's built-in default */
+    PRESET_ORIGIN_GGUF,    /* the GGUF's general.sampling.* */
+    PRESET_ORIGIN_GLOBAL,  /* the [*] section */
+    PRESET_ORIGIN_MODEL,   /* the model's own params (Ollama layer, Modelfile PARAMETER) */
+    PRESET_ORIGIN_SECTION, /* the model's preset section */
+    PRESET_ORIGIN_REQUEST, /* the request */
 };
 
 /* Reads a presets file. A path that does not exist is an empty set (the default file is

@@ -1,7 +1,11 @@
+/* The store's front: names to sources, folders, listing, copy and delete. The Ollama store and
+ * the Hugging Face cache live in store_ollama.c and store_hf.c. */
 #include "store/store.h"
 
+#include "base/log.h"
 #include "base/util.h"
 #include "store/layout.h"
+#include "store/store_int.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -11,14 +15,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-struct store {
-    char **dirs;
-    int n_dirs;
-    char *hf_hub;
-    char *ollama_root;
-    char *presets;
-};
 
 const char *store_source_name(enum store_source src)
 {
@@ -100,42 +96,123 @@ int store_dirs(const struct store *s, const char *const **dirs)
     return s->n_dirs;
 }
 
-static int store_canonical(const char *name, char *out, size_t out_len, struct err *e)
+/* ---- helpers shared with the source files ---- */
+
+struct store_model *model_list_add(struct model_list *l)
 {
-    size_t n = name ? strlen(name) : 0;
-    if (n == 0)
-        return err_set(e, ERR_BAD_REQUEST, "model name is empty");
-    if (n > STORE_MAX_NAME)
-        return err_set(e, ERR_BAD_REQUEST, "model name is longer than %d characters",
-                       STORE_MAX_NAME);
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)name[i];
-        if (c < 0x20 || c == 0x7f || c == '/' || c == '\\')
-            return err_set(e, ERR_BAD_REQUEST, "invalid model name '%s'", name);
+    if (l->n == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 16;
+        l->v = xrealloc(l->v, (size_t)l->cap * sizeof *l->v);
     }
-    if (name[0] == '.' || strstr(name, ".."))
-        return err_set(e, ERR_BAD_REQUEST, "invalid model name '%s'", name);
-    const char *colon = strrchr(name, ':');
-    if (colon && colon[1] == '\0')
-        return err_set(e, ERR_BAD_REQUEST, "invalid model name '%s' (empty tag)", name);
-    if (colon == name)
-        return err_set(e, ERR_BAD_REQUEST, "invalid model name '%s'", name);
-    snprintf(out, out_len, "%s%s", name, colon ? "" : ":latest");
+    struct store_model *m = &l->v[l->n++];
+    memset(m, 0, sizeof *m);
+    return m;
+}
+
+char *store_read_small(const char *path, size_t cap, size_t *len, struct err *e)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        err_set(e, errno == ENOENT ? ERR_NOT_FOUND : ERR_IO, "cannot read %s: %s", path,
+                strerror(errno));
+        return NULL;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size > cap) {
+        close(fd);
+        err_set(e, ERR_BAD_MODEL, "%s is not a regular file of at most %zu bytes", path, cap);
+        return NULL;
+    }
+    char *data = xmalloc((size_t)st.st_size + 1);
+    size_t got = 0;
+    while (got < (size_t)st.st_size) {
+        ssize_t r = read(fd, data + got, (size_t)st.st_size - got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        got += (size_t)r;
+    }
+    close(fd);
+    data[got] = '\0';
+    if (len)
+        *len = got;
+    return data;
+}
+
+/* "NAME-00001-of-00003.gguf": the position of "-00001-of-" and the count, or 0. */
+static int shard_parts(const char *path, size_t *at)
+{
+    size_t n = strlen(path);
+    /* -KKKKK-of-NNNNN.gguf is 20 characters */
+    if (n < 20 || strcmp(path + n - 5, ".gguf") != 0)
+        return 0;
+    const char *p = path + n - 20;
+    if (p[0] != '-' || strncmp(p + 6, "-of-", 4) != 0)
+        return 0;
+    int k = 0, count = 0;
+    for (int i = 1; i <= 5; i++) {
+        if (p[i] < '0' || p[i] > '9' || p[i + 9] < '0' || p[i + 9] > '9')
+            return 0;
+        k = k * 10 + (p[i] - '0');
+        count = count * 10 + (p[i + 9] - '0');
+    }
+    if (k < 1 || count < 1 || k > count)
+        return 0;
+    *at = (size_t)(p - path);
+    return k == 1 ? count : -k;
+}
+
+int store_shard_count(const char *path)
+{
+    size_t at;
+    int c = shard_parts(path, &at);
+    return c > 0 ? c : 1;
+}
+
+void store_shard_path(const char *first, int k, char *out, size_t len)
+{
+    size_t at;
+    int count = shard_parts(first, &at);
+    if (count <= 0) {
+        snprintf(out, len, "%s", first);
+        return;
+    }
+    snprintf(out, len, "%.*s-%05d-of-%05d.gguf", (int)at, first, k, count);
+}
+
+/* A later shard ("-00002-of-00003.gguf"), which is not a model of its own. */
+int store_is_later_shard(const char *file)
+{
+    size_t at;
+    return shard_parts(file, &at) < 0;
+}
+
+static int is_mmproj(const char *file)
+{
+    const char *base = strrchr(file, '/');
+    base = base ? base + 1 : file;
+    return !strncasecmp(base, "mmproj", 6);
+}
+
+int store_stat_model(struct store_model *m)
+{
+    struct stat st;
+    if (stat(m->path, &st) != 0 || !S_ISREG(st.st_mode))
+        return ERR_NOT_FOUND;
+    m->size = st.st_size;
+    m->mtime = st.st_mtime;
+    int count = store_shard_count(m->path);
+    for (int k = 2; k <= count; k++) {
+        char p[LAYOUT_MAX_PATH];
+        store_shard_path(m->path, k, p, sizeof p);
+        if (stat(p, &st) != 0)
+            return ERR_NOT_FOUND; /* a split model with a shard missing cannot load */
+        m->size += st.st_size;
+    }
+    if (!m->quant[0])
+        layout_quant_of_file(m->path, m->quant, sizeof m->quant);
     return 0;
-}
-
-/* "x:latest" -> "x", "x:q4" -> "x:q4": the file stem for a canonical name. */
-static void stem_of(const char *canon, char *stem, size_t len)
-{
-    size_t n = strlen(canon);
-    if (n > 7 && strcmp(canon + n - 7, ":latest") == 0)
-        n -= 7;
-    snprintf(stem, len, "%.*s", (int)n, canon);
-}
-
-static void name_of_stem(const char *stem, char *name, size_t len)
-{
-    snprintf(name, len, "%.255s%s", stem, strchr(stem, ':') ? "" : ":latest");
 }
 
 static int is_gguf_name(const char *f, size_t *stem_len)
@@ -147,29 +224,254 @@ static int is_gguf_name(const char *f, size_t *stem_len)
     return 1;
 }
 
-int store_find(const struct store *s, const char *name, struct store_model *out, struct err *e)
+/* ---- folders ---- */
+
+/* A subfolder holding one model: its only GGUF that is neither a projector nor a later shard,
+ * and an mmproj*.gguf beside it. Returns 0 with the paths set (free them). */
+static int folder_dir_model(const char *dir, char **path, char **mmproj)
 {
-    char canon[STORE_MAX_NAME + 16], stem[STORE_MAX_NAME + 16];
-    int rc = store_canonical(name, canon, sizeof canon, e);
-    if (rc)
-        return rc;
-    stem_of(canon, stem, sizeof stem);
-    for (int i = 0; i < s->n_dirs; i++) {
-        char path[4096];
-        snprintf(path, sizeof path, "%s/%s.gguf", s->dirs[i], stem);
-        struct stat st;
-        if (stat(path, &st) == 0 && S_ISREG(st.st_mode)) {
-            memset(out, 0, sizeof *out);
-            out->source = STORE_SRC_FOLDER;
-            snprintf(out->name, sizeof out->name, "%s", canon);
-            out->path = xstrdup(path);
-            out->size = st.st_size;
-            out->mtime = st.st_mtime;
-            return 0;
+    DIR *d = opendir(dir);
+    if (!d)
+        return ERR_NOT_FOUND;
+    char *model = NULL, *proj = NULL;
+    int n_models = 0, seen = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) && seen++ < 1000) {
+        size_t sl;
+        if (!is_gguf_name(de->d_name, &sl) || store_is_later_shard(de->d_name))
+            continue;
+        char p[LAYOUT_MAX_PATH];
+        snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+        if (is_mmproj(de->d_name)) {
+            if (!proj)
+                proj = xstrdup(p);
+        } else if (n_models++ == 0) {
+            model = xstrdup(p);
         }
     }
-    return err_set(e, ERR_NOT_FOUND, "model '%s' not found", name);
+    closedir(d);
+    if (n_models != 1) {
+        free(model);
+        free(proj);
+        return ERR_NOT_FOUND;
+    }
+    *path = model;
+    *mmproj = proj;
+    return 0;
 }
+
+static int folder_find(const struct store *s, const struct model_ref *r, struct store_model *out)
+{
+    /* "x:latest" is x.gguf or x:latest.gguf; "x:q4" is x:q4.gguf; or a folder x/ (latest). */
+    char stems[2][2 * LAYOUT_MAX_PART + 2];
+    int n_stems = 0;
+    if (!strcmp(r->tag, "latest"))
+        snprintf(stems[n_stems++], sizeof stems[0], "%s", r->name);
+    snprintf(stems[n_stems++], sizeof stems[0], "%s:%s", r->name, r->tag);
+    for (int i = 0; i < s->n_dirs; i++) {
+        for (int k = 0; k < n_stems; k++) {
+            char path[LAYOUT_MAX_PATH];
+            snprintf(path, sizeof path, "%s/%s.gguf", s->dirs[i], stems[k]);
+            struct stat st;
+            if (stat(path, &st) == 0 && S_ISREG(st.st_mode)) {
+                out->path = xstrdup(path);
+                break;
+            }
+        }
+        if (!out->path && !strcmp(r->tag, "latest")) {
+            char dir[LAYOUT_MAX_PATH];
+            snprintf(dir, sizeof dir, "%s/%s", s->dirs[i], r->name);
+            folder_dir_model(dir, &out->path, &out->mmproj);
+        }
+        if (out->path) {
+            out->source = STORE_SRC_FOLDER;
+            snprintf(out->name, sizeof out->name, "%s:%s", r->name, r->tag);
+            if (store_stat_model(out) == 0)
+                return 0;
+            store_model_free(out);
+        }
+    }
+    return ERR_NOT_FOUND;
+}
+
+static void folder_list(const struct store *s, struct model_list *l)
+{
+    for (int i = 0; i < s->n_dirs; i++) {
+        DIR *d = opendir(s->dirs[i]);
+        if (!d)
+            continue;
+        struct dirent *de;
+        while ((de = readdir(d)) && l->n < STORE_MAX_MODELS) {
+            if (de->d_name[0] == '.')
+                continue;
+            size_t sl;
+            char stem[LAYOUT_MAX_FILE], path[LAYOUT_MAX_PATH];
+            snprintf(path, sizeof path, "%s/%s", s->dirs[i], de->d_name);
+            struct stat st;
+            if (stat(path, &st) != 0)
+                continue;
+            struct model_ref r;
+            struct store_model m = {0};
+            if (S_ISDIR(st.st_mode)) {
+                if (model_ref_parse(de->d_name, &r, NULL) || r.kind != REF_PLAIN ||
+                    strchr(de->d_name, ':') || folder_dir_model(path, &m.path, &m.mmproj))
+                    continue;
+            } else if (S_ISREG(st.st_mode) && is_gguf_name(de->d_name, &sl) && sl < sizeof stem &&
+                       !store_is_later_shard(de->d_name) && !is_mmproj(de->d_name)) {
+                snprintf(stem, sizeof stem, "%.*s", (int)sl, de->d_name);
+                if (model_ref_parse(stem, &r, NULL) || r.kind != REF_PLAIN)
+                    continue; /* a file name no model name can reach */
+                m.path = xstrdup(path);
+            } else {
+                continue;
+            }
+            m.source = STORE_SRC_FOLDER;
+            snprintf(m.name, sizeof m.name, "%s:%s", r.name, r.tag);
+            if (store_stat_model(&m) != 0) {
+                store_model_free(&m);
+                continue;
+            }
+            *model_list_add(l) = m;
+        }
+        closedir(d);
+    }
+}
+
+/* ---- finding ---- */
+
+static int path_find(const struct model_ref *r, struct store_model *out, struct err *e)
+{
+    struct stat st;
+    if (stat(r->path, &st) != 0)
+        return err_set(e, ERR_NOT_FOUND, "model file '%s' not found", r->path);
+    if (!S_ISREG(st.st_mode))
+        return err_set(e, ERR_BAD_REQUEST, "'%s' is not a file", r->path);
+    char *abs = realpath(r->path, NULL);
+    out->path = abs ? abs : xstrdup(r->path);
+    out->source = STORE_SRC_PATH;
+    snprintf(out->name, sizeof out->name, "%.*s", (int)sizeof out->name - 1, r->path);
+    if (store_stat_model(out) != 0) {
+        store_model_free(out);
+        return err_set(e, ERR_NOT_FOUND, "a shard of split model '%s' is missing", r->path);
+    }
+    return 0;
+}
+
+/* Two finds of the same name that reach the same file are one model. */
+static int same_file(const char *a, const char *b)
+{
+    struct stat sa, sb;
+    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+           sa.st_ino == sb.st_ino;
+}
+
+static int ambiguous(const char *name, struct store_model *c, int n, struct err *e)
+{
+    char list[400] = "";
+    size_t at = 0;
+    for (int i = 0; i < n && at < sizeof list; i++)
+        at += (size_t)snprintf(list + at, sizeof list - at, "%s%s (%s: %s)", i ? ", " : "",
+                               c[i].name, store_source_name(c[i].source), c[i].path);
+    return err_set(e, ERR_BAD_REQUEST, "model name '%s' is ambiguous: it matches %s", name, list);
+}
+
+static int find(const struct store *s, const char *name, int paths, struct store_model *out,
+                struct err *e)
+{
+    memset(out, 0, sizeof *out);
+    struct model_ref r;
+    int rc = model_ref_parse(name, &r, e);
+    if (rc)
+        return rc;
+    if (r.kind == REF_PATH && !paths)
+        return err_set(e, ERR_BAD_REQUEST,
+                       "model '%.200s' is a file path: the API takes model names (put the file "
+                       "in a --models-dir folder)",
+                       name);
+    if (r.kind == REF_PATH)
+        return path_find(&r, out, e);
+    /* Candidates from every source the name can mean. */
+    struct store_model c[3];
+    int n = 0;
+    memset(c, 0, sizeof c);
+    struct err ce = {0};
+    if (r.kind == REF_PLAIN) {
+        if (folder_find(s, &r, &c[n]) == 0)
+            n++;
+        rc = store_ollama_find(s, &r, &c[n], &ce);
+        if (rc == 0)
+            n++;
+        else if (rc != ERR_NOT_FOUND)
+            log_warn("model=%s msg=\"%s\"", name, ce.msg);
+        else
+            ce.code = 0;
+    } else if (r.kind == REF_OLLAMA) {
+        rc = store_ollama_find(s, &r, &c[n], e);
+        if (rc && rc != ERR_NOT_FOUND)
+            return rc;
+        n += rc == 0;
+    } else { /* REF_HF, REF_HF_FILE */
+        rc = store_hf_find(s, &r, &c[n], &ce);
+        if (rc && rc != ERR_NOT_FOUND) {
+            if (e)
+                *e = ce;
+            return rc;
+        }
+        n += rc == 0;
+        struct err hf_err = ce;
+        /* "ORG/REPO:TAG" written without a host may also be an Ollama user's model. */
+        if (r.kind == REF_HF && strncmp(name, "hf.co/", 6) != 0 &&
+            strncmp(name, "huggingface.co/", 15) != 0) {
+            struct model_ref o = r;
+            o.kind = REF_OLLAMA;
+            snprintf(o.host, sizeof o.host, "%s", OLLAMA_DEFAULT_HOST);
+            if (!o.tag[0])
+                snprintf(o.tag, sizeof o.tag, "latest");
+            if (store_ollama_find(s, &o, &c[n], &ce) == 0)
+                n++;
+        }
+        if (n == 0) { /* what the cache has instead */
+            if (e)
+                *e = hf_err;
+            return ERR_NOT_FOUND;
+        }
+    }
+    /* The same file through two sources is one model: keep the first. */
+    for (int i = 1; i < n; i++)
+        if (same_file(c[0].path, c[i].path)) {
+            store_model_free(&c[i]);
+            c[i--] = c[--n];
+        }
+    if (n == 0 && ce.code && ce.code != ERR_NOT_FOUND) {
+        /* No model by that name, but a manifest for it that is broken: say what is wrong. */
+        if (e)
+            *e = ce;
+        return ce.code;
+    }
+    if (n == 0)
+        return err_set(e, ERR_NOT_FOUND, "model '%s' not found, try pulling it first", name);
+    if (n > 1) {
+        rc = ambiguous(name, c, n, e);
+        for (int i = 0; i < n; i++)
+            store_model_free(&c[i]);
+        return rc;
+    }
+    *out = c[0];
+    return 0;
+}
+
+int store_find(const struct store *s, const char *name, struct store_model *out, struct err *e)
+{
+    return find(s, name, 0, out, e);
+}
+
+int store_find_local(const struct store *s, const char *name, struct store_model *out,
+                     struct err *e)
+{
+    return find(s, name, 1, out, e);
+}
+
+/* ---- listing ---- */
 
 static int cmp_models(const void *a, const void *b)
 {
@@ -178,47 +480,45 @@ static int cmp_models(const void *a, const void *b)
 
 int store_list(const struct store *s, struct store_model **out, int *n)
 {
-    struct store_model *v = NULL;
-    int count = 0, cap = 0;
-    for (int i = 0; i < s->n_dirs; i++) {
-        DIR *d = opendir(s->dirs[i]);
-        if (!d)
+    struct model_list l = {0};
+    folder_list(s, &l);
+    store_ollama_list(s, &l);
+    store_hf_list(s, &l);
+    /* Each file once: the first source that lists it keeps it (folders, Ollama, HF). Then the
+     * same name from two sources (a folder and Ollama's library): the first keeps the short
+     * name, the other is listed by its full one. */
+    struct stat *ids = xcalloc((size_t)(l.n ? l.n : 1), sizeof *ids);
+    for (int i = 0; i < l.n; i++)
+        if (stat(l.v[i].path, &ids[i]) != 0)
+            ids[i].st_ino = 0;
+    int k = 0;
+    for (int i = 0; i < l.n; i++) {
+        int dup = 0;
+        /* Two names in one source are two names (a hard link made by cp). */
+        for (int j = 0; j < k && !dup; j++)
+            dup = ids[i].st_ino && ids[j].st_ino == ids[i].st_ino &&
+                  ids[j].st_dev == ids[i].st_dev && l.v[j].source != l.v[i].source;
+        if (dup) {
+            store_model_free(&l.v[i]);
             continue;
-        struct dirent *de;
-        while ((de = readdir(d))) {
-            size_t sl;
-            if (!is_gguf_name(de->d_name, &sl) || sl > STORE_MAX_NAME)
-                continue;
-            char stem[STORE_MAX_NAME + 16], name[STORE_MAX_NAME + 16], path[4096];
-            snprintf(stem, sizeof stem, "%.*s", (int)sl, de->d_name);
-            name_of_stem(stem, name, sizeof name);
-            if (store_canonical(stem, stem, sizeof stem, NULL)) /* skip unnameable files */
-                continue;
-            int dup = 0;
-            for (int k = 0; k < count && !dup; k++)
-                dup = strcmp(v[k].name, name) == 0;
-            snprintf(path, sizeof path, "%s/%s", s->dirs[i], de->d_name);
-            struct stat st;
-            if (dup || stat(path, &st) != 0 || !S_ISREG(st.st_mode))
-                continue;
-            if (count == cap) {
-                cap = cap ? cap * 2 : 16;
-                v = xrealloc(v, (size_t)cap * sizeof *v);
-            }
-            memset(&v[count], 0, sizeof v[count]);
-            v[count].source = STORE_SRC_FOLDER;
-            snprintf(v[count].name, sizeof v[count].name, "%s", name);
-            v[count].path = xstrdup(path);
-            v[count].size = st.st_size;
-            v[count].mtime = st.st_mtime;
-            count++;
         }
-        closedir(d);
+        ids[k] = ids[i];
+        l.v[k++] = l.v[i];
     }
-    if (count > 1)
-        qsort(v, (size_t)count, sizeof *v, cmp_models);
-    *out = v;
-    *n = count;
+    for (int i = 0; i < k; i++)
+        for (int j = 0; j < i; j++)
+            if (!strcmp(l.v[i].name, l.v[j].name) && l.v[i].source == STORE_SRC_OLLAMA) {
+                char full[sizeof l.v[i].name];
+                snprintf(full, sizeof full, "%s/%s/%.200s", OLLAMA_DEFAULT_HOST, OLLAMA_DEFAULT_NS,
+                         l.v[i].name);
+                snprintf(l.v[i].name, sizeof l.v[i].name, "%s", full);
+                break;
+            }
+    free(ids);
+    if (k > 1)
+        qsort(l.v, (size_t)k, sizeof *l.v, cmp_models);
+    *out = l.v;
+    *n = k;
     return 0;
 }
 
@@ -228,6 +528,8 @@ void store_list_free(struct store_model *list, int n)
         store_model_free(&list[i]);
     free(list);
 }
+
+/* ---- copy and delete ---- */
 
 static int copy_file(const char *from, const char *to)
 {
@@ -255,33 +557,66 @@ static int copy_file(const char *from, const char *to)
     return rc;
 }
 
-int store_copy(const struct store *s, const char *src, const char *dst, struct err *e)
+/* A folder model gets its new name beside it: FILE.gguf for :latest, FILE:TAG.gguf else. */
+static int folder_copy(const struct store_model *m, const struct model_ref *dst, struct err *e)
 {
-    char canon[STORE_MAX_NAME + 16], stem[STORE_MAX_NAME + 16];
-    int rc = store_canonical(dst, canon, sizeof canon, e);
-    if (rc)
-        return rc;
-    struct store_model m = {0};
-    rc = store_find(s, src, &m, e);
-    if (rc)
-        return rc;
-    stem_of(canon, stem, sizeof stem);
-    /* The new name lives next to the source. */
-    char to[4096], tmp[4200];
-    const char *slash = strrchr(m.path, '/');
-    int dir_len = slash ? (int)(slash - m.path) : 1;
-    snprintf(to, sizeof to, "%.*s/%s.gguf", dir_len, slash ? m.path : ".", stem);
-    snprintf(tmp, sizeof tmp, "%s.tmp-%d", to, (int)getpid());
-    if (strcmp(m.path, to) == 0) {
-        store_model_free(&m);
+    if (m->mmproj || store_shard_count(m->path) > 1)
+        return err_set(e, ERR_BAD_REQUEST,
+                       "'%s' is a folder of files (split or with a projector); copy the folder",
+                       m->name);
+    char to[LAYOUT_MAX_PATH], tmp[LAYOUT_MAX_PATH + 32];
+    const char *slash = strrchr(m->path, '/');
+    int dir_len = slash ? (int)(slash - m->path) : 1;
+    if (!strcmp(dst->tag, "latest"))
+        snprintf(to, sizeof to, "%.*s/%s.gguf", dir_len, slash ? m->path : ".", dst->name);
+    else
+        snprintf(to, sizeof to, "%.*s/%s:%s.gguf", dir_len, slash ? m->path : ".", dst->name,
+                 dst->tag);
+    if (!strcmp(m->path, to))
         return 0; /* copying a model onto itself */
-    }
-    if (link(m.path, tmp) != 0 && copy_file(m.path, tmp) != 0)
+    snprintf(tmp, sizeof tmp, "%s.tmp-%d", to, (int)getpid());
+    int rc = 0;
+    if (link(m->path, tmp) != 0 && copy_file(m->path, tmp) != 0)
         rc = err_set(e, ERR_IO, "cannot copy to %s: %s", to, strerror(errno));
     else if (rename(tmp, to) != 0)
         rc = err_set(e, ERR_IO, "cannot copy to %s: %s", to, strerror(errno));
     if (rc)
         unlink(tmp);
+    return rc;
+}
+
+int store_copy(const struct store *s, const char *src, const char *dst, struct err *e)
+{
+    struct model_ref d;
+    int rc = model_ref_parse(dst, &d, e);
+    if (rc)
+        return rc;
+    if (d.kind != REF_PLAIN && d.kind != REF_OLLAMA)
+        return err_set(e, ERR_BAD_REQUEST,
+                       "invalid model name '%s' for a copy (expected NAME[:TAG] or "
+                       "HOST/NAMESPACE/MODEL[:TAG])",
+                       dst);
+    struct store_model m = {0};
+    rc = store_find(s, src, &m, e);
+    if (rc)
+        return rc;
+    if (m.source == STORE_SRC_FOLDER && d.kind == REF_PLAIN) {
+        rc = folder_copy(&m, &d, e);
+    } else if (m.source == STORE_SRC_OLLAMA) {
+        struct model_ref from;
+        model_ref_parse(m.name, &from, NULL);
+        if (from.kind == REF_PLAIN) {
+            from.kind = REF_OLLAMA;
+            snprintf(from.host, sizeof from.host, "%s", OLLAMA_DEFAULT_HOST);
+            snprintf(from.ns, sizeof from.ns, "%s", OLLAMA_DEFAULT_NS);
+        }
+        rc = store_ollama_copy(s, &from, &d, e);
+    } else {
+        rc = err_set(e, ERR_BAD_REQUEST,
+                     "cannot copy '%s' (%s) to '%s': give it another name with a preset "
+                     "section [%s] holding model = %s",
+                     m.name, store_source_name(m.source), dst, dst, m.name);
+    }
     store_model_free(&m);
     return rc;
 }
@@ -290,11 +625,31 @@ int store_delete(const struct store *s, const char *name, struct err *e)
 {
     struct store_model m = {0};
     int rc = store_find(s, name, &m, e);
-    if (rc || !m.path)
-        return rc ? rc : ERR_NOT_FOUND;
-    if (unlink(m.path) != 0) {
-        int err = errno;
-        rc = err_set(e, ERR_IO, "cannot delete %s: %s", m.path, strerror(err));
+    if (rc)
+        return rc;
+    struct model_ref r;
+    model_ref_parse(m.name, &r, NULL);
+    switch (m.source) {
+    case STORE_SRC_FOLDER: {
+        int count = store_shard_count(m.path);
+        for (int k = 1; k <= count && !rc; k++) {
+            char p[LAYOUT_MAX_PATH];
+            store_shard_path(m.path, k, p, sizeof p);
+            if (unlink(p) != 0)
+                rc = err_set(e, ERR_IO, "cannot delete %s: %s", p, strerror(errno));
+        }
+        break;
+    }
+    case STORE_SRC_OLLAMA:
+        if (r.kind == REF_PLAIN) {
+            r.kind = REF_OLLAMA;
+            snprintf(r.host, sizeof r.host, "%s", OLLAMA_DEFAULT_HOST);
+            snprintf(r.ns, sizeof r.ns, "%s", OLLAMA_DEFAULT_NS);
+        }
+        rc = store_ollama_delete(s, &r, e);
+        break;
+    case STORE_SRC_HF: rc = store_hf_delete(s, &r, e); break;
+    default: rc = err_set(e, ERR_BAD_REQUEST, "'%s' is a file path; delete the file itself", name);
     }
     store_model_free(&m);
     return rc;

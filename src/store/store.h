@@ -71,10 +71,15 @@ struct store_config {
 struct store *store_init(const struct store_config *cfg);
 void store_free(struct store *s);
 
-/* Finds a model. Returns 0 and fills *out (free with store_model_free), ERR_NOT_FOUND naming
- * the model, or ERR_BAD_REQUEST for a malformed or ambiguous name (the message lists the
- * candidates). */
+/* Finds a model by name. Returns 0 and fills *out (free with store_model_free), ERR_NOT_FOUND
+ * naming the model, ERR_BAD_REQUEST for a malformed or ambiguous name (the message lists the
+ * candidates), ERR_BAD_MODEL for a broken manifest. A file path is refused: names that come
+ * from the network never reach a server path (CVE-2024-39721, security.md). */
 int store_find(const struct store *s, const char *name, struct store_model *out, struct err *e);
+/* The same, also taking a path to a .gguf file: for names the local user typed (the CLI,
+ * `serve --model`). */
+int store_find_local(const struct store *s, const char *name, struct store_model *out,
+                     struct err *e);
 void store_model_free(struct store_model *m); /* frees the members; NULL-safe */
 
 /* Every model of every source, sorted by name, each file once; free with store_list_free. */

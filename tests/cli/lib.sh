@@ -8,6 +8,8 @@ TINY="$MODELS/TinyStories-656K-Q8_0.gguf"
 KNOWN_STORY="Once upon a time, there was a little girl named Lily. She loved to play outside in the park. One day, she saw a big, red ball. She wanted to play with it, but it was too high"
 T="$(mktemp -d "${TEST_TMP:-/tmp}/hearth-test.XXXXXX" 2>/dev/null || mktemp -d)"
 trap 'rm -rf "$T"' EXIT
+# The user's own Hugging Face cache, Ollama store and presets stay out of tests.
+export HF_HUB_CACHE="$T/hf-hub" OLLAMA_MODELS="$T/ollama" XDG_CONFIG_HOME="$T/config"
 _pass=0
 _fail=0
 

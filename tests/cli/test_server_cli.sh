@@ -4,6 +4,14 @@
 mkdir -p "$T/models"
 cp "$STORIES" "$T/models/stories260K.gguf"
 cp "$TINY" "$T/models/tiny.gguf"
+# A Hugging Face cache entry as huggingface_hub writes it: list shows its source and quant.
+hf="$HF_HUB_CACHE/models--org--Tiny-GGUF"
+commit=0123456789012345678901234567890123456789
+blob="$(sha256sum "$TINY" | cut -c1-64)"
+mkdir -p "$hf/blobs" "$hf/snapshots/$commit" "$hf/refs"
+cp "$TINY" "$hf/blobs/$blob"
+ln -s "../../blobs/$blob" "$hf/snapshots/$commit/Tiny-Q8_0.gguf"
+printf '%s' "$commit" >"$hf/refs/main"
 "$HEARTH" serve --host 127.0.0.1:0 --models-dir "$T/models" 2>"$T/serve.log" &
 spid=$!
 port=""
@@ -20,6 +28,10 @@ expect_eq "list exit" "$RC" 0
 expect_contains "list header" "$OUT" "NAME"
 expect_contains "list stories" "$OUT" "stories260K:latest"
 expect_contains "list size" "$OUT" "1.2 MB"
+expect_contains "list hf" "$OUT" "hf.co/org/Tiny-GGUF:Q8_0"
+expect_contains "list columns" "$OUT" "QUANT    SOURCE"
+expect_eq "list hf row" "$(printf '%s\n' "$OUT" | grep -c 'hf.co/org/Tiny-GGUF:Q8_0 .* Q8_0 *hf ')" 1
+expect_eq "list folder row" "$(printf '%s\n' "$OUT" | grep -c '^stories260K:latest .* folder ')" 1
 run_hearth list --json
 expect_contains "list --json" "$OUT" '"quantization_level": "Q8_0"'
 

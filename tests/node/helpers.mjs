@@ -43,7 +43,10 @@ export function makeModelsDir() {
 export async function startServer({ env = {}, args = [], modelsDir } = {}) {
   const dir = modelsDir || makeModelsDir();
   const child = spawn(HEARTH, ['serve', '--host', '127.0.0.1:0', '--models-dir', dir, ...args], {
-    env: { ...process.env, HEARTH_LOG_LEVEL: 'info', HEARTH_PROMPT_CACHE_DIR: join(dir, 'prompts'), ...env },
+    // The user's own Hugging Face cache and Ollama store stay out of tests: empty ones in dir.
+    env: { ...process.env, HEARTH_LOG_LEVEL: 'info', HEARTH_PROMPT_CACHE_DIR: join(dir, 'prompts'),
+      HF_HUB_CACHE: join(dir, 'hf-hub'), OLLAMA_MODELS: join(dir, 'ollama'),
+      XDG_CONFIG_HOME: join(dir, 'config'), ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let log = '';

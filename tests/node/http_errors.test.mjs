@@ -67,7 +67,7 @@ test('unknown and invalid models', async () => {
   await expectError('/api/show', { model: 'nope' }, 404, /not found/);
   await expectError('/api/delete', { model: 'nope' }, 404, /not found/, { method: 'DELETE' });
   await expectError('/api/copy', { source: 'nope', destination: 'x' }, 404, /not found/);
-  await expectError('/api/generate', { model: '../stories260K', prompt: 'x' }, 400, /invalid model name/);
+  await expectError('/api/generate', { model: '../stories260K', prompt: 'x' }, 400, /is a file path: the API takes model names/);
   await expectError('/api/copy', { source: M, destination: '../../evil' }, 400, /invalid model name/);
   await expectError('/api/copy', { source: M }, 400, /source and destination/);
   await expectError('/api/generate', { prompt: 'x' }, 400, /model is required/);
