@@ -162,7 +162,7 @@ static int add_messages(json_t *body, struct modelfile *mf, struct err *e)
         if (strlen(content) > MODELFILE_MAX_VALUE)
             return err_set(e, ERR_TOO_LARGE, "messages[%zu].content is too long", i);
         mf->messages = xrealloc(mf->messages, (i + 1) * sizeof *mf->messages);
-        snprintf(mf->messages[i].role, sizeof mf->messages[i].role, "%s", role);
+        snprintf(mf->messages[i].role, sizeof mf->messages[i].role, "%.15s", role);
         mf->messages[i].content = xstrdup(content);
         mf->n_messages = (int)i + 1;
     }

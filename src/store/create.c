@@ -131,8 +131,9 @@ static int resolve(const struct store *s, const struct create_opts *o, const cha
     b->have_model = 1;
     snprintf(b->path, sizeof b->path, "%s", b->model.path);
     snprintf(b->name, sizeof b->name, "%s", b->model.name);
-    if (b->model.source == STORE_SRC_OLLAMA && layout_digest_valid(b->model.digest))
-        snprintf(b->digest, sizeof b->digest, "%s", b->model.digest);
+    /* The store knows the content's sha256 for Ollama blobs and HF LFS files: no hashing. */
+    if (layout_digest_valid(b->model.digest))
+        snprintf(b->digest, sizeof b->digest, "sha256:%s", b->model.digest + 7);
     return 0;
 }
 
@@ -531,6 +532,8 @@ static int write_manifest(const struct store *s, const struct model_ref *ref,
                            "model_family", g->arch, "model_families", g->arch, "model_type", ptype,
                            "file_type", ft ? ft : "unknown", "architecture", goarch(), "os",
                            "linux", "rootfs", "type", "layers", "diff_ids", ids);
+        if (mf->requires) /* the Ollama version the model needs, where Ollama keeps it */
+            json_object_set_new(config, "requires", json_string(mf->requires));
         text = json_dumps(config, JSON_COMPACT);
         config_len = strlen(text);
         rc = blob_from_mem(root, text, config_len, config_digest, o, e);
@@ -668,8 +671,10 @@ int create_model(const struct store *s, const struct modelfile *mf, const struct
         }
         digest[0] = '\0';
         quantized = 1;
-        if ((rc = read_facts(model, &g, e)))
+        if ((rc = read_facts(model, &g, e))) {
+            unlink(model);
             goto out;
+        }
     }
 
     if (o->ollama) {

@@ -366,7 +366,7 @@ int modelfile_parse(const char *text, size_t len, struct modelfile *m, struct er
                                MODELFILE_MAX_MESSAGES);
             }
             m->messages = xrealloc(m->messages, (size_t)(m->n_messages + 1) * sizeof *m->messages);
-            snprintf(m->messages[m->n_messages].role, sizeof m->messages[0].role, "%s", word);
+            snprintf(m->messages[m->n_messages].role, sizeof m->messages[0].role, "%.15s", word);
             m->messages[m->n_messages++].content = value;
             break;
         case MF_REQUIRES: {
