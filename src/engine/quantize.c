@@ -122,7 +122,10 @@ int quantize_run(const char *exe, const char *src, const char *dst, const char *
         dup2(out[1], 1);
         dup2(errp[1], 2);
         execl(exe, exe, "quantize", src, dst, type, (char *)NULL);
-        fprintf(stderr, "cannot run %s: %s\n", exe, strerror(errno));
+        /* Only async-signal-safe calls between fork and exec in a threaded parent. */
+        static const char msg[] = "cannot run the hearth binary for quantizing\n";
+        ssize_t w = write(2, msg, sizeof msg - 1);
+        (void)w;
         _exit(127);
     }
     close(out[1]);

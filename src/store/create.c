@@ -82,6 +82,9 @@ static int resolve(const struct store *s, const struct create_opts *o, const cha
                    const char *value, int names_ok, struct base *b, struct err *e)
 {
     memset(b, 0, sizeof *b);
+    /* Older Ollama clients upload the file and send "FROM @sha256:HEX". */
+    if (value[0] == '@' && layout_digest_valid(value + 1))
+        value++;
     if (layout_digest_valid(value)) {
         int rc = layout_ollama_blob(store_ollama_root(s), value, b->path, sizeof b->path, e);
         if (rc)

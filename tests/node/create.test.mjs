@@ -107,6 +107,7 @@ test('a stop PARAMETER stops the output where a user sees it', async () => {
   assert.equal(r.status, 200, r.text);
   const g = await post(srv.url, '/api/generate', {
     model: 'stopper', prompt: 'Once upon a time', raw: true, stream: false,
+    options: { num_ctx: 128 }, // bounds the run should the stop not work
   });
   assert.equal(g.status, 200, g.text);
   assert.equal(g.body.done_reason, 'stop');
@@ -200,9 +201,13 @@ test('the ollama client creates a model from uploaded files; it is listed and ge
   assert.equal(statuses.at(-1), 'success');
   assert.ok(statuses.includes('parsing GGUF'));
   const { layers } = checkManifest('uploaded');
+  // The legacy form older Ollama clients send: the Modelfile text with FROM @DIGEST.
+  const legacy = await post(srv.url, '/api/create', { name: 'legacy', modelfile: `FROM @${f16Digest}\nPARAMETER top_k 5\n`, stream: false });
+  assert.equal(legacy.status, 200, legacy.text);
+  assert.deepEqual(JSON.parse(checkManifest('legacy').layers['application/vnd.ollama.image.params']), { top_k: 5 });
   assert.equal(layers['application/vnd.ollama.image.model'].length, f16Size);
   assert.ok((await ollama.list()).models.some((m) => m.name === 'uploaded:latest'));
-  const g = await ollama.generate({ model: 'uploaded', prompt: 'Hello', raw: true });
+  const g = await ollama.generate({ model: 'uploaded', prompt: 'Hello', raw: true, options: { num_ctx: 128 } });
   assert.ok(g.eval_count <= 3, `num_predict 3 from the create request (${g.eval_count})`);
 });
 
