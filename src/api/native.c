@@ -49,6 +49,9 @@ void native_req_free(struct native_req *r)
     gen_params_free(&r->gen);
     load_params_free(&r->load);
     strlist_free(&r->inputs);
+    free(r->model_template);
+    free(r->model_system);
+    free(r->model_messages);
     memset(r, 0, sizeof *r);
 }
 

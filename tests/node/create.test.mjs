@@ -37,7 +37,7 @@ before(async () => {
 after(async () => {
   const r = await srv.stop();
   rmSync(state, { recursive: true, force: true });
-  assert.equal(r.code, 0, 'hearth serve exits 0 on SIGTERM');
+  assert.equal(r.code, 0, 'hearth serve exits 0 on SIGTERM: ' + srv.log().slice(-3000));
 });
 
 // Every layer and the config of a manifest exist as blobs whose sha256 and size match.
