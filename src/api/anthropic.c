@@ -262,7 +262,7 @@ static void handle_messages(const struct http_request *hreq, struct http_reply *
     json_t *stops = json_object_get(body, "stop_sequences");
     if (!rc && stops) {
         json_t *o = json_pack("{s:O}", "stop", stops);
-        rc = api_apply_options(o, &req.gen, &req.load, warnings, &e);
+        rc = api_apply_options(o, &req, warnings, &e);
         json_decref(o);
     }
     if (!rc)
@@ -271,6 +271,7 @@ static void handle_messages(const struct http_request *hreq, struct http_reply *
         anthropic_error(rep, rc, e.msg);
     } else {
         req.gen.num_predict = (int32_t)max_tokens;
+        native_mark(&req, "num_predict");
         struct anth *a = xcalloc(1, sizeof *a);
         static uint64_t counter;
         snprintf(

@@ -13,6 +13,7 @@
 #include "engine/proto.h"
 #include "net/http.h"
 #include "sched/sched.h"
+#include "store/preset.h"
 #include "store/store.h"
 
 #include <jansson.h>
@@ -49,6 +50,7 @@ struct native_req {
     int64_t keep_alive_ms; /* SCHED_KEEP_DEFAULT when the request did not say */
     struct strlist inputs; /* EMBED */
     uint32_t dimensions;
+    uint64_t req_set; /* bit i: the request set params table entry i (settings.c) */
     /* What the store says about the model beside its weights (native_resolve; owned): */
     char *model_template; /* a preset's Jinja or Ollama's Go template layer, or NULL */
     int model_template_is_go;
@@ -60,8 +62,31 @@ struct native_req {
 void native_req_init(struct native_req *r, enum native_kind kind);
 void native_req_free(struct native_req *r);
 
-/* Finds req->model in the store and sets req->path and the model_* fields. */
+/* Finds req->model in the store, sets req->path and the model_* fields, and fills every
+ * parameter the request did not set from the layers beneath it (settings_apply). May be called
+ * before or after the request's fields are applied. */
 int native_resolve(struct native_req *req, struct err *e);
+
+/* ---- the precedence of settings (settings.c) ---- */
+
+/* Records that the request set parameter `param` (a params-table name or alias), for a field a
+ * protocol writes itself (OpenAI's max_tokens, format "json"); api_apply_options records the
+ * ones it sets. */
+void native_mark(struct native_req *r, const char *param);
+
+/* The parameters of model m before any request: defaults < the GGUF's general.sampling.* < [*]
+ * < m->params < the model's preset section. origin (NULL, or one entry per params table row)
+ * receives where each value came from. gen and load are initialized here. */
+int settings_layers(const struct store_model *m, struct gen_params *gen, struct load_params *load,
+                    enum preset_origin *origin);
+
+/* Fills every parameter of req that the request did not set from settings_layers. */
+int settings_apply(struct native_req *req, const struct store_model *m);
+
+/* Sets /api/show's `parameters` (Ollama's text: the values that are not defaults, in Modelfile
+ * form, e.g. `temperature 0.7`, `stop "<|im_end|>"`) and `hearth_parameters` (every parameter
+ * as {name, value, source}; source is a preset_origin_name) on the object show. */
+void settings_show(const struct store_model *m, json_t *show);
 
 struct native_job;
 
@@ -181,11 +206,11 @@ int api_get_bool(json_t *obj, const char *key, int *out, struct err *e);
 int api_get_int(json_t *obj, const char *key, int64_t min, int64_t max, int64_t *out,
                 struct err *e);
 
-/* Applies an options object (Ollama's `options`, llama-server's top-level fields) to gen and
- * load parameters. Unknown keys and keys llama.cpp no longer has are appended to warnings (or
- * refused when api->strict_options); bad values are ERR_BAD_REQUEST. */
-int api_apply_options(json_t *opts, struct gen_params *gen, struct load_params *load,
-                      json_t *warnings, struct err *e);
+/* Applies an options object (Ollama's `options`, llama-server's top-level fields) to req's gen
+ * and load parameters, and records each one set in req->req_set. Unknown keys and keys
+ * llama.cpp no longer has are appended to warnings (or refused when api->strict_options); bad
+ * values are ERR_BAD_REQUEST. A list (stop) replaces the one of lower layers. */
+int api_apply_options(json_t *opts, struct native_req *req, json_t *warnings, struct err *e);
 
 /* Reads a JSON list of token ids into req->prefix_tokens. field names it in the message.
  * Returns 0 or ERR_BAD_REQUEST / ERR_TOO_LARGE. */

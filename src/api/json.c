@@ -218,8 +218,7 @@ static int set_from_json(void *target, const struct param_desc *d, json_t *v, st
     return ERR_INTERNAL;
 }
 
-int api_apply_options(json_t *opts, struct gen_params *gen, struct load_params *load,
-                      json_t *warnings, struct err *e)
+int api_apply_options(json_t *opts, struct native_req *req, json_t *warnings, struct err *e)
 {
     if (!opts || json_is_null(opts))
         return 0;
@@ -248,10 +247,11 @@ int api_apply_options(json_t *opts, struct gen_params *gen, struct load_params *
                 json_array_append_new(warnings, json_string(msg));
             continue;
         }
-        void *target = d->group == PARAM_GEN ? (void *)gen : (void *)load;
+        void *target = d->group == PARAM_GEN ? (void *)&req->gen : (void *)&req->load;
         int rc = set_from_json(target, d, v, e);
         if (rc)
             return rc;
+        native_mark(req, d->name);
     }
     return 0;
 }
@@ -290,7 +290,7 @@ int api_apply_fields(json_t *body, const char *const *skip, size_t n_skip, int o
         if (!own && (!only_known || params_find(key)))
             json_object_set(opts, key, v);
     }
-    int rc = api_apply_options(opts, &req->gen, &req->load, warnings, e);
+    int rc = api_apply_options(opts, req, warnings, e);
     json_decref(opts);
     /* llama-server's cache_prompt (default true): false computes the whole prompt again. */
     json_t *cp = json_object_get(body, "cache_prompt");

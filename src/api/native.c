@@ -63,6 +63,7 @@ int native_resolve(struct native_req *req, struct err *e)
     if (rc)
         return rc;
     snprintf(req->model, sizeof req->model, "%s", m.name);
+    settings_apply(req, &m);
     free(req->path);
     req->path = m.path;
     m.path = NULL;

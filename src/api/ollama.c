@@ -46,7 +46,7 @@ static int parse_common(json_t *body, struct native_req *req, int *stream, json_
                            text);
         req->keep_alive_ms = ms;
     }
-    rc = api_apply_options(json_object_get(body, "options"), &req->gen, &req->load, warnings, e);
+    rc = api_apply_options(json_object_get(body, "options"), req, warnings, e);
     if (rc)
         return rc;
 
@@ -57,6 +57,7 @@ static int parse_common(json_t *body, struct native_req *req, int *stream, json_
                 return err_set(e, ERR_BAD_REQUEST, "format and a grammar cannot be combined");
             free(req->gen.grammar);
             req->gen.grammar = xstrdup(api_json_grammar);
+            native_mark(req, "grammar");
         } else if (json_is_object(fmt)) {
             return err_set(e, ERR_BAD_REQUEST,
                            "format as a JSON schema is not supported yet (structured output "
@@ -71,8 +72,10 @@ static int parse_common(json_t *body, struct native_req *req, int *stream, json_
         rc = api_get_bool(body, "truncate", &truncate, e);
     if (!rc)
         rc = api_get_bool(body, "shift", &shift, e);
-    if (shift)
+    if (shift) {
         req->gen.context_shift = true;
+        native_mark(req, "context_shift");
+    }
     if (!rc)
         rc = api_get_bool(body, "logprobs", &logprobs, e);
     int64_t top = 0;

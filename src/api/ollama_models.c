@@ -131,7 +131,7 @@ static int model_field(json_t *body, const char **name, struct err *e)
 }
 
 /* Ollama's `modelfile` text for a model: FROM, then what the store says about it. */
-static json_t *modelfile_text(const struct store_model *m, const char *tmpl)
+static json_t *modelfile_text(const struct store_model *m, const char *tmpl, const char *params)
 {
     struct buf b;
     buf_init(&b, 16u << 20);
@@ -143,11 +143,20 @@ static json_t *modelfile_text(const struct store_model *m, const char *tmpl)
         buf_printf(&b, "TEMPLATE \"\"\"%s\"\"\"\n", tmpl);
     if (m->system)
         buf_printf(&b, "SYSTEM \"\"\"%s\"\"\"\n", m->system);
-    for (int i = 0; i < m->params.n; i++) {
-        const char *eq = strchr(m->params.v[i], '=');
-        if (eq)
-            buf_printf(&b, "PARAMETER %.*s %s\n", (int)(eq - m->params.v[i]), m->params.v[i],
-                       eq + 1);
+    /* The effective values that are not defaults, one "name value" per line. */
+    for (const char *p = params ? params : ""; *p;) {
+        const char *nl = strchr(p, '\n');
+        size_t n = nl ? (size_t)(nl - p) : strlen(p);
+        /* "num_ctx      4096" (padded as Ollama pads `parameters`) -> "num_ctx 4096" */
+        size_t k = 0;
+        while (k < n && p[k] != ' ')
+            k++;
+        size_t v = k;
+        while (v < n && p[v] == ' ')
+            v++;
+        if (n)
+            buf_printf(&b, "PARAMETER %.*s %.*s\n", (int)k, p, (int)(n - v), p + v);
+        p += n + (nl ? 1 : 0);
     }
     if (m->license)
         buf_printf(&b, "LICENSE \"\"\"%s\"\"\"\n", m->license);
@@ -189,8 +198,10 @@ void ollama_show(const struct http_request *hreq, struct http_reply *rep)
                                .model_template_is_go = m.template_is_go};
     char *tmpl = NULL;
     const char *tmpl_src = api_chat_template(&probe, &tmpl);
-    json_object_set_new(o, "modelfile", modelfile_text(&m, tmpl));
-    json_object_set_new(o, "parameters", json_string(""));
+    settings_show(&m, o);
+    json_object_set_new(
+        o, "modelfile",
+        modelfile_text(&m, tmpl, json_string_value(json_object_get(o, "parameters"))));
     json_object_set_new(o, "template", json_string(tmpl ? tmpl : ""));
     json_object_set_new(o, "template_source", tmpl_src ? json_string(tmpl_src) : json_null());
     free(tmpl);

@@ -99,8 +99,10 @@ static int parse_common(json_t *body, struct native_req *req, int *stream, int *
     if ((rc = api_get_int(body, "max_tokens", 0, 1000000000, &max, e)) ||
         (rc = api_get_int(body, "max_completion_tokens", 0, 1000000000, &max, e)))
         return rc;
-    if (max >= 0)
+    if (max >= 0) {
         req->gen.num_predict = (int32_t)max;
+        native_mark(req, "num_predict");
+    }
     int64_t nn = 1;
     if ((rc = api_get_int(body, "n", 1, OPENAI_MAX_N, &nn, e)))
         return rc;
@@ -119,6 +121,7 @@ static int parse_common(json_t *body, struct native_req *req, int *stream, int *
         if (!strcmp(type, "json_object")) {
             free(req->gen.grammar);
             req->gen.grammar = xstrdup(api_json_grammar);
+            native_mark(req, "grammar");
         } else if (!strcmp(type, "json_schema")) {
             return err_set(e, ERR_BAD_REQUEST,
                            "response_format json_schema is not supported yet (structured output "
@@ -672,7 +675,7 @@ static void handle_embeddings(const struct http_request *hreq, struct http_reply
         rc = native_resolve(&req, &e);
     }
     if (!rc)
-        rc = api_apply_options(json_object_get(body, "options"), &req.gen, &req.load, NULL, &e);
+        rc = api_apply_options(json_object_get(body, "options"), &req, NULL, &e);
     if (rc) {
         openai_error(rep, rc, e.msg);
         goto out;

@@ -377,8 +377,10 @@ static void handle_create(const struct http_request *hreq, struct http_reply *re
         openai_error(rep, rc, e.msg);
         goto out;
     }
-    if (max_out > 0)
+    if (max_out > 0) {
         req.gen.num_predict = (int32_t)max_out;
+        native_mark(&req, "num_predict");
+    }
     struct resp *r = xcalloc(1, sizeof *r);
     static uint64_t counter;
     uint64_t n = __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED);

@@ -172,7 +172,10 @@ int cmd_show(int argc, char **argv)
             verbose = 1;
         else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
             printf("Usage: hearth show MODEL [--modelfile|--parameters|--template|--system|"
-                   "--license] [-v]\n");
+                   "--license] [-v]\n"
+                   "--parameters prints every parameter's effective value and where it came\n"
+                   "from: default, gguf (general.sampling.*), [*], model (the model's own\n"
+                   "parameters), section (its preset section).\n");
             return 0;
         } else if (argv[i][0] == '-') {
             cli_error("unknown flag '%s' (see hearth show --help)", argv[i]);
@@ -193,6 +196,22 @@ int cmd_show(int argc, char **argv)
     json_decref(req);
     if (rc)
         return 1;
+    json_t *hp = json_object_get(r, "hearth_parameters");
+    if (part && !strcmp(part, "parameters") && json_is_array(hp)) {
+        /* Every effective value and the layer it came from (hearth's extension of /api/show). */
+        printf("%-24s %-28s %s\n", "PARAMETER", "VALUE", "SOURCE");
+        size_t i;
+        json_t *p;
+        json_array_foreach(hp, i, p)
+        {
+            char *v = json_dumps(json_object_get(p, "value"),
+                                 JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(7));
+            printf("%-24s %-28.200s %s\n", jstr(p, "name"), v ? v : "", jstr(p, "source"));
+            free(v);
+        }
+        json_decref(r);
+        return 0;
+    }
     if (part) {
         printf("%s", jstr(r, part));
         size_t n = strlen(jstr(r, part));
@@ -220,6 +239,16 @@ int cmd_show(int argc, char **argv)
     json_t *c;
     json_array_foreach(json_object_get(r, "capabilities"), i, c)
         printf("    %s\n", json_string_value(c));
+    const char *params = jstr(r, "parameters");
+    if (*params) {
+        printf("\n  Parameters\n");
+        for (const char *l = params; *l;) {
+            const char *nl = strchr(l, '\n');
+            int len = nl ? (int)(nl - l) : (int)strlen(l);
+            printf("    %.*s\n", len, l);
+            l += len + (nl ? 1 : 0);
+        }
+    }
     if (verbose) {
         printf("\n  Metadata\n");
         const char *k;

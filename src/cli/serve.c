@@ -5,6 +5,7 @@
 #include "cli/cli.h"
 #include "net/http.h"
 #include "sched/sched.h"
+#include "store/preset.h"
 #include "store/store.h"
 
 #include <pthread.h>
@@ -39,6 +40,10 @@ static void serve_usage(void)
         "  -np, --parallel N         requests each model serves at once, each in a slot of\n"
         "                            num_ctx tokens (default 4; more wait in a queue)\n"
         "                            [HEARTH_NUM_PARALLEL, then OLLAMA_NUM_PARALLEL]\n"
+        "  --models-preset FILE      presets in llama-server's INI format, re-read when it\n"
+        "                            changes (default $XDG_CONFIG_HOME/hearth/presets.ini,\n"
+        "                            else ~/.config/hearth/presets.ini; a missing default\n"
+        "                            file is no presets) [HEARTH_MODELS_PRESET]\n"
         "  -m, --model NAME          a default model: loaded at start (GET /health answers\n"
         "                            503 until it is), kept loaded, and used by the\n"
         "                            llama-server routes when a request names none\n"
@@ -120,9 +125,75 @@ static void *load_default(void *arg)
     return NULL;
 }
 
+/* Loads the models whose preset section says load-on-startup = true, one after the other, and
+ * keeps them loaded (as llama-server's router does, until they are stopped). */
+static void *load_on_startup(void *arg)
+{
+    struct api_ctx *ctx = arg;
+    struct preset_set *p = store_presets(ctx->store);
+    int n;
+    const char *const *names = preset_sections(p, &n);
+    for (int i = 0; i < n; i++) {
+        const char *t = preset_get(p, names[i], "stop-timeout");
+        if (t && strcmp(t, "10") != 0)
+            log_warn("msg=\"stop-timeout is not used: hearth gives every worker 10 s to exit\" "
+                     "model=%s stop_timeout=%s",
+                     log_q(names[i]), t);
+    }
+    for (int i = 0; i < n && !ctx->shutting_down; i++) {
+        const char *v = preset_get(p, names[i], "load-on-startup");
+        if (!v || strcmp(v, "true") != 0)
+            continue;
+        struct native_req req;
+        native_req_init(&req, NATIVE_GENERATE);
+        snprintf(req.model, sizeof req.model, "%s", names[i]);
+        req.keep_alive_ms = SCHED_KEEP_FOREVER;
+        struct err e = {0};
+        int unloaded;
+        int64_t load_us;
+        int rc = native_resolve(&req, &e);
+        if (!rc)
+            rc = native_load_only(&req, &unloaded, &load_us, &e);
+        if (rc)
+            log_error("msg=\"a load-on-startup model failed to load\" model=%s err=%s",
+                      log_q(names[i]), log_q(e.msg));
+        else
+            log_info("msg=\"loaded on startup\" model=%s ms=%lld", log_q(req.model),
+                     (long long)(load_us / 1000));
+        native_req_free(&req);
+    }
+    preset_release(p);
+    return NULL;
+}
+
+/* The presets file: --models-preset, HEARTH_MODELS_PRESET or the default. A file named
+ * explicitly must exist; any file must parse. */
+static int check_presets(const char *arg, char *path, size_t len)
+{
+    int required = arg && *arg;
+    if (required)
+        snprintf(path, len, "%s", arg);
+    else
+        preset_default_path(path, len);
+    struct stat st;
+    if (required && stat(path, &st) != 0) {
+        cli_error("presets file %s does not exist", path);
+        return -1;
+    }
+    struct preset_set *p;
+    struct err e = {0};
+    if (preset_load(path, &p, &e)) {
+        cli_error("%s", e.msg);
+        return -1;
+    }
+    preset_release(p);
+    return 0;
+}
+
 int cmd_serve(int argc, char **argv)
 {
-    const char *host_arg = NULL, *keep_arg = NULL, *model_arg = NULL, *parallel_arg = NULL;
+    const char *host_arg = NULL, *keep_arg = NULL, *model_arg = NULL, *parallel_arg = NULL,
+               *preset_arg = NULL;
     char **dirs = xcalloc((size_t)argc + 64, sizeof(char *));
     int n_dirs = 0, status = 1, no_metrics = 0;
     for (int i = 0; i < argc; i++) {
@@ -146,6 +217,9 @@ int cmd_serve(int argc, char **argv)
         } else if ((!strcmp(a, "--parallel") || !strcmp(a, "-np")) && v) {
             parallel_arg = v;
             i++;
+        } else if (!strcmp(a, "--models-preset") && v) {
+            preset_arg = v;
+            i++;
         } else if (!strcmp(a, "--no-metrics")) {
             no_metrics = 1;
         } else if ((!strcmp(a, "--model") || !strcmp(a, "-m")) && v) {
@@ -153,7 +227,7 @@ int cmd_serve(int argc, char **argv)
             i++;
         } else if (!strcmp(a, "--host") || !strcmp(a, "--models-dir") ||
                    !strcmp(a, "--keep-alive") || !strcmp(a, "--model") || !strcmp(a, "-m") ||
-                   !strcmp(a, "--parallel") || !strcmp(a, "-np")) {
+                   !strcmp(a, "--parallel") || !strcmp(a, "-np") || !strcmp(a, "--models-preset")) {
             cli_error("%s needs a value", a);
             free(dirs);
             return 2;
@@ -200,6 +274,11 @@ int cmd_serve(int argc, char **argv)
         cli_error("invalid parallel '%s' (expected a number of slots from 1 to 256)", parallel_arg);
         goto out;
     }
+    if (!preset_arg)
+        preset_arg = getenv("HEARTH_MODELS_PRESET");
+    char preset_path[4096];
+    if (check_presets(preset_arg, preset_path, sizeof preset_path))
+        goto out;
 
     /* Signals are taken by this thread alone, with sigwait; every other thread (libmicrohttpd's,
      * the scheduler's) inherits the blocked mask. */
@@ -232,7 +311,7 @@ int cmd_serve(int argc, char **argv)
     }
 
     struct api_ctx ctx = {0};
-    struct store_config scfg = {.dirs = dirs, .n_dirs = n_dirs};
+    struct store_config scfg = {.dirs = dirs, .n_dirs = n_dirs, .presets = preset_path};
     ctx.store = store_init(&scfg);
     log_info("msg=\"model sources\" folders=%d ollama=%s hf=%s", n_dirs,
              log_q(store_ollama_root(ctx.store)), log_q(store_hf_hub(ctx.store)));
@@ -288,8 +367,10 @@ int cmd_serve(int argc, char **argv)
         ctx.default_model = model_arg;
         have_loader = pthread_create(&loader, NULL, load_default, &ctx) == 0;
     }
-    log_info("msg=\"listening\" addr=%s:%u models_dirs=%d keep_alive_ms=%lld", host, http_port(srv),
-             n_dirs, (long long)keep_ms);
+    pthread_t startup;
+    int have_startup = pthread_create(&startup, NULL, load_on_startup, &ctx) == 0;
+    log_info("msg=\"listening\" addr=%s:%u models_dirs=%d keep_alive_ms=%lld presets=%s", host,
+             http_port(srv), n_dirs, (long long)keep_ms, log_q(preset_path));
     /* Tests and scripts read the port from this line when they ask for port 0. */
     fprintf(stderr, "hearth: listening on %s:%u\n", host, http_port(srv));
 
@@ -305,6 +386,8 @@ int cmd_serve(int argc, char **argv)
     http_stop(srv);
     if (have_loader)
         pthread_join(loader, NULL);
+    if (have_startup)
+        pthread_join(startup, NULL);
     sched_free(ctx.sched);
     store_free(ctx.store);
     free(routes);

@@ -2,9 +2,11 @@
  * the Hugging Face cache live in store_ollama.c and store_hf.c. */
 #include "store/store.h"
 
+#include "base/buf.h"
 #include "base/log.h"
 #include "base/util.h"
 #include "store/layout.h"
+#include "store/preset.h"
 #include "store/store_int.h"
 
 #include <dirent.h>
@@ -44,6 +46,9 @@ struct store *store_init(const struct store_config *cfg)
         layout_ollama_root(buf, sizeof buf);
     s->ollama_root = xstrdup(buf);
     s->presets = cfg->presets ? xstrdup(cfg->presets) : NULL;
+    struct err e = {0};
+    if (s->presets && preset_live_open(s->presets, 0, &s->live, &e))
+        log_error("msg=\"presets not loaded\" err=%s", log_q(e.msg));
     return s;
 }
 
@@ -60,6 +65,11 @@ const char *store_ollama_root(const struct store *s)
 const char *store_presets_path(const struct store *s)
 {
     return s->presets;
+}
+
+struct preset_set *store_presets(const struct store *s)
+{
+    return s->live ? preset_live_get(s->live) : NULL;
 }
 
 void store_model_free(struct store_model *m)
@@ -87,6 +97,7 @@ void store_free(struct store *s)
     free(s->hf_hub);
     free(s->ollama_root);
     free(s->presets);
+    preset_live_free(s->live);
     free(s);
 }
 
@@ -375,14 +386,117 @@ static int ambiguous(const char *name, struct store_model *c, int n, struct err 
     return err_set(e, ERR_BAD_REQUEST, "model name '%s' is ambiguous: it matches %s", name, list);
 }
 
-static int find(const struct store *s, const char *name, int paths, struct store_model *out,
-                struct err *e)
+/* ---- presets ---- */
+
+#define PRESET_MAX_DEPTH 4 /* [a] model = b, [b] model = c...: how deep a name may point */
+
+static int find(const struct store *s, const char *name, int paths, int depth,
+                struct store_model *out, struct err *e);
+static int find_source(const struct store *s, const char *name, const struct model_ref *rr,
+                       int paths, int depth, const struct preset_set *p, struct store_model *out,
+                       struct err *e);
+
+static void set_text(char **dst, const char *v)
+{
+    free(*dst);
+    *dst = v ? xstrdup(v) : NULL;
+}
+
+/* The keys of section [name] that describe the model itself (the parameters are settings.c's):
+ * a preset's word wins over what the model's own source says. */
+static void apply_section(const struct preset_set *p, const char *name, struct store_model *m)
+{
+    const char *v;
+    if ((v = preset_get(p, name, "mmproj")))
+        set_text(&m->mmproj, v);
+    if ((v = preset_get(p, name, "adapter")))
+        set_text(&m->adapter, v);
+    if ((v = preset_get(p, name, "system")))
+        set_text(&m->system, v);
+    if ((v = preset_get(p, name, "license")))
+        set_text(&m->license, v);
+    if ((v = preset_get(p, name, "messages")))
+        set_text(&m->messages_json, v);
+    if ((v = preset_get(p, name, "ollama-template"))) {
+        set_text(&m->template_text, v);
+        m->template_is_go = 1;
+    }
+    if ((v = preset_get(p, name, "chat-template-file"))) {
+        struct err fe = {0};
+        char *t = store_read_small(v, STORE_MAX_LAYER_TEXT, NULL, &fe);
+        if (t) {
+            free(m->template_text);
+            m->template_text = t;
+            m->template_is_go = 0;
+        } else {
+            log_warn("model=%s msg=\"chat-template-file: %s\"", name, fe.msg);
+        }
+    }
+    if ((v = preset_get(p, name, "chat-template"))) {
+        set_text(&m->template_text, v);
+        m->template_is_go = 0;
+    }
+}
+
+/* A section [name] with a `model` key: that model under this name. Returns 0, 1 when there is
+ * no such section, or an error. */
+static int preset_model(const struct store *s, const struct preset_set *p, const char *name,
+                        int depth, struct store_model *out, struct err *e)
+{
+    const char *target = p ? preset_get(p, name, "model") : NULL;
+    if (!target)
+        return 1;
+    if (depth >= PRESET_MAX_DEPTH)
+        return err_set(e, ERR_BAD_REQUEST,
+                       "preset [%s]: model = %s points through more than %d presets (a loop?)",
+                       name, target, PRESET_MAX_DEPTH);
+    struct err te = {0};
+    /* The presets file is the local user's: its paths are trusted. */
+    int rc = find(s, target, 1, depth + 1, out, &te);
+    if (rc)
+        return err_set(e, rc == ERR_NOT_FOUND ? ERR_NOT_FOUND : rc, "preset [%s]: %s", name,
+                       te.msg);
+    char canon[sizeof out->name];
+    struct model_ref r;
+    if (model_ref_parse(name, &r, NULL) == 0)
+        model_ref_format(&r, canon, sizeof canon);
+    else
+        snprintf(canon, sizeof canon, "%s", name);
+    snprintf(out->name, sizeof out->name, "%s", canon);
+    out->source = STORE_SRC_PRESET;
+    return 0;
+}
+
+static int find(const struct store *s, const char *name, int paths, int depth,
+                struct store_model *out, struct err *e)
 {
     memset(out, 0, sizeof *out);
     struct model_ref r;
     int rc = model_ref_parse(name, &r, e);
     if (rc)
         return rc;
+    struct preset_set *p = store_presets(s);
+    rc = find_source(s, name, &r, paths, depth, p, out, e);
+    if (!rc && p)
+        apply_section(p, out->name, out);
+    preset_release(p);
+    return rc;
+}
+
+static int find_source(const struct store *s, const char *name, const struct model_ref *rr,
+                       int paths, int depth, const struct preset_set *p, struct store_model *out,
+                       struct err *e)
+{
+    struct model_ref r = *rr;
+    int rc;
+    /* A preset section that says what the name is wins over every source. */
+    if (r.kind != REF_PATH) {
+        char canon[STORE_MAX_NAME + 16];
+        model_ref_format(&r, canon, sizeof canon);
+        rc = preset_model(s, p, canon, depth, out, e);
+        if (rc <= 0)
+            return rc;
+    }
     if (r.kind == REF_PATH && !paths)
         return err_set(e, ERR_BAD_REQUEST,
                        "model '%.200s' is a file path: the API takes model names (put the file "
@@ -462,13 +576,13 @@ static int find(const struct store *s, const char *name, int paths, struct store
 
 int store_find(const struct store *s, const char *name, struct store_model *out, struct err *e)
 {
-    return find(s, name, 0, out, e);
+    return find(s, name, 0, 0, out, e);
 }
 
 int store_find_local(const struct store *s, const char *name, struct store_model *out,
                      struct err *e)
 {
-    return find(s, name, 1, out, e);
+    return find(s, name, 1, 0, out, e);
 }
 
 /* ---- listing ---- */
@@ -484,6 +598,20 @@ int store_list(const struct store *s, struct store_model **out, int *n)
     folder_list(s, &l);
     store_ollama_list(s, &l);
     store_hf_list(s, &l);
+    /* Names a preset section gives (model = ...). */
+    struct preset_set *p = store_presets(s);
+    int n_sec;
+    const char *const *secs = preset_sections(p, &n_sec);
+    for (int i = 0; i < n_sec && l.n < STORE_MAX_MODELS; i++) {
+        struct store_model m;
+        struct err pe = {0};
+        int rc = preset_model(s, p, secs[i], 0, &m, &pe);
+        if (rc == 0)
+            *model_list_add(&l) = m;
+        else if (rc < 0)
+            log_warn("msg=\"%s\"", pe.msg);
+    }
+    preset_release(p);
     /* Each file once: the first source that lists it keeps it (folders, Ollama, HF). Then the
      * same name from two sources (a folder and Ollama's library): the first keeps the short
      * name, the other is listed by its full one. */
@@ -497,7 +625,8 @@ int store_list(const struct store *s, struct store_model **out, int *n)
         /* Two names in one source are two names (a hard link made by cp). */
         for (int j = 0; j < k && !dup; j++)
             dup = ids[i].st_ino && ids[j].st_ino == ids[i].st_ino &&
-                  ids[j].st_dev == ids[i].st_dev && l.v[j].source != l.v[i].source;
+                  ids[j].st_dev == ids[i].st_dev && l.v[j].source != l.v[i].source &&
+                  l.v[i].source != STORE_SRC_PRESET;
         if (dup) {
             store_model_free(&l.v[i]);
             continue;
@@ -585,6 +714,39 @@ static int folder_copy(const struct store_model *m, const struct model_ref *dst,
     return rc;
 }
 
+/* A preset model's copy is a copy of its section; a Hugging Face model gets a section that
+ * names it (its files stay where huggingface_hub put them). */
+static int preset_copy(const struct store *s, const struct store_model *m, const char *dst,
+                       struct err *e)
+{
+    if (!s->presets)
+        return err_set(e, ERR_BAD_REQUEST,
+                       "cannot copy '%s': a Hugging Face model gets another name through a "
+                       "presets file, and the server has none",
+                       m->name);
+    struct strlist kv = {0};
+    char line[PARAMS_MAX_STR_LEN + 300];
+    if (m->source == STORE_SRC_HF) {
+        snprintf(line, sizeof line, "model=%s", m->name);
+        strlist_add(&kv, line);
+    } else {
+        struct preset_set *p = store_presets(s);
+        int n;
+        const struct preset_kv *entries = preset_entries(p, m->name, &n);
+        for (int i = 0; i < n; i++) {
+            struct buf b;
+            buf_init(&b, PRESET_MAX_FILE);
+            buf_printf(&b, "%s=%s", entries[i].key, entries[i].value);
+            strlist_add(&kv, b.data ? b.data : "");
+            buf_free(&b);
+        }
+        preset_release(p);
+    }
+    int rc = preset_write_section(s->presets, dst, &kv, e);
+    strlist_free(&kv);
+    return rc;
+}
+
 int store_copy(const struct store *s, const char *src, const char *dst, struct err *e)
 {
     struct model_ref d;
@@ -611,11 +773,11 @@ int store_copy(const struct store *s, const char *src, const char *dst, struct e
             snprintf(from.ns, sizeof from.ns, "%s", OLLAMA_DEFAULT_NS);
         }
         rc = store_ollama_copy(s, &from, &d, e);
+    } else if (m.source == STORE_SRC_PRESET || m.source == STORE_SRC_HF) {
+        rc = preset_copy(s, &m, dst, e);
     } else {
-        rc = err_set(e, ERR_BAD_REQUEST,
-                     "cannot copy '%s' (%s) to '%s': give it another name with a preset "
-                     "section [%s] holding model = %s",
-                     m.name, store_source_name(m.source), dst, dst, m.name);
+        rc = err_set(e, ERR_BAD_REQUEST, "cannot copy '%s' (%s) to '%s'", m.name,
+                     store_source_name(m.source), dst);
     }
     store_model_free(&m);
     return rc;
@@ -649,6 +811,11 @@ int store_delete(const struct store *s, const char *name, struct err *e)
         rc = store_ollama_delete(s, &r, e);
         break;
     case STORE_SRC_HF: rc = store_hf_delete(s, &r, e); break;
+    case STORE_SRC_PRESET:
+        /* The name goes; the model it pointed at stays. */
+        rc = s->presets ? preset_write_section(s->presets, m.name, NULL, e)
+                        : err_set(e, ERR_INTERNAL, "no presets file");
+        break;
     default: rc = err_set(e, ERR_BAD_REQUEST, "'%s' is a file path; delete the file itself", name);
     }
     store_model_free(&m);

@@ -101,4 +101,9 @@ const char *store_hf_hub(const struct store *s);
 const char *store_ollama_root(const struct store *s);
 const char *store_presets_path(const struct store *s);
 
+struct preset_set;
+/* The presets as they are now (preset.h: the file is re-read when it changes), or NULL when
+ * the store has no presets file. Release with preset_release. Thread-safe. */
+struct preset_set *store_presets(const struct store *s);
+
 #endif

@@ -7,6 +7,8 @@
 
 #include <sys/types.h>
 
+struct preset_live;
+
 #define STORE_MAX_MANIFEST   (4u << 20) /* bytes of an Ollama manifest */
 #define STORE_MAX_LAYER_TEXT (1u << 20) /* bytes of a template, system, license or params layer */
 #define STORE_MAX_MODELS     100000     /* entries one listing collects */
@@ -17,6 +19,7 @@ struct store {
     char *hf_hub;
     char *ollama_root;
     char *presets;
+    struct preset_live *live; /* the presets file, re-read when it changes (preset.h) */
 };
 
 /* A growing list of models. */

@@ -61,13 +61,20 @@ before(async () => {
     messages: JSON.stringify([{ role: 'user', content: 'Ahoy?' }, { role: 'assistant', content: 'Arr!' }]),
   });
   ollamaModel('storyteller', '1', join(MODELS, 'stories260K.gguf'), {
-    system: 'Tell stories.',
+    system: 'Tell stories.', params: JSON.stringify({ num_predict: 5, stop: ['<|im_end|>'] }),
     template: '{{ if .System }}<|im_start|>system\n{{ .System }}<|im_end|>\n{{ end }}<|im_start|>user\n{{ .Prompt }}<|im_end|>\n<|im_start|>assistant\n',
   });
   ollamaModel('tiny', 'latest', join(MODELS, 'stories260K.gguf'), {}); // tiny.gguf is in the folder too
   hfFile('org/Stories-GGUF', 'stories-Q8_0.gguf', join(MODELS, 'stories260K.gguf'));
   hfFile('org/Stories-GGUF', 'stories-F16.gguf', join(dir, 'chatty.gguf'));
-  srv = await startServer({ modelsDir: dir });
+  // Presets name models and describe them: a new name for an HF model, a system prompt over
+  // an Ollama model's own.
+  writeFileSync(join(dir, 'presets.ini'), [
+    '[teller]', 'model = hf.co/org/Stories-GGUF:Q8_0', 'n-predict = 7', '',
+    '[loop]', 'model = loop', '',
+    '[storyteller:1]', 'system = "Tell short\\nstories."', '',
+  ].join('\n'));
+  srv = await startServer({ modelsDir: dir, args: ['--models-preset', join(dir, 'presets.ini')] });
 });
 after(async () => { await srv.stop(); });
 
@@ -138,7 +145,8 @@ test("a GGUF without a chat template is formatted by Ollama's template layer", a
   assert.equal(show.body.template_source, 'ollama');
   const r = await post(srv.url, '/apply-template', { model: 'storyteller:1', messages: [{ role: 'user', content: 'Go' }] });
   assert.equal(r.status, 200, r.text);
-  assert.match(r.body.prompt, /<\|im_start\|>system\nTell stories\.<\|im_end\|>\n<\|im_start\|>user\nGo<\|im_end\|>/);
+  // (the presets file's [storyteller:1] system replaces the layer's: see the presets test)
+  assert.match(r.body.prompt, /<\|im_start\|>system\nTell short\nstories\.<\|im_end\|>\n<\|im_start\|>user\nGo<\|im_end\|>/);
 });
 
 test('names: ambiguity, paths and bad names are clear 4xx errors', async () => {
@@ -172,10 +180,6 @@ test('copy and delete on the Ollama store and the Hugging Face cache', async () 
   r = await fetch(srv.url + '/api/delete', { method: 'DELETE', body: JSON.stringify({ model: 'buccaneer:v2' }) });
   assert.equal(r.status, 200);
   assert.ok(!existsSync(weights), 'the last manifest using a blob takes it along');
-  // An HF model is copied by a preset, not by files: the error says how.
-  r = await post(srv.url, '/api/copy', { source: 'hf.co/org/Stories-GGUF:F16', destination: 'mine' });
-  assert.equal(r.status, 400);
-  assert.match(r.body.error, /preset/);
   // Deleting from the HF cache removes the snapshot entry and its blob.
   const link = join(hub, 'models--org--Stories-GGUF', 'snapshots', COMMIT, 'stories-F16.gguf');
   const target = join(dirname(link), '../..', 'blobs', sha(readFileSync(join(dir, 'chatty.gguf'))));
@@ -189,4 +193,53 @@ test('copy and delete on the Ollama store and the Hugging Face cache', async () 
   r = await post(srv.url, '/api/show', { model: 'hf.co/org/Stories-GGUF' });
   assert.equal(r.status, 200, r.text);
   await assertHealthy(assert, srv.url);
+});
+
+test("an Ollama model's params layer sets its defaults; a request still wins", async () => {
+  const gen = (options) => post(srv.url, '/api/generate', {
+    model: 'storyteller:1', prompt: 'Once upon a time', raw: true, stream: false, options,
+  });
+  let r = await gen({ temperature: 0 });
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.body.eval_count, 5, 'num_predict 5 from the params layer');
+  r = await gen({ temperature: 0, num_predict: 9 });
+  assert.equal(r.body.eval_count, 9);
+  const show = await post(srv.url, '/api/show', { model: 'storyteller:1' });
+  const np = show.body.hearth_parameters.find((p) => p.name === 'num_predict');
+  assert.equal(np.source, 'model');
+  assert.match(show.body.modelfile, /PARAMETER num_predict 5/);
+});
+
+test('presets: a section names a model and describes it', async () => {
+  const tags = await (await fetch(srv.url + '/api/tags')).json();
+  const teller = tags.models.find((m) => m.name === 'teller:latest');
+  assert.equal(teller?.source, 'preset');
+  const r = await post(srv.url, '/api/generate', {
+    model: 'teller', prompt: 'Once upon a time', raw: true, stream: false, options: { temperature: 0 },
+  });
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.body.eval_count, 7, "the section's n-predict");
+  assert.ok(KNOWN_CONTINUATION.startsWith(r.body.response), r.body.response);
+  // A section's system prompt replaces the Ollama layer's, newline and all.
+  const show = await post(srv.url, '/api/show', { model: 'storyteller:1' });
+  assert.equal(show.body.system, 'Tell short\nstories.');
+  // A section that points at itself is an error that says so, not a hang.
+  const loop = await post(srv.url, '/api/show', { model: 'loop' });
+  assert.equal(loop.status, 400, loop.text);
+  assert.match(loop.body.error, /more than 4 presets/);
+  // Copy of a preset model copies its section; delete removes only the name.
+  let c = await post(srv.url, '/api/copy', { source: 'teller', destination: 'teller2' });
+  assert.equal(c.status, 200, c.text);
+  const text = readFileSync(join(dir, 'presets.ini'), 'utf8');
+  assert.match(text, /\[teller2\]\nmodel = hf\.co\/org\/Stories-GGUF:Q8_0\nnum_predict = 7/);
+  c = await fetch(srv.url + '/api/delete', { method: 'DELETE', body: JSON.stringify({ model: 'teller2' }) });
+  assert.equal(c.status, 200, await c.text());
+  assert.doesNotMatch(readFileSync(join(dir, 'presets.ini'), 'utf8'), /teller2/);
+  assert.ok(existsSync(join(hub, 'models--org--Stories-GGUF', 'snapshots', COMMIT, 'stories-Q8_0.gguf')));
+  // An HF model gets another name through a section.
+  c = await post(srv.url, '/api/copy', { source: 'hf.co/org/Stories-GGUF:Q8_0', destination: 'stories-hf' });
+  assert.equal(c.status, 200, c.text);
+  const s = await post(srv.url, '/api/show', { model: 'stories-hf' });
+  assert.equal(s.status, 200, s.text);
+  assert.equal(s.body.source, 'preset');
 });

@@ -26,6 +26,8 @@ struct opts {
     int rank;
     int n_embd, n_layer, n_head, n_head_kv, n_ff, n_ctx;
     uint64_t seed;
+    const char *sampling[16]; /* NAME=VALUE: general.sampling.NAME */
+    int n_sampling;
 };
 
 static uint64_t rng_state;
@@ -142,6 +144,20 @@ static int build(const struct opts *o, const char *path, enum ggml_type wtype)
     }
 
     char key[128];
+    /* The sampling settings the model's authors recommend (llama.cpp's general.sampling.*):
+     * integers for top_k, penalty_last_n and mirostat, floats otherwise. */
+    for (int i = 0; i < o->n_sampling; i++) {
+        const char *eq = strchr(o->sampling[i], '=');
+        if (!eq || eq == o->sampling[i])
+            return die("--sampling wants NAME=VALUE, e.g. temp=0.3", o->sampling[i]);
+        snprintf(key, sizeof key, "general.sampling.%.*s", (int)(eq - o->sampling[i]),
+                 o->sampling[i]);
+        const char *name = key + strlen("general.sampling.");
+        if (!strcmp(name, "top_k") || !strcmp(name, "penalty_last_n") || !strcmp(name, "mirostat"))
+            gguf_set_val_i32(g, key, atoi(eq + 1));
+        else
+            gguf_set_val_f32(g, key, strtof(eq + 1, NULL));
+    }
     const char *a = o->arch;
     gguf_set_val_str(g, "general.architecture", a);
     snprintf(key, sizeof key, "hearth-test-%s", a);
@@ -266,7 +282,7 @@ static int build(const struct opts *o, const char *path, enum ggml_type wtype)
 
 int main(int argc, char **argv)
 {
-    struct opts o = {NULL, "llama", NULL, "f32", NULL, NULL, 0, 64, 2, 4, 2, 128, 2048, 1};
+    struct opts o = {NULL, "llama", NULL, "f32", NULL, NULL, 0, 64, 2, 4, 2, 128, 2048, 1, {0}, 0};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -276,7 +292,8 @@ int main(int argc, char **argv)
                 "  [--n-embd N] [--n-layer N] [--n-head N] [--n-head-kv N] [--n-ff N]\n"
                 "  [--n-ctx N] [--type f32|f16|q8_0|q4_0|q4_k_m|...] [--seed N]\n"
                 "  [--template FILE.jinja] [--fim PRE,SUF,MID token ids]\n"
-                "  [--rank 1 (bert only: a reranker with a classification head)]\n");
+                "  [--rank 1 (bert only: a reranker with a classification head)]\n"
+                "  [--sampling NAME=VALUE (repeatable: general.sampling.NAME, e.g. temp=0.3)]\n");
             return 0;
         }
         if (!v)
@@ -308,6 +325,8 @@ int main(int argc, char **argv)
             o.n_ff = atoi(v);
         else if (!strcmp(a, "--n-ctx"))
             o.n_ctx = atoi(v);
+        else if (!strcmp(a, "--sampling") && o.n_sampling < 16)
+            o.sampling[o.n_sampling++] = v;
         else if (!strcmp(a, "--seed"))
             o.seed = strtoull(v, NULL, 10);
         else
