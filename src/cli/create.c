@@ -6,6 +6,7 @@
 #include "base/util.h"
 #include "cli/cli.h"
 #include "store/modelfile.h"
+#include "store/preset.h"
 
 #include <errno.h>
 #include <libgen.h>
@@ -18,6 +19,7 @@
 static void create_usage(void)
 {
     printf("Usage: hearth create NAME [-f Modelfile] [-q TYPE] [--ollama] [--models-dir DIR]\n"
+           "                          [--models-preset FILE]\n"
            "\n"
            "Creates the model NAME from a Modelfile (Ollama's format: FROM, PARAMETER, TEMPLATE,\n"
            "SYSTEM, ADAPTER, LICENSE, MESSAGE, REQUIRES). The model is written as a section\n"
@@ -35,6 +37,9 @@ static void create_usage(void)
            "                         else ~/.ollama/models) so Ollama lists and runs it\n"
            "      --models-dir DIR   a folder of .gguf files where FROM NAME is looked up,\n"
            "                         repeatable [HEARTH_MODELS_DIR, ':'-separated]\n"
+           "      --models-preset FILE\n"
+           "                         the presets file to write, instead of the default\n"
+           "                         above [HEARTH_MODELS_PRESET]\n"
            "  -h, --help             print this help\n");
 }
 
@@ -104,7 +109,7 @@ static char *read_modelfile(const char *path, size_t *len)
 
 int cmd_create(int argc, char **argv)
 {
-    const char *name = NULL, *file = "Modelfile", *quant = NULL;
+    const char *name = NULL, *file = "Modelfile", *quant = NULL, *presets_arg = NULL;
     int ollama = 0, n_dirs = 0, status = 1;
     char **dirs = xcalloc((size_t)argc + 64, sizeof(char *));
     char *env_dirs = NULL, *text = NULL;
@@ -127,10 +132,14 @@ int cmd_create(int argc, char **argv)
         } else if (!strcmp(a, "--models-dir") && v) {
             dirs[n_dirs++] = (char *)v;
             i++;
+        } else if (!strcmp(a, "--models-preset") && v) {
+            presets_arg = v;
+            i++;
         } else if (!strcmp(a, "--ollama")) {
             ollama = 1;
         } else if (!strcmp(a, "-f") || !strcmp(a, "--file") || !strcmp(a, "-q") ||
-                   !strcmp(a, "--quantize") || !strcmp(a, "--models-dir")) {
+                   !strcmp(a, "--quantize") || !strcmp(a, "--models-dir") ||
+                   !strcmp(a, "--models-preset")) {
             cli_error("%s needs a value", a);
             status = 2;
             goto out;
@@ -174,7 +183,14 @@ int cmd_create(int argc, char **argv)
     snprintf(dir, sizeof dir, "%s", file);
     char *base_dir = dirname(dir);
     struct bar bar = {.tty = isatty(1), .last_pct = -2};
-    struct store_config cfg = {.dirs = dirs, .n_dirs = n_dirs};
+    if (!presets_arg)
+        presets_arg = getenv("HEARTH_MODELS_PRESET");
+    char presets[4096];
+    if (presets_arg && *presets_arg)
+        snprintf(presets, sizeof presets, "%s", presets_arg);
+    else
+        preset_default_path(presets, sizeof presets);
+    struct store_config cfg = {.dirs = dirs, .n_dirs = n_dirs, .presets = presets};
     s = store_init(&cfg);
     char exe[4096];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
@@ -196,8 +212,6 @@ int cmd_create(int argc, char **argv)
         cli_error("%s", e.msg);
         goto out;
     }
-    char presets[4096];
-    create_presets_path(s, presets, sizeof presets);
     printf("success: created %s in %s%s\n", name, presets, ollama ? " and Ollama's store" : "");
     status = 0;
 out:

@@ -32,13 +32,10 @@
 void create_presets_path(const struct store *s, char *out, size_t len)
 {
     const char *p = s ? store_presets_path(s) : NULL;
-    const char *xdg = getenv("XDG_CONFIG_HOME"), *home = getenv("HOME");
     if (p && *p)
         snprintf(out, len, "%s", p);
-    else if (xdg && *xdg)
-        snprintf(out, len, "%s/hearth/presets.ini", xdg);
     else
-        snprintf(out, len, "%s/.config/hearth/presets.ini", home ? home : "");
+        preset_default_path(out, len);
 }
 
 int create_quant_type(const char *name)

@@ -58,8 +58,7 @@ int create_model(const struct store *s, const struct modelfile *mf, const struct
 int create_check(const struct store *s, const struct modelfile *mf, const struct create_opts *o,
                  struct err *e);
 
-/* The presets file create writes: store_presets_path(s), else $XDG_CONFIG_HOME/hearth/
- * presets.ini, else ~/.config/hearth/presets.ini. */
+/* The presets file create writes: store_presets_path(s), else preset_default_path(). */
 void create_presets_path(const struct store *s, char *out, size_t len);
 
 /* The llama_ftype of a quant type name ("Q4_K_M", "q8_0"), or -1. */

@@ -62,15 +62,19 @@ async function uploadF16() {
 }
 
 test('a Modelfile with every instruction: its PARAMETERs, SYSTEM, MESSAGEs and TEMPLATE take effect', async () => {
+  const chatml = 'TEMPLATE """{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n' +
+    '{% endfor %}<|im_start|>assistant\n"""';
   const modelfile = [
     '# a story model that stops early',
     'from stories260K',
     'PARAMETER temperature 0',
     'PARAMETER num_predict 6',
     'parameter seed 42',
-    'SYSTEM Once upon',
-    'MESSAGE user " a time"',
-    'TEMPLATE """{% for m in messages %}{{ m.content }}{% endfor %}"""',
+    'SYSTEM Once upon a time there was a dog',
+    'MESSAGE user "Who was there?"',
+    'MESSAGE assistant """A dog',
+    'named Max."""',
+    chatml,
     'LICENSE """MIT',
     'license text"""',
     'REQUIRES 0.5.0',
@@ -78,18 +82,30 @@ test('a Modelfile with every instruction: its PARAMETERs, SYSTEM, MESSAGEs and T
   const r = await post(srv.url, '/api/create', { model: 'short', modelfile, stream: false });
   assert.equal(r.status, 200, r.text);
   assert.deepEqual(r.body, { status: 'success' });
-
-  // system + the few-shot message + the user's text, through the Jinja template, is the start
-  // of the known story; greedy decoding goes on with it and stops after num_predict tokens.
-  const g = await post(srv.url, '/api/chat', {
-    model: 'short', stream: false, messages: [{ role: 'user', content: ', there' }],
+  // The same model without SYSTEM and MESSAGEs, to see what they add to the prompt.
+  const bare = await post(srv.url, '/api/create', {
+    model: 'bare', modelfile: `FROM stories260K\nPARAMETER temperature 0\nPARAMETER num_predict 6\n${chatml}\n`, stream: false,
   });
+  assert.equal(bare.status, 200, bare.text);
+
+  const chat = (model) => post(srv.url, '/api/chat', {
+    model, stream: false, messages: [{ role: 'user', content: 'Tell me.' }],
+  });
+  const g = await chat('short'), b = await chat('bare');
   assert.equal(g.status, 200, g.text);
+  assert.equal(b.status, 200, b.text);
   assert.ok(g.body.eval_count <= 6, `num_predict 6 limits the answer (${g.body.eval_count} tokens)`);
-  assert.equal(g.body.done_reason, 'length');
-  assert.ok(KNOWN_CONTINUATION.startsWith(', there' + g.body.message.content),
-    `continues the story: ${JSON.stringify(g.body.message.content)}`);
-  assert.ok(g.body.message.content.startsWith(' was'));
+  // SYSTEM and the two MESSAGEs went into the prompt through the template: "<|im_start|>system\n
+  // Once upon a time there was a dog<|im_end|>\n" and two turns more are well over 20 tokens.
+  assert.ok(g.body.prompt_eval_count >= b.body.prompt_eval_count + 20,
+    `prompt tokens with SYSTEM and MESSAGEs ${g.body.prompt_eval_count}, without ${b.body.prompt_eval_count}`);
+
+  // What `ollama show` reports: the system prompt, the template, the license.
+  const show = await post(srv.url, '/api/show', { model: 'short' });
+  assert.equal(show.status, 200, show.text);
+  assert.equal(show.body.system, 'Once upon a time there was a dog');
+  assert.match(show.body.template, /<\|im_start\|>\{\{ m\.role \}\}/);
+  assert.match(show.body.license, /MIT\nlicense text/);
 
   // The preset section holds what the Modelfile said.
   const ini = readFileSync(presetsFile, 'utf8');
