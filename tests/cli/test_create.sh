@@ -76,6 +76,39 @@ expect_contains "-q: model points at it" "$(cat "$PRESETS")" "model = $q"
 run_hearth create storyq2 -f "$T/mf/Modelfile" -q Q9_9
 expect_clean_failure "-q unknown type" "unknown quantization type 'Q9_9'"
 
+# A running server reads what create wrote: the PARAMETERs take effect on `hearth run NAME`.
+printf 'FROM ./stories.gguf\nPARAMETER temperature 0\nPARAMETER stop girl\n' >"$T/mf/Stop"
+run_hearth create stopper -f "$T/mf/Stop"
+printf 'FROM stories\nPARAMETER temperature 0\nPARAMETER num_predict 3\n' >"$T/mf/Short"
+run_hearth create short -f "$T/mf/Short" --models-dir "$T/mf"
+expect_eq "FROM a name in --models-dir" "$RC" 0
+expect_contains "FROM a name: model is the name" "$(cat "$PRESETS")" "model = stories:latest"
+"$HEARTH" serve --host 127.0.0.1:0 --models-dir "$T/mf" 2>"$T/serve.log" &
+spid=$!
+port=""
+for _ in $(seq 1 100); do
+    port="$(sed -n 's/^hearth: listening on 127.0.0.1:\([0-9]*\)$/\1/p' "$T/serve.log")"
+    [ -n "$port" ] && break
+    sleep 0.05
+done
+if [ -n "$port" ]; then
+    export HEARTH_HOST="127.0.0.1:$port"
+    run_hearth list
+    expect_contains "list shows a created model" "$OUT" "stopper:latest"
+    run_hearth run stopper "Once upon a time"
+    expect_eq "stop PARAMETER ends the output" "$OUT" ", there was a little "
+    run_hearth run short "Once upon a time"
+    expect_eq "num_predict PARAMETER limits it" "$OUT" ", there was"
+    run_hearth run storyq "Once upon a time" -n 3
+    expect_eq "the quantized model runs through the server" "$RC" 0
+    unset HEARTH_HOST
+else
+    bad "server did not start: $(cat "$T/serve.log")"
+fi
+kill "$spid"
+wait "$spid"
+expect_eq "server exits 0" "$?" 0
+
 # Failures: one line, naming the file and line.
 run_hearth create x -f "$T/mf/missing"
 expect_clean_failure "missing Modelfile" "$T/mf/missing"
