@@ -224,7 +224,7 @@ static void mutations(void)
     unsigned seed = 12345;
     const char alphabet[] = "\"\n\r\t #=\\{}aZ0\x01\xff";
     for (int iter = 0; iter < 5000; iter++) {
-        memcpy(buf, base, n);
+        memcpy(buf, base, n + 1);
         for (int k = 0; k < 4; k++) {
             seed = seed * 1103515245u + 12345u;
             size_t at = (seed >> 8) % n;
