@@ -177,6 +177,17 @@ static int read_facts(const char *path, struct gguf_facts *g, struct err *e)
     return 0;
 }
 
+/* An adapter must at least be a GGUF; whether it fits the model, libllama says at load. */
+static int check_adapter(const char *path, struct err *e)
+{
+    struct mfile f;
+    struct err me = {0};
+    if (mfile_open(path, &f, &me))
+        return err_set(e, me.code, "ADAPTER: %s", me.msg);
+    mfile_close(&f);
+    return 0;
+}
+
 /* ---- quantizing ---- */
 
 struct quant_progress {
@@ -596,6 +607,8 @@ int create_check(const struct store *s, const struct modelfile *mf, const struct
     struct gguf_facts g = {.ftype = -1};
     if (mf->adapter)
         rc = resolve(s, o, "ADAPTER", mf->adapter, 0, &adapter, e);
+    if (!rc && mf->adapter)
+        rc = check_adapter(adapter.path, e);
     if (!rc)
         rc = read_facts(base.path, &g, e);
     if (!rc && type)
@@ -627,7 +640,8 @@ int create_model(const struct store *s, const struct modelfile *mf, const struct
     rc = resolve(s, o, "FROM", mf->from, 1, &base, e);
     if (rc)
         return rc;
-    if (mf->adapter && (rc = resolve(s, o, "ADAPTER", mf->adapter, 0, &adapter, e)))
+    if (mf->adapter && ((rc = resolve(s, o, "ADAPTER", mf->adapter, 0, &adapter, e)) ||
+                        (rc = check_adapter(adapter.path, e))))
         goto out;
     struct gguf_facts g = {.ftype = -1};
     progress(o, "parsing GGUF", 0, 0);

@@ -38,6 +38,9 @@ expect_contains "stop" "$ini" "stop = <|end|>"
 expect_contains "system with a newline, quoted" "$ini" 'system = "Two\nlines"'
 expect_contains "messages as JSON" "$ini" 'messages = [{"role":"user","content":"hello"}]'
 expect_contains "license" "$ini" "license = MIT"
+printf 'FROM ./stories.gguf\nADAPTER ./stories.gguf\n' >"$T/mf/Adapter"
+run_hearth create adapted -f "$T/mf/Adapter"
+expect_contains "ADAPTER: the absolute path" "$(cat "$PRESETS")" "adapter = $T/mf/stories.gguf"
 [ -e "$OLLAMA_MODELS" ]
 expect_eq "no Ollama store without --ollama" "$?" 1
 
@@ -130,6 +133,12 @@ printf 'not a gguf' >"$T/mf/fake.gguf"
 printf 'FROM ./fake.gguf\n' >"$T/mf/Bad"
 run_hearth create x -f "$T/mf/Bad"
 expect_clean_failure "FROM a file that is not a GGUF" "fake.gguf"
+printf 'FROM ./stories.gguf\nADAPTER ./nolora.gguf\n' >"$T/mf/Bad"
+run_hearth create x -f "$T/mf/Bad"
+expect_clean_failure "ADAPTER a missing file" "nolora.gguf"
+printf 'FROM ./stories.gguf\nADAPTER ./fake.gguf\n' >"$T/mf/Bad"
+run_hearth create x -f "$T/mf/Bad"
+expect_clean_failure "ADAPTER a file that is not a GGUF" "ADAPTER: "
 printf 'FROM no-such-model\n' >"$T/mf/Bad"
 run_hearth create x -f "$T/mf/Bad"
 expect_clean_failure "FROM an unknown name" "no-such-model"
