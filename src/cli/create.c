@@ -33,8 +33,9 @@ static void create_usage(void)
            "                         to TYPE: Q4_K_M, Q4_K_S, Q5_K_M, Q6_K, Q8_0, Q4_0...; the\n"
            "                         result goes to the models folder beside the presets file,\n"
            "                         or into Ollama's store with --ollama\n"
-           "      --ollama           also write the model into Ollama's store ($OLLAMA_MODELS,\n"
-           "                         else ~/.ollama/models) so Ollama lists and runs it\n"
+           "      --ollama           write the model into Ollama's store ($OLLAMA_MODELS, else\n"
+           "                         ~/.ollama/models) instead, so Ollama lists and runs it too;\n"
+           "                         only a Jinja TEMPLATE stays in the presets file\n"
            "      --models-dir DIR   a folder of .gguf files where FROM NAME is looked up,\n"
            "                         repeatable [HEARTH_MODELS_DIR, ':'-separated]\n"
            "      --models-preset FILE\n"
@@ -212,7 +213,10 @@ int cmd_create(int argc, char **argv)
         cli_error("%s", e.msg);
         goto out;
     }
-    printf("success: created %s in %s%s\n", name, presets, ollama ? " and Ollama's store" : "");
+    if (ollama)
+        printf("success: created %s in Ollama's store %s\n", name, store_ollama_root(s));
+    else
+        printf("success: created %s in %s\n", name, presets);
     status = 0;
 out:
     modelfile_free(&mf);

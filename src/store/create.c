@@ -586,6 +586,81 @@ static void kv_add(struct strlist *kv, const char *key, const char *value)
     free(line);
 }
 
+/* The section that defines the model: `model` and everything the Modelfile said. */
+static int write_model_section(const char *presets, const char *canon, const struct modelfile *mf,
+                               const char *model, const char *adapter, const struct create_opts *o,
+                               struct err *e)
+{
+    struct strlist kv = {0};
+    kv_add(&kv, "model", model);
+    for (int i = 0; i < mf->params.n; i++) {
+        const char *eq = strchr(mf->params.v[i], '=');
+        char key[64];
+        snprintf(key, sizeof key, "%.*s", (int)(eq - mf->params.v[i]), mf->params.v[i]);
+        kv_add(&kv, key, eq + 1);
+    }
+    if (mf->template_text)
+        kv_add(&kv, mf->template_is_go ? "ollama-template" : "chat-template", mf->template_text);
+    if (mf->system)
+        kv_add(&kv, "system", mf->system);
+    if (mf->n_messages) {
+        json_t *mj = messages_json(mf);
+        char *t = json_dumps(mj, JSON_COMPACT);
+        kv_add(&kv, "messages", t);
+        free(t);
+        json_decref(mj);
+    }
+    if (mf->licenses.n) {
+        struct buf lb;
+        buf_init(&lb, 0);
+        for (int i = 0; i < mf->licenses.n; i++)
+            buf_printf(&lb, "%s%s", i ? "\n\n" : "", mf->licenses.v[i]);
+        kv_add(&kv, "license", lb.data);
+        buf_free(&lb);
+    }
+    if (adapter)
+        kv_add(&kv, "adapter", adapter);
+    progress(o, "writing preset", 0, 0);
+    int rc = preset_write_section(presets, canon, &kv, e);
+    strlist_free(&kv);
+    return rc;
+}
+
+/* Beside an Ollama manifest, which defines the model and holds its Go template, system,
+ * params, messages and license, the presets file holds only what Ollama cannot: a Jinja
+ * template, in a section without `model` (settings for the model of that name). A name defined
+ * twice would be listed twice and need two deletes. An older section of the name goes. */
+static int write_settings_section(const char *presets, const char *canon,
+                                  const struct modelfile *mf, const struct base *base,
+                                  struct err *e)
+{
+    const char *jinja = NULL;
+    if (mf->template_text)
+        jinja = mf->template_is_go ? NULL : mf->template_text;
+    else if (base->have_model && base->model.template_text && !base->model.template_is_go)
+        jinja = base->model.template_text;
+    if (jinja) {
+        struct strlist kv = {0};
+        kv_add(&kv, "chat-template", jinja);
+        int rc = preset_write_section(presets, canon, &kv, e);
+        strlist_free(&kv);
+        return rc;
+    }
+    if (!is_regular(presets))
+        return 0;
+    struct preset_set *p = NULL;
+    struct err le = {0};
+    int had = 0;
+    if (preset_load(presets, &p, &le) == 0) {
+        int n = 0;
+        const char *const *names = preset_sections(p, &n);
+        for (int i = 0; i < n; i++)
+            had |= !strcmp(names[i], canon);
+        preset_release(p);
+    }
+    return had ? preset_write_section(presets, canon, NULL, e) : 0;
+}
+
 int create_check(const struct store *s, const struct modelfile *mf, const struct create_opts *o,
                  struct err *e)
 {
@@ -704,39 +779,11 @@ int create_model(const struct store *s, const struct modelfile *mf, const struct
             goto out;
     }
 
-    /* The preset section. */
-    struct strlist kv = {0};
-    kv_add(&kv, "model", base.name[0] && !quantized ? base.name : model);
-    for (int i = 0; i < mf->params.n; i++) {
-        const char *eq = strchr(mf->params.v[i], '=');
-        char key[64];
-        snprintf(key, sizeof key, "%.*s", (int)(eq - mf->params.v[i]), mf->params.v[i]);
-        kv_add(&kv, key, eq + 1);
-    }
-    if (mf->template_text)
-        kv_add(&kv, mf->template_is_go ? "ollama-template" : "chat-template", mf->template_text);
-    if (mf->system)
-        kv_add(&kv, "system", mf->system);
-    if (mf->n_messages) {
-        json_t *mj = messages_json(mf);
-        char *t = json_dumps(mj, JSON_COMPACT);
-        kv_add(&kv, "messages", t);
-        free(t);
-        json_decref(mj);
-    }
-    if (mf->licenses.n) {
-        struct buf lb;
-        buf_init(&lb, 0);
-        for (int i = 0; i < mf->licenses.n; i++)
-            buf_printf(&lb, "%s%s", i ? "\n\n" : "", mf->licenses.v[i]);
-        kv_add(&kv, "license", lb.data);
-        buf_free(&lb);
-    }
-    if (mf->adapter)
-        kv_add(&kv, "adapter", adapter.path);
-    progress(o, "writing preset", 0, 0);
-    rc = preset_write_section(presets, canon, &kv, e);
-    strlist_free(&kv);
+    if (o->ollama)
+        rc = write_settings_section(presets, canon, mf, &base, e);
+    else
+        rc = write_model_section(presets, canon, mf, base.name[0] && !quantized ? base.name : model,
+                                 mf->adapter ? adapter.path : NULL, o, e);
     if (!rc)
         log_info("msg=\"model created\" model=%s presets=%s ollama=%d quantize=%s", log_q(canon),
                  log_q(presets), o->ollama, o->quantize ? o->quantize : "none");

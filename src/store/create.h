@@ -8,10 +8,13 @@
  *   chat-template  a Jinja TEMPLATE          ollama-template  an Ollama Go TEMPLATE
  *   system, messages (a JSON array of {role, content}), license, adapter
  * With ollama set (`hearth create --ollama`, and always for /api/create, whose clients look for
- * the model in Ollama's store) an Ollama manifest is written as well, so Ollama sees the model:
- * the GGUF as the model layer (hard-linked into blobs/ when on the same file system, else
- * copied), template (Go templates only: Ollama cannot run a Jinja one), system, params,
- * license, messages and adapter layers, and the config blob; the manifest last.
+ * the model in Ollama's store) the model is written as an Ollama manifest instead, so Ollama
+ * sees it too: the GGUF as the model layer (hard-linked into blobs/ when on the same file
+ * system, else copied), template (a Go template), system, params, license, messages and
+ * adapter layers, and the config blob; the manifest last. The presets file then holds only what
+ * Ollama cannot: a Jinja TEMPLATE, as `chat-template` in a section without `model` (settings
+ * for the model of that name); any older section of the name is removed, so that the name is
+ * defined once (listed once, deleted by one `rm`).
  *
  * Quantizing (`-q Q4_K_M`) runs libllama's llama_model_quantize in a child process
  * (`hearth quantize`), so a crash inside libllama cannot take the daemon down. Only an F32,

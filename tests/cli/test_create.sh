@@ -65,6 +65,12 @@ digest="$(sha256sum "$STORIES" | cut -d' ' -f1)"
 expect_contains "--ollama: model layer digest" "$(cat "$man")" "sha256:$digest"
 cmp -s "$STORIES" "$OLLAMA_MODELS/blobs/sha256-$digest"
 expect_eq "--ollama: blob is the GGUF" "$?" 0
+expect_not_contains "--ollama: the manifest defines it, not a preset" "$(cat "$PRESETS")" "[story2:latest]"
+run_hearth create story -f "$T/mf/Modelfile" --ollama
+expect_eq "--ollama over a preset-defined name: exit" "$RC" 0
+expect_not_contains "--ollama: the old section goes" "$(cat "$PRESETS")" "[story:latest]"
+run_hearth create story -f "$T/mf/Again"
+expect_contains "and comes back without --ollama" "$(cat "$PRESETS")" "[story:latest]"
 
 # -q on an F32 model: a Q8_0 copy in the models folder beside the presets file.
 run_hearth create storyq -f "$T/mf/Modelfile" -q Q8_0

@@ -107,13 +107,16 @@ test('a Modelfile with every instruction: its PARAMETERs, SYSTEM, MESSAGEs and T
   assert.match(show.body.template, /<\|im_start\|>\{\{ m\.role \}\}/);
   assert.match(show.body.license, /MIT\nlicense text/);
 
-  // The preset section holds what the Modelfile said.
+  // Ollama's store defines the model (Ollama sees it); the presets file holds only the Jinja
+  // template, which Ollama cannot run, as settings for that name.
+  const { layers } = checkManifest('short');
+  assert.deepEqual(JSON.parse(layers['application/vnd.ollama.image.params']), { temperature: 0, num_predict: 6, seed: 42 });
+  assert.equal(layers['application/vnd.ollama.image.template'], undefined, 'no Jinja in a Go template layer');
   const ini = readFileSync(presetsFile, 'utf8');
-  assert.match(ini, /\[short:latest\]/);
-  assert.match(ini, /model = stories260K:latest/);
-  assert.match(ini, /num_predict = 6/);
-  assert.match(ini, /chat-template = /);
-  assert.match(ini, /license = "MIT\\nlicense text"/);
+  const section = ini.split(/^(?=\[)/m).find((x) => x.startsWith('[short:latest]'));
+  assert.ok(section, ini);
+  assert.match(section, /^chat-template = "\{% for m in messages %\}<\|im_start\|>/m);
+  assert.doesNotMatch(section, /^model =/m, 'the name is defined once, by the manifest');
   await assertHealthy(assert, srv.url);
 });
 
@@ -162,8 +165,15 @@ test('the Ollama manifest parses back: blobs with matching sha256, params as Oll
   assert.equal(config.model_format, 'gguf');
   assert.equal(config.model_family, 'llama');
   assert.equal(config.file_type, 'F32');
-  const ini = readFileSync(presetsFile, 'utf8');
-  assert.match(ini, /ollama-template = /, 'a Go template is kept as ollama-template');
+  assert.doesNotMatch(readFileSync(presetsFile, 'utf8'), /\[layered:latest\]/,
+    'a Go template lives in the manifest: no preset section');
+
+  // Defined once, deleted once.
+  const del = await post(srv.url, '/api/delete', { model: 'layered' }, { method: 'DELETE' });
+  assert.equal(del.status, 200, del.text);
+  assert.equal(existsSync(manifestPath('layered')), false);
+  const again = await post(srv.url, '/api/show', { model: 'layered' });
+  assert.equal(again.status, 404);
 });
 
 test('blobs: HEAD, upload, wrong digest, malformed digests', async () => {
@@ -222,7 +232,8 @@ test('the ollama client creates a model from uploaded files; it is listed and ge
   assert.equal(legacy.status, 200, legacy.text);
   assert.deepEqual(JSON.parse(checkManifest('legacy').layers['application/vnd.ollama.image.params']), { top_k: 5 });
   assert.equal(layers['application/vnd.ollama.image.model'].length, f16Size);
-  assert.ok((await ollama.list()).models.some((m) => m.name === 'uploaded:latest'));
+  const listed = (await ollama.list()).models.filter((m) => m.name === 'uploaded:latest');
+  assert.equal(listed.length, 1, 'listed once');
   const g = await ollama.generate({ model: 'uploaded', prompt: 'Hello', raw: true, options: { num_ctx: 128 } });
   assert.ok(g.eval_count <= 3, `num_predict 3 from the create request (${g.eval_count})`);
 });
