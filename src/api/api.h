@@ -251,6 +251,7 @@ void responses_routes(const struct http_route **routes, int *n);
 void blobs_routes(const struct http_route **routes, int *n);
 void blobs_upload_routes(const struct http_upload_route **routes, int *n);
 void create_routes(const struct http_route **routes, int *n);
+void pull_routes(const struct http_route **routes, int *n); /* pull.c */
 
 /* Metrics (metrics.c); every function is thread-safe. */
 void metrics_request(const char *route, int status);

@@ -16,6 +16,7 @@ int cmd_rm(int argc, char **argv);
 int cmd_cp(int argc, char **argv);
 int cmd_stop(int argc, char **argv);
 int cmd_create(int argc, char **argv);
+int cmd_pull(int argc, char **argv);
 
 struct strlist;
 /* `hearth run NAME` through a running server: given holds "name=value" parameter flags.

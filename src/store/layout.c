@@ -362,6 +362,16 @@ int layout_hf_snapshot_file(const char *repo_dir, const char *commit, const char
     return 0;
 }
 
+int layout_hf_ref_path(const char *repo_dir, const char *revision, char *out, size_t len,
+                       struct err *e)
+{
+    if (!revision || !part_ok(revision, strlen(revision)))
+        return err_set(e, ERR_BAD_REQUEST, "invalid revision '%.80s'", revision ? revision : "");
+    if (snprintf(out, len, "%s/refs/%s", repo_dir, revision) >= (int)len)
+        return err_set(e, ERR_BAD_REQUEST, "path too long");
+    return 0;
+}
+
 int layout_hf_read_ref(const char *repo_dir, const char *revision, char commit[41], struct err *e)
 {
     if (!revision || !part_ok(revision, strlen(revision)))

@@ -97,6 +97,9 @@ int layout_hf_blob(const char *repo_dir, const char *etag, char *out, size_t len
  * path whose parts are neither empty, "." nor "..". */
 int layout_hf_snapshot_file(const char *repo_dir, const char *commit, const char *file, char *out,
                             size_t len, struct err *e);
+/* HUB/models--ORG--REPO/refs/REVISION (a revision is one [A-Za-z0-9._-] part), for writing. */
+int layout_hf_ref_path(const char *repo_dir, const char *revision, char *out, size_t len,
+                       struct err *e);
 /* The commit refs/REVISION points at, into commit[41]. ERR_NOT_FOUND when there is no ref. */
 int layout_hf_read_ref(const char *repo_dir, const char *revision, char commit[41], struct err *e);
 
