@@ -265,6 +265,22 @@ test('quantize F16 to Q4_K_M: a smaller GGUF that loads; an already quantized mo
   await assertHealthy(assert, srv.url);
 });
 
+test('a client that goes away during a quantize leaves no temporary file', async () => {
+  await uploadF16();
+  const ac = new AbortController();
+  const res = await fetch(`${srv.url}/api/create`, {
+    method: 'POST', signal: ac.signal,
+    body: JSON.stringify({ model: 'gone', files: { 'model.gguf': f16Digest }, quantize: 'Q4_K_M' }),
+  });
+  const reader = res.body.getReader();
+  await reader.read(); // the first status line
+  ac.abort();
+  const temps = () => readdirSync(blobsDir()).filter((f) => f.startsWith('.'));
+  for (let i = 0; i < 100 && temps().length; i++) await new Promise((r) => setTimeout(r, 50));
+  assert.deepEqual(temps(), []);
+  await assertHealthy(assert, srv.url);
+});
+
 test('bad /api/create bodies: 400 (or 404) naming the field or line, nothing written', async () => {
   const missing = 'sha256:' + 'ef'.repeat(32);
   const cases = [
