@@ -247,6 +247,10 @@ void anthropic_routes(const struct http_route **routes, int *n);
 void llama_routes(const struct http_route **routes, int *n);
 void metrics_routes(const struct http_route **routes, int *n);
 void responses_routes(const struct http_route **routes, int *n);
+/* Ollama's /api/blobs (blobs.c) and /api/create (create.c). */
+void blobs_routes(const struct http_route **routes, int *n);
+void blobs_upload_routes(const struct http_upload_route **routes, int *n);
+void create_routes(const struct http_route **routes, int *n);
 void pull_routes(const struct http_route **routes, int *n); /* pull.c */
 
 /* Metrics (metrics.c); every function is thread-safe. */

@@ -15,6 +15,7 @@ int cmd_show(int argc, char **argv);
 int cmd_rm(int argc, char **argv);
 int cmd_cp(int argc, char **argv);
 int cmd_stop(int argc, char **argv);
+int cmd_create(int argc, char **argv);
 int cmd_pull(int argc, char **argv);
 
 struct strlist;

@@ -1,6 +1,7 @@
 #include "base/log.h"
 #include "cli/cli.h"
 #include "engine/engine.h"
+#include "engine/quantize.h"
 
 #include <ggml-backend.h>
 #include <llama.h>
@@ -29,6 +30,7 @@ static void usage(FILE *out)
             "  pull MODEL                download a model from Hugging Face or an Ollama registry\n"
             "  rm MODEL...               delete models\n"
             "  cp SOURCE DESTINATION     give a model another name\n"
+            "  create NAME -f Modelfile  create a model from a Modelfile (-q TYPE quantizes)\n"
             "  stop MODEL                unload a model\n"
             "  version                   print hearth's and libllama's versions and backends\n"
             "  help                      print this help\n"
@@ -82,15 +84,17 @@ int main(int argc, char **argv)
         const char *name;
         int (*fn)(int, char **);
     } cmds[] = {
-        {"serve", cmd_serve}, {"list", cmd_list}, {"ls", cmd_list},
-        {"ps", cmd_ps},       {"show", cmd_show}, {"rm", cmd_rm},
-        {"cp", cmd_cp},       {"stop", cmd_stop}, {"pull", cmd_pull},
+        {"serve", cmd_serve}, {"list", cmd_list},     {"ls", cmd_list}, {"ps", cmd_ps},
+        {"show", cmd_show},   {"rm", cmd_rm},         {"cp", cmd_cp},   {"stop", cmd_stop},
+        {"pull", cmd_pull},   {"create", cmd_create},
     };
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         if (!strcmp(cmd, cmds[i].name))
             return cmds[i].fn(argc - 2, argv + 2);
     if (!strcmp(cmd, "worker"))
         return worker_main(argc - 2, argv + 2);
+    if (!strcmp(cmd, "quantize")) /* the child of create -q */
+        return quantize_main(argc - 2, argv + 2);
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version"))
         return cmd_version(argc - 2, argv + 2);
     if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {

@@ -322,10 +322,11 @@ int cmd_serve(int argc, char **argv)
     api = &ctx;
 
     /* One table for every protocol. */
-    void (*tables[])(const struct http_route **, int *) = {
-        ollama_routes, openai_routes, anthropic_routes, llama_routes, responses_routes, pull_routes,
-        /* last: --no-metrics drops it */
-        metrics_routes};
+    void (*tables[])(const struct http_route **,
+                     int *) = {ollama_routes, blobs_routes, create_routes, openai_routes,
+                               anthropic_routes, llama_routes, responses_routes, pull_routes,
+                               /* last: --no-metrics drops it */
+                               metrics_routes};
     size_t n_tables = ARRAY_LEN(tables) - (no_metrics ? 1 : 0);
     int n_routes = 0;
     struct http_route *routes = NULL;
@@ -337,11 +338,16 @@ int cmd_serve(int argc, char **argv)
         memcpy(routes + n_routes, r, (size_t)n * sizeof *routes);
         n_routes += n;
     }
+    const struct http_upload_route *uploads;
+    int n_uploads;
+    blobs_upload_routes(&uploads, &n_uploads);
     struct http_config cfg = {
         .host = host,
         .port = port,
         .routes = routes,
         .n_routes = n_routes,
+        .uploads = uploads,
+        .n_uploads = n_uploads,
         .not_found = api_not_found,
         .bad_method = api_bad_method,
         .max_connections = 256,

@@ -31,7 +31,9 @@ struct req_state {
     struct http_reply rep;
     int refs;
     int stream_freed;
-    const char *route; /* the matched route's pattern (a bounded label for metrics) */
+    const char *route;            /* the matched route's pattern (a bounded label for metrics) */
+    const struct http_sink *sink; /* a streamed upload */
+    void *sink_ctx;               /* set between the sink's open and close */
 };
 
 static void state_unref(struct req_state *st)
@@ -111,6 +113,22 @@ static const struct http_route *find_route(const struct http_config *cfg, const 
     return NULL;
 }
 
+static int path_match(const char *pattern, const char *path)
+{
+    size_t pl = strlen(pattern);
+    return (pl && pattern[pl - 1] == '*') ? strncmp(path, pattern, pl - 1) == 0
+                                          : strcmp(path, pattern) == 0;
+}
+
+static const struct http_upload_route *find_upload(const struct http_config *cfg,
+                                                   const char *method, const char *path)
+{
+    for (int i = 0; i < cfg->n_uploads; i++)
+        if (!strcmp(cfg->uploads[i].method, method) && path_match(cfg->uploads[i].path, path))
+            return &cfg->uploads[i];
+    return NULL;
+}
+
 static enum MHD_Result respond(struct MHD_Connection *conn, struct req_state *st)
 {
     struct http_reply *rep = &st->rep;
@@ -160,6 +178,20 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         buf_init(&st->body, HTTP_MAX_BODY);
         buf_init(&st->rep.body, 0);
         *con_cls = st;
+        const struct http_upload_route *up = find_upload(&srv->cfg, method, url);
+        if (up) {
+            struct http_request req = {
+                .method = st->method, .path = st->path, .body = "", .conn = conn};
+            st->route = up->path;
+            st->rep.status = 500;
+            st->sink = up->sink;
+            st->sink_ctx = up->sink->open(&req, &st->rep);
+            if (!st->sink_ctx) {
+                st->too_large = 2; /* answered: ignore the body */
+                return respond(conn, st);
+            }
+            return MHD_YES;
+        }
         const char *cl =
             MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl && strtoull(cl, NULL, 10) > HTTP_MAX_BODY) {
@@ -172,6 +204,22 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             return respond(conn, st);
         }
         return MHD_YES;
+    }
+    if (st->sink_ctx) {
+        if (*upload_data_size) {
+            if (st->sink->write(st->sink_ctx, upload_data, *upload_data_size)) {
+                st->sink->close(st->sink_ctx, 0, NULL);
+                st->sink_ctx = NULL;
+                st->rep.status = 500;
+                return MHD_NO; /* closes the connection */
+            }
+            *upload_data_size = 0;
+            return MHD_YES;
+        }
+        void *ctx = st->sink_ctx;
+        st->sink_ctx = NULL;
+        st->sink->close(ctx, 1, &st->rep);
+        return respond(conn, st);
     }
     if (*upload_data_size) {
         if (!st->too_large && buf_append(&st->body, upload_data, *upload_data_size))
@@ -218,6 +266,12 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (!st)
         return;
     *con_cls = NULL;
+    if (st->sink_ctx) { /* the client went away mid-upload */
+        st->sink->close(st->sink_ctx, 0, NULL);
+        st->sink_ctx = NULL;
+        if (st->rep.status == 500)
+            st->rep.status = 499;
+    }
     const char *how = toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted=true";
     if (st->rep.model[0])
         log_info("method=%s path=%s model=%s status=%d ms=%lld tokens=%u%s", st->method,

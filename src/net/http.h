@@ -2,11 +2,12 @@
  * responses that are either whole or streamed.
  *
  * Every request runs its handler on its connection's own thread once the whole body has arrived
- * (at most HTTP_MAX_BODY bytes; more is answered 413 without reading it). A handler fills a
- * struct http_reply: either a whole body, or a stream whose next() is called on that thread
- * whenever the client can take more and may block until it has something to send. The stream's
- * free() runs exactly once, when the response ends or the client goes away, so it is where a
- * generation is cancelled.
+ * (at most HTTP_MAX_BODY bytes; more is answered 413 without reading it), except on the
+ * streamed-upload routes (struct http_sink below), whose bodies go to a sink as they arrive. A
+ * handler fills a struct http_reply: either a whole body, or a stream whose next() is called on
+ * that thread whenever the client can take more and may block until it has something to send. The
+ * stream's free() runs exactly once, when the response ends or the client goes away, so it is where
+ * a generation is cancelled.
  */
 #ifndef HEARTH_NET_HTTP_H
 #define HEARTH_NET_HTTP_H
@@ -59,6 +60,28 @@ struct http_route {
     http_handler handler;
 };
 
+/* A streamed upload (Ollama's POST /api/blobs/:digest, bodies of many GB): instead of buffering
+ * the body, the server hands it to a sink chunk by chunk as it arrives. HTTP_MAX_BODY does not
+ * apply; the sink sets its own cap (in open, from Content-Length, and in write). All three
+ * callbacks run on the connection's thread. */
+struct http_sink {
+    /* Called once the headers are in, before any of the body. Returns the sink's state, or
+     * NULL after filling rep: the request is answered at once and the body is not read. */
+    void *(*open)(const struct http_request *req, struct http_reply *rep);
+    /* Takes the next n bytes. Returns 0, or an error: the connection is closed (libmicrohttpd
+     * cannot answer before the body ends) and close(ctx, 0, NULL) follows. */
+    int (*write)(void *ctx, const char *data, size_t n);
+    /* complete: the whole body arrived; fill rep. !complete: the client went away or write
+     * failed; rep is NULL and the sink only cleans up. Frees ctx; runs exactly once. */
+    void (*close)(void *ctx, int complete, struct http_reply *rep);
+};
+
+struct http_upload_route {
+    const char *method;
+    const char *path; /* exact, or ending in '*' for a prefix */
+    const struct http_sink *sink;
+};
+
 struct http_server;
 
 struct http_config {
@@ -66,6 +89,9 @@ struct http_config {
     uint16_t port;    /* 0 picks a free port */
     const struct http_route *routes;
     int n_routes;
+    /* Streamed-upload routes, matched before routes; may be NULL. */
+    const struct http_upload_route *uploads;
+    int n_uploads;
     http_handler not_found;  /* no route matched the path */
     http_handler bad_method; /* the path matched but not the method; rep->allow is set */
     unsigned max_connections;

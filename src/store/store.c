@@ -592,6 +592,12 @@ static int cmp_models(const void *a, const void *b)
     return strcmp(((const struct store_model *)a)->name, ((const struct store_model *)b)->name);
 }
 
+static int is_symlink(const char *path)
+{
+    struct stat st;
+    return path && lstat(path, &st) == 0 && S_ISLNK(st.st_mode);
+}
+
 int store_list(const struct store *s, struct store_model **out, int *n)
 {
     struct model_list l = {0};
@@ -622,11 +628,14 @@ int store_list(const struct store *s, struct store_model **out, int *n)
     int k = 0;
     for (int i = 0; i < l.n; i++) {
         int dup = 0;
-        /* Two names in one source are two names (a hard link made by cp). */
+        /* A link from one source into another (a folder's symlink into the Hugging Face
+         * cache) is one model. Hard links are names someone gave on purpose (cp, create into
+         * Ollama's blobs), and so are presets: those stay. */
         for (int j = 0; j < k && !dup; j++)
             dup = ids[i].st_ino && ids[j].st_ino == ids[i].st_ino &&
                   ids[j].st_dev == ids[i].st_dev && l.v[j].source != l.v[i].source &&
-                  l.v[i].source != STORE_SRC_PRESET;
+                  l.v[i].source != STORE_SRC_PRESET &&
+                  (is_symlink(l.v[i].path) || is_symlink(l.v[j].path));
         if (dup) {
             store_model_free(&l.v[i]);
             continue;
@@ -817,6 +826,16 @@ int store_delete(const struct store *s, const char *name, struct err *e)
                         : err_set(e, ERR_INTERNAL, "no presets file");
         break;
     default: rc = err_set(e, ERR_BAD_REQUEST, "'%s' is a file path; delete the file itself", name);
+    }
+    /* A section that only described the model (its template, system prompt, parameters) goes
+     * with it, so that a later model of that name does not inherit it. */
+    if (!rc && m.source != STORE_SRC_PRESET && s->presets) {
+        struct preset_set *p = store_presets(s);
+        int n = 0;
+        const struct preset_kv *kv = preset_entries(p, m.name, &n);
+        preset_release(p);
+        if (kv)
+            rc = preset_write_section(s->presets, m.name, NULL, e);
     }
     store_model_free(&m);
     return rc;

@@ -221,7 +221,8 @@ static void each_manifest(const struct store *s,
         if (de->d_name[0] == '.')
             continue;
         char p[LAYOUT_MAX_PATH];
-        snprintf(p, sizeof p, "%s/%s", dirs[depth], de->d_name);
+        if (snprintf(p, sizeof p, "%s/%s", dirs[depth], de->d_name) >= (int)sizeof p)
+            continue;
         if (depth < 3) {
             DIR *sub = opendir(p);
             if (!sub)

@@ -242,4 +242,9 @@ test('presets: a section names a model and describes it', async () => {
   const s = await post(srv.url, '/api/show', { model: 'stories-hf' });
   assert.equal(s.status, 200, s.text);
   assert.equal(s.body.source, 'preset');
+  // Deleting a model takes the section that described it along.
+  c = await fetch(srv.url + '/api/delete', { method: 'DELETE', body: JSON.stringify({ model: 'storyteller:1' }) });
+  assert.equal(c.status, 200, await c.text());
+  assert.doesNotMatch(readFileSync(join(dir, 'presets.ini'), 'utf8'), /storyteller/);
+  assert.match(readFileSync(join(dir, 'presets.ini'), 'utf8'), /\[teller\]/);
 });
