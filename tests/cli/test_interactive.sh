@@ -16,7 +16,7 @@ expect_contains "answer" "$out" ">>> Once upon"$'\n'" a time, there was a little
 
 # Ctrl-C in the middle of a generation stops it and returns to the prompt; the next prompt
 # is answered in full (-n 3000 tokens, about 12,000 characters); Ctrl-D then leaves.
-$PTY 60 "$T/tty2" -- "$HEARTH" run "$STORIES" --temperature 0 -n 3000 --ignore-eos --ctx 4096 <<'ACT'
+$PTY 120 "$T/tty2" -- "$HEARTH" run "$STORIES" --temperature 0 -n 3000 --ignore-eos --ctx 4096 <<'ACT'
 wait >>>
 send Once\n
 wait Lily
