@@ -60,8 +60,8 @@ void sha256_abort(struct sha256_state *s)
     free(s);
 }
 
-int sha256_file_hex(const char *path, char hex[65], void (*progress)(void *ctx, int64_t done),
-                    void *ctx)
+int sha256_file_hex(const char *path, char hex[65], volatile int *cancel,
+                    void (*progress)(void *ctx, int64_t done), void *ctx)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
@@ -87,6 +87,10 @@ int sha256_file_hex(const char *path, char hex[65], void (*progress)(void *ctx, 
         done += n;
         if (progress)
             progress(ctx, done);
+        if (cancel && *cancel) {
+            rc = ERR_CANCELLED;
+            break;
+        }
     }
     int saved = errno;
     free(buf);

@@ -17,8 +17,9 @@ void sha256_final_hex(struct sha256_state *s, char hex[65]);
 void sha256_abort(struct sha256_state *s);
 
 /* The hex digest of a whole file, read in chunks; progress (may be NULL) is called with the
- * bytes done so far. Returns 0 or ERR_IO (errno kept). */
-int sha256_file_hex(const char *path, char hex[65], void (*progress)(void *ctx, int64_t done),
-                    void *ctx);
+ * bytes done so far after each chunk; a non-NULL cancel that becomes non-zero stops it. Returns 0,
+ * ERR_IO (errno kept) or ERR_CANCELLED. */
+int sha256_file_hex(const char *path, char hex[65], volatile int *cancel,
+                    void (*progress)(void *ctx, int64_t done), void *ctx);
 
 #endif

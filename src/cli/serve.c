@@ -102,26 +102,34 @@ int cli_parse_host(const char *in, char *host, size_t host_len, unsigned short *
     return 0;
 }
 
+/* Loads a model and keeps it loaded until it is stopped. allow_path: name was typed by the user
+ * who started the server, so it may be a file. */
+static int load_kept(const char *name, int allow_path, int64_t *load_us, struct err *e)
+{
+    struct native_req req;
+    native_req_init(&req, NATIVE_GENERATE);
+    snprintf(req.model, sizeof req.model, "%s", name);
+    req.keep_alive_ms = SCHED_KEEP_FOREVER;
+    req.allow_path = allow_path;
+    int unloaded;
+    int rc = native_resolve(&req, e);
+    if (!rc)
+        rc = native_load_only(&req, &unloaded, load_us, e);
+    native_req_free(&req);
+    return rc;
+}
+
 /* Loads the default model in the background, so the server answers /health (503) meanwhile. */
 static void *load_default(void *arg)
 {
     struct api_ctx *ctx = arg;
-    struct native_req req;
-    native_req_init(&req, NATIVE_GENERATE);
-    snprintf(req.model, sizeof req.model, "%s", ctx->default_model);
-    req.keep_alive_ms = SCHED_KEEP_FOREVER;
-    req.allow_path = 1; /* typed by the user who started the server */
     struct err e = {0};
-    int unloaded;
     int64_t load_us;
-    int rc = native_resolve(&req, &e);
-    if (!rc)
-        rc = native_load_only(&req, &unloaded, &load_us, &e);
+    int rc = load_kept(ctx->default_model, 1, &load_us, &e);
     if (rc)
         log_error("msg=\"the default model failed to load\" model=%s err=%s",
                   log_q(ctx->default_model), log_q(e.msg));
     __atomic_store_n(&ctx->default_ready, rc ? -1 : 1, __ATOMIC_RELEASE);
-    native_req_free(&req);
     return NULL;
 }
 
@@ -144,23 +152,15 @@ static void *load_on_startup(void *arg)
         const char *v = preset_get(p, names[i], "load-on-startup");
         if (!v || strcmp(v, "true") != 0)
             continue;
-        struct native_req req;
-        native_req_init(&req, NATIVE_GENERATE);
-        snprintf(req.model, sizeof req.model, "%s", names[i]);
-        req.keep_alive_ms = SCHED_KEEP_FOREVER;
         struct err e = {0};
-        int unloaded;
         int64_t load_us;
-        int rc = native_resolve(&req, &e);
-        if (!rc)
-            rc = native_load_only(&req, &unloaded, &load_us, &e);
+        int rc = load_kept(names[i], 0, &load_us, &e);
         if (rc)
             log_error("msg=\"a load-on-startup model failed to load\" model=%s err=%s",
                       log_q(names[i]), log_q(e.msg));
         else
-            log_info("msg=\"loaded on startup\" model=%s ms=%lld", log_q(req.model),
+            log_info("msg=\"loaded on startup\" model=%s ms=%lld", log_q(names[i]),
                      (long long)(load_us / 1000));
-        native_req_free(&req);
     }
     preset_release(p);
     return NULL;

@@ -4,6 +4,7 @@
 #include "net/download.h"
 
 #include "base/log.h"
+#include "base/sha256.h"
 #include "base/util.h"
 
 #include <arpa/inet.h>
@@ -11,7 +12,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
-#include <openssl/evp.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -367,48 +367,31 @@ void dl_response_free(struct dl_response *r)
 
 /* ---- hashing ---- */
 
+struct hash_progress {
+    dl_progress_fn fn;
+    void *ud;
+    uint64_t total;
+};
+
+static void hash_progress(void *ctx, int64_t done)
+{
+    struct hash_progress *h = ctx;
+    /* every 64 MiB and at the end */
+    if ((uint64_t)done % (64u << 20) < (1u << 20) || (uint64_t)done == h->total)
+        h->fn(h->ud, (uint64_t)done, h->total);
+}
+
 int dl_sha256_file(const char *path, char hex[65], volatile int *cancel, dl_progress_fn progress,
                    void *ud, struct err *e)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return err_set(e, ERR_IO, "cannot open %s: %s", path, strerror(errno));
     struct stat st;
-    fstat(fd, &st);
-    EVP_MD_CTX *md = EVP_MD_CTX_new();
-    EVP_DigestInit_ex(md, EVP_sha256(), NULL);
-    size_t cap = 1u << 20;
-    char *b = xmalloc(cap);
-    uint64_t done = 0;
-    int rc = 0;
-    for (;;) {
-        ssize_t n = read(fd, b, cap);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            rc = err_set(e, ERR_IO, "reading %s: %s", path, strerror(errno));
-            break;
-        }
-        if (n == 0)
-            break;
-        EVP_DigestUpdate(md, b, (size_t)n);
-        done += (uint64_t)n;
-        if (progress && (done % (64u << 20) < (uint64_t)n || done == (uint64_t)st.st_size))
-            progress(ud, done, (uint64_t)st.st_size);
-        if (cancel && *cancel) {
-            rc = err_set(e, ERR_CANCELLED, "cancelled");
-            break;
-        }
-    }
-    unsigned char d[32];
-    unsigned int dn = 0;
-    EVP_DigestFinal_ex(md, d, &dn);
-    EVP_MD_CTX_free(md);
-    free(b);
-    close(fd);
-    for (int i = 0; i < 32; i++)
-        snprintf(hex + (size_t)2 * i, 3, "%02x", d[i]);
-    return rc;
+    struct hash_progress h = {progress, ud, stat(path, &st) == 0 ? (uint64_t)st.st_size : 0};
+    int rc = sha256_file_hex(path, hex, cancel, progress ? hash_progress : NULL, &h);
+    if (rc == ERR_CANCELLED)
+        return err_set(e, rc, "cancelled");
+    if (rc)
+        return err_set(e, rc, "cannot read %s: %s", path, strerror(errno));
+    return 0;
 }
 
 /* ---- the resume record ---- */

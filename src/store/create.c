@@ -338,7 +338,7 @@ static int blob_from_file(const char *root, const char *path, char digest[72], i
     if (!digest[0]) {
         char hex[65];
         struct hash_progress h = {o, size};
-        if (sha256_file_hex(path, hex, on_hash_progress, &h))
+        if (sha256_file_hex(path, hex, NULL, on_hash_progress, &h))
             return err_set(e, ERR_IO, "cannot read %s: %s", path, strerror(errno));
         snprintf(digest, 72, "sha256:%s", hex);
     }
