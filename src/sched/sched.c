@@ -29,6 +29,7 @@ struct runner {
     struct model_info info;
     struct load_params lp;
     int dead;
+    char failed[256]; /* why the last load failed; "" after a good one */
 };
 
 struct sched {
@@ -232,6 +233,7 @@ int sched_acquire(struct sched *s, const char *name, const char *path, const str
 
         pthread_mutex_lock(&s->mu);
         r->changing = 0;
+        snprintf(r->failed, sizeof r->failed, "%.255s", rc ? (e ? e->msg : "load failed") : "");
         if (!rc) {
             r->worker = w;
             r->mux = mux_start(w);
@@ -345,23 +347,55 @@ int sched_waiting(struct sched *s)
     return n;
 }
 
-int sched_list(struct sched *s, struct sched_status *out, int max)
+const char *sched_state_name(enum sched_state st)
+{
+    static const char *const names[] = {"unloaded", "loading", "loaded", "failed"};
+    return (unsigned)st < ARRAY_LEN(names) ? names[st] : "unknown";
+}
+
+static enum sched_state state_locked(const struct runner *r)
+{
+    if (r->changing && !r->worker)
+        return SCHED_LOADING;
+    if (r->worker && !r->dead)
+        return SCHED_LOADED;
+    if (r->failed[0] || r->dead)
+        return SCHED_FAILED;
+    return SCHED_UNLOADED;
+}
+
+static int list(struct sched *s, struct sched_status *out, int max, int all)
 {
     int n = 0;
     pthread_mutex_lock(&s->mu);
     for (struct runner *r = s->runners; r && n < max; r = r->next) {
-        if (!r->worker || r->changing)
+        enum sched_state state = state_locked(r);
+        if (!all && (state != SCHED_LOADED || r->changing))
             continue;
         struct sched_status *st = &out[n++];
         memset(st, 0, sizeof *st);
         snprintf(st->name, sizeof st->name, "%s", r->name);
         snprintf(st->path, sizeof st->path, "%s", r->path);
+        st->state = state;
+        snprintf(st->error, sizeof st->error, "%s",
+                 r->dead ? "the model runner crashed" : r->failed);
         st->info = r->info;
         st->expires_at = r->expires < 0 ? 0 : r->expires_wall;
         st->busy = r->active;
+        st->slots = (int)r->info.n_parallel;
     }
     pthread_mutex_unlock(&s->mu);
     return n;
+}
+
+int sched_list(struct sched *s, struct sched_status *out, int max)
+{
+    return list(s, out, max, 0);
+}
+
+int sched_list_all(struct sched *s, struct sched_status *out, int max)
+{
+    return list(s, out, max, 1);
 }
 
 int sched_parse_keep_alive(const char *text, int64_t *ms)

@@ -62,16 +62,32 @@ int sched_unload(struct sched *s, const char *name);
 /* Requests waiting: for a model to load, or in a worker's queue for a free slot. */
 int sched_waiting(struct sched *s);
 
-/* What /api/ps shows. */
+/* A model's state, as llama-server's router names them in GET /models. */
+enum sched_state {
+    SCHED_UNLOADED, /* known (it was loaded once) but not loaded now */
+    SCHED_LOADING,  /* its worker is starting or loading the weights */
+    SCHED_LOADED,
+    SCHED_FAILED, /* the last load failed (error holds why) or its worker crashed */
+};
+/* "unloaded", "loading", "loaded", "failed". */
+const char *sched_state_name(enum sched_state st);
+
+/* What /api/ps, /metrics and GET /models show. */
 struct sched_status {
     char name[272];
     char path[4096];
+    enum sched_state state;
+    char error[256];        /* SCHED_FAILED: the load's error or how the worker ended */
     struct model_info info; /* strings not owned: valid until the next sched call */
     time_t expires_at;      /* 0: never */
     int busy;               /* requests using it now (running or queued in the worker) */
+    int slots;              /* requests it serves at once (num_parallel) */
+    uint64_t mem_bytes;     /* memory it was estimated to need (0 when not estimated) */
 };
-/* Fills up to max entries; returns the count. */
+/* The loaded models (state SCHED_LOADED) into up to max entries; returns the count. */
 int sched_list(struct sched *s, struct sched_status *out, int max);
+/* Every model the scheduler knows, whatever its state. */
+int sched_list_all(struct sched *s, struct sched_status *out, int max);
 
 /* Parses an Ollama keep_alive: a Go duration string ("5m", "1h30m", "10s", "-1m"), or a number
  * of seconds; negative means forever. Returns 0 and *ms, or ERR_BAD_REQUEST. */
