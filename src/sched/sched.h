@@ -52,8 +52,9 @@ struct worker_mux *runner_mux(struct runner *r);
 const struct model_info *runner_info(const struct runner *r);
 
 /* Marks an acquired runner's worker as dead (it crashed mid-request): the next acquire starts a
- * new one. */
-void runner_mark_dead(struct sched *s, struct runner *r);
+ * new one, and the model's status says how the worker ended until then. Returns 1 for the call
+ * that marked it (count the crash once), 0 when it was already marked. */
+int runner_mark_dead(struct sched *s, struct runner *r);
 
 /* Unloads a model now if it is loaded and idle; waits for a running request to end first.
  * Returns 0, or ERR_NOT_FOUND when it is not loaded. */
@@ -83,6 +84,7 @@ struct sched_status {
     int busy;               /* requests using it now (running or queued in the worker) */
     int slots;              /* requests it serves at once (num_parallel) */
     uint64_t mem_bytes;     /* memory it was estimated to need (0 when not estimated) */
+    int pid;                /* its worker's process id; 0 when none runs */
 };
 /* The loaded models (state SCHED_LOADED) into up to max entries; returns the count. */
 int sched_list(struct sched *s, struct sched_status *out, int max);
