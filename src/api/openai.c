@@ -757,10 +757,8 @@ static void handle_model(const struct http_request *req, struct http_reply *rep)
 }
 
 static const struct http_route routes[] = {
-    {"POST", "/v1/chat/completions", handle_chat},
-    {"POST", "/chat/completions", handle_chat},
-    {"POST", "/v1/completions", handle_completions},
-    {"POST", "/v1/embeddings", handle_embeddings},
+    {"POST", "/v1/chat/completions", handle_chat},   {"POST", "/chat/completions", handle_chat},
+    {"POST", "/v1/completions", handle_completions}, {"POST", "/v1/embeddings", handle_embeddings},
     {"GET", "/v1/models/*", handle_model},
 };
 

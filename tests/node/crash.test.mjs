@@ -4,7 +4,7 @@
 // no worker behind.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { startServer, post, assertHealthy } from './helpers.mjs';
 
 let srv;
@@ -188,6 +188,18 @@ test('a worker killed while idle is replaced on the next request', async () => {
   assert.notEqual(await workerPid(srv.url, 'tiny:latest'), pid);
 });
 
+// The pids of `hearth worker` processes started by the server over models folder dir (found by
+// their command line and the prompt cache folder they inherited), sorted.
+function workersOf(dir) {
+  const mark = `HEARTH_PROMPT_CACHE_DIR=${dir}/prompts`;
+  return readdirSync('/proc').filter((d) => /^\d+$/.test(d)).filter((d) => {
+    try {
+      return /^[^\0]*hearth\0worker\0/.test(readFileSync(`/proc/${d}/cmdline`, 'latin1')) &&
+        readFileSync(`/proc/${d}/environ`, 'latin1').split('\0').includes(mark);
+    } catch { return false; }
+  }).map(Number).sort();
+}
+
 test('SIGTERM during streams exits cleanly and leaves no worker', async () => {
   const s2 = await startServer({ args: ['--parallel', '2'] });
   try {
@@ -196,19 +208,14 @@ test('SIGTERM during streams exits cleanly and leaves no worker', async () => {
     const b = await openStream(s2.url, '/v1/completions',
       { model: 'tiny', prompt: 'Once', stream: true, max_tokens: 1000000, ...LONG });
     const pids = [await workerPid(s2.url, 'stories260K:latest'), await workerPid(s2.url, 'tiny:latest')];
+    assert.deepEqual(workersOf(s2.dir), [...pids].sort(), 'the worker processes are found by their command line');
     s2.child.kill('SIGTERM');
     const ended = await Promise.race([Promise.all([a.rest, b.rest]), sleep(20000).then(() => null)]);
     assert.ok(ended, 'both streams end');
     const r = await Promise.race([s2.exited, sleep(20000).then(() => null)]);
     assert.deepEqual(r, { code: 0, signal: null }, 'hearth serve exits 0');
     for (const pid of pids) assert.equal(existsSync(`/proc/${pid}`), false, `worker ${pid} is gone`);
-    // Nothing is left whose parent was the server.
-    const ppid = s2.child.pid;
-    const { readdirSync } = await import('node:fs');
-    const children = readdirSync('/proc').filter((d) => /^\d+$/.test(d)).filter((d) => {
-      try { return readFileSync(`/proc/${d}/stat`, 'latin1').replace(/^.*\) /, '').split(' ')[1] === String(ppid); } catch { return false; }
-    });
-    assert.deepEqual(children, []);
+    assert.deepEqual(workersOf(s2.dir), [], 'no worker of that server is left');
   } finally {
     await s2.stop();
   }
