@@ -78,13 +78,13 @@ struct sched_status {
     char name[272];
     char path[4096];
     enum sched_state state;
+    int pid;                /* its worker's process id; 0 when none runs */
     char error[256];        /* SCHED_FAILED: the load's error or how the worker ended */
     struct model_info info; /* strings not owned: valid until the next sched call */
     time_t expires_at;      /* 0: never */
     int busy;               /* requests using it now (running or queued in the worker) */
     int slots;              /* requests it serves at once (num_parallel) */
     uint64_t mem_bytes;     /* memory it was estimated to need (0 when not estimated) */
-    int pid;                /* its worker's process id; 0 when none runs */
 };
 /* The loaded models (state SCHED_LOADED) into up to max entries; returns the count. */
 int sched_list(struct sched *s, struct sched_status *out, int max);
