@@ -6,9 +6,11 @@
 #   BENCH_MODEL=small|1b-q4|1b-q8   (default small: a 40M-parameter llama over a real vocabulary)
 #   BENCH_RUNS=3                     runs of every figure, interleaved hearth, llama-server
 #   BENCH_SLOTS=4                    slots (parallel requests) on both servers
+#   BENCH_SWAP=1                     instead: model swap latency (bench/swap.sh)
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
+if [ "${BENCH_SWAP:-0}" = 1 ]; then exec bash bench/swap.sh; fi
 make build >/dev/null
 bash scripts/deps.sh --llama-server
 MODEL="${BENCH_MODEL:-small}"

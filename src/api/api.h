@@ -252,6 +252,8 @@ void blobs_routes(const struct http_route **routes, int *n);
 void blobs_upload_routes(const struct http_upload_route **routes, int *n);
 void create_routes(const struct http_route **routes, int *n);
 void pull_routes(const struct http_route **routes, int *n); /* pull.c */
+/* llama-server's router: GET /models, /v1/models, POST /models/load, /models/unload. */
+void models_routes(const struct http_route **routes, int *n);
 
 /* Metrics (metrics.c); every function is thread-safe. */
 void metrics_request(const char *route, int status);
@@ -272,6 +274,8 @@ int api_chat_prompt(struct native_req *req, const struct chat_message *msgs, siz
  * a copy of it (free it) when out is not NULL. */
 const char *api_chat_template(const struct native_req *req, char **out);
 void anthropic_error(struct http_reply *rep, int code, const char *msg);
+/* llama-server's error shape: {"error":{"code","message","type"}} (llama.c). */
+void llama_error(struct http_reply *rep, int code, const char *msg);
 
 /* OpenAI's error shape: {"error":{"message","type","param","code"}}. */
 void openai_error(struct http_reply *rep, int code, const char *msg);

@@ -15,7 +15,7 @@
 #endif
 
 /* llama-server's error shape: {"error":{"code","message","type"}}. */
-static void llama_error(struct http_reply *rep, int code, const char *msg)
+void llama_error(struct http_reply *rep, int code, const char *msg)
 {
     int status = err_http_status(code);
     const char *type = status == 404   ? "not_found_error"

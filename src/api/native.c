@@ -15,6 +15,7 @@ struct native_job {
     struct worker_mux *mux;
     struct mux_chan *chan;
     uint64_t id;
+    char model[STORE_MAX_NAME + 16];
     int64_t t0;
     int64_t load_us;
     int64_t keep_alive_ms;
@@ -94,6 +95,7 @@ int native_start(struct native_req *req, struct native_job **out, struct err *e)
         free(j);
         return rc;
     }
+    snprintf(j->model, sizeof j->model, "%s", req->model);
     j->mux = runner_mux(j->runner);
     j->id = next_id();
     j->chan = mux_open(j->mux, j->id);
@@ -121,7 +123,8 @@ int native_start(struct native_req *req, struct native_job **out, struct err *e)
     }
     rc = mux_send(j->mux, &m, e);
     if (rc) {
-        runner_mark_dead(api->sched, j->runner);
+        if (runner_mark_dead(api->sched, j->runner))
+            metrics_worker_restart();
         mux_close(j->mux, j->chan);
         sched_release(api->sched, j->runner, j->keep_alive_ms);
         free(j);
@@ -144,9 +147,12 @@ int native_next(struct native_job *j, struct proto_msg *ev, struct err *e)
             continue; /* nothing yet: look at shutting_down again */
         if (rc) {
             j->finished = 1;
-            runner_mark_dead(api->sched, j->runner);
-            metrics_worker_restart();
-            log_error("msg=\"worker failed\" err=%s", log_q(e->msg));
+            /* Every request on the worker sees its death; the first counts and logs it. */
+            if (runner_mark_dead(api->sched, j->runner)) {
+                metrics_worker_restart();
+                log_error("msg=\"model runner crashed\" model=%s err=%s", log_q(j->model),
+                          log_q(e->msg));
+            }
             return rc == ERR_PROTOCOL ? rc : ERR_WORKER_DIED;
         }
         if (ev->type == PROTO_ERROR) {

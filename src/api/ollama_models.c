@@ -94,11 +94,13 @@ void ollama_tags(const struct http_request *req, struct http_reply *rep)
     api_reply(rep, 200, o);
 }
 
+/* Ollama's fields as Ollama names them; hearth's own beside them: the worker's pid, the
+ * processor split as `ollama ps` prints it, slots busy and total, and memory by device. */
 void ollama_ps(const struct http_request *req, struct http_reply *rep)
 {
     (void)req;
-    struct sched_status st[64];
-    int n = sched_list(api->sched, st, 64);
+    struct sched_status *st = xcalloc(256, sizeof *st);
+    int n = sched_list(api->sched, st, 256);
     json_t *models = json_array();
     for (int i = 0; i < n; i++) {
         struct store_model m;
@@ -110,11 +112,23 @@ void ollama_ps(const struct http_request *req, struct http_reply *rep)
         /* Ollama writes a far-future time for models kept forever. */
         api_time_fmt(st[i].expires_at ? st[i].expires_at : (time_t)253402300799LL, ts, sizeof ts);
         json_object_set_new(o, "expires_at", json_string(ts));
-        json_object_set_new(o, "size", json_integer((json_int_t)st[i].info.size));
-        json_object_set_new(o, "size_vram", json_integer(0));
+        /* The scheduler's estimate of what it needs when it made one, else its weights. */
+        uint64_t size = st[i].mem_bytes ? st[i].mem_bytes : st[i].info.size;
+        json_object_set_new(o, "size", json_integer((json_int_t)size));
+        json_object_set_new(o, "size_vram", json_integer(0)); /* CPU only until #13 */
         json_object_set_new(o, "context_length", json_integer(st[i].info.n_ctx));
+        json_object_set_new(o, "processor", json_string("100% CPU"));
+        /* busy counts the requests queued in the worker for a slot too. */
+        int running = st[i].busy < st[i].slots ? st[i].busy : st[i].slots;
+        json_object_set_new(o, "slots_busy", json_integer(running));
+        json_object_set_new(o, "queued", json_integer(st[i].busy - running));
+        json_object_set_new(o, "slots_total", json_integer(st[i].slots));
+        json_object_set_new(o, "pid", json_integer(st[i].pid));
+        json_object_set_new(o, "memory",
+                            json_pack("[{s:s, s:I}]", "device", "CPU", "bytes", (json_int_t)size));
         json_array_append_new(models, o);
     }
+    free(st);
     json_t *o = json_object();
     json_object_set_new(o, "models", models);
     api_reply(rep, 200, o);

@@ -743,22 +743,6 @@ static json_t *model_obj(const struct store_model *m)
     return o;
 }
 
-static void handle_models(const struct http_request *req, struct http_reply *rep)
-{
-    (void)req;
-    struct store_model *list;
-    int n;
-    store_list(api->store, &list, &n);
-    json_t *data = json_array();
-    for (int i = 0; i < n; i++)
-        json_array_append_new(data, model_obj(&list[i]));
-    store_list_free(list, n);
-    json_t *o = json_object();
-    json_object_set_new(o, "object", json_string("list"));
-    json_object_set_new(o, "data", data);
-    api_reply(rep, 200, o);
-}
-
 static void handle_model(const struct http_request *req, struct http_reply *rep)
 {
     const char *name = req->path + strlen("/v1/models/");
@@ -773,12 +757,8 @@ static void handle_model(const struct http_request *req, struct http_reply *rep)
 }
 
 static const struct http_route routes[] = {
-    {"POST", "/v1/chat/completions", handle_chat},
-    {"POST", "/chat/completions", handle_chat},
-    {"POST", "/v1/completions", handle_completions},
-    {"POST", "/v1/embeddings", handle_embeddings},
-    {"GET", "/v1/models", handle_models},
-    {"GET", "/models", handle_models},
+    {"POST", "/v1/chat/completions", handle_chat},   {"POST", "/chat/completions", handle_chat},
+    {"POST", "/v1/completions", handle_completions}, {"POST", "/v1/embeddings", handle_embeddings},
     {"GET", "/v1/models/*", handle_model},
 };
 

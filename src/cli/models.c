@@ -142,18 +142,34 @@ int cmd_ps(int argc, char **argv)
         return 1;
     if (print_json_if_asked(argc, argv, r))
         return 0;
-    printf("%-40s %-14s %-10s %-10s %-9s %s\n", "NAME", "ID", "SIZE", "PROCESSOR", "CONTEXT",
-           "UNTIL");
+    printf("%-40s %-14s %-10s %-10s %-9s %-7s %s\n", "NAME", "ID", "SIZE", "PROCESSOR", "CONTEXT",
+           "SLOTS", "UNTIL");
     size_t i;
     json_t *m;
     json_array_foreach(json_object_get(r, "models"), i, m)
     {
-        char size[32], until[64];
-        cli_human_size((double)json_integer_value(json_object_get(m, "size")), size, sizeof size);
+        char size[32], until[64], proc[32], slots[32] = "-";
+        double total = (double)json_integer_value(json_object_get(m, "size"));
+        double vram = (double)json_integer_value(json_object_get(m, "size_vram"));
+        cli_human_size(total, size, sizeof size);
         human_since(parse_time(jstr(m, "expires_at")), until, sizeof until);
-        printf("%-40s %-14.12s %-10s %-10s %-9lld %s\n", jstr(m, "name"), jstr(m, "digest"), size,
-               "100% CPU", (long long)json_integer_value(json_object_get(m, "context_length")),
-               until);
+        /* hearth says it; an Ollama server leaves it to the client, which splits by size_vram. */
+        if (json_is_string(json_object_get(m, "processor")))
+            snprintf(proc, sizeof proc, "%s", jstr(m, "processor"));
+        else if (vram <= 0 || total <= 0)
+            snprintf(proc, sizeof proc, "100%% CPU");
+        else if (vram >= total)
+            snprintf(proc, sizeof proc, "100%% GPU");
+        else
+            snprintf(proc, sizeof proc, "%d%%/%d%% CPU/GPU", (int)(100 - vram * 100 / total + 0.5),
+                     (int)(vram * 100 / total + 0.5));
+        if (json_is_integer(json_object_get(m, "slots_total")))
+            snprintf(slots, sizeof slots, "%lld/%lld",
+                     (long long)json_integer_value(json_object_get(m, "slots_busy")),
+                     (long long)json_integer_value(json_object_get(m, "slots_total")));
+        printf("%-40s %-14.12s %-10s %-10s %-9lld %-7s %s\n", jstr(m, "name"), jstr(m, "digest"),
+               size, proc, (long long)json_integer_value(json_object_get(m, "context_length")),
+               slots, until);
     }
     json_decref(r);
     return 0;

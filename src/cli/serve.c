@@ -322,11 +322,11 @@ int cmd_serve(int argc, char **argv)
     api = &ctx;
 
     /* One table for every protocol. */
-    void (*tables[])(const struct http_route **,
-                     int *) = {ollama_routes, blobs_routes, create_routes, openai_routes,
-                               anthropic_routes, llama_routes, responses_routes, pull_routes,
-                               /* last: --no-metrics drops it */
-                               metrics_routes};
+    void (*tables[])(const struct http_route **, int *) = {
+        ollama_routes, blobs_routes, create_routes, openai_routes, anthropic_routes, llama_routes,
+        responses_routes, pull_routes, models_routes,
+        /* last: --no-metrics drops it */
+        metrics_routes};
     size_t n_tables = ARRAY_LEN(tables) - (no_metrics ? 1 : 0);
     int n_routes = 0;
     struct http_route *routes = NULL;

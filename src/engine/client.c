@@ -73,15 +73,16 @@ int worker_death(struct worker_proc *w, struct err *e)
                 usleep(10000);
         }
     }
+    /* Users read these in API errors: "model runner crashed", as Ollama says it, and how. */
     if (!w->reaped)
-        err_set(e, ERR_WORKER_DIED, "the worker closed its connection unexpectedly");
+        err_set(e, ERR_WORKER_DIED, "model runner crashed (it closed its connection)");
     else if (WIFSIGNALED(w->status))
-        err_set(e, ERR_WORKER_DIED, "the worker was killed by signal %d (%s)", WTERMSIG(w->status),
-                strsignal(WTERMSIG(w->status)));
+        err_set(e, ERR_WORKER_DIED, "model runner crashed (killed by signal %d: %s)",
+                WTERMSIG(w->status), strsignal(WTERMSIG(w->status)));
     else if (WIFEXITED(w->status) && WEXITSTATUS(w->status) == 127)
-        err_set(e, ERR_WORKER_DIED, "the worker could not be started (exit status 127)");
+        err_set(e, ERR_WORKER_DIED, "model runner could not be started (exit status 127)");
     else
-        err_set(e, ERR_WORKER_DIED, "the worker exited unexpectedly with status %d",
+        err_set(e, ERR_WORKER_DIED, "model runner crashed (exit status %d)",
                 WIFEXITED(w->status) ? WEXITSTATUS(w->status) : -1);
     return ERR_WORKER_DIED;
 }

@@ -29,7 +29,8 @@ int worker_load(struct worker_proc *w, const char *path, const struct load_param
 int worker_send(struct worker_proc *w, const struct proto_msg *m, struct err *e);
 
 /* Receives one message. When the worker has died this returns ERR_WORKER_DIED with a message
- * that says how ("the worker was killed by signal 9 (Killed)", "... exited with status 1"). */
+ * that says how ("model runner crashed (killed by signal 9)", "model runner crashed (exit
+ * status 1)"). */
 int worker_recv(struct worker_proc *w, struct proto_msg *m, struct err *e);
 
 int worker_fd(const struct worker_proc *w);
@@ -40,7 +41,7 @@ pid_t worker_pid(const struct worker_proc *w);
 void worker_free(struct worker_proc *w);
 
 /* After the connection failed: says how the worker ended, waiting briefly for its exit status
- * (ERR_WORKER_DIED with "the worker was killed by signal 9 (Killed)" and the like). */
+ * (ERR_WORKER_DIED with "model runner crashed (killed by signal 9)" and the like). */
 int worker_death(struct worker_proc *w, struct err *e);
 
 /* ---- many requests over one worker ----
@@ -73,7 +74,12 @@ int mux_send(struct worker_mux *m, const struct proto_msg *msg, struct err *e);
 int mux_recv(struct worker_mux *m, struct mux_chan *c, struct proto_msg *ev, int timeout_ms,
              struct err *e);
 
-/* Whether the connection has failed. */
+/* Whether the connection has failed, or the worker has hung up while nobody was reading (a
+ * worker killed while idle is noticed before a request is sent to it). */
 bool mux_dead(struct worker_mux *m);
+
+/* After the connection failed: 1 and *e set to how ("model runner crashed (killed by signal
+ * 9)"); 0 while it works. */
+int mux_error(struct worker_mux *m, struct err *e);
 
 #endif

@@ -4,6 +4,7 @@
 #include "engine/client.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -232,6 +233,21 @@ bool mux_dead(struct worker_mux *m)
 {
     pthread_mutex_lock(&m->mu);
     bool d = m->dead != 0;
+    if (!d && !m->reading) {
+        /* Nobody reads: a hang-up shows in poll without taking any byte off the socket. */
+        struct pollfd p = {.fd = worker_fd(m->w), .events = POLLRDHUP};
+        d = poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
+    }
     pthread_mutex_unlock(&m->mu);
     return d;
+}
+
+int mux_error(struct worker_mux *m, struct err *e)
+{
+    pthread_mutex_lock(&m->mu);
+    int dead = m->dead;
+    if (dead)
+        *e = m->err;
+    pthread_mutex_unlock(&m->mu);
+    return dead;
 }

@@ -308,11 +308,18 @@ const struct model_info *runner_info(const struct runner *r)
     return &r->info;
 }
 
-void runner_mark_dead(struct sched *s, struct runner *r)
+int runner_mark_dead(struct sched *s, struct runner *r)
 {
+    struct err e = {0};
+    int how = r->mux && mux_error(r->mux, &e);
     pthread_mutex_lock(&s->mu);
+    int first = !r->dead;
     r->dead = 1;
+    if (first)
+        snprintf(r->failed, sizeof r->failed, "%.255s",
+                 how && e.msg[0] ? e.msg : "model runner crashed");
     pthread_mutex_unlock(&s->mu);
+    return first;
 }
 
 int sched_unload(struct sched *s, const char *name)
@@ -377,12 +384,12 @@ static int list(struct sched *s, struct sched_status *out, int max, int all)
         snprintf(st->name, sizeof st->name, "%s", r->name);
         snprintf(st->path, sizeof st->path, "%s", r->path);
         st->state = state;
-        snprintf(st->error, sizeof st->error, "%s",
-                 r->dead ? "the model runner crashed" : r->failed);
+        snprintf(st->error, sizeof st->error, "%s", r->failed);
         st->info = r->info;
         st->expires_at = r->expires < 0 ? 0 : r->expires_wall;
         st->busy = r->active;
         st->slots = (int)r->info.n_parallel;
+        st->pid = r->worker ? (int)worker_pid(r->worker) : 0;
     }
     pthread_mutex_unlock(&s->mu);
     return n;

@@ -52,8 +52,9 @@ struct worker_mux *runner_mux(struct runner *r);
 const struct model_info *runner_info(const struct runner *r);
 
 /* Marks an acquired runner's worker as dead (it crashed mid-request): the next acquire starts a
- * new one. */
-void runner_mark_dead(struct sched *s, struct runner *r);
+ * new one, and the model's status says how the worker ended until then. Returns 1 for the call
+ * that marked it (count the crash once), 0 when it was already marked. */
+int runner_mark_dead(struct sched *s, struct runner *r);
 
 /* Unloads a model now if it is loaded and idle; waits for a running request to end first.
  * Returns 0, or ERR_NOT_FOUND when it is not loaded. */
@@ -77,6 +78,7 @@ struct sched_status {
     char name[272];
     char path[4096];
     enum sched_state state;
+    int pid;                /* its worker's process id; 0 when none runs */
     char error[256];        /* SCHED_FAILED: the load's error or how the worker ended */
     struct model_info info; /* strings not owned: valid until the next sched call */
     time_t expires_at;      /* 0: never */

@@ -4,7 +4,7 @@
 # An abort inside the worker (fault injection: abort() after three tokens).
 HEARTH_TEST_FAULT=abort_after_tokens:3 LIMIT=30 run_hearth run "$STORIES" "" --temperature 0 -n 50
 expect_eq "abort: exit status" "$RC" 1
-expect_contains "abort: message" "$ERR" "hearth: error: the worker was killed by signal 6 (Aborted)"
+expect_contains "abort: message" "$ERR" "hearth: error: model runner crashed (killed by signal 6: Aborted)"
 expect_eq "abort: the text before the crash is kept" "$OUT" "Once upon a"
 
 # kill -9 of the worker while it generates a long text.
@@ -35,7 +35,7 @@ else
         kill -9 "$pid"
     else
         expect_eq "kill -9: exit status" "$rc" 1
-        expect_contains "kill -9: message" "$(cat "$T/err")" "the worker was killed by signal 9 (Killed)"
+        expect_contains "kill -9: message" "$(cat "$T/err")" "model runner crashed (killed by signal 9: Killed)"
         expect_eq "kill -9: one error line" "$(grep -c 'error' "$T/err")" 1
     fi
 fi

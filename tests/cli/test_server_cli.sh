@@ -46,6 +46,8 @@ expect_clean_failure "run unknown name" "model 'nope' not found"
 run_hearth ps
 expect_contains "ps shows the loaded model" "$OUT" "stories260K:latest"
 expect_contains "ps processor" "$OUT" "100% CPU"
+expect_contains "ps columns" "$OUT" "PROCESSOR  CONTEXT   SLOTS   UNTIL"
+expect_eq "ps row: slots idle of four" "$(printf '%s\n' "$OUT" | grep -c '^stories260K:latest .* 100% CPU .* 0/4 ')" 1
 run_hearth show stories260K
 expect_contains "show architecture" "$OUT" "architecture         llama"
 expect_contains "show quantization" "$OUT" "quantization         F32"

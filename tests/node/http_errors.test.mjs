@@ -169,7 +169,7 @@ test('a stream that fails midway ends with an error event; the next request work
     const { status, lines } = await streamLines(crashy.url, '/api/generate', { model: M, prompt: 'Once upon a time', options: { temperature: 0, num_predict: 50 } });
     assert.equal(status, 200);
     const last = lines[lines.length - 1];
-    assert.match(last.error, /worker was killed by signal 6/);
+    assert.match(last.error, /^model runner crashed \(killed by signal 6: Aborted\)$/);
     assert.equal(lines.filter((l) => l.response !== undefined).length, 3);
     const again = await post(crashy.url, '/api/generate', { model: M, prompt: 'Once upon a time', stream: false, options: { temperature: 0, num_predict: 2 } });
     assert.equal(again.status, 200, 'a new worker serves the next request');
