@@ -25,6 +25,10 @@ int worker_spawn(const char *exe, struct worker_proc **out, struct err *e);
  * and message). */
 int worker_load(struct worker_proc *w, const char *path, const struct load_params *lp,
                 struct model_info *info, struct err *e);
+/* The same, giving up after timeout_ms (<= 0: never): the worker is then killed and
+ * ERR_UNAVAILABLE returned ("the model did not load within ..."); worker_free it as usual. */
+int worker_load_timeout(struct worker_proc *w, const char *path, const struct load_params *lp,
+                        int64_t timeout_ms, struct model_info *info, struct err *e);
 
 int worker_send(struct worker_proc *w, const struct proto_msg *m, struct err *e);
 
@@ -75,5 +79,8 @@ int mux_recv(struct worker_mux *m, struct mux_chan *c, struct proto_msg *ev, int
 
 /* Whether the connection has failed. */
 bool mux_dead(struct worker_mux *m);
+
+/* Milliseconds since a message last went to or came from the worker (the stall detector). */
+int64_t mux_quiet_ms(struct worker_mux *m);
 
 #endif

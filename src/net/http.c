@@ -154,6 +154,11 @@ static enum MHD_Result respond(struct MHD_Connection *conn, struct req_state *st
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, rep->content_type);
     if (rep->allow[0])
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, rep->allow);
+    if (rep->retry_after > 0) {
+        char ra[16];
+        snprintf(ra, sizeof ra, "%d", rep->retry_after);
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, ra);
+    }
     if (rep->stream.next)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
     enum MHD_Result r = MHD_queue_response(conn, (unsigned)rep->status, resp);

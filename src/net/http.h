@@ -50,6 +50,7 @@ struct http_reply {
     char model[272];
     uint32_t tokens;
     char allow[64]; /* the Allow header of a 405 */
+    int retry_after; /* seconds for a Retry-After header (a 503 of a full queue); 0: none */
 };
 
 typedef void (*http_handler)(const struct http_request *req, struct http_reply *rep);
