@@ -26,7 +26,7 @@ struct runner {
     int pins;        /* short looks at the worker (sched_pin) */
     int64_t expires; /* monotonic ms when it may be unloaded; -1 never */
     time_t expires_wall;
-    int64_t used;   /* monotonic ms of the last acquire or release (least recently used) */
+    int64_t used;   /* monotonic us of the last acquire or release (least recently used) */
     void *worker;   /* the engine's handle; NULL when not loaded */
     struct worker_mux *mux;
     struct model_info info;
@@ -375,7 +375,15 @@ static int make_room_locked(struct sched *s, struct runner *self, const struct m
             if (need->total <= avail)
                 return 0;
         }
+        /* What unloading every idle model would free: when even that is not enough, nothing
+         * is unloaded for nothing. */
+        uint64_t idle_bytes = 0;
+        for (const struct runner *r = s->runners; r; r = r->next)
+            if (r != self && idle(r))
+                idle_bytes += r->est.total;
         struct runner *v = victim_locked(s, self);
+        if (!over_count && need->total > avail + idle_bytes)
+            v = NULL;
         if (!v && over_count)
             return err_set(e, ERR_BUSY,
                            "server busy, please try again: %d models are loaded "
@@ -468,7 +476,7 @@ int sched_acquire(struct sched *s, const char *name, const char *path, const str
         }
     }
     r->waiters++;
-    r->used = now_ms();
+    r->used = now_us();
     unsigned seq = r->fail_seq;
     int rc = 0;
     for (;;) {
@@ -519,11 +527,11 @@ int sched_acquire(struct sched *s, const char *name, const char *path, const str
         struct model_info info = {0};
         if (!rc) {
             char a[32], b[32], c[32], d[32];
-            log_info("msg=\"loading model\" model=%s need=%s weights=%s kv=%s compute=%s",
-                     log_q(name), log_q(estimate_fmt(est.total, a, sizeof a)),
-                     log_q(estimate_fmt(est.weights, b, sizeof b)),
-                     log_q(estimate_fmt(est.kv, c, sizeof c)),
-                     log_q(estimate_fmt(est.compute, d, sizeof d)));
+            log_info("msg=\"loading model\" model=%s need=\"%s\" weights=\"%s\" kv=\"%s\" "
+                     "compute=\"%s\"",
+                     log_q(name), estimate_fmt(est.total, a, sizeof a),
+                     estimate_fmt(est.weights, b, sizeof b), estimate_fmt(est.kv, c, sizeof c),
+                     estimate_fmt(est.compute, d, sizeof d));
             rc = s->engine.load(s->engine.ctx, path, lp, s->cfg.load_timeout_ms, &w, &mux, &info,
                                 e);
         }
@@ -557,7 +565,7 @@ int sched_acquire(struct sched *s, const char *name, const char *path, const str
         pthread_mutex_unlock(&s->mu);
         return rc;
     }
-    r->used = now_ms();
+    r->used = now_us();
     pthread_mutex_unlock(&s->mu);
     *out = r;
     return 0;
@@ -570,7 +578,7 @@ void sched_release(struct sched *s, struct runner *r, int64_t keep_alive_ms)
     pthread_mutex_lock(&s->mu);
     r->active--;
     r->waiters--;
-    r->used = now_ms();
+    r->used = now_us();
     if (keep_alive_ms < 0) {
         r->expires = -1;
         r->expires_wall = 0;
