@@ -17,7 +17,7 @@
 #include <stdint.h>
 
 /* A worker's memory beside the model's buffers: the binary, libllama, the C runtime. */
-#define ESTIMATE_OVERHEAD (48ull << 20)
+#define ESTIMATE_OVERHEAD (32ull << 20)
 
 struct mem_estimate {
     uint64_t weights;

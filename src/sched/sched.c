@@ -527,9 +527,10 @@ int sched_acquire(struct sched *s, const char *name, const char *path, const str
         struct model_info info = {0};
         if (!rc) {
             char a[32], b[32], c[32], d[32];
-            log_info("msg=\"loading model\" model=%s need=\"%s\" weights=\"%s\" kv=\"%s\" "
-                     "compute=\"%s\"",
-                     log_q(name), estimate_fmt(est.total, a, sizeof a),
+            log_info("msg=\"loading model\" model=%s need_bytes=%llu need=\"%s\" "
+                     "weights=\"%s\" kv=\"%s\" compute=\"%s\"",
+                     log_q(name), (unsigned long long)est.total,
+                     estimate_fmt(est.total, a, sizeof a),
                      estimate_fmt(est.weights, b, sizeof b), estimate_fmt(est.kv, c, sizeof c),
                      estimate_fmt(est.compute, d, sizeof d));
             rc = s->engine.load(s->engine.ctx, path, lp, s->cfg.load_timeout_ms, &w, &mux, &info,
