@@ -203,6 +203,13 @@ static int check_presets(const char *arg, char *path, size_t len)
     return 0;
 }
 
+/* Whether the client of the request this thread serves has gone (the scheduler asks while a
+ * request waits for a model). */
+static int client_gone(void)
+{
+    return http_client_gone();
+}
+
 /* A flag's value, else the first variable set. */
 static const char *flag_or_env(const char *flag, const char *var1, const char *var2)
 {
@@ -400,6 +407,7 @@ int cmd_serve(int argc, char **argv)
     ctx.store = store_init(&scfg);
     log_info("msg=\"model sources\" folders=%d ollama=%s hf=%s", n_dirs,
              log_q(store_ollama_root(ctx.store)), log_q(store_hf_hub(ctx.store)));
+    scfg_sched.waiter_gone = client_gone;
     ctx.sched = sched_new(&scfg_sched);
     ctx.num_parallel = (int32_t)parallel;
     const char *strict = getenv("HEARTH_STRICT_OPTIONS");

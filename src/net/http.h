@@ -111,6 +111,10 @@ void http_quiesce(struct http_server *s);
 /* Closes everything and frees the server; waits for connection threads. NULL-safe. */
 void http_stop(struct http_server *s);
 
+/* Whether the client of the request whose handler runs on this thread has closed its
+ * connection (or it failed); false on any other thread. A poll of the socket: cheap. */
+bool http_client_gone(void);
+
 /* Helpers for handlers. */
 void http_reply_json(struct http_reply *rep, int status, const char *json);
 void http_reply_text(struct http_reply *rep, int status, const char *text);

@@ -424,6 +424,24 @@ static int make_room_locked(struct sched *s, struct runner *self, const struct m
     }
 }
 
+/* Waits for a change; with waiter_gone, wakes every 250 ms to ask whether the client is still
+ * there. Returns ERR_CANCELLED (e set) when it is not. */
+static int wait_locked(struct sched *s, struct err *e)
+{
+    if (!s->cfg.waiter_gone) {
+        pthread_cond_wait(&s->changed, &s->mu);
+        return 0;
+    }
+    struct timespec ts;
+    deadline_after_ms(&ts, 250);
+    pthread_cond_timedwait(&s->changed, &s->mu, &ts);
+    if (s->cfg.waiter_gone()) {
+        log_info("msg=\"dropping a waiting request: its client went away\"");
+        return err_set(e, ERR_CANCELLED, "the client went away while waiting for the model");
+    }
+    return 0;
+}
+
 static struct runner *find_locked(struct sched *s, const char *name)
 {
     struct runner *r = s->runners;
@@ -481,7 +499,10 @@ int sched_acquire(struct sched *s, const char *name, const char *path, const str
     int rc = 0;
     for (;;) {
         if (r->changing) {
-            pthread_cond_wait(&s->changed, &s->mu);
+            if (wait_locked(s, e)) {
+                rc = ERR_CANCELLED;
+                break;
+            }
             continue;
         }
         if (r->fail_seq != seq && !r->worker) {
@@ -496,8 +517,15 @@ int sched_acquire(struct sched *s, const char *name, const char *path, const str
         if (r->active || r->pins || s->loading) {
             /* Other requests still use the worker this one must replace, or another model is
              * loading: one load at a time. */
-            pthread_cond_wait(&s->changed, &s->mu);
+            if (wait_locked(s, e)) {
+                rc = ERR_CANCELLED;
+                break;
+            }
             continue;
+        }
+        if (s->cfg.waiter_gone && s->cfg.waiter_gone()) {
+            rc = err_set(e, ERR_CANCELLED, "the client went away before the model was loaded");
+            break;
         }
         /* Load (or reload) outside the lock; others wait on `changing` and `loading`. */
         s->loading = 1;

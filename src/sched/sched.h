@@ -68,6 +68,10 @@ struct sched_config {
     int64_t load_timeout_ms;  /* <= 0: none */
     int64_t stall_timeout_ms; /* <= 0: none */
     const struct sched_engine *engine; /* NULL: real workers */
+    /* Called on a waiting request's own thread (every 250 ms while it waits, and before its
+     * load starts): nonzero when its client has gone, and the request is dropped with
+     * ERR_CANCELLED instead of loading a model for nobody. NULL: never. */
+    int (*waiter_gone)(void);
 };
 
 /* The defaults above, and real workers. */
@@ -85,7 +89,8 @@ void sched_free(struct sched *s);
  * pending requests exceeded") or when max_loaded models are loaded and all in use;
  * ERR_NO_MEMORY when the model does not fit even with every idle model unloaded (the message
  * gives the estimate split into weights, KV cache and compute, what is available, and the
- * models in use); ERR_UNAVAILABLE when the load ran past the load timeout. */
+ * models in use); ERR_UNAVAILABLE when the load ran past the load timeout; ERR_CANCELLED when
+ * waiter_gone said its client went away while it waited. */
 int sched_acquire(struct sched *s, const char *name, const char *path, const struct load_params *lp,
                   struct runner **out, int64_t *loaded_us, struct err *e);
 

@@ -389,6 +389,45 @@ static void test_queue_cap(void)
     sched_free(s);
 }
 
+/* ---- dropped waiters ---- */
+
+static pthread_t gone_thread;
+static volatile int gone_set;
+
+static int fake_gone(void)
+{
+    return gone_set && pthread_equal(pthread_self(), gone_thread);
+}
+
+static void test_dropped_waiter(void)
+{
+    fake_reset();
+    struct sched_config c;
+    sched_config_init(&c, 60000);
+    c.engine = &fake;
+    c.waiter_gone = fake_gone;
+    struct sched *s = sched_new(&c);
+    load_ms = 400;
+    gone_set = 0;
+    struct job a = {s, "a", "10", 0, 0, {0}}, b = {s, "b", "20", 0, 0, {0}};
+    pthread_t ta, tb;
+    pthread_create(&ta, NULL, job_main, &a);
+    usleep(100000); /* a loads */
+    pthread_create(&tb, NULL, job_main, &b);
+    usleep(100000); /* b waits for its turn to load */
+    gone_thread = tb;
+    gone_set = 1; /* b's client hangs up */
+    pthread_join(tb, NULL);
+    pthread_join(ta, NULL);
+    CHECK(a.rc == 0);
+    CHECK(b.rc == ERR_CANCELLED);
+    CHECK(strstr(b.e.msg, "went away") != NULL);
+    CHECK(loads_total == 1); /* b was never loaded for nobody */
+    CHECK(sched_waiting(s) == 0);
+    gone_set = 0;
+    sched_free(s);
+}
+
 /* ---- reload rules ---- */
 
 static int acquire_with(struct sched *s, const struct load_params *lp)
@@ -592,6 +631,7 @@ int main(void)
     test_max_loaded();
     test_one_load_at_a_time();
     test_queue_cap();
+    test_dropped_waiter();
     test_reload_rules();
     test_load_timeout();
     test_estimate();
