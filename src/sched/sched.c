@@ -392,8 +392,8 @@ static int make_room_locked(struct sched *s, struct runner *self, const struct m
         if (!v && s->cfg.max_memory)
             return err_set(e, ERR_NO_MEMORY,
                            "model '%s' needs %s (weights %s, KV cache %s, compute %s) but only "
-                           "%s of the %s memory budget is free; %d loaded models take %s; in "
-                           "use: %s",
+                           "%s of the %s memory budget is free; the loaded models (%d) take %s; "
+                           "in use: %s",
                            self->name, estimate_fmt(need->total, a, sizeof a),
                            estimate_fmt(need->weights, b, sizeof b),
                            estimate_fmt(need->kv, c, sizeof c),
