@@ -255,9 +255,9 @@ static int sched_options(const char *mem_arg, const char *max_loaded_arg, const 
         cli_error("invalid max-memory '%s' (expected a size like 6GiB or 800MB)", mem_arg);
         return -1;
     }
-    if (count_option(flag_or_env(max_loaded_arg, "HEARTH_MAX_LOADED_MODELS",
-                                 "OLLAMA_MAX_LOADED_MODELS"),
-                     "max-loaded-models", 1024, &c->max_loaded) ||
+    if (count_option(
+            flag_or_env(max_loaded_arg, "HEARTH_MAX_LOADED_MODELS", "OLLAMA_MAX_LOADED_MODELS"),
+            "max-loaded-models", 1024, &c->max_loaded) ||
         count_option(flag_or_env(queue_arg, "HEARTH_MAX_QUEUE", "OLLAMA_MAX_QUEUE"), "max-queue",
                      1 << 20, &c->max_queue))
         return -1;

@@ -37,7 +37,6 @@ struct req_state {
     void *sink_ctx;               /* set between the sink's open and close */
 };
 
-
 /* The connection whose handler this thread runs (connection threads run one at a time). */
 static __thread struct MHD_Connection *current_conn;
 

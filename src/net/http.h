@@ -49,7 +49,7 @@ struct http_reply {
     /* For the request log line. */
     char model[272];
     uint32_t tokens;
-    char allow[64]; /* the Allow header of a 405 */
+    char allow[64];  /* the Allow header of a 405 */
     int retry_after; /* seconds for a Retry-After header (a 503 of a full queue); 0: none */
 };
 

@@ -17,8 +17,8 @@ double estimate_cache_type_bytes(const char *type)
         const char *name;
         double bytes;
     } types[] = {
-        {"f32", 4},           {"f16", 2},           {"bf16", 2},          {"q8_0", 34.0 / 32},
-        {"q4_0", 18.0 / 32},  {"q4_1", 20.0 / 32},  {"iq4_nl", 18.0 / 32}, {"q5_0", 22.0 / 32},
+        {"f32", 4},          {"f16", 2},          {"bf16", 2},           {"q8_0", 34.0 / 32},
+        {"q4_0", 18.0 / 32}, {"q4_1", 20.0 / 32}, {"iq4_nl", 18.0 / 32}, {"q5_0", 22.0 / 32},
         {"q5_1", 24.0 / 32},
     };
     if (!type || !*type)
@@ -56,7 +56,8 @@ static int add_shards(const char *path, const struct mfile *first, uint64_t *wei
     if (mfile_get_int(first, "split.count", &count) || count <= 1)
         return 0;
     if (count > 9999)
-        return err_set(e, ERR_BAD_MODEL, "%s says it has %lld split shards", path, (long long)count);
+        return err_set(e, ERR_BAD_MODEL, "%s says it has %lld split shards", path,
+                       (long long)count);
     size_t n = strlen(path);
     const char *tail = "-00001-of-00000.gguf";
     size_t tl = strlen(tail);
@@ -109,9 +110,9 @@ int estimate_model(const char *path, const struct load_params *lp, struct mem_es
 
     /* The worker's choices (src/engine/worker.c): num_ctx 0 is min(4096, trained context);
      * an embedding model gets one slot. */
-    uint64_t n_ctx = lp->num_ctx > 0                    ? (uint64_t)lp->num_ctx
+    uint64_t n_ctx = lp->num_ctx > 0                 ? (uint64_t)lp->num_ctx
                      : n_train > 0 && n_train < 4096 ? (uint64_t)n_train
-                                                       : 4096;
+                                                     : 4096;
     uint64_t slots = lp->num_parallel > 0 ? (uint64_t)lp->num_parallel : 1;
     if (pooling > 0)
         slots = 1;
@@ -164,9 +165,19 @@ int estimate_parse_size(const char *text, uint64_t *bytes)
         const char *unit;
         double mult;
     } units[] = {
-        {"", 1},        {"b", 1},         {"k", 1024.0},    {"m", 1048576.0},    {"g", 1073741824.0},
-        {"t", 1099511627776.0},           {"kib", 1024.0},  {"mib", 1048576.0},  {"gib", 1073741824.0},
-        {"tib", 1099511627776.0},         {"kb", 1e3},      {"mb", 1e6},         {"gb", 1e9},
+        {"", 1},
+        {"b", 1},
+        {"k", 1024.0},
+        {"m", 1048576.0},
+        {"g", 1073741824.0},
+        {"t", 1099511627776.0},
+        {"kib", 1024.0},
+        {"mib", 1048576.0},
+        {"gib", 1073741824.0},
+        {"tib", 1099511627776.0},
+        {"kb", 1e3},
+        {"mb", 1e6},
+        {"gb", 1e9},
         {"tb", 1e12},
     };
     for (size_t i = 0; i < ARRAY_LEN(units); i++) {

@@ -26,8 +26,8 @@ struct runner {
     int pins;        /* short looks at the worker (sched_pin) */
     int64_t expires; /* monotonic ms when it may be unloaded; -1 never */
     time_t expires_wall;
-    int64_t used;   /* monotonic us of the last acquire or release (least recently used) */
-    void *worker;   /* the engine's handle; NULL when not loaded */
+    int64_t used; /* monotonic us of the last acquire or release (least recently used) */
+    void *worker; /* the engine's handle; NULL when not loaded */
     struct worker_mux *mux;
     struct model_info info;
     struct load_params lp;
@@ -58,9 +58,8 @@ static int64_t now_ms(void)
 
 /* ---- the real engine: `hearth worker` processes ---- */
 
-static int real_load(void *ctx, const char *path, const struct load_params *lp,
-                     int64_t timeout_ms, void **handle, struct worker_mux **mux,
-                     struct model_info *info, struct err *e)
+static int real_load(void *ctx, const char *path, const struct load_params *lp, int64_t timeout_ms,
+                     void **handle, struct worker_mux **mux, struct model_info *info, struct err *e)
 {
     (void)ctx;
     struct worker_proc *w = NULL;
@@ -116,8 +115,8 @@ static int real_available(void *ctx, uint64_t *bytes, struct err *e)
     return rc;
 }
 
-static const struct sched_engine real_engine = {real_load, real_stop, real_kill, real_estimate,
-                                                real_available, NULL};
+static const struct sched_engine real_engine = {real_load,     real_stop,      real_kill,
+                                                real_estimate, real_available, NULL};
 
 /* ---- loading and unloading ---- */
 
@@ -250,8 +249,8 @@ int sched_serves(const struct load_params *loaded, const struct model_info *info
     uint32_t train = info->n_ctx_train;
     uint32_t def_ctx = train > 0 && train < 4096 ? train : 4096;
     uint32_t want_ctx = want->num_ctx > 0 ? (uint32_t)want->num_ctx : def_ctx;
-    uint32_t have_ctx = info->n_ctx ? info->n_ctx
-                                    : (loaded->num_ctx > 0 ? (uint32_t)loaded->num_ctx : def_ctx);
+    uint32_t have_ctx =
+        info->n_ctx ? info->n_ctx : (loaded->num_ctx > 0 ? (uint32_t)loaded->num_ctx : def_ctx);
     int have_slots = loaded->num_parallel > 0 ? loaded->num_parallel : 1;
     int want_slots = want->num_parallel > 0 ? want->num_parallel : 1;
     if (want_ctx > have_ctx)
@@ -390,28 +389,25 @@ static int make_room_locked(struct sched *s, struct runner *self, const struct m
                            "(max-loaded-models %d) and all are in use (%s)",
                            loaded, s->cfg.max_loaded, busy_names(s, self, busy, sizeof busy));
         if (!v && s->cfg.max_memory)
-            return err_set(e, ERR_NO_MEMORY,
-                           "model '%s' needs %s (weights %s, KV cache %s, compute %s) but only "
-                           "%s of the %s memory budget is free; the loaded models (%d) take %s; "
-                           "in use: %s",
-                           self->name, estimate_fmt(need->total, a, sizeof a),
-                           estimate_fmt(need->weights, b, sizeof b),
-                           estimate_fmt(need->kv, c, sizeof c),
-                           estimate_fmt(need->compute, d, sizeof d),
-                           estimate_fmt(avail, f, sizeof f),
-                           estimate_fmt(s->cfg.max_memory, g, sizeof g), loaded,
-                           estimate_fmt(used, busy, sizeof busy),
-                           busy_names(s, self, reason, sizeof reason));
+            return err_set(
+                e, ERR_NO_MEMORY,
+                "model '%s' needs %s (weights %s, KV cache %s, compute %s) but only "
+                "%s of the %s memory budget is free; the loaded models (%d) take %s; "
+                "in use: %s",
+                self->name, estimate_fmt(need->total, a, sizeof a),
+                estimate_fmt(need->weights, b, sizeof b), estimate_fmt(need->kv, c, sizeof c),
+                estimate_fmt(need->compute, d, sizeof d), estimate_fmt(avail, f, sizeof f),
+                estimate_fmt(s->cfg.max_memory, g, sizeof g), loaded,
+                estimate_fmt(used, busy, sizeof busy), busy_names(s, self, reason, sizeof reason));
         if (!v)
-            return err_set(e, ERR_NO_MEMORY,
-                           "model '%s' needs %s (weights %s, KV cache %s, compute %s) but only "
-                           "%s of memory is available; in use: %s",
-                           self->name, estimate_fmt(need->total, a, sizeof a),
-                           estimate_fmt(need->weights, b, sizeof b),
-                           estimate_fmt(need->kv, c, sizeof c),
-                           estimate_fmt(need->compute, d, sizeof d),
-                           estimate_fmt(avail, f, sizeof f),
-                           busy_names(s, self, busy, sizeof busy));
+            return err_set(
+                e, ERR_NO_MEMORY,
+                "model '%s' needs %s (weights %s, KV cache %s, compute %s) but only "
+                "%s of memory is available; in use: %s",
+                self->name, estimate_fmt(need->total, a, sizeof a),
+                estimate_fmt(need->weights, b, sizeof b), estimate_fmt(need->kv, c, sizeof c),
+                estimate_fmt(need->compute, d, sizeof d), estimate_fmt(avail, f, sizeof f),
+                busy_names(s, self, busy, sizeof busy));
         if (over_count)
             snprintf(reason, sizeof reason,
                      "evicted to load '%.200s': max-loaded-models %d reached", self->name,
@@ -558,11 +554,10 @@ int sched_acquire(struct sched *s, const char *name, const char *path, const str
             log_info("msg=\"loading model\" model=%s need_bytes=%llu need=\"%s\" "
                      "weights=\"%s\" kv=\"%s\" compute=\"%s\"",
                      log_q(name), (unsigned long long)est.total,
-                     estimate_fmt(est.total, a, sizeof a),
-                     estimate_fmt(est.weights, b, sizeof b), estimate_fmt(est.kv, c, sizeof c),
-                     estimate_fmt(est.compute, d, sizeof d));
-            rc = s->engine.load(s->engine.ctx, path, lp, s->cfg.load_timeout_ms, &w, &mux, &info,
-                                e);
+                     estimate_fmt(est.total, a, sizeof a), estimate_fmt(est.weights, b, sizeof b),
+                     estimate_fmt(est.kv, c, sizeof c), estimate_fmt(est.compute, d, sizeof d));
+            rc =
+                s->engine.load(s->engine.ctx, path, lp, s->cfg.load_timeout_ms, &w, &mux, &info, e);
         }
         *loaded_us = now_us() - t0;
         if (!rc)

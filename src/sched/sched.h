@@ -57,8 +57,8 @@ struct sched_engine {
 
 #define SCHED_DEFAULT_MAX_LOADED    3
 #define SCHED_DEFAULT_MAX_QUEUE     512
-#define SCHED_DEFAULT_LOAD_TIMEOUT  (5 * 60 * 1000)
-#define SCHED_DEFAULT_STALL_TIMEOUT (5 * 60 * 1000)
+#define SCHED_DEFAULT_LOAD_TIMEOUT  (5LL * 60 * 1000)
+#define SCHED_DEFAULT_STALL_TIMEOUT (5LL * 60 * 1000)
 
 struct sched_config {
     int64_t default_keep_alive_ms;
@@ -149,12 +149,12 @@ struct sched_status {
     char name[272];
     char path[4096];
     enum sched_state state;
-    char error[256];        /* SCHED_FAILED: the load's error or how the worker ended */
-    struct model_info info; /* strings not owned: valid until the next sched call */
-    time_t expires_at;      /* 0: never */
-    int busy;               /* requests using it now (running or queued in the worker) */
-    int slots;              /* requests it serves at once (num_parallel) */
-    uint64_t mem_bytes;     /* memory it was estimated to need (0 when not estimated) */
+    char error[256];         /* SCHED_FAILED: the load's error or how the worker ended */
+    struct model_info info;  /* strings not owned: valid until the next sched call */
+    time_t expires_at;       /* 0: never */
+    int busy;                /* requests using it now (running or queued in the worker) */
+    int slots;               /* requests it serves at once (num_parallel) */
+    uint64_t mem_bytes;      /* memory it was estimated to need (0 when not estimated) */
     struct mem_estimate est; /* the estimate's parts */
 };
 /* The loaded models (state SCHED_LOADED) into up to max entries; returns the count. */

@@ -38,8 +38,7 @@ static uint64_t size_of(const char *path)
 }
 
 static int fake_load(void *ctx, const char *path, const struct load_params *lp, int64_t timeout_ms,
-                     void **handle, struct worker_mux **mux, struct model_info *info,
-                     struct err *e)
+                     void **handle, struct worker_mux **mux, struct model_info *info, struct err *e)
 {
     (void)ctx;
     pthread_mutex_lock(&fmu);
@@ -118,8 +117,8 @@ static int fake_available(void *ctx, uint64_t *bytes, struct err *e)
     return 0;
 }
 
-static const struct sched_engine fake = {fake_load, fake_stop, fake_kill, fake_estimate,
-                                         fake_available, NULL};
+static const struct sched_engine fake = {fake_load,     fake_stop,      fake_kill,
+                                         fake_estimate, fake_available, NULL};
 
 static void fake_reset(void)
 {
@@ -133,7 +132,7 @@ static struct sched *make(uint64_t budget, int max_loaded, int max_queue)
 {
     fake_reset();
     struct sched_config c;
-    sched_config_init(&c, 5 * 60 * 1000);
+    sched_config_init(&c, 5LL * 60 * 1000);
     c.max_memory = budget;
     c.max_loaded = max_loaded;
     c.max_queue = max_queue;
@@ -161,8 +160,7 @@ static const char *loaded(struct sched *s)
     return out;
 }
 
-static int use(struct sched *s, const char *name, const char *path, int64_t keep_ms,
-               struct err *e)
+static int use(struct sched *s, const char *name, const char *path, int64_t keep_ms, struct err *e)
 {
     struct load_params lp;
     load_params_init(&lp);
@@ -339,7 +337,7 @@ static void test_one_load_at_a_time(void)
         pthread_join(t[i], NULL);
         CHECK(jobs[i].rc == 0);
     }
-    CHECK(loads_max == 1); /* two models, never loading together */
+    CHECK(loads_max == 1);   /* two models, never loading together */
     CHECK(loads_total == 2); /* one load per model, however many asked */
     sched_free(s);
 
@@ -506,6 +504,7 @@ static void test_reload_rules(void)
     CHECK(sched_serves(&a, &info, &b, &why) == 0);
     CHECK_STR(why, "use_mmap");
     b.use_mmap = a.use_mmap;
+    free(b.cache_type_v);
     b.cache_type_v = xstrdup("q4_0");
     CHECK(sched_serves(&a, &info, &b, &why) == 0);
     CHECK_STR(why, "cache_type_v");
@@ -618,7 +617,7 @@ static void test_estimate(void)
     lp.cache_type_k = xstrdup("q8_0");
     struct mem_estimate q;
     CHECK(estimate_model(path, &lp, &q, &e) == 0);
-    CHECK(q.kv < kv && q.kv > kv / 2); /* K in q8_0, V in q8_0 too (it follows K) */
+    CHECK(q.kv < kv && q.kv > kv / 2); /* K in q8_0, V still f16 */
     CHECK(estimate_model("/nonexistent.gguf", &lp, &q, &e) == ERR_NOT_FOUND);
     load_params_free(&lp);
 }
