@@ -116,6 +116,10 @@ int estimate_model(const char *path, const struct load_params *lp, struct mem_es
     uint64_t slots = lp->num_parallel > 0 ? (uint64_t)lp->num_parallel : 1;
     if (pooling > 0)
         slots = 1;
+    if (n_ctx * slots > (1u << 24)) /* the worker's own limit, checked before any estimate */
+        return err_set(e, ERR_BAD_REQUEST,
+                       "num_ctx %llu times num_parallel %llu is more than 16M tokens of context",
+                       (unsigned long long)n_ctx, (unsigned long long)slots);
     /* libllama pads the cache to 256 cells. */
     uint64_t cells = (n_ctx * slots + 255) / 256 * 256;
     double bk = estimate_cache_type_bytes(lp->cache_type_k);

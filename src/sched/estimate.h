@@ -29,7 +29,8 @@ struct mem_estimate {
 };
 
 /* Estimates what loading path with lp takes. Returns 0, or mfile_open's error for a file that
- * is missing or not a valid GGUF (ERR_NOT_FOUND, ERR_BAD_MODEL, ...). */
+ * is missing or not a valid GGUF (ERR_NOT_FOUND, ERR_BAD_MODEL, ...), or ERR_BAD_REQUEST for
+ * more than 16M tokens of context in all (the worker's limit). */
 int estimate_model(const char *path, const struct load_params *lp, struct mem_estimate *out,
                    struct err *e);
 

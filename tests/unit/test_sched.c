@@ -619,6 +619,10 @@ static void test_estimate(void)
     CHECK(estimate_model(path, &lp, &q, &e) == 0);
     CHECK(q.kv < kv && q.kv > kv / 2); /* K in q8_0, V still f16 */
     CHECK(estimate_model("/nonexistent.gguf", &lp, &q, &e) == ERR_NOT_FOUND);
+    lp.num_ctx = 1 << 20;
+    lp.num_parallel = 17;
+    CHECK(estimate_model(path, &lp, &q, &e) == ERR_BAD_REQUEST);
+    CHECK(strstr(e.msg, "more than 16M tokens") != NULL);
     load_params_free(&lp);
 }
 
