@@ -12,6 +12,7 @@
 void anthropic_error(struct http_reply *rep, int code, const char *msg)
 {
     int status = err_http_status(code);
+    rep->retry_after = err_retry_after(code);
     const char *type = status == 404   ? "not_found_error"
                        : status == 413 ? "request_too_large"
                        : status == 503 ? "overloaded_error"

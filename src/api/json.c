@@ -14,6 +14,7 @@ void api_error(struct http_reply *rep, int code, const char *msg)
 {
     json_t *o = json_object();
     json_object_set_new(o, "error", json_string(msg));
+    rep->retry_after = err_retry_after(code);
     api_reply(rep, err_http_status(code), o);
 }
 

@@ -143,11 +143,18 @@ int native_next(struct native_job *j, struct proto_msg *ev, struct err *e)
         if (api->shutting_down && !j->cancelled)
             native_cancel(j);
         int rc = mux_recv(j->mux, j->chan, ev, 200, e);
-        if (rc == 1)
-            continue; /* nothing yet: look at shutting_down again */
+        if (rc == 1) {
+            /* Nothing yet: look at shutting_down again, and at a worker that went quiet. */
+            runner_check_stall(api->sched, j->runner);
+            continue;
+        }
         if (rc) {
             j->finished = 1;
             /* Every request on the worker sees its death; the first counts and logs it. */
+            if (runner_check_stall(api->sched, j->runner))
+                err_set(e, ERR_WORKER_DIED,
+                        "the model runner stalled (it sent nothing for HEARTH_STALL_TIMEOUT) "
+                        "and was killed");
             if (runner_mark_dead(api->sched, j->runner)) {
                 metrics_worker_restart();
                 log_error("msg=\"model runner crashed\" model=%s err=%s", log_q(j->model),

@@ -22,6 +22,7 @@
 void openai_error(struct http_reply *rep, int code, const char *msg)
 {
     int status = err_http_status(code);
+    rep->retry_after = err_retry_after(code);
     json_t *e = json_object();
     json_object_set_new(e, "message", json_string(msg));
     json_object_set_new(e, "type",

@@ -29,6 +29,8 @@ const char *err_name(int code)
     case ERR_PROTOCOL: return "protocol_error";
     case ERR_CANCELLED: return "cancelled";
     case ERR_UNAVAILABLE: return "unavailable";
+    case ERR_BUSY: return "busy";
+    case ERR_NO_MEMORY: return "insufficient_memory";
     default: return "internal_error";
     }
 }
@@ -44,6 +46,13 @@ int err_http_status(int code)
     case ERR_BAD_MODEL: return 422;
     case ERR_CANCELLED: return 499;
     case ERR_UNAVAILABLE: return 503;
+    case ERR_BUSY: return 503;
+    case ERR_NO_MEMORY: return 507;
     default: return 500;
     }
+}
+
+int err_retry_after(int code)
+{
+    return code == ERR_BUSY ? 1 : 0;
 }

@@ -22,6 +22,8 @@ enum err_code {
     ERR_CANCELLED = -9,    /* the caller cancelled */
     ERR_INTERNAL = -10,    /* a bug or an engine failure */
     ERR_UNAVAILABLE = -11, /* busy, out of memory, shutting down */
+    ERR_BUSY = -12,        /* the request queue is full: 503 with Retry-After */
+    ERR_NO_MEMORY = -13,   /* a model does not fit in the memory left: 507 */
 };
 
 /* A code plus its message, for functions that report more than a code. */
@@ -39,5 +41,8 @@ const char *err_name(int code);
 
 /* The HTTP status that answers a code. */
 int err_http_status(int code);
+
+/* Seconds for the Retry-After header of an error's reply; 0: none. */
+int err_retry_after(int code);
 
 #endif

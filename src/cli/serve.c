@@ -40,6 +40,15 @@ static void serve_usage(void)
         "  -np, --parallel N         requests each model serves at once, each in a slot of\n"
         "                            num_ctx tokens (default 4; more wait in a queue)\n"
         "                            [HEARTH_NUM_PARALLEL, then OLLAMA_NUM_PARALLEL]\n"
+        "  --max-memory SIZE         memory the loaded models may take in all, e.g. 6GiB or\n"
+        "                            800MB (default: what /proc/meminfo calls available);\n"
+        "                            idle models are unloaded to make room, and a model\n"
+        "                            that cannot fit is answered 507 [HEARTH_MAX_MEMORY]\n"
+        "  --max-loaded-models N     models loaded at once at most (default 3; 0: no cap)\n"
+        "                            [HEARTH_MAX_LOADED_MODELS, then OLLAMA_MAX_LOADED_MODELS]\n"
+        "  --max-queue N             requests that may wait for a model or a slot (default\n"
+        "                            512; 0: no cap); more are answered 503 with Retry-After\n"
+        "                            [HEARTH_MAX_QUEUE, then OLLAMA_MAX_QUEUE]\n"
         "  --models-preset FILE      presets in llama-server's INI format, re-read when it\n"
         "                            changes (default $XDG_CONFIG_HOME/hearth/presets.ini,\n"
         "                            else ~/.config/hearth/presets.ini; a missing default\n"
@@ -50,7 +59,11 @@ static void serve_usage(void)
         "  --no-metrics              do not serve GET /metrics (Prometheus)\n"
         "  -h, --help                print this help\n"
         "\n"
-        "Other variables: HEARTH_STRICT_OPTIONS=1 answers unknown request options with 400\n"
+        "Other variables: HEARTH_LOAD_TIMEOUT (default 5m; 0 disables) stops a worker whose\n"
+        "model takes longer to load; HEARTH_STALL_TIMEOUT (default 5m; 0 disables) kills a\n"
+        "worker that sends nothing that long while requests wait on it (a worker sends nothing\n"
+        "while it reads a prompt: keep it above the longest prompt's time);\n"
+        "HEARTH_STRICT_OPTIONS=1 answers unknown request options with 400\n"
         "instead of a warning; HEARTH_LOG_LEVEL=debug|info|warn|error;\n"
         "HEARTH_PROMPT_CACHE_RAM_MB (default 512) keeps long prompts pushed out of their slot in\n"
         "each worker's RAM, then HEARTH_PROMPT_CACHE_DIR (default ~/.cache/hearth/prompts, "
@@ -190,10 +203,74 @@ static int check_presets(const char *arg, char *path, size_t len)
     return 0;
 }
 
+/* Whether the client of the request this thread serves has gone (the scheduler asks while a
+ * request waits for a model). */
+static int client_gone(void)
+{
+    return http_client_gone();
+}
+
+/* A flag's value, else the first variable set. */
+static const char *flag_or_env(const char *flag, const char *var1, const char *var2)
+{
+    if (flag)
+        return flag;
+    const char *v = var1 ? getenv(var1) : NULL;
+    if ((!v || !*v) && var2)
+        v = getenv(var2);
+    return v && *v ? v : NULL;
+}
+
+static int count_option(const char *text, const char *what, int max, int *out)
+{
+    int64_t v;
+    if (!text)
+        return 0;
+    if (parse_i64(text, &v) || v < 0 || v > max) {
+        cli_error("invalid %s '%s' (expected a number from 0 to %d)", what, text, max);
+        return -1;
+    }
+    *out = (int)v;
+    return 0;
+}
+
+static int duration_option(const char *var, int64_t *ms)
+{
+    const char *v = getenv(var);
+    if (!v || !*v)
+        return 0;
+    if (sched_parse_keep_alive(v, ms) || *ms < 0) {
+        cli_error("invalid %s '%s' (expected a duration like 5m or 30s, or seconds)", var, v);
+        return -1;
+    }
+    return 0;
+}
+
+/* The scheduler's limits from the flags and the environment. */
+static int sched_options(const char *mem_arg, const char *max_loaded_arg, const char *queue_arg,
+                         struct sched_config *c)
+{
+    mem_arg = flag_or_env(mem_arg, "HEARTH_MAX_MEMORY", NULL);
+    if (mem_arg && (estimate_parse_size(mem_arg, &c->max_memory) || c->max_memory == 0)) {
+        cli_error("invalid max-memory '%s' (expected a size like 6GiB or 800MB)", mem_arg);
+        return -1;
+    }
+    if (count_option(
+            flag_or_env(max_loaded_arg, "HEARTH_MAX_LOADED_MODELS", "OLLAMA_MAX_LOADED_MODELS"),
+            "max-loaded-models", 1024, &c->max_loaded) ||
+        count_option(flag_or_env(queue_arg, "HEARTH_MAX_QUEUE", "OLLAMA_MAX_QUEUE"), "max-queue",
+                     1 << 20, &c->max_queue))
+        return -1;
+    if (duration_option("HEARTH_LOAD_TIMEOUT", &c->load_timeout_ms) ||
+        duration_option("HEARTH_STALL_TIMEOUT", &c->stall_timeout_ms))
+        return -1;
+    return 0;
+}
+
 int cmd_serve(int argc, char **argv)
 {
     const char *host_arg = NULL, *keep_arg = NULL, *model_arg = NULL, *parallel_arg = NULL,
-               *preset_arg = NULL;
+               *preset_arg = NULL, *mem_arg = NULL, *max_loaded_arg = NULL, *queue_arg = NULL;
     char **dirs = xcalloc((size_t)argc + 64, sizeof(char *));
     int n_dirs = 0, status = 1, no_metrics = 0;
     for (int i = 0; i < argc; i++) {
@@ -220,6 +297,15 @@ int cmd_serve(int argc, char **argv)
         } else if (!strcmp(a, "--models-preset") && v) {
             preset_arg = v;
             i++;
+        } else if (!strcmp(a, "--max-memory") && v) {
+            mem_arg = v;
+            i++;
+        } else if (!strcmp(a, "--max-loaded-models") && v) {
+            max_loaded_arg = v;
+            i++;
+        } else if (!strcmp(a, "--max-queue") && v) {
+            queue_arg = v;
+            i++;
         } else if (!strcmp(a, "--no-metrics")) {
             no_metrics = 1;
         } else if ((!strcmp(a, "--model") || !strcmp(a, "-m")) && v) {
@@ -227,7 +313,9 @@ int cmd_serve(int argc, char **argv)
             i++;
         } else if (!strcmp(a, "--host") || !strcmp(a, "--models-dir") ||
                    !strcmp(a, "--keep-alive") || !strcmp(a, "--model") || !strcmp(a, "-m") ||
-                   !strcmp(a, "--parallel") || !strcmp(a, "-np") || !strcmp(a, "--models-preset")) {
+                   !strcmp(a, "--parallel") || !strcmp(a, "-np") || !strcmp(a, "--models-preset") ||
+                   !strcmp(a, "--max-memory") || !strcmp(a, "--max-loaded-models") ||
+                   !strcmp(a, "--max-queue")) {
             cli_error("%s needs a value", a);
             free(dirs);
             return 2;
@@ -274,6 +362,10 @@ int cmd_serve(int argc, char **argv)
         cli_error("invalid parallel '%s' (expected a number of slots from 1 to 256)", parallel_arg);
         goto out;
     }
+    struct sched_config scfg_sched;
+    sched_config_init(&scfg_sched, keep_ms);
+    if (sched_options(mem_arg, max_loaded_arg, queue_arg, &scfg_sched))
+        goto out;
     if (!preset_arg)
         preset_arg = getenv("HEARTH_MODELS_PRESET");
     char preset_path[4096];
@@ -315,7 +407,8 @@ int cmd_serve(int argc, char **argv)
     ctx.store = store_init(&scfg);
     log_info("msg=\"model sources\" folders=%d ollama=%s hf=%s", n_dirs,
              log_q(store_ollama_root(ctx.store)), log_q(store_hf_hub(ctx.store)));
-    ctx.sched = sched_init(keep_ms);
+    scfg_sched.waiter_gone = client_gone;
+    ctx.sched = sched_new(&scfg_sched);
     ctx.num_parallel = (int32_t)parallel;
     const char *strict = getenv("HEARTH_STRICT_OPTIONS");
     ctx.strict_options = strict && strcmp(strict, "0") != 0 && *strict;

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -106,6 +107,12 @@ int worker_recv(struct worker_proc *w, struct proto_msg *m, struct err *e)
 int worker_load(struct worker_proc *w, const char *path, const struct load_params *lp,
                 struct model_info *info, struct err *e)
 {
+    return worker_load_timeout(w, path, lp, 0, info, e);
+}
+
+int worker_load_timeout(struct worker_proc *w, const char *path, const struct load_params *lp,
+                        int64_t timeout_ms, struct model_info *info, struct err *e)
+{
     struct proto_msg m;
     proto_msg_init(&m, PROTO_LOAD);
     m.path = (char *)path;
@@ -113,6 +120,25 @@ int worker_load(struct worker_proc *w, const char *path, const struct load_param
     int rc = worker_send(w, &m, e);
     if (rc)
         return rc;
+    if (timeout_ms > 0) {
+        int64_t deadline = now_us() / 1000 + timeout_ms;
+        for (;;) {
+            int64_t left = deadline - now_us() / 1000;
+            struct pollfd p = {.fd = w->fd, .events = POLLIN};
+            int n = left > 0 ? poll(&p, 1, left > 1000 ? 1000 : (int)left) : 0;
+            if (n > 0)
+                break;
+            if (n < 0 && errno != EINTR)
+                return err_set(e, ERR_IO, "poll: %s", strerror(errno));
+            if (n == 0 && left <= 0) {
+                kill(w->pid, SIGKILL);
+                return err_set(e, ERR_UNAVAILABLE,
+                               "the model did not load within %g s (HEARTH_LOAD_TIMEOUT); its "
+                               "worker was stopped",
+                               (double)timeout_ms / 1000);
+            }
+        }
+    }
     struct proto_msg r;
     rc = worker_recv(w, &r, e);
     if (rc) {

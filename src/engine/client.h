@@ -25,6 +25,10 @@ int worker_spawn(const char *exe, struct worker_proc **out, struct err *e);
  * and message). */
 int worker_load(struct worker_proc *w, const char *path, const struct load_params *lp,
                 struct model_info *info, struct err *e);
+/* The same, giving up after timeout_ms (<= 0: never): the worker is then killed and
+ * ERR_UNAVAILABLE returned ("the model did not load within ..."); worker_free it as usual. */
+int worker_load_timeout(struct worker_proc *w, const char *path, const struct load_params *lp,
+                        int64_t timeout_ms, struct model_info *info, struct err *e);
 
 int worker_send(struct worker_proc *w, const struct proto_msg *m, struct err *e);
 
@@ -81,5 +85,7 @@ bool mux_dead(struct worker_mux *m);
 /* After the connection failed: 1 and *e set to how ("model runner crashed (killed by signal
  * 9)"); 0 while it works. */
 int mux_error(struct worker_mux *m, struct err *e);
+/* Milliseconds since a message last went to or came from the worker (the stall detector). */
+int64_t mux_quiet_ms(struct worker_mux *m);
 
 #endif

@@ -37,6 +37,7 @@ struct worker_mux {
     int dead;
     struct err err;
     struct proto_reader rd;
+    int64_t last_us; /* when a message last went either way (atomic) */
 };
 
 static void fail_locked(struct worker_mux *m, const struct err *e)
@@ -90,6 +91,8 @@ static int lead_locked(struct worker_mux *m, struct mux_chan *self, int timeout_
     }
     if (rc == ERR_WORKER_DIED)
         worker_death(m->w, &e);
+    if (got)
+        __atomic_store_n(&m->last_us, now_us(), __ATOMIC_RELAXED);
     pthread_mutex_lock(&m->mu);
     m->reading = 0;
     while (got) {
@@ -110,6 +113,7 @@ struct worker_mux *mux_start(struct worker_proc *w)
     pthread_mutex_init(&m->mu, NULL);
     pthread_mutex_init(&m->send_mu, NULL);
     proto_reader_init(&m->rd, worker_fd(w));
+    m->last_us = now_us();
     return m;
 }
 
@@ -167,6 +171,7 @@ int mux_send(struct worker_mux *m, const struct proto_msg *msg, struct err *e)
     pthread_mutex_lock(&m->send_mu);
     int rc = proto_send(worker_fd(m->w), msg, &mine);
     pthread_mutex_unlock(&m->send_mu);
+    __atomic_store_n(&m->last_us, now_us(), __ATOMIC_RELAXED);
     if (rc) {
         /* The reader sees the same failure and tells every channel how the worker ended. */
         pthread_mutex_lock(&m->mu);
@@ -250,4 +255,9 @@ int mux_error(struct worker_mux *m, struct err *e)
         *e = m->err;
     pthread_mutex_unlock(&m->mu);
     return dead;
+}
+
+int64_t mux_quiet_ms(struct worker_mux *m)
+{
+    return (now_us() - __atomic_load_n(&m->last_us, __ATOMIC_RELAXED)) / 1000;
 }

@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netdb.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +36,21 @@ struct req_state {
     const struct http_sink *sink; /* a streamed upload */
     void *sink_ctx;               /* set between the sink's open and close */
 };
+
+/* The connection whose handler this thread runs (connection threads run one at a time). */
+static __thread struct MHD_Connection *current_conn;
+
+bool http_client_gone(void)
+{
+    if (!current_conn)
+        return false;
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(current_conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (!ci)
+        return false;
+    struct pollfd p = {.fd = ci->connect_fd, .events = POLLRDHUP};
+    return poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
+}
 
 static void state_unref(struct req_state *st)
 {
@@ -154,6 +170,11 @@ static enum MHD_Result respond(struct MHD_Connection *conn, struct req_state *st
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, rep->content_type);
     if (rep->allow[0])
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, rep->allow);
+    if (rep->retry_after > 0) {
+        char ra[16];
+        snprintf(ra, sizeof ra, "%d", rep->retry_after);
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, ra);
+    }
     if (rep->stream.next)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
     enum MHD_Result r = MHD_queue_response(conn, (unsigned)rep->status, resp);
@@ -248,12 +269,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         find_route(&srv->cfg, method, url, &known, st->rep.allow, sizeof st->rep.allow);
     st->rep.status = 500;
     st->route = r ? r->path : NULL;
+    current_conn = conn;
     if (r)
         r->handler(&req, &st->rep);
     else if (known)
         srv->cfg.bad_method(&req, &st->rep);
     else
         srv->cfg.not_found(&req, &st->rep);
+    current_conn = NULL;
     return respond(conn, st);
 }
 

@@ -49,7 +49,8 @@ struct http_reply {
     /* For the request log line. */
     char model[272];
     uint32_t tokens;
-    char allow[64]; /* the Allow header of a 405 */
+    char allow[64];  /* the Allow header of a 405 */
+    int retry_after; /* seconds for a Retry-After header (a 503 of a full queue); 0: none */
 };
 
 typedef void (*http_handler)(const struct http_request *req, struct http_reply *rep);
@@ -109,6 +110,10 @@ uint16_t http_port(const struct http_server *s);
 void http_quiesce(struct http_server *s);
 /* Closes everything and frees the server; waits for connection threads. NULL-safe. */
 void http_stop(struct http_server *s);
+
+/* Whether the client of the request whose handler runs on this thread has closed its
+ * connection (or it failed); false on any other thread. A poll of the socket: cheap. */
+bool http_client_gone(void);
 
 /* Helpers for handlers. */
 void http_reply_json(struct http_reply *rep, int status, const char *json);

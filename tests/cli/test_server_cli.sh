@@ -91,7 +91,25 @@ run_hearth serve -np 300
 expect_clean_failure "serve -np 300" "from 1 to 256"
 HEARTH_NUM_PARALLEL=many run_hearth serve
 expect_clean_failure "bad HEARTH_NUM_PARALLEL" "invalid parallel 'many'"
+run_hearth serve --max-memory lots
+expect_clean_failure "serve --max-memory lots" "invalid max-memory 'lots'"
+HEARTH_MAX_MEMORY=0 run_hearth serve
+expect_clean_failure "HEARTH_MAX_MEMORY=0" "invalid max-memory '0'"
+run_hearth serve --max-queue -1
+expect_clean_failure "serve --max-queue -1" "invalid max-queue '-1'"
+OLLAMA_MAX_LOADED_MODELS=two run_hearth serve
+expect_clean_failure "bad OLLAMA_MAX_LOADED_MODELS" "invalid max-loaded-models 'two'"
+HEARTH_STALL_TIMEOUT=soon run_hearth serve
+expect_clean_failure "bad HEARTH_STALL_TIMEOUT" "invalid HEARTH_STALL_TIMEOUT 'soon'"
+HEARTH_LOAD_TIMEOUT=-1m run_hearth serve
+expect_clean_failure "negative HEARTH_LOAD_TIMEOUT" "invalid HEARTH_LOAD_TIMEOUT '-1m'"
+run_hearth serve --max-queue
+expect_clean_failure "serve --max-queue without a value" "needs a value"
 run_hearth serve --help
+expect_contains "serve --help names --max-memory" "$OUT" "HEARTH_MAX_MEMORY"
+expect_contains "serve --help names --max-loaded-models" "$OUT" "OLLAMA_MAX_LOADED_MODELS"
+expect_contains "serve --help names --max-queue" "$OUT" "OLLAMA_MAX_QUEUE"
+expect_contains "serve --help names the timeouts" "$OUT" "HEARTH_STALL_TIMEOUT"
 expect_contains "serve --help" "$OUT" "--models-dir"
 expect_contains "serve --help names --parallel" "$OUT" "HEARTH_NUM_PARALLEL"
 finish

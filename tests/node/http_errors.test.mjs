@@ -84,7 +84,12 @@ test('what the model cannot do is refused, not faked', async () => {
   await expectError('/api/generate', { model: M, prompt: 'x', template: '{{ range .Messages }}' }, 400, /template/);
 });
 
+// A loaded worker with a larger context serves a smaller num_ctx as loaded (#7): the tests of
+// what a 256-token context does unload the model first, so it loads with 256.
+const unload = () => post(srv.url, '/api/generate', { model: M, keep_alive: 0 });
+
 test('context overflow is an error with the counts, unless truncation is asked for', async () => {
+  await unload();
   const long = 'Once upon a time '.repeat(400);
   const r = await expectError('/api/generate', { model: M, prompt: long, options: { num_ctx: 256 } }, 400, /the prompt is \d+ tokens but the context holds 256/);
   assert.ok(r.body.error.length < 300);
@@ -95,6 +100,7 @@ test('context overflow is an error with the counts, unless truncation is asked f
 });
 
 test('a full context: stop with a warning, or shift on request', async () => {
+  await unload();
   const body = { model: M, prompt: 'Once upon a time', stream: false, options: { num_ctx: 256, num_predict: 600, ignore_eos: true, temperature: 0 } };
   const stop = await post(srv.url, '/api/generate', body);
   assert.equal(stop.body.done_reason, 'length');
@@ -209,6 +215,7 @@ test('keep_alive: expiry and forever', async () => {
 });
 
 test('embeddings: limits', async () => {
+  await unload();
   const long = 'Once upon a time '.repeat(800);
   await expectError('/api/embed', { model: M, input: long, truncate: false, options: { num_ctx: 256 } }, 400, /context holds 256/);
   const r = await post(srv.url, '/api/embed', { model: M, input: long, options: { num_ctx: 256 } });
