@@ -34,6 +34,8 @@ function makeDir() {
   return d;
 }
 
+const unload = () => post(srv.url, '/api/generate', { model: 'stories260K', keep_alive: 0 });
+
 async function ps(name) {
   const r = await fetch(srv.url + '/api/ps').then((x) => x.json());
   return r.models.find((m) => m.name === name);
@@ -80,9 +82,13 @@ test('a request beats the section; a request stop list replaces the preset one',
   assert.equal(o.status, 200, o.text);
   assert.equal((await ps('stories260K:latest')).context_length, 768);
   // An OpenAI client may send it too, as an extra field.
+  await client.completions.create({ model: 'stories260K', prompt: 'Once', max_tokens: 2, num_ctx: 1024 });
+  assert.equal((await ps('stories260K:latest')).context_length, 1024);
+  // A smaller context is served by the larger loaded one, without a reload (#7).
   await client.completions.create({ model: 'stories260K', prompt: 'Once', max_tokens: 2, num_ctx: 256 });
-  assert.equal((await ps('stories260K:latest')).context_length, 256);
-  // A request that does not set num_ctx is back to the section's value: nothing sticks.
+  assert.equal((await ps('stories260K:latest')).context_length, 1024);
+  // A request that does not set num_ctx loads with the section's value: nothing sticks.
+  await unload();
   await client.completions.create({ model: 'stories260K', prompt: 'Once', max_tokens: 2 });
   assert.equal((await ps('stories260K:latest')).context_length, 512);
 });
@@ -116,6 +122,7 @@ test('/api/show: Ollama parameters text and every value with its source', async 
 
 test('a live edit takes effect without a restart; a malformed one keeps the last good file', async () => {
   writeFileSync(ini, PRESETS.replace('ctx-size = 512', 'ctx-size = 256'));
+  await unload(); // loaded with 512, it would serve 256 as loaded
   await client.completions.create({ model: 'stories260K', prompt: 'Once', max_tokens: 2 });
   assert.equal((await ps('stories260K:latest')).context_length, 256);
   await waitForLog(srv, /presets reloaded/);

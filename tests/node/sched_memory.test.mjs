@@ -179,8 +179,12 @@ test('a full queue answers 503 with Retry-After on every API', { skip: !haveMk }
 test('a request waiting for a reload whose client goes away is dropped: no reload for nobody', { skip: !haveMk }, async () => {
   const srv = await start({ args: ['--parallel', '1'] });
   assert.equal((await gen(srv, 'm1')).status, 200);
-  const running = gen(srv, 'm1', { options: { num_predict: 150, temperature: 0 } });
-  await new Promise((r) => setTimeout(r, 300));
+  // A stream that runs until it is cancelled (the context shifts instead of filling up).
+  const runCtl = new AbortController();
+  const running = await fetch(srv.url + '/api/generate', { method: 'POST', signal: runCtl.signal,
+    body: JSON.stringify({ model: 'm1', prompt: 'Once', options: { num_predict: 1000000, context_shift: true } }) });
+  const reader = running.body.getReader();
+  await reader.read(); // it is generating
   // A larger context than loaded: it must wait for the running request, then reload.
   const ctl = new AbortController();
   const waiting = fetch(srv.url + '/api/generate', { method: 'POST', signal: ctl.signal,
@@ -188,13 +192,16 @@ test('a request waiting for a reload whose client goes away is dropped: no reloa
   await new Promise((r) => setTimeout(r, 300));
   ctl.abort();
   await assert.rejects(waiting);
-  assert.equal((await running).status, 200);
   const log = await waitForLog(srv, /dropping a waiting request/);
   assert.match(log, /dropping a waiting request: its client went away/);
-  assert.doesNotMatch(log, /reloading model/);
+  runCtl.abort(); // the running request ends: nobody waits for the reload any more
+  await reader.read().catch(() => {});
+  await new Promise((r) => setTimeout(r, 500));
+  assert.doesNotMatch(srv.log(), /reloading model/);
   const ps = await (await fetch(srv.url + '/api/ps')).json();
   assert.equal(ps.models.length, 1);
   assert.equal(ps.models[0].context_length, 2048); // as loaded
+  assert.equal((await gen(srv, 'm1')).status, 200);
 });
 
 test('a worker that stalls is killed: its request gets an error and the next one a fresh worker', { skip: !haveMk }, async () => {
