@@ -264,6 +264,9 @@ static int sched_options(const char *mem_arg, const char *max_loaded_arg, const 
     if (duration_option("HEARTH_LOAD_TIMEOUT", &c->load_timeout_ms) ||
         duration_option("HEARTH_STALL_TIMEOUT", &c->stall_timeout_ms))
         return -1;
+    /* A request that needs the place of models in use waits for them as long as a load may
+     * take (0: no load timeout, so it waits as long as they run). */
+    c->busy_wait_ms = c->load_timeout_ms > 0 ? c->load_timeout_ms : INT64_MAX / 4;
     return 0;
 }
 

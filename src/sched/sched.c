@@ -187,6 +187,7 @@ void sched_config_init(struct sched_config *c, int64_t default_keep_alive_ms)
     c->max_queue = SCHED_DEFAULT_MAX_QUEUE;
     c->load_timeout_ms = SCHED_DEFAULT_LOAD_TIMEOUT;
     c->stall_timeout_ms = SCHED_DEFAULT_STALL_TIMEOUT;
+    c->busy_wait_ms = SCHED_DEFAULT_LOAD_TIMEOUT;
 }
 
 struct sched *sched_new(const struct sched_config *cfg)
@@ -346,9 +347,11 @@ static const char *busy_names(const struct sched *s, const struct runner *self, 
 }
 
 /* Unloads idle models until self (whose estimate is need) fits in memory and under
- * max_loaded. The caller holds s->mu (released while workers stop) and the load turn. */
+ * max_loaded. The caller holds s->mu (released while workers stop) and the load turn. Returns
+ * 0 when it fits, 1 when only models in use stand in the way and may_wait (the caller waits for
+ * them to finish and asks again), or the error with the numbers. */
 static int make_room_locked(struct sched *s, struct runner *self, const struct mem_estimate *need,
-                            struct err *e)
+                            int may_wait, struct err *e)
 {
     char a[32], b[32], c[32], d[32], f[32], g[32], busy[512], reason[384];
     for (;;) {
@@ -376,13 +379,19 @@ static int make_room_locked(struct sched *s, struct runner *self, const struct m
         }
         /* What unloading every idle model would free: when even that is not enough, nothing
          * is unloaded for nothing. */
-        uint64_t idle_bytes = 0;
+        uint64_t idle_bytes = 0, busy_bytes = 0;
         for (const struct runner *r = s->runners; r; r = r->next)
-            if (r != self && idle(r))
-                idle_bytes += r->est.total;
+            if (r != self && r->worker)
+                *(idle(r) ? &idle_bytes : &busy_bytes) += r->est.total;
         struct runner *v = victim_locked(s, self);
-        if (!over_count && need->total > avail + idle_bytes)
+        if (!over_count && need->total > avail + idle_bytes) {
             v = NULL;
+            /* The models in use will finish: worth waiting for when their place is enough. */
+            if (may_wait && need->total <= avail + idle_bytes + busy_bytes)
+                return 1;
+        }
+        if (!v && over_count && may_wait)
+            return 1;
         if (!v && over_count)
             return err_set(e, ERR_BUSY,
                            "server busy, please try again: %d models are loaded "
@@ -492,7 +501,10 @@ int sched_acquire(struct sched *s, const char *name, const char *path, const str
     r->waiters++;
     r->used = now_us();
     unsigned seq = r->fail_seq;
-    int rc = 0;
+    int rc = 0, have_est = 0, waited_busy = 0;
+    struct mem_estimate est;
+    memset(&est, 0, sizeof est);
+    int64_t busy_until = s->cfg.busy_wait_ms > 0 ? now_ms() + s->cfg.busy_wait_ms : 0;
     for (;;) {
         if (r->changing) {
             if (wait_locked(s, e)) {
@@ -523,8 +535,53 @@ int sched_acquire(struct sched *s, const char *name, const char *path, const str
             rc = err_set(e, ERR_CANCELLED, "the client went away before the model was loaded");
             break;
         }
-        /* Load (or reload) outside the lock; others wait on `changing` and `loading`. */
+        /* Room first: evict idle models, or wait (without the load turn, so a model in use
+         * can still reload and finish) for models in use to end. */
+        if (!have_est) {
+            pthread_mutex_unlock(&s->mu);
+            rc = s->engine.estimate(s->engine.ctx, path, lp, &est, e);
+            pthread_mutex_lock(&s->mu);
+            if (rc) { /* a file that cannot be read: the model shows failed, with why */
+                snprintf(r->failed, sizeof r->failed, "%.255s", e ? e->msg : "unreadable");
+                r->fail_code = rc;
+                r->fail_seq++;
+                pthread_cond_broadcast(&s->changed);
+                break;
+            }
+            have_est = 1;
+            continue; /* the world may have changed meanwhile */
+        }
         s->loading = 1;
+        int may_wait = busy_until > 0 && now_ms() < busy_until;
+        rc = make_room_locked(s, r, &est, may_wait, e);
+        if (rc == 1) {
+            s->loading = 0;
+            pthread_cond_broadcast(&s->changed);
+            rc = 0;
+            if (!waited_busy++)
+                log_info("msg=\"waiting for models in use to finish\" model=%s", log_q(name));
+            if (s->cfg.waiter_gone) {
+                if (wait_locked(s, e)) { /* wakes every 250 ms */
+                    rc = ERR_CANCELLED;
+                    break;
+                }
+            } else {
+                /* Until something changes, or the wait runs out (then make_room answers). */
+                struct timespec ts;
+                int64_t left = busy_until - now_ms();
+                deadline_after_ms(&ts, left > 250 ? 250 : (left > 0 ? left : 1));
+                pthread_cond_timedwait(&s->changed, &s->mu, &ts);
+            }
+            continue;
+        }
+        if (rc) {
+            s->loading = 0;
+            pthread_cond_broadcast(&s->changed);
+            snprintf(r->failed, sizeof r->failed, "%.255s", e ? e->msg : "no room");
+            r->fail_code = rc;
+            break;
+        }
+        /* Load (or reload) outside the lock; others wait on `changing` and `loading`. */
         r->changing = 1;
         if (r->worker)
             log_info("msg=\"reloading model\" model=%s reason=%s", log_q(name),
@@ -539,13 +596,6 @@ int sched_acquire(struct sched *s, const char *name, const char *path, const str
 
         stop_detached(s, &old);
         int64_t t0 = now_us();
-        struct mem_estimate est;
-        rc = s->engine.estimate(s->engine.ctx, path, lp, &est, e);
-        if (!rc) {
-            pthread_mutex_lock(&s->mu);
-            rc = make_room_locked(s, r, &est, e);
-            pthread_mutex_unlock(&s->mu);
-        }
         void *w = NULL;
         struct worker_mux *mux = NULL;
         struct model_info info = {0};

@@ -67,6 +67,10 @@ struct sched_config {
     int max_queue;            /* requests waiting at most; 0: no cap */
     int64_t load_timeout_ms;  /* <= 0: none */
     int64_t stall_timeout_ms; /* <= 0: none */
+    /* How long a request waits for models in use to finish when it needs their place (max
+     * loaded reached, or not enough memory beside them) before it is told so; <= 0: it is
+     * told at once. Default: the load timeout. */
+    int64_t busy_wait_ms;
     const struct sched_engine *engine; /* NULL: real workers */
     /* Called on a waiting request's own thread (every 250 ms while it waits, and before its
      * load starts): nonzero when its client has gone, and the request is dropped with
@@ -86,10 +90,11 @@ void sched_free(struct sched *s);
  * load parameters) as needed. *loaded_us is the time this call spent loading (0 when the model
  * was already loaded). Returns 0, or: the load's error (ERR_BAD_MODEL, ERR_NOT_FOUND, ...);
  * ERR_BUSY when max_queue requests wait already ("server busy, please try again.  maximum
- * pending requests exceeded") or when max_loaded models are loaded and all in use;
- * ERR_NO_MEMORY when the model does not fit even with every idle model unloaded (the message
- * gives the estimate split into weights, KV cache and compute, what is available, and the
- * models in use); ERR_UNAVAILABLE when the load ran past the load timeout; ERR_CANCELLED when
+ * pending requests exceeded") or when max_loaded models are loaded and still all in use after
+ * busy_wait_ms; ERR_NO_MEMORY when the model does not fit even with every other model
+ * unloaded, or with every idle one unloaded once busy_wait_ms has passed (the message gives
+ * the estimate split into weights, KV cache and compute, what is available, and the models in
+ * use); ERR_UNAVAILABLE when the load ran past the load timeout; ERR_CANCELLED when
  * waiter_gone said its client went away while it waited. */
 int sched_acquire(struct sched *s, const char *name, const char *path, const struct load_params *lp,
                   struct runner **out, int64_t *loaded_us, struct err *e);

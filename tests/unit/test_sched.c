@@ -128,6 +128,8 @@ static void fake_reset(void)
     load_ms = 0;
 }
 
+static int64_t busy_wait_ms; /* 0: the decisions are told at once */
+
 static struct sched *make(uint64_t budget, int max_loaded, int max_queue)
 {
     fake_reset();
@@ -136,6 +138,7 @@ static struct sched *make(uint64_t budget, int max_loaded, int max_queue)
     c.max_memory = budget;
     c.max_loaded = max_loaded;
     c.max_queue = max_queue;
+    c.busy_wait_ms = busy_wait_ms;
     c.engine = &fake;
     return sched_new(&c);
 }
@@ -295,6 +298,70 @@ static void test_max_loaded(void)
     sched_release(s, rb, 60000);
     load_params_free(&lp);
     sched_free(s);
+}
+
+/* With a busy wait, a request that needs the place of a model in use waits for it to finish
+ * instead of being told the server is busy (what a client sees when requests to two models
+ * alternate with max-loaded-models 1). */
+struct holder {
+    struct sched *s;
+    struct runner *r;
+};
+
+static void *release_later(void *arg)
+{
+    struct holder *h = arg;
+    usleep(150 * 1000);
+    sched_release(h->s, h->r, 60000);
+    return NULL;
+}
+
+static void test_busy_wait(void)
+{
+    busy_wait_ms = 5000;
+    struct sched *s = make(0, 1, 0);
+    struct err e = {0};
+    struct load_params lp;
+    load_params_init(&lp);
+    struct runner *ra, *rb;
+    int64_t us;
+    CHECK(sched_acquire(s, "a", "10", &lp, &ra, &us, &e) == 0);
+    struct holder h = {s, ra};
+    pthread_t t;
+    pthread_create(&t, NULL, release_later, &h);
+    int64_t t0 = now_us();
+    CHECK(sched_acquire(s, "b", "10", &lp, &rb, &us, &e) == 0); /* waits for a, then evicts it */
+    CHECK(now_us() - t0 >= 100 * 1000);
+    pthread_join(t, NULL);
+    CHECK_STR(loaded(s), "b");
+    /* Past the wait, the same answer as without one. */
+    sched_free(s);
+    busy_wait_ms = 100;
+    s = make(0, 1, 0);
+    CHECK(sched_acquire(s, "a", "10", &lp, &ra, &us, &e) == 0);
+    t0 = now_us();
+    int rc = sched_acquire(s, "b", "10", &lp, &rb, &us, &e);
+    CHECK(rc == ERR_BUSY && now_us() - t0 >= 90 * 1000);
+    sched_release(s, ra, 60000);
+    sched_free(s);
+    /* Memory held by a model in use: wait for it too. */
+    busy_wait_ms = 5000;
+    s = make(150 * MB, 0, 0);
+    CHECK(sched_acquire(s, "a", "100", &lp, &ra, &us, &e) == 0);
+    h.s = s;
+    h.r = ra;
+    pthread_create(&t, NULL, release_later, &h);
+    CHECK(sched_acquire(s, "b", "100", &lp, &rb, &us, &e) == 0);
+    pthread_join(t, NULL);
+    CHECK_STR(loaded(s), "b");
+    sched_release(s, rb, 60000);
+    /* Larger than the whole budget: no wait helps, 507 at once. */
+    t0 = now_us();
+    CHECK(sched_acquire(s, "big", "300", &lp, &rb, &us, &e) == ERR_NO_MEMORY);
+    CHECK(now_us() - t0 < 1000 * 1000);
+    sched_free(s);
+    load_params_free(&lp);
+    busy_wait_ms = 0;
 }
 
 /* ---- one load at a time ---- */
@@ -631,6 +698,7 @@ int main(void)
     signal(SIGPIPE, SIG_IGN);
     test_fit_and_evict();
     test_never_evict_busy();
+    test_busy_wait();
     test_max_loaded();
     test_one_load_at_a_time();
     test_queue_cap();
