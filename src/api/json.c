@@ -98,25 +98,6 @@ int api_get_int(json_t *obj, const char *key, int64_t min, int64_t max, int64_t 
     return 0;
 }
 
-/* Options Ollama or llama.cpp once had and no longer do: accepted with a warning so that old
- * clients keep working. */
-static const char *const retired_options[] = {
-    "tfs_z",
-    "penalize_newline",
-    "low_vram",
-    "vocab_only",
-    "f16_kv",
-    "logits_all",
-    "numa",
-    "num_gqa",
-    "rope_frequency_base",
-    "rope_frequency_scale",
-    "embedding_only",
-    "mirostat_m",
-    "main_gpu",
-    "draft_num_predict",
-};
-
 static int set_from_json(void *target, const struct param_desc *d, json_t *v, struct err *e)
 {
     char text[64];
@@ -233,9 +214,7 @@ int api_apply_options(json_t *opts, struct native_req *req, json_t *warnings, st
             continue;
         const struct param_desc *d = params_find(key);
         if (!d) {
-            int retired = 0;
-            for (size_t i = 0; i < ARRAY_LEN(retired_options) && !retired; i++)
-                retired = strcmp(key, retired_options[i]) == 0;
+            int retired = params_is_retired(key);
             char msg[300];
             snprintf(msg, sizeof msg,
                      retired ? "option '%s' is no longer supported by llama.cpp and was ignored"

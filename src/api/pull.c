@@ -255,34 +255,20 @@ out:
     json_decref(body);
 }
 
-/* llama-server's error shape, as its router answers. */
-static void router_error(struct http_reply *rep, int code, const char *msg)
-{
-    int status = err_http_status(code);
-    rep->retry_after = err_retry_after(code);
-    const char *type = status == 404   ? "not_found_error"
-                       : status == 503 ? "unavailable_error"
-                       : status >= 500 ? "server_error"
-                                       : "invalid_request_error";
-    api_reply(
-        rep, status,
-        json_pack("{s:{s:i, s:s, s:s}}", "error", "code", status, "message", msg, "type", type));
-}
-
 /* POST /models {"model": NAME}: llama-server's router checks the name against the hub, then
  * downloads in the background and answers {"success": true} at once. */
 static void handle_router_models(const struct http_request *hreq, struct http_reply *rep)
 {
-    json_t *body = api_parse_body(hreq, rep, router_error);
+    json_t *body = api_parse_body(hreq, rep, llama_error);
     if (!body)
         return;
     const char *model = NULL;
     struct err e = {0};
     if (api_get_str(body, "model", &model, &e))
-        router_error(rep, ERR_BAD_REQUEST, e.msg);
+        llama_error(rep, ERR_BAD_REQUEST, e.msg);
     else if (!model || !*model)
-        router_error(rep, ERR_BAD_REQUEST, "model must be a non-empty string");
-    else if (job_start(model, 0, 1, rep, router_error))
+        llama_error(rep, ERR_BAD_REQUEST, "model must be a non-empty string");
+    else if (job_start(model, 0, 1, rep, llama_error))
         api_reply(rep, 200, json_pack("{s:b}", "success", 1));
     json_decref(body);
 }

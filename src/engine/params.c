@@ -363,3 +363,30 @@ int load_params_validate(const struct load_params *p, struct err *e)
 {
     return validate(p, PARAM_LOAD, e);
 }
+
+/* Options Ollama or llama.cpp once had and no longer do: accepted with a warning so that old
+ * clients keep working. */
+static const char *const retired_options[] = {
+    "tfs_z",
+    "penalize_newline",
+    "low_vram",
+    "vocab_only",
+    "f16_kv",
+    "logits_all",
+    "numa",
+    "num_gqa",
+    "rope_frequency_base",
+    "rope_frequency_scale",
+    "embedding_only",
+    "mirostat_m",
+    "main_gpu",
+    "draft_num_predict",
+};
+
+int params_is_retired(const char *name)
+{
+    for (size_t i = 0; i < sizeof retired_options / sizeof retired_options[0]; i++)
+        if (!strcmp(name, retired_options[i]))
+            return 1;
+    return 0;
+}

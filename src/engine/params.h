@@ -126,6 +126,11 @@ void strlist_add(struct strlist *l, const char *s);
 /* The table, in the order the CLI help lists it; *n receives its length. */
 const struct param_desc *params_table(int *n);
 
+/* 1 for an option Ollama or llama.cpp once had and no longer does (tfs_z, penalize_newline,
+ * numa...): requests and presets accept it with a warning or refuse it by name, never as an
+ * unknown option. */
+int params_is_retired(const char *name);
+
 /* Finds a parameter by canonical name or alias, with '-' and '_' treated alike. */
 const struct param_desc *params_find(const char *name);
 

@@ -198,23 +198,6 @@ static const char *const unsupported[] = {
 };
 /* clang-format on */
 
-/* Ollama options that llama.cpp no longer has. */
-static const char *const ollama_retired[] = {
-    "tfs_z",
-    "penalize_newline",
-    "low_vram",
-    "vocab_only",
-    "f16_kv",
-    "logits_all",
-    "num_gqa",
-    "rope_frequency_base",
-    "rope_frequency_scale",
-    "embedding_only",
-    "mirostat_m",
-    "main_gpu",
-    "draft_num_predict",
-};
-
 static int cmp_str(const void *a, const void *b)
 {
     return strcmp(*(const char *const *)a, *(const char *const *)b);
@@ -233,11 +216,10 @@ int preset_key_lookup(const char *key, struct preset_key *out)
                                    d->name};
         return 0;
     }
-    for (size_t i = 0; i < sizeof ollama_retired / sizeof ollama_retired[0]; i++)
-        if (!strcmp(ollama_retired[i], key)) {
-            *out = (struct preset_key){key, PKEY_UNSUPPORTED, key};
-            return 0;
-        }
+    if (params_is_retired(key)) {
+        *out = (struct preset_key){key, PKEY_UNSUPPORTED, key};
+        return 0;
+    }
     if (bsearch(&key, unsupported, sizeof unsupported / sizeof unsupported[0],
                 sizeof unsupported[0], cmp_str)) {
         *out = (struct preset_key){key, PKEY_UNSUPPORTED, key};
