@@ -249,6 +249,25 @@ static int blobs_dir(const char *root, char *out, size_t len, struct err *e)
     return layout_mkdirs(out, e);
 }
 
+/* The blob path of digest in dir's store (creating blobs/), into blob. Returns 0 and 1 in
+ * *have when the blob is there already (reported as an existing layer), or the error. */
+static int blob_target(const char *root, const char *digest, char *dir, size_t dir_len, char *blob,
+                       size_t blob_len, int *have, const struct create_opts *o, struct err *e)
+{
+    int rc = blobs_dir(root, dir, dir_len, e);
+    if (!rc)
+        rc = layout_ollama_blob(root, digest, blob, blob_len, e);
+    if (rc)
+        return rc;
+    *have = is_regular(blob);
+    if (*have) {
+        char msg[128];
+        snprintf(msg, sizeof msg, "using existing layer %s", digest);
+        progress(o, msg, 0, 0);
+    }
+    return 0;
+}
+
 /* Stores data as a blob; digest receives "sha256:HEX". */
 static int blob_from_mem(const char *root, const void *data, size_t len, char digest[72],
                          const struct create_opts *o, struct err *e)
@@ -256,16 +275,10 @@ static int blob_from_mem(const char *root, const void *data, size_t len, char di
     char hex[65], path[LAYOUT_MAX_PATH], dir[LAYOUT_MAX_PATH], msg[128];
     sha256_hex(data, len, hex);
     snprintf(digest, 72, "sha256:%s", hex);
-    int rc = blobs_dir(root, dir, sizeof dir, e);
-    if (!rc)
-        rc = layout_ollama_blob(root, digest, path, sizeof path, e);
-    if (rc)
+    int have;
+    int rc = blob_target(root, digest, dir, sizeof dir, path, sizeof path, &have, o, e);
+    if (rc || have)
         return rc;
-    if (is_regular(path)) {
-        snprintf(msg, sizeof msg, "using existing layer %s", digest);
-        progress(o, msg, 0, 0);
-        return 0;
-    }
     snprintf(msg, sizeof msg, "creating new layer %s", digest);
     progress(o, msg, 0, 0);
     return layout_write_atomic(path, data, len, e);
@@ -343,16 +356,10 @@ static int blob_from_file(const char *root, const char *path, char digest[72], i
         snprintf(digest, 72, "sha256:%s", hex);
     }
     char blob[LAYOUT_MAX_PATH], dir[LAYOUT_MAX_PATH], msg[160];
-    int rc = blobs_dir(root, dir, sizeof dir, e);
-    if (!rc)
-        rc = layout_ollama_blob(root, digest, blob, sizeof blob, e);
-    if (rc)
+    int have;
+    int rc = blob_target(root, digest, dir, sizeof dir, blob, sizeof blob, &have, o, e);
+    if (rc || have)
         return rc;
-    if (is_regular(blob)) {
-        snprintf(msg, sizeof msg, "using existing layer %s", digest);
-        progress(o, msg, 0, 0);
-        return 0;
-    }
     snprintf(msg, sizeof msg, "copying file %s", digest);
     char tmp[LAYOUT_MAX_PATH + 64];
     snprintf(tmp, sizeof tmp, "%s/.hearth-create-%ld-%lu-%.12s", dir, (long)getpid(), unique_id(),
