@@ -37,8 +37,13 @@ const char *api_chat_template(const struct native_req *req, char **out)
     return NULL;
 }
 
-int api_chat_prompt(struct native_req *req, const struct chat_message *msgs, size_t n,
-                    struct err *e)
+static int is_system(json_t *m)
+{
+    const char *role = json_string_value(json_object_get(m, "role"));
+    return role && !strcmp(role, "system");
+}
+
+int api_chat_prompt(struct native_req *req, json_t *messages, struct err *e)
 {
     char *tmpl = NULL;
     const char *which = api_chat_template(req, &tmpl);
@@ -53,36 +58,33 @@ int api_chat_prompt(struct native_req *req, const struct chat_message *msgs, siz
     size_t n_shots = json_is_array(shots) ? json_array_size(shots) : 0;
     if (n_shots > FEW_SHOT_MAX)
         n_shots = FEW_SHOT_MAX;
-    struct chat_message *all = xcalloc(n + n_shots + 1, sizeof *all);
-    size_t k = 0;
+    /* The client's own leading system message stays first, then the model's few-shot
+     * messages, then the conversation; the model's system prompt only when the client gave
+     * none. */
+    json_t *all = json_array();
+    size_t n = json_array_size(messages), i = 0;
     int has_system = 0;
-    for (size_t i = 0; i < n; i++)
-        has_system |= !strcmp(msgs[i].role, "system");
-    if (!has_system && req->model_system && *req->model_system)
-        all[k++] = (struct chat_message){"system", req->model_system};
-    for (size_t i = 0; i < n_shots; i++) {
-        json_t *m = json_array_get(shots, i);
+    for (size_t j = 0; j < n; j++)
+        has_system |= is_system(json_array_get(messages, j));
+    if (n > 0 && is_system(json_array_get(messages, 0)))
+        json_array_append(all, json_array_get(messages, i++));
+    else if (!has_system && req->model_system && *req->model_system)
+        json_array_append_new(
+            all, json_pack("{s:s,s:s}", "role", "system", "content", req->model_system));
+    for (size_t j = 0; j < n_shots; j++) {
+        json_t *m = json_array_get(shots, j);
         const char *role = json_string_value(json_object_get(m, "role"));
         const char *content = json_string_value(json_object_get(m, "content"));
         if (role && content)
-            all[k++] = (struct chat_message){role, content};
+            json_array_append_new(all, json_pack("{s:s,s:s}", "role", role, "content", content));
     }
-    /* The client's own system message stays first. */
-    for (size_t i = 0; i < n; i++)
-        all[k++] = msgs[i];
-    if (has_system && k > n && (n_shots > 0)) {
-        /* Move the client's leading system message before the few-shot messages. */
-        size_t first = k - n;
-        if (!strcmp(all[first].role, "system")) {
-            struct chat_message sys = all[first];
-            memmove(&all[1], &all[0], first * sizeof *all);
-            all[0] = sys;
-        }
-    }
-    int rc = chat_render(tmpl, all, k, 1, &req->prompt, e);
+    for (; i < n; i++)
+        json_array_append(all, json_array_get(messages, i));
+    struct chat_input in = {.messages = all, .add_generation_prompt = 1};
+    int rc = chat_render(tmpl, &in, &req->prompt, e);
     if (!rc)
         req->flags |= PROTO_GEN_PARSE_SPECIAL;
-    free(all);
+    json_decref(all);
     json_decref(shots);
     free(tmpl);
     return rc;

@@ -361,12 +361,13 @@ static void handle_generate(const struct http_request *hreq, struct http_reply *
         rc = apply_go_template(tmpl, system, prompt, &req.prompt, &e);
     } else {
         if (api_chat_template(&req, NULL)) {
-            struct chat_message msgs[2];
-            size_t n = 0;
+            json_t *msgs = json_array();
             if (system && *system)
-                msgs[n++] = (struct chat_message){"system", system};
-            msgs[n++] = (struct chat_message){"user", prompt};
-            rc = api_chat_prompt(&req, msgs, n, &e);
+                json_array_append_new(msgs,
+                                      json_pack("{s:s,s:s}", "role", "system", "content", system));
+            json_array_append_new(msgs, json_pack("{s:s,s:s}", "role", "user", "content", prompt));
+            rc = api_chat_prompt(&req, msgs, &e);
+            json_decref(msgs);
         } else {
             if (system && *system)
                 json_array_append_new(warnings,
@@ -397,7 +398,7 @@ static void handle_chat(const struct http_request *hreq, struct http_reply *rep)
     json_t *warnings = json_array();
     struct err e = {0};
     int stream = 1;
-    struct chat_message *msgs = NULL;
+    json_t *msgs = json_array();
     size_t n = 0;
     int rc = parse_common(body, &req, &stream, warnings, &e);
     json_t *messages = json_object_get(body, "messages");
@@ -411,7 +412,6 @@ static void handle_chat(const struct http_request *hreq, struct http_reply *rep)
     if (!rc && json_array_size(messages) > 100000)
         rc = err_set(&e, ERR_TOO_LARGE, "at most 100000 messages");
     if (!rc) {
-        msgs = xcalloc(json_array_size(messages) + 1, sizeof *msgs);
         size_t i;
         json_t *m;
         json_array_foreach(messages, i, m)
@@ -436,7 +436,9 @@ static void handle_chat(const struct http_request *hreq, struct http_reply *rep)
                              "images are not supported: no model here has a vision projector");
                 break;
             }
-            msgs[n++] = (struct chat_message){role, content ? content : ""};
+            json_array_append_new(
+                msgs, json_pack("{s:s,s:s}", "role", role, "content", content ? content : ""));
+            n++;
         }
     }
     if (!rc)
@@ -448,7 +450,7 @@ static void handle_chat(const struct http_request *hreq, struct http_reply *rep)
         load_reply(&req, 1, rep);
         goto done;
     }
-    rc = api_chat_prompt(&req, msgs, n, &e);
+    rc = api_chat_prompt(&req, msgs, &e);
     if (rc)
         goto fail;
     generate_reply(&req, 1, stream, warnings, rep);
@@ -456,7 +458,7 @@ static void handle_chat(const struct http_request *hreq, struct http_reply *rep)
 fail:
     api_error(rep, rc, e.msg);
 done:
-    free(msgs);
+    json_decref(msgs);
     native_req_free(&req);
     json_decref(warnings);
     json_decref(body);

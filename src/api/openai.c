@@ -465,15 +465,14 @@ int api_render_messages(struct native_req *req, json_t *messages, const char *sy
         return err_set(e, ERR_BAD_REQUEST, "messages must be a non-empty list");
     if (json_array_size(messages) > 100000)
         return err_set(e, ERR_TOO_LARGE, "at most 100000 messages");
-    size_t n = json_array_size(messages) + 1;
-    struct chat_message *msgs = xcalloc(n, sizeof *msgs);
-    struct buf *texts = xcalloc(n, sizeof *texts);
-    size_t k = 0;
+    json_t *conv = json_array();
     int rc = 0;
     if (system && *system)
-        msgs[k++] = (struct chat_message){"system", system};
+        json_array_append_new(conv, json_pack("{s:s,s:s}", "role", "system", "content", system));
     size_t i;
     json_t *m;
+    struct buf text;
+    buf_init(&text, PROTO_MAX_PROMPT);
     json_array_foreach(messages, i, m)
     {
         const char *role = json_string_value(json_object_get(m, "role"));
@@ -491,19 +490,16 @@ int api_render_messages(struct native_req *req, json_t *messages, const char *sy
                          i, role);
             break;
         }
-        buf_init(&texts[k], PROTO_MAX_PROMPT);
-        if ((rc = content_text(json_object_get(m, "content"), i, &texts[k], e)))
+        buf_reset(&text);
+        if ((rc = content_text(json_object_get(m, "content"), i, &text, e)))
             break;
-        msgs[k].role = role;
-        msgs[k].content = texts[k].data ? texts[k].data : "";
-        k++;
+        json_array_append_new(
+            conv, json_pack("{s:s,s:s}", "role", role, "content", text.data ? text.data : ""));
     }
+    buf_free(&text);
     if (!rc)
-        rc = api_chat_prompt(req, msgs, k, e);
-    for (size_t j = 0; j < n; j++)
-        buf_free(&texts[j]);
-    free(texts);
-    free(msgs);
+        rc = api_chat_prompt(req, conv, e);
+    json_decref(conv);
     return rc;
 }
 

@@ -6,16 +6,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-int chat_render(const char *tmpl, const struct chat_message *msgs, size_t n, int add_assistant,
-                char **out, struct err *e)
+int chat_render(const char *tmpl, const struct chat_input *in, char **out, struct err *e)
 {
     if (!tmpl || !*tmpl)
         return err_set(e, ERR_BAD_REQUEST, "the model has no chat template");
+    size_t n = json_array_size(in->messages);
+    int add_assistant = in->add_generation_prompt;
     struct llama_chat_message *lm = xcalloc(n ? n : 1, sizeof *lm);
     size_t total = 64;
     for (size_t i = 0; i < n; i++) {
-        lm[i].role = msgs[i].role;
-        lm[i].content = msgs[i].content ? msgs[i].content : "";
+        json_t *m = json_array_get(in->messages, i);
+        const char *c = json_string_value(json_object_get(m, "content"));
+        lm[i].role = json_string_value(json_object_get(m, "role"));
+        lm[i].content = c ? c : "";
         total += strlen(lm[i].content) + 64;
     }
     if (total > (size_t)INT32_MAX / 2) {

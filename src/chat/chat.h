@@ -1,24 +1,44 @@
-/* Chat prompts: messages rendered through a model's chat template.
+/* Chat prompts: a conversation rendered through a model's chat template, and the model's output
+ * parsed back into content, reasoning and tool calls.
  *
- * Until #8 brings a Jinja engine, rendering goes through llama.h's llama_chat_apply_template,
- * which recognises the templates of the common model families by their text. A template it
- * does not recognise is refused with a clear error rather than guessed at.
+ * The conversation reaches this module in one canonical shape, whatever API it came from (the
+ * shape Hugging Face's transformers hands to chat templates, which is OpenAI's):
+ *
+ *   messages: [{ "role": "system" | "user" | "assistant" | "tool",
+ *                "content": string | null,
+ *                "reasoning_content": string,              (assistant; optional)
+ *                "tool_calls": [{ "id": string, "type": "function",
+ *                                 "function": { "name": string,
+ *                                               "arguments": object } }],  (assistant; optional)
+ *                "tool_call_id": string, "name": string }]  (tool results; optional)
+ *   tools:    [{ "type": "function",
+ *                "function": { "name", "description", "parameters": JSON schema } }]
+ *
+ * The API layer converts its protocol's messages into this shape (Anthropic's tool_use and
+ * tool_result blocks, Ollama's `thinking` and object arguments...) and never passes anything
+ * else; chat/ knows no protocol. Tool-call arguments are objects here; templates that expect a
+ * JSON string get one from the renderer.
  */
 #ifndef HEARTH_CHAT_CHAT_H
 #define HEARTH_CHAT_CHAT_H
 
 #include "base/err.h"
 
+#include <jansson.h>
 #include <stddef.h>
 
-struct chat_message {
-    const char *role; /* "system", "user", "assistant", "tool" */
-    const char *content;
+struct chat_input {
+    json_t *messages; /* canonical messages (borrowed); never NULL */
+    json_t *tools;    /* canonical tools (borrowed), or NULL for none */
+    json_t *kwargs;   /* chat_template_kwargs, an object (borrowed), or NULL: extra template
+                         variables such as enable_thinking */
+    int add_generation_prompt;
+    const char *bos_token; /* the model's BOS and EOS token text, or NULL for "" */
+    const char *eos_token;
 };
 
-/* Renders msgs with the template text tmpl; add_assistant appends the opening of the
- * assistant's turn. Returns 0 and a malloc'd string in *out, or ERR_BAD_REQUEST. */
-int chat_render(const char *tmpl, const struct chat_message *msgs, size_t n, int add_assistant,
-                char **out, struct err *e);
+/* Renders in through the template text tmpl. Returns 0 and a malloc'd string in *out, or
+ * ERR_BAD_REQUEST (a template that fails or raises, with its message) / ERR_TOO_LARGE. */
+int chat_render(const char *tmpl, const struct chat_input *in, char **out, struct err *e);
 
 #endif
