@@ -64,8 +64,8 @@ static void test_plan(void)
     CHECK(p.n_ctx < 32768 && p.n_ctx >= OFFLOAD_MIN_CTX);
     CHECK(p.vram + OFFLOAD_MARGIN <= 12 * GIB);
     /* ... the largest such context: twice it would not have fitted. */
-    CHECK(big.layer_weights + big.output_weights + big.kv / (32768 / (p.n_ctx * 2)) +
-              big.compute + OFFLOAD_MARGIN >
+    CHECK(big.layer_weights + big.output_weights + big.kv / (32768 / (p.n_ctx * 2)) + big.compute +
+              OFFLOAD_MARGIN >
           12 * GIB);
 
     /* The same with the context fixed by the user: it stays, fewer layers go. */
