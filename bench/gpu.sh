@@ -129,15 +129,17 @@ run() {
         -c $((CTX * SLOTS)) -np "$SLOTS" -ngl 99 >"$work/llama.log" 2>&1 &
     LP=$!
     trap 'kill $HP $LP 2>/dev/null || true' EXIT
+    # Python, not curl: GPU machines do not always have curl.
+    get() { python3 -c 'import sys,urllib.request; sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())' "$1"; }
     local ok=0
     for _ in $(seq 1 600); do
-        if curl -sf "127.0.0.1:$HPORT/health" >/dev/null 2>&1 && curl -sf "127.0.0.1:$LPORT/health" >/dev/null 2>&1; then ok=1; break; fi
+        if get "http://127.0.0.1:$HPORT/health" >/dev/null 2>&1 && get "http://127.0.0.1:$LPORT/health" >/dev/null 2>&1; then ok=1; break; fi
         kill -0 $HP 2>/dev/null || { tail -20 "$work/hearth.log" >&2; die "hearth exited"; }
         kill -0 $LP 2>/dev/null || { tail -20 "$work/llama.log" >&2; die "llama-server exited"; }
         sleep 0.5
     done
     [ $ok = 1 ] || die "the servers did not become healthy"
-    curl -sf "127.0.0.1:$HPORT/api/ps" >"$work/ps.json"
+    get "http://127.0.0.1:$HPORT/api/ps" >"$work/ps.json"
     python3 bench/gpu_client.py "http://127.0.0.1:$HPORT" "http://127.0.0.1:$LPORT" bench8b "$RUNS" \
         >"$work/out.json" 2>"$work/out.log" || { tail -20 "$work/out.log" >&2; tail -20 "$work/hearth.log" >&2; die "the client failed"; }
     grep -E 'offload plan|model loaded|backends loaded' "$work/hearth.log" >&2 || true
@@ -164,7 +166,8 @@ rows = [f"### {datetime.date.today()}: {gpu}, 8B-shaped llama Q4_K_M ({model_byt
         f"{slots} slots of {ctx} tokens, median of {runs} runs after a warm-up",
         "", "| figure | hearth | llama-server | hearth / llama-server |", "|---|---|---|---|"]
 for name, v in figs.items():
-    rows.append(f"| {name} | {v['hearth']:.1f} | {v['llama-server']:.1f} | {v['hearth'] / v['llama-server']:.2f} |")
+    ratio = f"{v['hearth'] / v['llama-server']:.2f}" if v['llama-server'] else "-"
+    rows.append(f"| {name} | {v['hearth']:.1f} | {v['llama-server']:.1f} | {ratio} |")
 gen = figs.get("generation tokens/s (128 tokens)")
 if engine.get("pp") and engine.get("tg"):
     rows.append(f"| llama-bench (the raw engine): pp512 | {engine['pp']:.1f} | | |")

@@ -31,7 +31,8 @@ def text(n, seed):
 def post(url, path, body, stream=False):
     u = urllib.parse.urlparse(url)
     c = http.client.HTTPConnection(u.hostname, u.port, timeout=600)
-    c.request("POST", path, json.dumps({"model": MODEL, **body}), {"Content-Type": "application/json"})
+    c.request("POST", path, json.dumps({"model": MODEL, **body, **({"stream": True} if stream else {})}),
+              {"Content-Type": "application/json"})
     r = c.getresponse()
     if r.status != 200:
         raise RuntimeError(f"{url}{path}: {r.status} {r.read()[:300]!r}")
@@ -85,8 +86,8 @@ for run in range(RUNS + 1):  # run 0 warms both servers up (CUDA graphs, allocat
             for t in ts:
                 t.join()
             wall = time.perf_counter() - t0
-            if any(r is None for r in results):
-                raise RuntimeError(f"{name}: a stream of {n} failed")
+            if any(r is None or r["chunks"] == 0 for r in results):
+                raise RuntimeError(f"{name}: a stream of {n} failed or sent no tokens")
             if run:
                 record(f"aggregate tokens/s, {n} streams", name, sum(r["chunks"] for r in results) / wall)
 

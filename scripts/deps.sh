@@ -284,6 +284,7 @@ install_llama_cuda() {
         say "libllama $key (CUDA) from cache $prefix"
     fi
     if [ "$(cat "$DEPS/llama-cuda/.complete" 2>/dev/null)" != "$key" ]; then
+        mkdir -p "$DEPS"
         rm -rf "$DEPS/llama-cuda"
         cp -a "$prefix" "$DEPS/llama-cuda"
     fi
