@@ -115,9 +115,12 @@ void ollama_ps(const struct http_request *req, struct http_reply *rep)
         json_object_set_new(o, "expires_at", json_string(ts));
         /* The scheduler's estimate of what it needs when it made one, else its weights. */
         uint64_t size = st[i].mem_bytes ? st[i].mem_bytes : st[i].info.size;
+        /* On GPUs: what the worker measured (the CUDA context and its workspaces included, so
+         * it can exceed the estimate, which then grows to it). */
+        uint64_t vram = st[i].info.size_vram;
+        if (vram > size)
+            size = vram;
         json_object_set_new(o, "size", json_integer((json_int_t)size));
-        /* On GPUs: what the worker measured, at most the whole. */
-        uint64_t vram = st[i].info.size_vram < size ? st[i].info.size_vram : size;
         json_object_set_new(o, "size_vram", json_integer((json_int_t)vram));
         json_object_set_new(o, "context_length", json_integer(st[i].info.n_ctx));
         char proc[32];
