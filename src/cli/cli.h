@@ -5,6 +5,7 @@
 #define HEARTH_CLI_CLI_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 int cmd_run(int argc, char **argv);
 int cmd_version(int argc, char **argv);
@@ -17,6 +18,23 @@ int cmd_cp(int argc, char **argv);
 int cmd_stop(int argc, char **argv);
 int cmd_create(int argc, char **argv);
 int cmd_pull(int argc, char **argv);
+int cmd_doctor(int argc, char **argv);
+int cmd_completion(int argc, char **argv);
+
+/* The command table (main.c): usage, per-command --help and shell completion come from it. */
+struct cli_command {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+    const char *args;  /* e.g. "MODEL [PROMPT]" */
+    const char *help;  /* one line */
+    const char *flags; /* space-separated, for completion; NULL: run's, from the params table */
+    int own_help;      /* the command answers --help itself */
+};
+extern const struct cli_command cli_commands[];
+extern const size_t cli_n_commands;
+
+/* Prints "  head" then text from column indent, wrapped at 100 columns. */
+void cli_wrap(FILE *out, const char *head, int indent, const char *text);
 
 struct strlist;
 /* `hearth run NAME` through a running server: given holds "name=value" parameter flags.
