@@ -16,7 +16,7 @@ CMAKE_FLAGS ?=
 
 all: build
 
-deps/.ready: scripts/deps.sh
+deps/.ready: scripts/deps.sh src/web/package-lock.json tests/node/package-lock.json
 	bash scripts/deps.sh
 	touch $@
 
