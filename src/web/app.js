@@ -44,6 +44,11 @@ function init() {
     openKeyDialog(apiKey() ? 'The server refused this key (401). Enter another.'
       : 'The server needs an API key (401). It is sent as Authorization: Bearer and kept in this browser only.');
   });
+  document.querySelector('.skip').addEventListener('click', (e) => {
+    e.preventDefault();
+    location.hash = '#/chat';
+    $('prompt').focus();
+  });
   const side = $('toggle-sidebar');
   side.addEventListener('click', () => {
     const open = document.body.classList.toggle('sidebar-open');
