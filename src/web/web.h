@@ -31,8 +31,8 @@ extern const struct web_asset web_assets[];
 extern const int web_n_assets;
 
 #define WEB_CSP                                                                                    \
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "             \
-    "connect-src 'self'; font-src 'self'; manifest-src 'self'; base-uri 'none'; "                 \
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "              \
+    "connect-src 'self'; font-src 'self'; manifest-src 'self'; base-uri 'none'; "                  \
     "form-action 'none'; frame-ancestors 'none'"
 
 /* The asset at path, or NULL. */
