@@ -233,22 +233,26 @@ function readSettings() {
   return s;
 }
 
+// The model's values beside the fields (placeholders and hints); the fields keep what they hold.
+function showDefaults() {
+  for (const [name] of PARAMS) {
+    const d = defaults[name];
+    $('s-' + name).placeholder = d ? `${d.value ?? ''}` : '';
+    $('d-' + name).textContent = d ? `model: ${d.value ?? 'unset'} (${d.source})` : '';
+  }
+  $('s-system').placeholder = defaults.system ? String(defaults.system.value) : '';
+}
+
+// The conversation's settings into the fields.
 function showSettings() {
   const s = conv.settings || {};
-  for (const [name] of PARAMS) {
-    const input = $('s-' + name);
-    input.value = s[name] !== undefined ? String(s[name]) : '';
-    const d = defaults[name];
-    input.placeholder = d ? `${d.value ?? ''}` : '';
-    const hint = $('d-' + name);
-    hint.textContent = d ? `model: ${d.value ?? 'unset'} (${d.source})` : '';
-  }
+  for (const [name] of PARAMS) $('s-' + name).value = s[name] !== undefined ? String(s[name]) : '';
   $('s-system').value = s.system || '';
-  $('s-system').placeholder = defaults.system ? String(defaults.system.value) : '';
   $('s-format').value = s.format ? JSON.stringify(s.format, null, 2) : '';
   $('s-grammar').value = s.grammar || '';
   $('s-extra').value = s.extra ? JSON.stringify(s.extra) : '';
   $('settings-error').textContent = '';
+  showDefaults();
 }
 
 function onSettingsChange() {
@@ -263,7 +267,7 @@ async function loadDefaults(model) {
   hasTemplate = true;
   defaultsFor = null;
   $('model-mode').textContent = '';
-  if (!model) return showSettings();
+  if (!model) return showDefaults();
   const d = {};
   let tmpl = true;
   try {
@@ -279,7 +283,7 @@ async function loadDefaults(model) {
   hasTemplate = tmpl;
   defaultsFor = model;
   $('model-mode').textContent = tmpl ? '' : 'no chat template: the model continues the text';
-  showSettings();
+  showDefaults();
 }
 
 function buildSettingsForm() {
@@ -448,6 +452,7 @@ function renderAll() {
   if (!conv.model) conv.model = $('model').value;
   renderList();
   renderMessages();
+  showSettings();
   loadDefaults(conv.model);
 }
 
@@ -474,5 +479,6 @@ export function initChat() {
   conv = (cur && store.loadConversation(cur)) || store.newConversation(localStorage.getItem('hearth.model') || '');
   renderList();
   renderMessages();
+  showSettings();
   refreshModels();
 }
