@@ -268,6 +268,19 @@ test('model output with <script> and an onerror attribute is shown as text and r
   assert.equal(await page.evaluate(() => window.pwned), undefined);
 });
 
+test('a setting the server refuses is shown under the answer, and the server is fine', async () => {
+  await newChat();
+  await setSettings({ 's-temperature': '-5' });
+  await send('Once upon a time');
+  const error = assistant().locator('p.error');
+  await error.waitFor();
+  assert.match(await error.textContent(), /temperature/);
+  await page.locator('#banner', { hasText: 'temperature' }).waitFor();
+  assert.ok(await page.locator('#send').isVisible());
+  await page.click('#banner button[aria-label="Dismiss"]');
+  await assertHealthy(assert, srv.url);
+});
+
 test('thinking is shown collapsed and tool calls are shown, both as text', async () => {
   // A conversation as the page keeps it after a model that thinks and calls tools has answered
   // (message.thinking and message.tool_calls of /api/chat), read back from storage.
@@ -399,6 +412,20 @@ test('models page: list, load, unload, pull with a moving progress bar, delete w
   const pulled = page.locator('#models tbody tr', { hasText: 'org/tiny' });
   await pulled.waitFor();
   await page.screenshot({ path: join(SHOTS, 'models.png'), fullPage: true });
+  // A pull can be cancelled midway: the button turns into Cancel while it runs.
+  reg.fault = { kind: 'trickle', rate: 20000 };
+  reg.addHfRepo('org/slow', [{ path: 'slow-Q8_0.gguf', file: join(MODELS, 'TinyStories-656K-Q8_0.gguf') }]);
+  await page.fill('#pull-name', 'org/slow');
+  await page.click('#pull-button');
+  await page.waitForFunction(() => document.getElementById('pull-progress').value > 0);
+  assert.equal(await $text('#pull-button'), 'Cancel');
+  await page.click('#pull-button');
+  await page.locator('#pull-status', { hasText: 'Cancelled.' }).waitFor();
+  reg.fault = null;
+  assert.equal(await $text('#pull-button'), 'Pull');
+  const pullAborted = /path="?\/api\/pull"?[^\n]* status=200 [^\n]*aborted=true/;
+  assert.match(await waitForLog(srv, pullAborted), pullAborted);
+  assert.equal(await page.locator('#models tbody tr', { hasText: 'org/slow' }).count(), 0);
   // A failed pull says why.
   await page.fill('#pull-name', 'org/absent');
   await page.click('#pull-button');
