@@ -33,6 +33,8 @@ function setRunning(r) {
   $('send').hidden = !!r;
   $('stop').hidden = !r;
   $('send').disabled = !!r;
+  // Screen readers announce the answer once it is complete, not every streamed piece.
+  $('messages').setAttribute('aria-busy', String(!!r));
   document.body.classList.toggle('generating', !!r);
 }
 
