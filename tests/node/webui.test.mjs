@@ -345,14 +345,18 @@ test('edit a past message, regenerate, export as JSON and Markdown', async () =>
   await assistant().locator('.timings').waitFor();
   const first = await assistant().locator('.content').textContent();
   // Regenerate: the answer is replaced (greedy: the same text again), not added.
+  const again = page.waitForRequest((r) => r.url().endsWith('/api/generate'));
   await assistant().locator('button.regenerate').click();
+  assert.equal(JSON.parse((await again).postData()).prompt, 'Once upon a time', 'the same question is asked again');
   await assistant().locator('.timings').waitFor();
   assert.equal(await page.locator('#messages li.message').count(), 2);
   assert.equal(await assistant().locator('.content').textContent(), first);
   // Edit the question: the conversation is cut there and answered anew.
   await page.locator('#messages li.message.user button.edit').click();
   await page.fill('#messages .edit-box', 'Lily went to the park');
+  const edited = page.waitForRequest((r) => r.url().endsWith('/api/generate'));
   await page.click('#messages button:has-text("Save and send")');
+  assert.equal(JSON.parse((await edited).postData()).prompt, 'Lily went to the park', 'the answer after the edit is gone');
   await assistant().locator('.timings').waitFor();
   assert.equal(await page.locator('#messages li.message').count(), 2);
   assert.equal(await page.locator('#messages li.message.user .content').textContent(), 'Lily went to the park');
