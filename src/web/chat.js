@@ -204,6 +204,7 @@ function readSettings() {
     }
     s[name] = n;
   }
+  if ($('s-think').value) s.think = $('s-think').value === 'true';
   const sys = $('s-system').value;
   if (sys.trim()) s.system = sys;
   const fmt = $('s-format').value.trim();
@@ -249,6 +250,7 @@ function showDefaults() {
 function showSettings() {
   const s = conv.settings || {};
   for (const [name] of PARAMS) $('s-' + name).value = s[name] !== undefined ? String(s[name]) : '';
+  $('s-think').value = s.think === undefined ? '' : String(s.think);
   $('s-system').value = s.system || '';
   $('s-format').value = s.format ? JSON.stringify(s.format, null, 2) : '';
   $('s-grammar').value = s.grammar || '';
@@ -333,6 +335,7 @@ function requestBody() {
     for (const m of conv.messages) if (m !== running?.msg) parts.push(m.content);
     const body = { model: conv.model, prompt: joinText(parts), raw: true, stream: true, options };
     if (s.format) body.format = s.format;
+    if (s.think !== undefined) body.think = s.think;
     return ['/api/generate', body];
   }
   const messages = [];
@@ -345,6 +348,7 @@ function requestBody() {
   }
   const body = { model: conv.model, messages, stream: true, options };
   if (s.format) body.format = s.format;
+  if (s.think !== undefined) body.think = s.think;
   return ['/api/chat', body];
 }
 

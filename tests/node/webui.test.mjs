@@ -326,6 +326,9 @@ test('a model with a chat template is asked through /api/chat, with the system p
   await page.click('#new-chat');
   await page.waitForSelector('#model option[value="chatty:latest"]', { state: 'attached' });
   await page.selectOption('#model', 'chatty:latest');
+  await page.click('#toggle-settings');
+  await page.selectOption('#s-think', 'false');
+  await page.click('#toggle-settings');
   await setSettings({ 's-system': 'You are terse.', 's-num_predict': '8', 's-seed': '7' });
   const req = page.waitForRequest((r) => r.url().endsWith('/api/chat'));
   await send('Hello there');
@@ -333,6 +336,7 @@ test('a model with a chat template is asked through /api/chat, with the system p
   assert.deepEqual(body.messages, [{ role: 'system', content: 'You are terse.' }, { role: 'user', content: 'Hello there' }]);
   assert.deepEqual(body.options, { seed: 7, num_predict: 8 });
   assert.equal(body.stream, true);
+  assert.equal(body.think, false);
   await assistant().locator('.timings').waitFor();
   assert.match(await assistant().locator('.timings').textContent(), /generated 8 tokens/);
   assert.equal(await page.locator('#model-mode').textContent(), '');
