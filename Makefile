@@ -25,7 +25,7 @@ ASAN_BUILD ?= build-asan
 
 all: build
 
-deps/.ready: scripts/deps.sh
+deps/.ready: scripts/deps.sh src/web/package-lock.json tests/node/package-lock.json
 	bash scripts/deps.sh
 	touch $@
 

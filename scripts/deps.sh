@@ -5,6 +5,7 @@
 #   scripts/deps.sh --llama    libllama only
 #   scripts/deps.sh --system   system packages only
 #   scripts/deps.sh --llama-server   the reference llama-server only
+#   scripts/deps.sh --node     npm packages only (src/web, tests/node)
 #   scripts/deps.sh --cuda     libllama with ggml's CUDA backend, plus llama-server and
 #                              llama-bench from the same build, into deps/llama-cuda
 #                              (`make CUDA=1` builds hearth against it)
@@ -29,7 +30,7 @@ JOBS="${JOBS:-$(nproc)}"
 
 SYSTEM_PKGS=(build-essential cmake pkg-config git ca-certificates openssl
     libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev libssl-dev libedit-dev
-    nodejs npm python3 procps clang-format clang-tidy cppcheck)
+    nodejs npm python3 procps clang-format clang-tidy cppcheck chromium)
 
 say() { printf 'deps: %s\n' "$*" >&2; }
 die() { printf 'deps: error: %s\n' "$*" >&2; exit 1; }
@@ -216,16 +217,20 @@ install_llama_server() {
     done
 }
 
-# The official client libraries the compatibility tests drive (tests/node/package-lock.json).
+# npm packages, each folder pinned by its package-lock.json: the web UI's libraries (src/web,
+# embedded into the binary by the build) and the official client libraries and the browser
+# driver the tests use (tests/node).
 install_node_deps() {
-    local dir="$ROOT/tests/node" stamp
-    [ -f "$dir/package-lock.json" ] || return 0
-    stamp="$(sha256sum "$dir/package-lock.json" | cut -c1-16)"
-    [ "$(cat "$dir/node_modules/.hearth-stamp" 2>/dev/null)" = "$stamp" ] && return 0
-    say "installing the test clients (npm ci in tests/node)"
-    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null) ||
-        die "npm ci in tests/node failed"
-    echo "$stamp" >"$dir/node_modules/.hearth-stamp"
+    local dir stamp
+    for dir in "$ROOT/src/web" "$ROOT/tests/node"; do
+        [ -f "$dir/package-lock.json" ] || continue
+        stamp="$(sha256sum "$dir/package-lock.json" | cut -c1-16)"
+        [ "$(cat "$dir/node_modules/.hearth-stamp" 2>/dev/null)" = "$stamp" ] && continue
+        say "installing npm packages (npm ci in ${dir#"$ROOT"/})"
+        (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null) ||
+            die "npm ci in $dir failed"
+        echo "$stamp" >"$dir/node_modules/.hearth-stamp"
+    done
 }
 
 # The CUDA build: the same pinned tree with ggml's CUDA backend, for the architectures of the GPUs
@@ -294,7 +299,8 @@ case "${1:-all}" in
 all) install_system; install_llama; install_testdata; install_node_deps; install_llama_server ;;
 --llama-server) install_llama_server ;;
 --system) install_system ;;
+--node) install_node_deps ;;
 --llama) install_llama; install_testdata ;;
 --cuda) install_llama_cuda ;;
-*) die "usage: scripts/deps.sh [--system|--llama|--llama-server|--cuda]" ;;
+*) die "usage: scripts/deps.sh [--system|--llama|--llama-server|--node|--cuda]" ;;
 esac

@@ -4,6 +4,7 @@
 #include "base/sha256.h"
 #include "base/util.h"
 #include "engine/offload.h"
+#include "web/web.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,9 +29,19 @@ void api_bad_method(const struct http_request *req, struct http_reply *rep)
     api_reply(rep, 405, o);
 }
 
+/* GET /: Ollama's "is running" answer, which clients and scripts probe; a browser (Accept:
+ * text/html) gets the web UI instead unless --no-webui. */
 void ollama_root(const struct http_request *req, struct http_reply *rep)
 {
-    (void)req;
+    if (api && api->webui) {
+        if (web_wants_html(req)) {
+            web_index(req, rep);
+            return;
+        }
+        /* Caches must keep the text and the page apart. */
+        rep->headers[0].name = "Vary";
+        rep->headers[0].value = "Accept";
+    }
     http_reply_text(rep, 200, "hearth is running");
 }
 

@@ -177,6 +177,8 @@ static enum MHD_Result respond(struct MHD_Connection *conn, struct req_state *st
     }
     if (rep->stream.next)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+    for (size_t i = 0; i < ARRAY_LEN(rep->headers) && rep->headers[i].name; i++)
+        MHD_add_response_header(resp, rep->headers[i].name, rep->headers[i].value);
     enum MHD_Result r = MHD_queue_response(conn, (unsigned)rep->status, resp);
     MHD_destroy_response(resp);
     return r;

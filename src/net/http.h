@@ -51,6 +51,11 @@ struct http_reply {
     uint32_t tokens;
     char allow[64];  /* the Allow header of a 405 */
     int retry_after; /* seconds for a Retry-After header (a 503 of a full queue); 0: none */
+    /* More response headers, static strings (the web UI's ETag, CSP...); up to the first NULL
+     * name. */
+    struct {
+        const char *name, *value;
+    } headers[8];
 };
 
 typedef void (*http_handler)(const struct http_request *req, struct http_reply *rep);
