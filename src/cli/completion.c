@@ -15,7 +15,8 @@ static void flags_of(const struct cli_command *c, char *out, size_t len)
         return;
     }
     /* run: its own flags, then one per parameter, as run.c parses them. */
-    size_t o = (size_t)snprintf(out, len, "--verbose --help");
+    size_t o =
+        (size_t)snprintf(out, len, "--verbose --help --special --no-bos --grammar-file --ctx");
     int n;
     const struct param_desc *t = params_table(&n);
     for (int i = 0; i < n && o < len; i++) {
@@ -25,6 +26,10 @@ static void flags_of(const struct cli_command *c, char *out, size_t len)
             if (*p == '_')
                 *p = '-';
         o += (size_t)snprintf(out + o, len - o, " --%s", name);
+        if (t[i].alias && o < len)
+            o += (size_t)snprintf(out + o, len - o, " --%s", t[i].alias);
+        if (t[i].type == PARAM_BOOL && o < len)
+            o += (size_t)snprintf(out + o, len - o, " --no-%s", name);
     }
 }
 

@@ -65,6 +65,13 @@ got=$(bash -c ". '$T/c.bash'; COMP_WORDS=(hearth run m --num-pr); COMP_CWORD=3; 
 expect_eq "bash completes run's parameters" "$got" "--num-predict"
 got=$(bash -c ". '$T/c.bash'; COMP_WORDS=(hearth ps --j); COMP_CWORD=2; _hearth; echo \"\${COMPREPLY[*]}\"")
 expect_eq "bash completes a command's flags" "$got" "--json"
+# Every flag a command's --help names is offered by completion for that command.
+for c in serve run list ps show pull rm cp create stop doctor; do
+    flags="$(bash -c ". '$T/c.bash'; COMP_WORDS=(hearth $c -); COMP_CWORD=2; _hearth; echo \" \${COMPREPLY[*]} \"")"
+    for f in $("$HEARTH" "$c" --help 2>/dev/null | grep -o -- '--[a-z][a-z0-9-]*[a-z0-9]' | grep -vx -- '--no' | sort -u); do
+        expect_contains "completion of $c offers $f" "$flags" " $f "
+    done
+done
 run_hearth completion zsh
 expect_eq "completion zsh" "$RC" 0
 expect_contains "zsh script" "$OUT" "#compdef hearth"
