@@ -73,8 +73,15 @@ int repl_run(struct repl_state *st, const struct repl_ops *ops);
 int cli_repl_remote(const char *model, const struct strlist *given, int verbose,
                     volatile int *interrupt);
 
-/* 1 when stdout is a terminal and NO_COLOR is unset (and TERM is not "dumb"). */
+/* 1 when stdout (stderr) is a terminal and NO_COLOR is unset (and TERM is not "dumb"). */
 int cli_color_stdout(void);
+int cli_color_stderr(void);
+
+/* A spinner with msg on stderr until stopped, drawn only on a terminal and only after 300 ms;
+ * stop clears its line. start returns NULL off a terminal; stop(NULL) does nothing. */
+struct spinner;
+struct spinner *cli_spinner_start(const char *msg);
+void cli_spinner_stop(struct spinner *s);
 
 /* The Ollama options object of "name=value" strings, typed by the parameter table. */
 json_t *cli_options_json(const struct strlist *given);

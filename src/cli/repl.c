@@ -16,11 +16,21 @@
 
 #define REPL_MAX_INPUT (1u << 20) /* one prompt, multi-line included */
 
-int cli_color_stdout(void)
+static int color_fd(int fd)
 {
     const char *nc = getenv("NO_COLOR");
     const char *term = getenv("TERM");
-    return isatty(STDOUT_FILENO) && !(nc && *nc) && !(term && !strcmp(term, "dumb"));
+    return isatty(fd) && !(nc && *nc) && !(term && !strcmp(term, "dumb"));
+}
+
+int cli_color_stdout(void)
+{
+    return color_fd(STDOUT_FILENO);
+}
+
+int cli_color_stderr(void)
+{
+    return color_fd(STDERR_FILENO);
 }
 
 static void history_path(char *out, size_t len)

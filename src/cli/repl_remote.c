@@ -21,11 +21,14 @@ struct turn {
     int last_nl;
     json_t *final;
     char error[1024];
+    struct spinner *spin; /* until the first line: the server may be loading the model */
 };
 
 static int on_chat_line(void *ud, const char *line)
 {
     struct turn *t = ud;
+    cli_spinner_stop(t->spin);
+    t->spin = NULL;
     json_t *j = json_loads(line, 0, NULL);
     if (!j)
         return 0;
@@ -121,8 +124,10 @@ static int remote_chat(void *ud, const struct repl_state *st, json_t *messages, 
                            .interrupt = st->interrupt};
     int status = 0;
     struct err e = {0};
+    t.spin = cli_spinner_start("");
     int rc =
         httpc_request(r->base, r->generate ? "/api/generate" : "/api/chat", &o, &status, NULL, &e);
+    cli_spinner_stop(t.spin);
     free(body);
     if (t.thinking && t.color)
         fputs("\033[0m", stdout);

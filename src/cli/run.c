@@ -580,7 +580,10 @@ int cmd_run(int argc, char **argv)
         cli_error("%s", e.msg);
         goto out;
     }
-    if (worker_load(w, o.model, &o.load, &info, &e)) {
+    struct spinner *sp = cli_spinner_start("loading the model");
+    int lrc = worker_load(w, o.model, &o.load, &info, &e);
+    cli_spinner_stop(sp);
+    if (lrc) {
         cli_error("%s", e.msg);
         goto out;
     }

@@ -70,6 +70,7 @@ json_t *cli_options_json(const struct strlist *given)
 }
 
 struct stream_state {
+    struct spinner *spin; /* until the first line: the server may be loading the model */
     int last_nl;
     int verbose;
     json_t *final;
@@ -79,6 +80,8 @@ struct stream_state {
 static int on_line(void *ud, const char *line)
 {
     struct stream_state *s = ud;
+    cli_spinner_stop(s->spin);
+    s->spin = NULL;
     json_t *j = json_loads(line, 0, NULL);
     if (!j)
         return 0;
@@ -141,7 +144,9 @@ static int generate(const char *base, const char *model, const char *prompt, jso
         .method = "POST", .body = body, .on_line = on_line, .ud = &s, .interrupt = interrupt};
     int status = 0;
     struct err e = {0};
+    s.spin = cli_spinner_start("");
     int rc = httpc_request(base, "/api/generate", &o, &status, NULL, &e);
+    cli_spinner_stop(s.spin);
     free(body);
     if (!s.last_nl)
         fputc('\n', stdout);

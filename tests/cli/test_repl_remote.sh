@@ -50,7 +50,8 @@ wait there was
 send /bye\n
 ACT
 expect_eq "REPL exit status" "$?" 0
-out="$(tr -d '\r' <"$T/tty")"
+# The spinner (drawn while the server loads a model) is taken out: frames and line clears.
+out="$(tr -d '\r' <"$T/tty" | sed 's/\x1b\[2m[|/\\-] *\x1b\[0m\x1b\[K//g; s/\x1b\[K//g')"
 log="$(cat "$T/serve.log")"
 expect_contains "banner" "$out" "chatting with chat through http://127.0.0.1:$port"
 # Turn 1: one message; turn 2: system + user + assistant + user; after /clear: system + user.
@@ -63,6 +64,16 @@ expect_contains "the saved model has the system message" "$OUT" "You are terse."
 expect_contains "/load of a missing model" "$out" "hearth: error: model 'nope' not found"
 expect_contains "/load" "$out" "Loaded 'stories260K'"
 expect_contains "a model without a template: its own prompt" "$out" "Once upon a time"$'\n'", there was"
+
+# NO_COLOR: no colour escapes at all (the spinner, thinking), the same answers.
+NO_COLOR=1 $PTY 60 "$T/tty2" -- "$HEARTH" run chat --num-predict 4 --temperature 0 <<'ACT'
+wait >>>
+send hi\n
+wait >>>
+send /bye\n
+ACT
+expect_eq "NO_COLOR session" "$?" 0
+if grep -q $'\x1b\[2m' "$T/tty2"; then bad "NO_COLOR: a colour escape was printed"; else ok; fi
 
 # A model that does not exist: a clear error before any prompt.
 run_hearth run nope
