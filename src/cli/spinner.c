@@ -21,13 +21,19 @@ static void *spin(void *arg)
     struct spinner *s = arg;
     static const char *const frames[] = {"|", "/", "-", "\\"};
     int color = cli_color_stderr();
+    /* HEARTH_SPINNER_DELAY_MS (default 300): how long before the first frame. */
+    const char *dv = getenv("HEARTH_SPINNER_DELAY_MS");
+    long delay_ns = (dv && *dv ? atol(dv) : 300) * 1000000L;
+    if (delay_ns < 0 || delay_ns > 10000000000L)
+        delay_ns = 300000000L;
     pthread_mutex_lock(&s->mu);
     for (int i = 0; !s->stop; i++) {
-        /* The first frame after 300 ms: a quick load shows nothing at all. */
+        /* The first frame after the delay: a quick load shows nothing at all. */
         struct timespec until;
         clock_gettime(CLOCK_REALTIME, &until);
-        long step = i == 0 ? 300000000L : 100000000L;
-        until.tv_nsec += step;
+        long step = i == 0 ? delay_ns : 100000000L;
+        until.tv_sec += step / 1000000000L;
+        until.tv_nsec += step % 1000000000L;
         if (until.tv_nsec >= 1000000000L) {
             until.tv_sec++;
             until.tv_nsec -= 1000000000L;

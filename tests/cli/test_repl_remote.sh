@@ -65,8 +65,18 @@ expect_contains "/load of a missing model" "$out" "hearth: error: model 'nope' n
 expect_contains "/load" "$out" "Loaded 'stories260K'"
 expect_contains "a model without a template: its own prompt" "$out" "Once upon a time"$'\n'", there was"
 
-# NO_COLOR: no colour escapes at all (the spinner, thinking), the same answers.
-NO_COLOR=1 $PTY 60 "$T/tty2" -- "$HEARTH" run chat --num-predict 4 --temperature 0 <<'ACT'
+# The spinner while the model loads (drawn at once here), dimmed on a terminal; with NO_COLOR
+# the same spinner without any colour escape.
+"$HEARTH" stop chat >/dev/null 2>&1
+HEARTH_SPINNER_DELAY_MS=0 $PTY 60 "$T/tty3" -- "$HEARTH" run chat --num-predict 4 --temperature 0 <<'ACT'
+wait >>>
+send hi\n
+wait >>>
+send /bye\n
+ACT
+expect_contains "a dimmed spinner while the model loads" "$(cat "$T/tty3")" $'\x1b[2m| \x1b[0m'
+"$HEARTH" stop chat >/dev/null 2>&1
+HEARTH_SPINNER_DELAY_MS=0 NO_COLOR=1 $PTY 60 "$T/tty2" -- "$HEARTH" run chat --num-predict 4 --temperature 0 <<'ACT'
 wait >>>
 send hi\n
 wait >>>
@@ -74,6 +84,7 @@ send /bye\n
 ACT
 expect_eq "NO_COLOR session" "$?" 0
 if grep -q $'\x1b\[2m' "$T/tty2"; then bad "NO_COLOR: a colour escape was printed"; else ok; fi
+expect_contains "NO_COLOR: the spinner without colour" "$(cat "$T/tty2")" $'\r| \x1b[K'
 
 # A model that does not exist: a clear error before any prompt.
 run_hearth run nope
