@@ -96,12 +96,15 @@ static void print_flag(const struct param_desc *d)
 
 static void run_usage(void)
 {
-    printf("Usage: hearth run MODEL.gguf [PROMPT] [flags]\n"
+    printf("Usage: hearth run MODEL [PROMPT] [flags]\n"
            "\n"
-           "Loads MODEL.gguf in a worker process and streams the generated text to stdout.\n"
-           "PROMPT \"\" starts from the beginning-of-text token alone. Without PROMPT the prompt\n"
-           "is read from stdin when it is piped, or typed in an interactive loop on a terminal\n"
-           "(/bye or Ctrl-D leaves, Ctrl-C stops a generation).\n"
+           "MODEL.gguf (a path) loads in a worker process of its own; a model name runs through\n"
+           "the server (HEARTH_HOST). The generated text streams to stdout. PROMPT \"\" starts\n"
+           "from the beginning-of-text token alone. Without PROMPT the prompt is read from\n"
+           "stdin when it is piped; on a terminal a chat opens (the conversation is kept; /? lists\n"
+           "its commands: /set parameter, /set system, /show, /load, /save, /clear...; \"\"\"\n"
+           "spans lines; Ctrl-C stops an answer; /bye or Ctrl-D leaves; history in\n"
+           "~/.hearth/history unless HEARTH_NOHISTORY=1).\n"
            "\n"
            "Flags:\n"
            "  -n N                           same as --num-predict N\n"
