@@ -141,7 +141,7 @@ static const struct prim {
     {"time-string", "\"\\\"\" @time \"\\\"\"", {"time"}},
     {"date-time-string", "\"\\\"\" @date-time \"\\\"\"", {"date-time"}},
     {"email-string",
-     "\"\\\"\" [a-zA-Z0-9._%+\\-]+ \"@\" [a-zA-Z0-9\\-]+ (\".\" [a-zA-Z0-9\\-]+)+ \"\\\"\"",
+     "\"\\\"\" [a-zA-Z0-9._%+\\-]+ \"\\x40\" [a-zA-Z0-9\\-]+ (\".\" [a-zA-Z0-9\\-]+)+ \"\\\"\"",
      {0}},
     {"ipv4-octet", "[0-9] | [1-9] [0-9] | \"1\" [0-9] [0-9] | \"2\" [0-4] [0-9] | \"25\" [0-5]",
      {0}},
@@ -399,9 +399,12 @@ static void same_len(struct buf *b, const char *a, const char *z, size_t len)
         buf_printf(b, "[%c-%c]", da, dz);
         return;
     }
+    char rep[32] = "";
+    if (r > 1)
+        snprintf(rep, sizeof rep, "{%u}", (unsigned)r);
     int a_zero = strspn(a + i + 1, "0") >= r, z_nine = strspn(z + i + 1, "9") >= r;
     if (a_zero && z_nine) {
-        buf_printf(b, "[%c-%c] [0-9]{%zu}", da, dz, r);
+        buf_printf(b, "[%c-%c] [0-9]%s", da, dz, rep);
         return;
     }
     char nines[20], zeros[20];
@@ -417,7 +420,10 @@ static void same_len(struct buf *b, const char *a, const char *z, size_t len)
     }
     char lo = a_zero ? da : (char)(da + 1), hi = z_nine ? dz : (char)(dz - 1);
     if (lo <= hi) {
-        buf_printf(b, "%s[%c-%c] [0-9]{%zu}", first ? "" : " | ", lo, hi, r);
+        if (lo == hi)
+            buf_printf(b, "%s[%c] [0-9]%s", first ? "" : " | ", lo, rep);
+        else
+            buf_printf(b, "%s[%c-%c] [0-9]%s", first ? "" : " | ", lo, hi, rep);
         first = 0;
     }
     if (!z_nine) {
@@ -433,23 +439,29 @@ static void same_len(struct buf *b, const char *a, const char *z, size_t len)
 /* The decimal integers lo..hi, 0 <= lo <= hi <= INT_BIG, without leading zeros. */
 static void int_range(struct buf *b, long long lo, long long hi)
 {
-    char slo[24], shi[24];
+    char slo[24], shi[24], a[24], z[24];
     int nlo = snprintf(slo, sizeof slo, "%lld", lo), nhi = snprintf(shi, sizeof shi, "%lld", hi);
-    for (int len = nlo; len <= nhi; len++) {
-        char a[24], z[24];
-        if (len == nlo)
-            memcpy(a, slo, (size_t)len);
-        else {
-            a[0] = '1';
-            memset(a + 1, '0', (size_t)len - 1);
-        }
-        if (len == nhi)
-            memcpy(z, shi, (size_t)len);
+    if (nlo == nhi) {
+        same_len(b, slo, shi, (size_t)nlo);
+        return;
+    }
+    /* lo up to the largest number of its length, then every length in between, then the
+     * smallest number of hi's length up to hi (all of that length when hi is all nines) */
+    memset(z, '9', (size_t)nlo);
+    same_len(b, slo, z, (size_t)nlo);
+    int all_nines = (int)strspn(shi, "9") == nhi;
+    int last_full = all_nines ? nhi : nhi - 1;
+    if (last_full > nlo) {
+        if (nlo + 1 == last_full)
+            buf_printf(b, " | [1-9] [0-9]{%d}", nlo);
         else
-            memset(z, '9', (size_t)len);
-        if (len > nlo)
-            buf_puts(b, " | ");
-        same_len(b, a, z, (size_t)len);
+            buf_printf(b, " | [1-9] [0-9]{%d,%d}", nlo, last_full - 1);
+    }
+    if (!all_nines) {
+        a[0] = '1';
+        memset(a + 1, '0', (size_t)nhi - 1);
+        buf_puts(b, " | ");
+        same_len(b, a, shi, (size_t)nhi);
     }
 }
 
@@ -702,8 +714,10 @@ static char *visit_ref(struct conv *c, struct walk *w, json_t *ref, const char *
                   r, path);
         return NULL;
     }
-    char *base = join_name("ref", r + 1);
-    base[3] = base[3] ? '-' : 0; /* "ref" + the fragment, as llama.cpp names it */
+    struct buf bn;
+    buf_init(&bn, 0);
+    buf_printf(&bn, "ref%s", r + 1); /* "ref" + the fragment, as llama.cpp names it */
+    char *base = buf_steal(&bn);
     char *name = full_name(c, base, NULL);
     int known = find_rule(c, name) != NULL, busy = 0;
     for (size_t i = 0; i < w->n_resolving; i++)
@@ -938,7 +952,9 @@ static int add_prop(struct conv *c, struct walk *w, struct prop **props, size_t 
     char *ppath = sub_path(path, "properties");
     char *pp = sub_path(ppath, pname);
     free(ppath);
-    char *vname = join_name(name, pname);
+    /* An empty property name would name the rule like the root (llama.cpp's grammar for
+     * {"properties": {"": ...}} starts from the wrong rule): give it a name. */
+    char *vname = join_name(name, *pname ? pname : "empty-name");
     char *value = visit(c, w, pschema, vname, pp);
     free(pp);
     if (!value) {
@@ -1106,6 +1122,10 @@ static char *visit_array(struct conv *c, struct walk *w, json_t *s, const char *
 {
     json_t *items = json_object_get(s, "items"), *prefix = json_object_get(s, "prefixItems");
     *used |= BIT(KW_ITEMS) | BIT(KW_PREFIX_ITEMS);
+    if (prefix && !items && (json_is_object(prefix) || json_is_boolean(prefix))) {
+        items = prefix; /* llama.cpp reads a schema in prefixItems as the item schema */
+        prefix = NULL;
+    }
     json_t *tuple = json_is_array(prefix) ? prefix : json_is_array(items) ? items : NULL;
     if (prefix && !json_is_array(prefix)) {
         conv_fail(c, ERR_BAD_REQUEST, "prefixItems at %s must be an array of schemas", path);
@@ -1183,6 +1203,24 @@ static char *visit_array(struct conv *c, struct walk *w, json_t *s, const char *
     return r;
 }
 
+/* Follows $ref from s (a schema whose only keyword is $ref) to its target; NULL after
+ * conv_fail. */
+static json_t *follow_refs(struct conv *c, struct walk *w, json_t *s, const char *path)
+{
+    for (int hops = 0; json_is_object(s) && json_object_get(s, "$ref"); hops++) {
+        const char *ref = json_string_value(json_object_get(s, "$ref"));
+        json_t *t = ref && hops < SCHEMA_MAX_DEPTH ? resolve_pointer(w->root, ref) : NULL;
+        if (check_keys(c, s, BIT(KW_REF), path))
+            return NULL;
+        if (!t) {
+            conv_fail(c, ERR_BAD_REQUEST, "$ref at %s cannot be resolved", path);
+            return NULL;
+        }
+        s = t;
+    }
+    return s;
+}
+
 /* allOf: the properties of every part (llama.cpp's reading), or the values every enum part
  * shares. */
 static char *visit_all_of(struct conv *c, struct walk *w, json_t *s, const char *name,
@@ -1197,19 +1235,13 @@ static char *visit_all_of(struct conv *c, struct walk *w, json_t *s, const char 
     }
     struct prop *props = NULL;
     size_t n = 0, n_enum = 0, i;
-    json_t *part, *enum_first = NULL;
+    json_t *part, *enum_first = NULL, *resolved = json_array();
     json_array_foreach(parts, i, part)
     {
         char *ppath = sub_path_i(path, "allOf", i);
-        for (int hops = 0; json_is_object(part) && json_object_get(part, "$ref"); hops++) {
-            const char *ref = json_string_value(json_object_get(part, "$ref"));
-            json_t *t = ref && hops < SCHEMA_MAX_DEPTH ? resolve_pointer(w->root, ref) : NULL;
-            if (!t || check_keys(c, part, BIT(KW_REF), ppath)) {
-                conv_fail(c, ERR_BAD_REQUEST, "$ref at %s cannot be resolved", ppath);
-                break;
-            }
-            part = t;
-        }
+        part = follow_refs(c, w, part, ppath);
+        if (part)
+            json_array_append(resolved, part);
         if (!c->failed && !json_is_object(part))
             conv_fail(c, ERR_BAD_REQUEST, "allOf at %s holds something that is not a schema",
                       apath);
@@ -1227,11 +1259,12 @@ static char *visit_all_of(struct conv *c, struct walk *w, json_t *s, const char 
             check_keys(c, part, BIT(KW_ANY_OF), ppath);
             json_array_foreach(alts, k, alt)
             {
+                char *kpath = sub_path_i(ppath, "anyOf", k);
+                alt = follow_refs(c, w, alt, kpath);
                 json_t *props_k = json_object_get(alt, "properties");
                 const char *pn;
                 json_t *ps;
-                char *kpath = sub_path_i(ppath, "anyOf", k);
-                if (!json_is_object(props_k) ||
+                if (c->failed || !json_is_object(props_k) ||
                     check_keys(c, alt, BIT(KW_TYPE) | BIT(KW_PROPERTIES) | BIT(KW_REQUIRED), kpath))
                     conv_fail(c, ERR_BAD_REQUEST,
                               "allOf at %s: only objects with properties are supported in anyOf",
@@ -1280,7 +1313,7 @@ static char *visit_all_of(struct conv *c, struct walk *w, json_t *s, const char 
         json_array_foreach(enum_first, k, v)
         {
             int everywhere = 1;
-            json_array_foreach(parts, i, part)
+            json_array_foreach(resolved, i, part)
             {
                 json_t *vals = json_object_get(part, "enum");
                 size_t m;
@@ -1308,6 +1341,7 @@ static char *visit_all_of(struct conv *c, struct walk *w, json_t *s, const char 
     }
     props_free(props, n);
     free(apath);
+    json_decref(resolved);
     return r;
 }
 
@@ -1333,6 +1367,59 @@ static char *alt_name(const char *name, size_t i)
     buf_init(&b, 0);
     buf_printf(&b, "%s%s%zu", name, *name ? "-" : "alternative-", i);
     return buf_steal(&b);
+}
+
+/* The JSON types a schema can produce, as bits (null, boolean, number, string, array,
+ * object), read the way visit_typed reads a schema; all of them when unsure. */
+static unsigned types_of(struct walk *w, json_t *s, int depth)
+{
+    static const char *const names[] = {"null", "boolean", "number", "string", "array", "object"};
+    if (!json_is_object(s) || depth > 16)
+        return 63;
+    json_t *ref = json_object_get(s, "$ref");
+    if (ref) {
+        json_t *t = json_is_string(ref) ? resolve_pointer(w->root, json_string_value(ref)) : NULL;
+        return t ? types_of(w, t, depth + 1) : 63;
+    }
+    json_t *alts = json_object_get(s, "anyOf");
+    if (!alts)
+        alts = json_object_get(s, "oneOf");
+    if (json_is_array(alts)) {
+        unsigned m = 0;
+        size_t i;
+        json_t *a;
+        json_array_foreach(alts, i, a) m |= types_of(w, a, depth + 1);
+        return m;
+    }
+    json_t *type = json_object_get(s, "type");
+    if (json_is_string(type) || json_is_array(type)) {
+        unsigned m = 0;
+        for (size_t k = 0; k < 6; k++) {
+            const char *t = json_string_value(type);
+            size_t i;
+            json_t *v;
+            if (t && (!strcmp(t, names[k]) || (k == 2 && !strcmp(t, "integer"))))
+                m |= 1u << k;
+            json_array_foreach(type, i, v)
+            {
+                t = json_string_value(v);
+                if (t && (!strcmp(t, names[k]) || (k == 2 && !strcmp(t, "integer"))))
+                    m |= 1u << k;
+            }
+        }
+        if (json_is_true(json_object_get(s, "nullable")))
+            m |= 1;
+        return m;
+    }
+    if (json_object_get(s, "properties") || json_object_get(s, "additionalProperties") ||
+        json_object_get(s, "allOf"))
+        return 32;
+    if (json_object_get(s, "items") || json_object_get(s, "prefixItems"))
+        return 16;
+    if (json_object_get(s, "pattern") || json_object_get(s, "format") ||
+        json_object_get(s, "minLength") || json_object_get(s, "maxLength"))
+        return 8;
+    return 63;
 }
 
 static char *visit_any_of(struct conv *c, struct walk *w, json_t *alts, const char *key,
@@ -1514,6 +1601,17 @@ static char *visit_node(struct conv *c, struct walk *w, json_t *s, const char *n
             /* oneOf is read as anyOf, as llama.cpp does: the grammar cannot exclude a value
              * that two alternatives both match. */
             *used |= BIT(any_of ? KW_ANY_OF : KW_ONE_OF);
+            /* A type beside the choice (llama.cpp ignores it) is accepted where every
+             * alternative already has that type, so that it constrains nothing. */
+            json_t *type = json_object_get(s, "type");
+            if (type) {
+                json_t *bare = json_object();
+                json_object_set(bare, "type", type);
+                unsigned allowed = types_of(w, bare, 0);
+                json_decref(bare);
+                if ((types_of(w, s, 0) & ~allowed) == 0)
+                    *used |= BIT(KW_TYPE);
+            }
             r = visit_any_of(c, w, any_of ? any_of : one_of, any_of ? "anyOf" : "oneOf", name,
                              rule_name, path);
         } else {

@@ -87,6 +87,8 @@ static int rset_has(const struct rset *s, uint32_t cp)
 
 struct rx {
     struct conv *c;
+    const char *rule_name; /* for the rules of wide classes */
+    const char *dot;       /* a name for the rule of `.`, else NULL */
     const char *s;
     size_t i, n;
     const char *path;
@@ -148,9 +150,19 @@ static void emit_cp(struct buf *b, uint32_t cp)
             buf_printf(b, "\"\\\\u00%c%c\"", hi, lo);
         return;
     }
-    buf_puts(b, "[");
-    gbnf_class_cp(b, cp);
-    buf_puts(b, "]");
+    char u[5];
+    size_t n = cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
+    if (n == 1) {
+        u[0] = (char)cp;
+    } else {
+        for (size_t k = n - 1; k > 0; k--) {
+            u[k] = (char)(0x80 | (cp & 0x3F));
+            cp >>= 6;
+        }
+        u[0] = (char)((n == 2 ? 0xC0 : n == 3 ? 0xE0 : 0xF0) | cp);
+    }
+    u[n] = 0;
+    buf_printf(b, "\"%s\"", u);
 }
 
 static int is_special(uint32_t cp)
@@ -206,9 +218,26 @@ static int emit_set(struct rx *x, struct buf *b, struct rset *set)
         buf_free(&alts);
         return rx_fail(x, "a character class that matches nothing");
     }
-    buf_printf(b, n_alt > 1 ? "(%s)" : "%s", alts.data);
+    if (n_alt > 2) {
+        /* many alternatives (escapes): a rule of their own, shared by equal classes */
+        char *name;
+        if (x->dot) {
+            name = conv_add_rule(x->c, x->dot, alts.data);
+        } else {
+            struct buf nb;
+            buf_init(&nb, 0);
+            buf_printf(&nb, "%s-chars", x->rule_name);
+            name = conv_add_rule(x->c, nb.data, alts.data);
+            buf_free(&nb);
+        }
+        if (name)
+            buf_puts(b, name);
+        free(name);
+    } else {
+        buf_printf(b, n_alt > 1 ? "(%s)" : "%s", alts.data);
+    }
     buf_free(&alts);
-    return 0;
+    return x->c->failed ? x->c->e->code : 0;
 }
 
 static int decode_cp(struct rx *x, uint32_t *cp)
@@ -385,7 +414,7 @@ static int rx_piece(struct rx *x, struct buf *out, int *nullable)
 {
     struct buf atom;
     buf_init(&atom, 0);
-    int rc = 0, grouped = 0;
+    int rc = 0;
     *nullable = 0;
     char ch = x->s[x->i];
     if (ch == '(') {
@@ -408,7 +437,6 @@ static int rx_piece(struct rx *x, struct buf *out, int *nullable)
         if (!rc && (x->i >= x->n || x->s[x->i] != ')'))
             rc = rx_fail(x, "an unbalanced parenthesis");
         x->i++;
-        grouped = 1;
     } else if (ch == '[' || ch == '.' || ch == '\\') {
         struct rset set = {0};
         uint32_t cp = 0;
@@ -416,6 +444,7 @@ static int rx_piece(struct rx *x, struct buf *out, int *nullable)
         if (ch == '[') {
             rc = parse_class(x, &set);
         } else if (ch == '.') {
+            x->dot = "dot";
             x->i++;
             rset_add(&set, '\n', '\n');
             rset_add(&set, '\r', '\r');
@@ -431,8 +460,8 @@ static int rx_piece(struct rx *x, struct buf *out, int *nullable)
             rc = emit_set(x, &atom, &set);
         else if (!rc)
             emit_cp(&atom, cp);
+        x->dot = NULL;
         free(set.r);
-        grouped = 1;
     } else if (ch == '*' || ch == '+' || ch == '?' || ch == '{') {
         rc = rx_fail(x, "nothing to repeat");
     } else if (ch == '^' || ch == '$') {
@@ -442,7 +471,6 @@ static int rx_piece(struct rx *x, struct buf *out, int *nullable)
         rc = decode_cp(x, &cp);
         if (!rc)
             emit_cp(&atom, cp);
-        grouped = 1;
     }
     if (rc) {
         buf_free(&atom);
@@ -487,7 +515,6 @@ static int rx_piece(struct rx *x, struct buf *out, int *nullable)
             goto out;
         }
     }
-    (void)grouped;
     if (quant && *nullable && max == UINT32_MAX) {
         rc = rx_fail(x, "a repeated part that can match the empty string");
         goto out;
@@ -547,7 +574,7 @@ static int rx_alt(struct rx *x, struct buf *out, int *nullable)
 char *conv_pattern(struct conv *c, const char *pattern, const char *rule_name, const char *path)
 {
     size_t n = strlen(pattern);
-    struct rx x = {.c = c, .s = pattern, .n = n, .path = path};
+    struct rx x = {.c = c, .rule_name = rule_name, .s = pattern, .n = n, .path = path};
     int head = n > 0 && pattern[0] == '^';
     /* a trailing $ that is not escaped */
     size_t bs = 0;
@@ -562,15 +589,18 @@ char *conv_pattern(struct conv *c, const char *pattern, const char *rule_name, c
     int rc = rx_alt(&x, &body, &nullable);
     if (!rc && x.i < x.n)
         rc = rx_fail(&x, "an unbalanced parenthesis");
-    char *ch = rc ? NULL : conv_prim(c, "char");
+    char *ch = rc || (head && tail) ? NULL : conv_prim(c, "char");
     char *r = NULL;
-    if (ch) {
+    if (!rc && !c->failed) {
         struct buf b;
         buf_init(&b, 0);
-        buf_printf(&b, "\"\\\"\" %s%s(%s)%s%s \"\\\"\"", head ? "" : ch, head ? "" : "* ",
-                   body.data ? body.data : "", tail ? "" : " ", tail ? "" : ch);
+        buf_puts(&b, "\"\\\"\" ");
+        if (!head)
+            buf_printf(&b, "%s* ", ch);
+        buf_printf(&b, "(%s)", body.data ? body.data : "");
         if (!tail)
-            buf_puts(&b, "*");
+            buf_printf(&b, " %s*", ch);
+        buf_puts(&b, " \"\\\"\"");
         r = conv_add_rule(c, rule_name, b.data);
         buf_free(&b);
     }

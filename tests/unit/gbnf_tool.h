@@ -18,7 +18,7 @@
 /* ---- UTF-8 ---- */
 
 /* Decodes s into code points (malloc'd *out); -1 when it is not valid UTF-8. */
-static int gt_decode(const char *s, uint32_t **out, size_t *n)
+static inline int gt_decode(const char *s, uint32_t **out, size_t *n)
 {
     size_t len = strlen(s), k = 0;
     uint32_t *cps = xmalloc((len + 1) * sizeof *cps);
@@ -45,7 +45,7 @@ static int gt_decode(const char *s, uint32_t **out, size_t *n)
     return 0;
 }
 
-static size_t gt_encode(uint32_t cp, char *o)
+static inline size_t gt_encode(uint32_t cp, char *o)
 {
     if (cp < 0x80) {
         o[0] = (char)cp;
@@ -80,22 +80,22 @@ struct gt_match {
     uint8_t *busy;
 };
 
-static uint64_t *gt_set(const struct gt_match *m)
+static inline uint64_t *gt_set(const struct gt_match *m)
 {
     return xcalloc(m->words, sizeof(uint64_t));
 }
 
-static int gt_has(const uint64_t *s, size_t p)
+static inline int gt_has(const uint64_t *s, size_t p)
 {
     return (int)((s[p / 64] >> (p % 64)) & 1);
 }
 
-static void gt_add(uint64_t *s, size_t p)
+static inline void gt_add(uint64_t *s, size_t p)
 {
     s[p / 64] |= 1ull << (p % 64);
 }
 
-static int gt_empty(const struct gt_match *m, const uint64_t *s)
+static inline int gt_empty(const struct gt_match *m, const uint64_t *s)
 {
     for (size_t i = 0; i < m->words; i++)
         if (s[i])
@@ -103,7 +103,7 @@ static int gt_empty(const struct gt_match *m, const uint64_t *s)
     return 1;
 }
 
-static int gt_class_has(const struct gbnf *g, const struct gbnf_node *nd, uint32_t cp)
+static inline int gt_class_has(const struct gbnf *g, const struct gbnf_node *nd, uint32_t cp)
 {
     int in = 0;
     for (uint32_t k = 0; k < nd->n && !in; k++)
@@ -111,9 +111,9 @@ static int gt_class_has(const struct gbnf *g, const struct gbnf_node *nd, uint32
     return in ^ nd->negated;
 }
 
-static uint64_t *gt_node(struct gt_match *m, uint32_t node, const uint64_t *in);
+static inline uint64_t *gt_node(struct gt_match *m, uint32_t node, const uint64_t *in);
 
-static const uint64_t *gt_rule(struct gt_match *m, uint32_t rule, size_t start)
+static inline const uint64_t *gt_rule(struct gt_match *m, uint32_t rule, size_t start)
 {
     size_t key = rule * (m->n + 1) + start;
     if (m->memo[key])
@@ -130,7 +130,7 @@ static const uint64_t *gt_rule(struct gt_match *m, uint32_t rule, size_t start)
     return out;
 }
 
-static uint64_t *gt_node(struct gt_match *m, uint32_t node, const uint64_t *in)
+static inline uint64_t *gt_node(struct gt_match *m, uint32_t node, const uint64_t *in)
 {
     const struct gbnf *g = m->g;
     const struct gbnf_node *nd = &g->nodes[node];
@@ -211,7 +211,7 @@ static uint64_t *gt_node(struct gt_match *m, uint32_t node, const uint64_t *in)
 }
 
 /* 1 when text is in the language of g's start rule, 0 when not (or not valid UTF-8). */
-static int gt_accepts(const struct gbnf *g, const char *text)
+static inline int gt_accepts(const struct gbnf *g, const char *text)
 {
     uint32_t *cps;
     size_t n;
@@ -240,7 +240,7 @@ struct gt_sample {
     size_t len, cap;
 };
 
-static uint32_t gt_rand(struct gt_sample *s)
+static inline uint32_t gt_rand(struct gt_sample *s)
 {
     s->rng ^= s->rng << 13;
     s->rng ^= s->rng >> 7;
@@ -248,7 +248,7 @@ static uint32_t gt_rand(struct gt_sample *s)
     return (uint32_t)(s->rng >> 11);
 }
 
-static uint32_t gt_height(const struct gt_sample *s, uint32_t node)
+static inline uint32_t gt_height(const struct gt_sample *s, uint32_t node)
 {
     const struct gbnf *g = s->g;
     const struct gbnf_node *nd = &g->nodes[node];
@@ -278,7 +278,7 @@ static uint32_t gt_height(const struct gt_sample *s, uint32_t node)
     }
 }
 
-static void gt_put(struct gt_sample *s, uint32_t cp)
+static inline void gt_put(struct gt_sample *s, uint32_t cp)
 {
     if (s->len + 5 > s->cap) {
         s->cap = s->cap ? s->cap * 2 : 256;
@@ -289,7 +289,7 @@ static void gt_put(struct gt_sample *s, uint32_t cp)
 }
 
 /* Characters tried for `.` and negated classes: ASCII, controls, and a few wider ones. */
-static uint32_t gt_pool(struct gt_sample *s)
+static inline uint32_t gt_pool(struct gt_sample *s)
 {
     static const uint32_t wide[] = {0xE9, 0x4E2D, 0x1F600, 0x3B1, '\t', '\n', '\r', 0x1, 0x7F,
                                     '"',  '\\',   '/'};
@@ -301,7 +301,7 @@ static uint32_t gt_pool(struct gt_sample *s)
 
 /* Appends a random string of node; depth past `soft` takes the shortest way out. -1 when the
  * sample grew too long. */
-static int gt_gen(struct gt_sample *s, uint32_t node, int depth)
+static inline int gt_gen(struct gt_sample *s, uint32_t node, int depth)
 {
     const struct gbnf *g = s->g;
     const struct gbnf_node *nd = &g->nodes[node];
@@ -371,7 +371,7 @@ static int gt_gen(struct gt_sample *s, uint32_t node, int depth)
 }
 
 /* A random string of g's language (malloc'd), or NULL when the tries ran out. */
-static char *gt_sample_one(const struct gbnf *g, uint64_t seed)
+static inline char *gt_sample_one(const struct gbnf *g, uint64_t seed)
 {
     struct gt_sample s = {g, NULL, seed * 2654435761u + 1, NULL, 0, 0};
     s.height = xmalloc(g->n_rules * sizeof *s.height);
@@ -402,7 +402,7 @@ static char *gt_sample_one(const struct gbnf *g, uint64_t seed)
 }
 
 /* A copy of text with one random edit: a character removed, added, replaced or repeated. */
-static char *gt_mutate(const char *text, uint64_t seed)
+static inline char *gt_mutate(const char *text, uint64_t seed)
 {
     uint32_t *cps;
     size_t n;
