@@ -19,10 +19,11 @@ int cmd_create(int argc, char **argv);
 int cmd_pull(int argc, char **argv);
 
 struct strlist;
-/* `hearth run NAME` through a running server: given holds "name=value" parameter flags.
+/* `hearth run NAME` through a running server: given holds "name=value" parameter flags;
+ * format (NULL for none) is the JSON text of Ollama's `format` ("json" or a schema).
  * prompt NULL opens the interactive loop. Returns the exit status. */
-int cli_run_remote(const char *model, const char *prompt, const struct strlist *given, int verbose,
-                   volatile int *interrupt);
+int cli_run_remote(const char *model, const char *prompt, const struct strlist *given,
+                   const char *format, int verbose, volatile int *interrupt);
 
 /* The interactive loops' prompt: prints ">>> " and reads a line into *line (a getline buffer).
  * Returns 1 for a prompt, 0 to leave (Ctrl-D, /bye, /exit). Ctrl-C at the prompt (which bumps

@@ -11,6 +11,10 @@
 #include "engine/client.h"
 #include "engine/params.h"
 #include "engine/proto.h"
+#include "grammar/gbnf.h"
+#include "grammar/schema.h"
+
+#include <jansson.h>
 
 #include <errno.h>
 #include <poll.h>
@@ -105,6 +109,8 @@ static void run_usage(void)
            "  -n N                           same as --num-predict N\n"
            "  --seed N, --ctx N, --threads N same as --seed, --num-ctx, --num-thread\n"
            "  --grammar-file FILE            read the GBNF grammar from FILE\n"
+           "  --format json|SCHEMA|@FILE     answer in JSON: any JSON object, or JSON matching\n"
+           "                                 a JSON schema given inline or read from FILE\n"
            "  --special                      parse special tokens written in the prompt\n"
            "  --no-bos                       do not add the beginning-of-text token\n"
            "  --no-NAME                      turns a boolean off (--no-use-mmap)\n"
@@ -131,6 +137,8 @@ struct run_opts {
     uint32_t flags;
     int verbose;
     struct strlist given; /* "name=value" of every parameter flag, for the server's options */
+    char *format;         /* --format as JSON text: "\"json\"" or a schema; NULL for none */
+    int grammar_file;     /* --grammar-file was given */
 };
 
 static int read_file(const char *path, size_t max, char **out)
@@ -157,6 +165,46 @@ static int read_file(const char *path, size_t max, char **out)
         return rc;
     }
     *out = buf_steal(&b);
+    return 0;
+}
+
+/* --format's value: "json", a JSON schema, or @FILE holding one; kept as JSON text in
+ * o->format, and turned into the grammar for a run without a server. */
+static int parse_format(struct run_opts *o, const char *val)
+{
+    char *text = NULL;
+    if (!strcmp(val, "json"))
+        text = xstrdup("\"json\"");
+    else if (val[0] == '@') {
+        if (read_file(val + 1, PARAMS_MAX_GRAMMAR_LEN, &text))
+            return 1;
+    } else
+        text = xstrdup(val);
+    json_error_t je;
+    json_t *j = json_loads(text, JSON_DECODE_ANY, &je);
+    int is_json = j && json_is_string(j) && !strcmp(json_string_value(j), "json");
+    if (!j || (!json_is_object(j) && !is_json)) {
+        cli_error("--format must be json, a JSON schema object, or @FILE holding one%s%s",
+                  j ? "" : ": ", j ? "" : je.text);
+        json_decref(j);
+        free(text);
+        return 1;
+    }
+    struct err e = {0};
+    char *g = NULL;
+    json_t *schema = is_json ? json_pack("{s:s}", "type", "object") : json_incref(j);
+    int rc = grammar_from_schema(schema, "", &g, &e);
+    json_decref(schema);
+    json_decref(j);
+    if (rc) {
+        cli_error("--format: %s", e.msg);
+        free(text);
+        return 1;
+    }
+    free(o->format);
+    o->format = text;
+    free(o->gen.grammar);
+    o->gen.grammar = g;
     return 0;
 }
 
@@ -231,6 +279,17 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
             pname = "num_predict";
         } else if (!strcmp(name, "ctx")) {
             pname = "num_ctx";
+        } else if (!strcmp(name, "format")) {
+            if (!val) {
+                if (i + 1 >= argc) {
+                    cli_error("--format needs a value");
+                    return 1;
+                }
+                val = argv[++i];
+            }
+            if (parse_format(o, val))
+                return 1;
+            continue;
         } else if (!strcmp(name, "grammar-file")) {
             if (!val) {
                 if (i + 1 >= argc) {
@@ -242,6 +301,13 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
             char *g;
             if (read_file(val, PARAMS_MAX_GRAMMAR_LEN, &g))
                 return 1;
+            struct err ge = {0};
+            if (gbnf_check(g, &ge)) {
+                cli_error("%s: %s", val, ge.msg);
+                free(g);
+                return 1;
+            }
+            o->grammar_file = 1;
             free(o->gen.grammar);
             o->gen.grammar = g;
             struct buf kv;
@@ -284,6 +350,10 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
     }
     if (!o->model) {
         cli_error("missing MODEL (usage: hearth run MODEL.gguf [PROMPT]; see --help)");
+        return 1;
+    }
+    if (o->format && o->grammar_file) {
+        cli_error("--format and --grammar-file cannot be combined: both constrain the output");
         return 1;
     }
     return 0;
@@ -501,7 +571,7 @@ int cmd_run(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     if (remote) {
-        status = cli_run_remote(o.model, o.prompt, &o.given, o.verbose, &g_interrupts);
+        status = cli_run_remote(o.model, o.prompt, &o.given, o.format, o.verbose, &g_interrupts);
         goto out;
     }
     struct err e = {0};
@@ -531,5 +601,6 @@ out:
     gen_params_free(&o.gen);
     load_params_free(&o.load);
     strlist_free(&o.given);
+    free(o.format);
     return status;
 }

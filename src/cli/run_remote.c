@@ -130,10 +130,12 @@ static void print_stats(json_t *f)
 }
 
 static int generate(const char *base, const char *model, const char *prompt, json_t *options,
-                    int verbose, volatile int *interrupt)
+                    json_t *format, int verbose, volatile int *interrupt)
 {
     json_t *req =
         json_pack("{s:s, s:s, s:O}", "model", model, "prompt", prompt, "options", options);
+    if (format)
+        json_object_set(req, "format", format);
     char *body = json_dumps(req, JSON_COMPACT);
     json_decref(req);
     struct stream_state s = {.last_nl = 1, .verbose = verbose};
@@ -165,15 +167,16 @@ static int generate(const char *base, const char *model, const char *prompt, jso
     return ret;
 }
 
-int cli_run_remote(const char *model, const char *prompt, const struct strlist *given, int verbose,
-                   volatile int *interrupt)
+int cli_run_remote(const char *model, const char *prompt, const struct strlist *given,
+                   const char *format, int verbose, volatile int *interrupt)
 {
     char base[512];
     httpc_default_base(base, sizeof base);
     json_t *options = options_json(given);
+    json_t *fmt = format ? json_loads(format, JSON_DECODE_ANY, NULL) : NULL;
     int status = 0;
     if (prompt) {
-        status = generate(base, model, prompt, options, verbose, interrupt);
+        status = generate(base, model, prompt, options, fmt, verbose, interrupt);
     } else {
         fprintf(stderr, "hearth: %s through %s. Each line is a prompt; /bye or Ctrl-D leaves.\n",
                 model, base);
@@ -181,7 +184,7 @@ int cli_run_remote(const char *model, const char *prompt, const struct strlist *
         size_t cap = 0;
         while (cli_read_prompt(&line, &cap, interrupt)) {
             *interrupt = 0;
-            if (generate(base, model, line, options, verbose, interrupt) == 1) {
+            if (generate(base, model, line, options, fmt, verbose, interrupt) == 1) {
                 status = 1;
                 break;
             }
@@ -190,5 +193,6 @@ int cli_run_remote(const char *model, const char *prompt, const struct strlist *
         free(line);
     }
     json_decref(options);
+    json_decref(fmt);
     return status;
 }
