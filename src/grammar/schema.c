@@ -820,7 +820,7 @@ static void not_strings_node(struct buf *b, const struct trie *t, const char *ch
         }
     }
     /* any other unescaped character, or an escape, then anything */
-    buf_puts(b, " | [^\"\\\\\\x7F\\x00-\\x1F");
+    buf_puts(b, " | [^\"\\\\\\x00-\\x1F");
     for (size_t i = 0; i < t->n; i++)
         class_cp(b, t->kids[i].cp);
     buf_printf(b, "] %s* | [\\\\] ([\"\\\\bfnrt] | \"u\" [0-9a-fA-F]{4}) %s*", ch, ch);

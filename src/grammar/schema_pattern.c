@@ -167,13 +167,13 @@ static void emit_cp(struct buf *b, uint32_t cp)
 
 static int is_special(uint32_t cp)
 {
-    return cp < 0x20 || cp == '"' || cp == '\\' || cp == 0x7F;
+    return cp < 0x20 || cp == '"' || cp == '\\';
 }
 
 /* The first code point above cp that JSON must escape, or MAX_CP + 1. */
 static uint32_t next_special(uint32_t cp)
 {
-    return cp < '"' ? '"' : cp < '\\' ? '\\' : cp < 0x7F ? 0x7F : MAX_CP + 1;
+    return cp < '"' ? '"' : cp < '\\' ? '\\' : MAX_CP + 1;
 }
 
 /* A set of code points as one GBNF item for their JSON text. Frees set. */
@@ -206,7 +206,7 @@ static int emit_set(struct rx *x, struct buf *b, struct rset *set)
     }
     if (n_alt)
         buf_puts(&alts, "]");
-    for (uint32_t cp = 0; cp <= 0x7F; cp++) {
+    for (uint32_t cp = 0; cp < 0x7F; cp++) {
         if (is_special(cp) && rset_has(set, cp)) {
             buf_puts(&alts, n_alt++ ? " | " : "");
             emit_cp(&alts, cp);
