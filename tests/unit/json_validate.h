@@ -44,6 +44,45 @@ static inline json_t *jv_pointer(json_t *root, const char *ref)
     return t;
 }
 
+/* ECMA's \\s beyond ASCII (as the converter reads it): U+00A0, U+2028, U+2029, U+FEFF. */
+#define JV_WIDE_SPACE "\u00a0\u2028\u2029\ufeff"
+
+/* \xHH or \uHHHH at p (after the backslash) as UTF-8 in b; the characters read, or 0. */
+static inline size_t jv_hex(const char *p, struct buf *b)
+{
+    size_t n = p[0] == 'x' ? 2 : p[0] == 'u' ? 4 : 0;
+    unsigned cp = 0;
+    for (size_t i = 1; n && i <= n; i++) {
+        char h = p[i];
+        int d = (h >= '0' && h <= '9')   ? h - '0'
+                : (h >= 'a' && h <= 'f') ? h - 'a' + 10
+                : (h >= 'A' && h <= 'F') ? h - 'A' + 10
+                                         : -1;
+        if (d < 0)
+            return 0;
+        cp = cp << 4 | (unsigned)d;
+    }
+    if (!n)
+        return 0;
+    char o[4];
+    size_t k;
+    if (cp < 0x80) {
+        o[0] = (char)cp;
+        k = 1;
+    } else if (cp < 0x800) {
+        o[0] = (char)(0xC0 | cp >> 6);
+        o[1] = (char)(0x80 | (cp & 0x3F));
+        k = 2;
+    } else {
+        o[0] = (char)(0xE0 | cp >> 12);
+        o[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        o[2] = (char)(0x80 | (cp & 0x3F));
+        k = 3;
+    }
+    buf_append(b, o, k);
+    return n;
+}
+
 /* ECMA regex (the subset the converter accepts) → POSIX ERE. */
 static inline char *jv_ere(const char *p)
 {
@@ -72,10 +111,10 @@ static inline char *jv_ere(const char *p)
                 buf_puts(&b, "[^0-9A-Za-z_]");
                 break;
             case 's':
-                buf_puts(&b, "[ \t\n\r\f\v]");
+                buf_puts(&b, "[ \t\n\r\f\v" JV_WIDE_SPACE "]");
                 break;
             case 'S':
-                buf_puts(&b, "[^ \t\n\r\f\v]");
+                buf_puts(&b, "[^ \t\n\r\f\v" JV_WIDE_SPACE "]");
                 break;
             case 't':
                 buf_puts(&b, "\t");
@@ -86,6 +125,17 @@ static inline char *jv_ere(const char *p)
             case 'r':
                 buf_puts(&b, "\r");
                 break;
+            case 'x':
+            case 'u': {
+                struct buf one;
+                buf_init(&one, 0);
+                i += jv_hex(p + i, &one);
+                if (one.len == 1 && strchr("^$.[]()|*+?{}\\", one.data[0]))
+                    buf_puts(&b, "\\");
+                buf_append(&b, one.data, one.len);
+                buf_free(&one);
+                break;
+            }
             default:
                 buf_printf(&b, "\\%c", e);
             }
@@ -108,13 +158,15 @@ static inline char *jv_ere(const char *p)
                     else if (e == 'w')
                         buf_puts(&body, "0-9A-Za-z_");
                     else if (e == 's')
-                        buf_puts(&body, " \t\n\r\f\v");
+                        buf_puts(&body, " \t\n\r\f\v" JV_WIDE_SPACE);
                     else if (e == 't')
                         buf_puts(&body, "\t");
                     else if (e == 'n')
                         buf_puts(&body, "\n");
                     else if (e == 'r')
                         buf_puts(&body, "\r");
+                    else if (e == 'x' || e == 'u')
+                        i += jv_hex(p + i, &body);
                     else if (e == ']')
                         close = 1;
                     else if (e == '-')
