@@ -162,34 +162,18 @@ static const char *parse_char(struct parser *p, const char *s, uint32_t *cp)
     if (*s == '\\') {
         int nhex = 0;
         switch (s[1]) {
-        case 'x':
-            nhex = 2;
-            break;
-        case 'u':
-            nhex = 4;
-            break;
-        case 'U':
-            nhex = 8;
-            break;
-        case 't':
-            *cp = '\t';
-            return s + 2;
-        case 'r':
-            *cp = '\r';
-            return s + 2;
-        case 'n':
-            *cp = '\n';
-            return s + 2;
+        case 'x': nhex = 2; break;
+        case 'u': nhex = 4; break;
+        case 'U': nhex = 8; break;
+        case 't': *cp = '\t'; return s + 2;
+        case 'r': *cp = '\r'; return s + 2;
+        case 'n': *cp = '\n'; return s + 2;
         case '\\':
         case '"':
         case '[':
         case ']':
-        case '-':
-            *cp = (unsigned char)s[1];
-            return s + 2;
-        default:
-            fail(p, s, ERR_BAD_REQUEST, "unknown escape");
-            return NULL;
+        case '-': *cp = (unsigned char)s[1]; return s + 2;
+        default: fail(p, s, ERR_BAD_REQUEST, "unknown escape"); return NULL;
         }
         uint32_t v = 0;
         for (int i = 0; i < nhex; i++) {
@@ -212,7 +196,11 @@ static const char *parse_char(struct parser *p, const char *s, uint32_t *cp)
         fail(p, s, ERR_BAD_REQUEST, "unexpected end of input");
         return NULL;
     }
-    int len = u[0] < 0x80 ? 1 : (u[0] >> 5) == 6 ? 2 : (u[0] >> 4) == 14 ? 3 : (u[0] >> 3) == 30 ? 4 : 0;
+    int len = u[0] < 0x80         ? 1
+              : (u[0] >> 5) == 6  ? 2
+              : (u[0] >> 4) == 14 ? 3
+              : (u[0] >> 3) == 30 ? 4
+                                  : 0;
     if (!len) {
         fail(p, s, ERR_BAD_REQUEST, "not valid UTF-8");
         return NULL;
@@ -531,14 +519,10 @@ static int node_nullable(const struct gbnf *g, const uint8_t *nullable, uint32_t
             if (!node_nullable(g, nullable, g->kids[nd->a + k]))
                 return 0;
         return 1;
-    case GBNF_LIT:
-        return nd->n == 0;
-    case GBNF_REF:
-        return nullable[nd->a];
-    case GBNF_REP:
-        return nd->min == 0 || node_nullable(g, nullable, nd->a);
-    default:
-        return 0;
+    case GBNF_LIT: return nd->n == 0;
+    case GBNF_REF: return nullable[nd->a];
+    case GBNF_REP: return nd->min == 0 || node_nullable(g, nullable, nd->a);
+    default: return 0;
     }
 }
 
@@ -560,9 +544,7 @@ static int node_leads(struct analysis *an, uint32_t i, struct ids *out)
             if (!node_leads(an, g->kids[nd->a + k], out))
                 return 0;
         return 1;
-    case GBNF_REF:
-        ids_push(out, nd->a);
-        return an->nullable[nd->a];
+    case GBNF_REF: ids_push(out, nd->a); return an->nullable[nd->a];
     case GBNF_REP: {
         int nl = node_leads(an, nd->a, out);
         if (nl && nd->max == GBNF_INF)
@@ -571,8 +553,7 @@ static int node_leads(struct analysis *an, uint32_t i, struct ids *out)
                  "rejects this as left recursion)");
         return nd->min == 0 || nl;
     }
-    default:
-        return node_nullable(g, an->nullable, i);
+    default: return node_nullable(g, an->nullable, i);
     }
 }
 

@@ -19,13 +19,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define GBNF_MAX_LEN (1u << 20)  /* bytes of grammar text */
-#define GBNF_MAX_NESTING 64      /* nested groups `((...))` */
-#define GBNF_MAX_RULES 20000     /* rules, counting those libllama generates for groups and
+#define GBNF_MAX_LEN     (1u << 20) /* bytes of grammar text */
+#define GBNF_MAX_NESTING 64         /* nested groups `((...))` */
+#define GBNF_MAX_RULES                                                                             \
+    20000                        /* rules, counting those libllama generates for groups and        \
                                     repetitions */
-#define GBNF_MAX_REPEAT 2000     /* m and n in {m,n}: libllama's own threshold */
+#define GBNF_MAX_REPEAT   2000   /* m and n in {m,n}: libllama's own threshold */
 #define GBNF_MAX_ELEMENTS 500000 /* grammar elements after repetitions are expanded */
-#define GBNF_MAX_CHAIN 1000      /* rules entered before a character must be read */
+#define GBNF_MAX_CHAIN    1000   /* rules entered before a character must be read */
 
 enum gbnf_kind {
     GBNF_ALT,   /* a | b | ...: kids */
@@ -43,8 +44,8 @@ enum gbnf_kind {
 struct gbnf_node {
     uint8_t kind;
     uint8_t negated;
-    uint32_t a, n;        /* ALT/SEQ: kids[a .. a+n); LIT/CLASS: see above; REF: rule */
-    uint32_t min, max;    /* REP */
+    uint32_t a, n;     /* ALT/SEQ: kids[a .. a+n); LIT/CLASS: see above; REF: rule */
+    uint32_t min, max; /* REP */
 };
 
 struct gbnf_rule {

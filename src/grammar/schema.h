@@ -26,12 +26,12 @@
 
 #include <jansson.h>
 
-#define SCHEMA_MAX_DEPTH 64        /* nested schemas */
-#define SCHEMA_MAX_RULES 4000      /* rules in the grammar */
-#define SCHEMA_MAX_REPEAT 1000     /* minItems, maxItems, minLength, maxLength, {m,n} */
-#define SCHEMA_MAX_PATTERN_DEPTH 32 /* nested groups in a pattern */
-#define SCHEMA_MAX_INT 1000000000000000LL /* |integer bounds|: 16 digits is all a grammar emits */
-#define SCHEMA_MAX_GRAMMAR (1u << 20)      /* bytes of grammar text */
+#define SCHEMA_MAX_DEPTH         64   /* nested schemas */
+#define SCHEMA_MAX_RULES         4000 /* rules in the grammar */
+#define SCHEMA_MAX_REPEAT        1000 /* minItems, maxItems, minLength, maxLength, {m,n} */
+#define SCHEMA_MAX_PATTERN_DEPTH 32   /* nested groups in a pattern */
+#define SCHEMA_MAX_INT           1000000000000000LL /* |integer bounds|: 16 digits is all a grammar emits */
+#define SCHEMA_MAX_GRAMMAR       (1u << 20)         /* bytes of grammar text */
 
 /* Converts schema (borrowed) into a GBNF grammar. Every rule name starts with prefix (letters,
  * digits and '-' only; "" for none), and the start rule is `<prefix>root`, so several schemas

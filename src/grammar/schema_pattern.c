@@ -97,8 +97,7 @@ struct rx {
 
 static int rx_fail(struct rx *x, const char *what)
 {
-    return conv_fail(x->c, ERR_BAD_REQUEST, "pattern at %s: %s at offset %zu", x->path, what,
-                     x->i);
+    return conv_fail(x->c, ERR_BAD_REQUEST, "pattern at %s: %s at offset %zu", x->path, what, x->i);
 }
 
 static void gbnf_class_cp(struct buf *b, uint32_t cp)
@@ -118,29 +117,14 @@ static void emit_cp(struct buf *b, uint32_t cp)
 {
     static const char hex[] = "0123456789abcdef";
     switch (cp) {
-    case '"':
-        buf_puts(b, "\"\\\\\\\"\"");
-        return;
-    case '\\':
-        buf_puts(b, "\"\\\\\\\\\"");
-        return;
-    case '\n':
-        buf_puts(b, "\"\\\\n\"");
-        return;
-    case '\r':
-        buf_puts(b, "\"\\\\r\"");
-        return;
-    case '\t':
-        buf_puts(b, "\"\\\\t\"");
-        return;
-    case '\b':
-        buf_puts(b, "\"\\\\b\"");
-        return;
-    case '\f':
-        buf_puts(b, "\"\\\\f\"");
-        return;
-    default:
-        break;
+    case '"': buf_puts(b, "\"\\\\\\\"\""); return;
+    case '\\': buf_puts(b, "\"\\\\\\\\\""); return;
+    case '\n': buf_puts(b, "\"\\\\n\""); return;
+    case '\r': buf_puts(b, "\"\\\\r\""); return;
+    case '\t': buf_puts(b, "\"\\\\t\""); return;
+    case '\b': buf_puts(b, "\"\\\\b\""); return;
+    case '\f': buf_puts(b, "\"\\\\f\""); return;
+    default: break;
     }
     if (cp < 0x20 || cp == 0x7F) {
         char hi = hex[(cp >> 4) & 15], lo = hex[cp & 15];
@@ -243,7 +227,11 @@ static int emit_set(struct rx *x, struct buf *b, struct rset *set)
 static int decode_cp(struct rx *x, uint32_t *cp)
 {
     const unsigned char *u = (const unsigned char *)x->s + x->i;
-    int len = u[0] < 0x80 ? 1 : (u[0] >> 5) == 6 ? 2 : (u[0] >> 4) == 14 ? 3 : (u[0] >> 3) == 30 ? 4 : 0;
+    int len = u[0] < 0x80         ? 1
+              : (u[0] >> 5) == 6  ? 2
+              : (u[0] >> 4) == 14 ? 3
+              : (u[0] >> 3) == 30 ? 4
+                                  : 0;
     if (!len || x->i + (size_t)len > x->n)
         return rx_fail(x, "not valid UTF-8");
     uint32_t v = len == 1 ? u[0] : u[0] & (0x7Fu >> len);
@@ -285,9 +273,7 @@ static int parse_escape(struct rx *x, struct rset *set, uint32_t *cp, int in_cla
     struct rset cls = {0};
     switch (ch) {
     case 'd':
-    case 'D':
-        rset_add(&cls, '0', '9');
-        break;
+    case 'D': rset_add(&cls, '0', '9'); break;
     case 'w':
     case 'W':
         rset_add(&cls, '0', '9');
@@ -303,25 +289,13 @@ static int parse_escape(struct rx *x, struct rset *set, uint32_t *cp, int in_cla
         rset_add(&cls, 0x2028, 0x2029);
         rset_add(&cls, 0xFEFF, 0xFEFF);
         break;
-    case 't':
-        *cp = '\t';
-        return 0;
-    case 'n':
-        *cp = '\n';
-        return 0;
-    case 'r':
-        *cp = '\r';
-        return 0;
-    case 'f':
-        *cp = '\f';
-        return 0;
-    case 'v':
-        *cp = '\v';
-        return 0;
-    case 'x':
-        return hexdigits(x, 2, cp);
-    case 'u':
-        return hexdigits(x, 4, cp);
+    case 't': *cp = '\t'; return 0;
+    case 'n': *cp = '\n'; return 0;
+    case 'r': *cp = '\r'; return 0;
+    case 'f': *cp = '\f'; return 0;
+    case 'v': *cp = '\v'; return 0;
+    case 'x': return hexdigits(x, 2, cp);
+    case 'u': return hexdigits(x, 4, cp);
     default:
         if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9')) {
             x->i--;

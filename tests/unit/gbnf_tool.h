@@ -24,7 +24,11 @@ static inline int gt_decode(const char *s, uint32_t **out, size_t *n)
     uint32_t *cps = xmalloc((len + 1) * sizeof *cps);
     const unsigned char *u = (const unsigned char *)s;
     for (size_t i = 0; i < len;) {
-        int l = u[i] < 0x80 ? 1 : (u[i] >> 5) == 6 ? 2 : (u[i] >> 4) == 14 ? 3 : (u[i] >> 3) == 30 ? 4 : 0;
+        int l = u[i] < 0x80         ? 1
+                : (u[i] >> 5) == 6  ? 2
+                : (u[i] >> 4) == 14 ? 3
+                : (u[i] >> 3) == 30 ? 4
+                                    : 0;
         if (!l || i + (size_t)l > len) {
             free(cps);
             return -1;
@@ -74,8 +78,8 @@ static inline size_t gt_encode(uint32_t cp, char *o)
 struct gt_match {
     const struct gbnf *g;
     const uint32_t *cps;
-    size_t n;     /* code points; positions 0..n */
-    size_t words; /* 64-bit words per position set */
+    size_t n;        /* code points; positions 0..n */
+    size_t words;    /* 64-bit words per position set */
     uint64_t **memo; /* [rule * (n+1) + start]: ends, or NULL until computed */
     uint8_t *busy;
 };
@@ -188,8 +192,7 @@ static inline uint64_t *gt_node(struct gt_match *m, uint32_t node, const uint64_
             cur = r;
         }
         memcpy(out, cur, m->words * sizeof *out);
-        for (uint32_t i = nd->min; (nd->max == GBNF_INF || i < nd->max) && !gt_empty(m, cur);
-             i++) {
+        for (uint32_t i = nd->min; (nd->max == GBNF_INF || i < nd->max) && !gt_empty(m, cur); i++) {
             uint64_t *r = gt_node(m, nd->a, cur);
             /* unbounded: go on from the positions not reached before, until none are new */
             for (size_t w = 0; w < m->words; w++) {
@@ -204,8 +207,7 @@ static inline uint64_t *gt_node(struct gt_match *m, uint32_t node, const uint64_
         free(cur);
         break;
     }
-    default:
-        break;
+    default: break;
     }
     return out;
 }
@@ -267,14 +269,10 @@ static inline uint32_t gt_height(const struct gt_sample *s, uint32_t node)
             h = x > h ? x : h;
         }
         return h;
-    case GBNF_REF:
-        return s->height[nd->a] == UINT32_MAX ? UINT32_MAX : s->height[nd->a] + 1;
-    case GBNF_REP:
-        return nd->min ? gt_height(s, nd->a) : 0;
-    case GBNF_TOKEN:
-        return UINT32_MAX;
-    default:
-        return 0;
+    case GBNF_REF: return s->height[nd->a] == UINT32_MAX ? UINT32_MAX : s->height[nd->a] + 1;
+    case GBNF_REP: return nd->min ? gt_height(s, nd->a) : 0;
+    case GBNF_TOKEN: return UINT32_MAX;
+    default: return 0;
     }
 }
 
@@ -291,8 +289,8 @@ static inline void gt_put(struct gt_sample *s, uint32_t cp)
 /* Characters tried for `.` and negated classes: ASCII, controls, and a few wider ones. */
 static inline uint32_t gt_pool(struct gt_sample *s)
 {
-    static const uint32_t wide[] = {0xE9, 0x4E2D, 0x1F600, 0x3B1, '\t', '\n', '\r', 0x1, 0x7F,
-                                    '"',  '\\',   '/'};
+    static const uint32_t wide[] = {0xE9, 0x4E2D, 0x1F600, 0x3B1, '\t', '\n',
+                                    '\r', 0x1,    0x7F,    '"',   '\\', '/'};
     uint32_t r = gt_rand(s) % 10;
     if (r < 7)
         return 0x20 + gt_rand(s) % 0x5F;
@@ -353,8 +351,7 @@ static inline int gt_gen(struct gt_sample *s, uint32_t node, int depth)
             }
         }
         return -1;
-    case GBNF_REF:
-        return gt_gen(s, g->rules[nd->a].node, depth + 1);
+    case GBNF_REF: return gt_gen(s, g->rules[nd->a].node, depth + 1);
     case GBNF_REP: {
         uint32_t n = nd->min;
         if (!hurry)
@@ -365,8 +362,7 @@ static inline int gt_gen(struct gt_sample *s, uint32_t node, int depth)
                 return -1;
         return 0;
     }
-    default:
-        return -1;
+    default: return -1;
     }
 }
 
@@ -414,8 +410,8 @@ static inline char *gt_mutate(const char *text, uint64_t seed)
     for (size_t i = 0; i <= n; i++) {
         if (i == at) {
             if (op == 1 || op == 2) {
-                static const uint32_t junk[] = {'"', '\\', ',', '}', ']', ' ', '0', 'a', '-',
-                                                '.', 'e', '\n', 0xE9};
+                static const uint32_t junk[] = {'"', '\\', ',', '}', ']',  ' ', '0',
+                                                'a', '-',  '.', 'e', '\n', 0xE9};
                 gt_put(&s, junk[gt_rand(&s) % (sizeof junk / sizeof *junk)]);
             }
             if (op == 3 && i < n)

@@ -98,33 +98,15 @@ static inline char *jv_ere(const char *p)
         } else if (c == '\\' && p[i + 1]) {
             char e = p[++i];
             switch (e) {
-            case 'd':
-                buf_puts(&b, "[0-9]");
-                break;
-            case 'D':
-                buf_puts(&b, "[^0-9]");
-                break;
-            case 'w':
-                buf_puts(&b, "[0-9A-Za-z_]");
-                break;
-            case 'W':
-                buf_puts(&b, "[^0-9A-Za-z_]");
-                break;
-            case 's':
-                buf_puts(&b, "[ \t\n\r\f\v" JV_WIDE_SPACE "]");
-                break;
-            case 'S':
-                buf_puts(&b, "[^ \t\n\r\f\v" JV_WIDE_SPACE "]");
-                break;
-            case 't':
-                buf_puts(&b, "\t");
-                break;
-            case 'n':
-                buf_puts(&b, "\n");
-                break;
-            case 'r':
-                buf_puts(&b, "\r");
-                break;
+            case 'd': buf_puts(&b, "[0-9]"); break;
+            case 'D': buf_puts(&b, "[^0-9]"); break;
+            case 'w': buf_puts(&b, "[0-9A-Za-z_]"); break;
+            case 'W': buf_puts(&b, "[^0-9A-Za-z_]"); break;
+            case 's': buf_puts(&b, "[ \t\n\r\f\v" JV_WIDE_SPACE "]"); break;
+            case 'S': buf_puts(&b, "[^ \t\n\r\f\v" JV_WIDE_SPACE "]"); break;
+            case 't': buf_puts(&b, "\t"); break;
+            case 'n': buf_puts(&b, "\n"); break;
+            case 'r': buf_puts(&b, "\r"); break;
             case 'x':
             case 'u': {
                 struct buf one;
@@ -136,8 +118,7 @@ static inline char *jv_ere(const char *p)
                 buf_free(&one);
                 break;
             }
-            default:
-                buf_printf(&b, "\\%c", e);
+            default: buf_printf(&b, "\\%c", e);
             }
         } else if (c == '[') {
             /* rebuild the class: ']' first, '-' last, escapes resolved */
@@ -279,8 +260,8 @@ static inline int jv_valid(json_t *v, json_t *s, json_t *root);
 static inline int jv_format(const char *f, const char *t)
 {
     static const char date[] = "[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])";
-    static const char time[] =
-        "([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{3})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])";
+    static const char time[] = "([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{3})?(Z|[+-]([01]["
+                               "0-9]|2[0-3]):[0-5][0-9])";
     char re[512];
     if (!strcmp(f, "date"))
         snprintf(re, sizeof re, "^%s$", date);
@@ -289,8 +270,9 @@ static inline int jv_format(const char *f, const char *t)
     else if (!strcmp(f, "date-time"))
         snprintf(re, sizeof re, "^%sT%s$", date, time);
     else if (!strncmp(f, "uuid", 4))
-        snprintf(re, sizeof re, "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
-                                "[0-9a-fA-F]{12}$");
+        snprintf(re, sizeof re,
+                 "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
+                 "[0-9a-fA-F]{12}$");
     else if (!strcmp(f, "email"))
         snprintf(re, sizeof re, "^[a-zA-Z0-9._%%+-]+@[a-zA-Z0-9-]+(\\.[a-zA-Z0-9-]+)+$");
     else if (!strcmp(f, "ipv4"))
@@ -367,7 +349,8 @@ static inline int jv_typed(json_t *v, json_t *s, json_t *root, const char *t)
         else
             return 1;
     }
-    if (!strcmp(t, "allOf") || (!strcmp(t, "object") && !has_props && json_object_get(s, "allOf"))) {
+    if (!strcmp(t, "allOf") ||
+        (!strcmp(t, "object") && !has_props && json_object_get(s, "allOf"))) {
         json_t *merged = json_object(), *props = json_object(), *req = json_array();
         int all_enum = 1, ok = 1;
         json_array_foreach(json_object_get(s, "allOf"), i, x)
@@ -418,12 +401,13 @@ static inline int jv_typed(json_t *v, json_t *s, json_t *root, const char *t)
             int rest = tuple == pre && items && !json_is_false(items);
             if (n < m || (!rest && n != m))
                 return 0;
-            json_array_foreach(v, i, x) if (!jv_valid(x, i < m ? json_array_get(tuple, i) : items,
-                                                      root)) return 0;
+            json_array_foreach(
+                v, i, x) if (!jv_valid(x, i < m ? json_array_get(tuple, i) : items, root)) return 0;
             return 1;
         }
         json_t *mn = json_object_get(s, "minItems"), *mx = json_object_get(s, "maxItems");
-        if ((mn && n < (size_t)json_integer_value(mn)) || (mx && n > (size_t)json_integer_value(mx)))
+        if ((mn && n < (size_t)json_integer_value(mn)) ||
+            (mx && n > (size_t)json_integer_value(mx)))
             return 0;
         json_array_foreach(v, i, x) if (items && !jv_valid(x, items, root)) return 0;
         return 1;

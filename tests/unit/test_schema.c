@@ -134,7 +134,8 @@ static void test_keywords(void)
                L("10", "99", "55"), L("9", "100", "0"));
     check_lang("{\"type\": \"integer\", \"minimum\": 2.5, \"maximum\": 7.9}", L("3", "7"),
                L("2", "8"));
-    check_lang("{\"type\": \"integer\", \"maximum\": -20}", L("-20", "-999999"), L("-19", "0", "5"));
+    check_lang("{\"type\": \"integer\", \"maximum\": -20}", L("-20", "-999999"),
+               L("-19", "0", "5"));
     check_lang("{\"type\": \"integer\", \"minimum\": 1000}",
                L("1000", "9999", "10000", "1234567890123456"), L("999", "0", "-1000"));
     check_lang("{\"type\": \"number\"}", L("1", "-0.5", "1e10", "2.5E-3"), L("1.", ".5", "+1"));
@@ -195,7 +196,8 @@ static void test_keywords(void)
     /* a dot or a negated class never lets an unescaped quote end the string early */
     check_lang("{\"pattern\": \"^.{2}$\"}", L("\"ab\"", "\"a\\\"\"", "\"\\\\x\""),
                L("\"\"\"", "\"a\nb\"", "\"a\""));
-    check_lang("{\"pattern\": \"^[^a]+$\"}", L("\"bc\"", "\"\\\"\"", "\"\\n\""), L("\"a\"", "\"\"\""));
+    check_lang("{\"pattern\": \"^[^a]+$\"}", L("\"bc\"", "\"\\\"\"", "\"\\n\""),
+               L("\"a\"", "\"\"\""));
     /* anyOf / oneOf / allOf / $ref */
     check_lang("{\"anyOf\": [{\"type\": \"integer\"}, {\"type\": \"string\"}]}", L("1", "\"a\""),
                L("true"));
@@ -228,10 +230,10 @@ static void test_errors(void)
                   "\"base64\"}}}",
                   ERR_BAD_REQUEST, "'contentEncoding'", "#/properties/a");
     check_refused("{\"type\": \"number\", \"minimum\": 0}", ERR_BAD_REQUEST, "'minimum'", "#");
-    check_refused("{\"type\": \"string\", \"pattern\": \"^a$\", \"maxLength\": 3}",
-                  ERR_BAD_REQUEST, "'maxLength'", NULL);
-    check_refused("{\"type\": \"string\", \"format\": \"hostname\"}", ERR_BAD_REQUEST,
-                  "'hostname'", "supported");
+    check_refused("{\"type\": \"string\", \"pattern\": \"^a$\", \"maxLength\": 3}", ERR_BAD_REQUEST,
+                  "'maxLength'", NULL);
+    check_refused("{\"type\": \"string\", \"format\": \"hostname\"}", ERR_BAD_REQUEST, "'hostname'",
+                  "supported");
     check_refused("{\"type\": \"string\", \"pattern\": \"^(?=a)a$\"}", ERR_BAD_REQUEST,
                   "lookaround", NULL);
     check_refused("{\"type\": \"string\", \"pattern\": \"^\\\\bx$\"}", ERR_BAD_REQUEST, "escape",
@@ -258,8 +260,8 @@ static void test_errors(void)
                   "bounds", NULL);
     check_refused("{\"type\": \"integer\", \"minimum\": 1e300}", ERR_BAD_REQUEST, "minimum", NULL);
     check_refused("{\"type\": \"array\", \"minItems\": -1}", ERR_BAD_REQUEST, "minItems", NULL);
-    check_refused("{\"anyOf\": [{\"type\": \"integer\"}], \"type\": \"string\"}",
-                  ERR_BAD_REQUEST, "'type'", NULL);
+    check_refused("{\"anyOf\": [{\"type\": \"integer\"}], \"type\": \"string\"}", ERR_BAD_REQUEST,
+                  "'type'", NULL);
     check_refused("{\"type\": \"object\", \"properties\": {\"a\\\"b\": {}}, "
                   "\"additionalProperties\": true}",
                   ERR_BAD_REQUEST, "additionalProperties", NULL);
@@ -274,8 +276,7 @@ static void test_limits(void)
 {
     check_refused("{\"type\": \"array\", \"minItems\": 1000000}", ERR_TOO_LARGE, "minItems",
                   "limit");
-    check_refused("{\"type\": \"string\", \"maxLength\": 5000}", ERR_TOO_LARGE, "maxLength",
-                  NULL);
+    check_refused("{\"type\": \"string\", \"maxLength\": 5000}", ERR_TOO_LARGE, "maxLength", NULL);
     check_refused("{\"type\": \"string\", \"pattern\": \"^a{1,100000}$\"}", ERR_TOO_LARGE,
                   "repetition", NULL);
     /* nested repetitions that would expand past libllama's threshold */

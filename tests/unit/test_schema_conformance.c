@@ -144,7 +144,8 @@ static void compare(const struct tcase *c, json_t *schema, const struct gbnf *h,
                 n_differ_llama++;
                 if (shown++ < 2)
                     printf("  [%s] llama.cpp's grammar %s %s, which the schema %s\n", c->name,
-                           al ? "accepts" : "rejects", show(s), truth ? "allows" : "does not allow");
+                           al ? "accepts" : "rejects", show(s),
+                           truth ? "allows" : "does not allow");
             } else {
                 CHECK(ah == truth);
                 fprintf(stderr, "  [%s] hearth %s %s, llama.cpp %s, schema says %s\n", c->name,
@@ -161,7 +162,8 @@ int main(void)
     setlocale(LC_CTYPE, "C.UTF-8");
     const char *dir = getenv("LLAMA_DATA");
     char path[4096];
-    snprintf(path, sizeof path, "%s/test-json-schema-to-grammar.cpp", dir ? dir : "deps/llama-data");
+    snprintf(path, sizeof path, "%s/test-json-schema-to-grammar.cpp",
+             dir ? dir : "deps/llama-data");
     FILE *f = fopen(path, "rb");
     CHECK(f != NULL); /* scripts/deps.sh installs it */
     if (!f) {

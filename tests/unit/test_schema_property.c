@@ -32,18 +32,15 @@ static json_t *gen_string(void)
 {
     static const char *const formats[] = {"date", "time", "date-time", "uuid", "email", "ipv4"};
     static const char *const patterns[] = {
-        "^[a-z]{1,5}$",      "^\\d{3}-\\d{2}$", "^(foo|bar)+$",     "^.{0,3}$",
-        "^[^\"\\\\]*x$",     "a.c",             "^[A-Z][a-z]*$",    "^(?:\\w+\\s?){1,3}$",
-        "^[\\x20-\\x7e]{2}$", "^\\S+@\\S+$",    "^[^a-z]?[\\n\\t]$", "^\"q\"$",
+        "^[a-z]{1,5}$",  "^\\d{3}-\\d{2}$",     "^(foo|bar)+$",
+        "^.{0,3}$",      "^[^\"\\\\]*x$",       "a.c",
+        "^[A-Z][a-z]*$", "^(?:\\w+\\s?){1,3}$", "^[\\x20-\\x7e]{2}$",
+        "^\\S+@\\S+$",   "^[^a-z]?[\\n\\t]$",   "^\"q\"$",
     };
     json_t *s = json_pack("{s:s}", "type", "string");
     switch (rnd(4)) {
-    case 0:
-        json_object_set_new(s, "format", json_string(formats[rnd(6)]));
-        break;
-    case 1:
-        json_object_set_new(s, "pattern", json_string(patterns[rnd(12)]));
-        break;
+    case 0: json_object_set_new(s, "format", json_string(formats[rnd(6)])); break;
+    case 1: json_object_set_new(s, "pattern", json_string(patterns[rnd(12)])); break;
     case 2: {
         int min = (int)rnd(4);
         if (rnd(2))
@@ -52,8 +49,7 @@ static json_t *gen_string(void)
             json_object_set_new(s, "maxLength", json_integer(min + (int)rnd(5)));
         break;
     }
-    default:
-        break;
+    default: break;
     }
     return s;
 }
@@ -65,7 +61,8 @@ static json_t *gen_integer(void)
     static const char *const lower[] = {"minimum", "exclusiveMinimum"};
     static const char *const upper[] = {"maximum", "exclusiveMaximum"};
     if (rnd(3))
-        json_object_set_new(s, lower[rnd(2)], rnd(4) ? json_integer(lo) : json_real((double)lo + 0.5));
+        json_object_set_new(s, lower[rnd(2)],
+                            rnd(4) ? json_integer(lo) : json_real((double)lo + 0.5));
     if (rnd(3))
         json_object_set_new(s, upper[rnd(2)], json_integer(hi + 2));
     return s;
@@ -74,16 +71,11 @@ static json_t *gen_integer(void)
 static json_t *gen_value(void)
 {
     switch (rnd(5)) {
-    case 0:
-        return json_integer((json_int_t)rnd(100) - 50);
-    case 1:
-        return json_string(rnd(2) ? "a \"quoted\" word" : "ünï");
-    case 2:
-        return json_null();
-    case 3:
-        return json_pack("{s:[i,b]}", "k", 1, 1);
-    default:
-        return json_boolean(rnd(2));
+    case 0: return json_integer((json_int_t)rnd(100) - 50);
+    case 1: return json_string(rnd(2) ? "a \"quoted\" word" : "ünï");
+    case 2: return json_null();
+    case 3: return json_pack("{s:[i,b]}", "k", 1, 1);
+    default: return json_boolean(rnd(2));
     }
 }
 
@@ -105,17 +97,10 @@ static json_t *gen_object(int depth)
     json_object_set_new(s, "properties", props);
     json_object_set_new(s, "required", req);
     switch (rnd(4)) {
-    case 0:
-        json_object_set_new(s, "additionalProperties", json_false());
-        break;
-    case 1:
-        json_object_set_new(s, "additionalProperties", json_true());
-        break;
-    case 2:
-        json_object_set_new(s, "additionalProperties", gen(depth + 1));
-        break;
-    default:
-        break;
+    case 0: json_object_set_new(s, "additionalProperties", json_false()); break;
+    case 1: json_object_set_new(s, "additionalProperties", json_true()); break;
+    case 2: json_object_set_new(s, "additionalProperties", gen(depth + 1)); break;
+    default: break;
     }
     return s;
 }
@@ -148,12 +133,9 @@ static json_t *gen(int depth)
     int k = (int)rnd(depth >= 3 ? 7 : 12);
     json_t *s;
     switch (k) {
-    case 0:
-        return gen_string();
-    case 1:
-        return gen_integer();
-    case 2:
-        return json_pack("{s:s}", "type", rnd(2) ? "number" : "boolean");
+    case 0: return gen_string();
+    case 1: return gen_integer();
+    case 2: return json_pack("{s:s}", "type", rnd(2) ? "number" : "boolean");
     case 3: {
         json_t *e = json_array();
         int n = 1 + (int)rnd(4);
@@ -161,21 +143,17 @@ static json_t *gen(int depth)
             json_array_append_new(e, gen_value());
         return json_pack("{s:o}", "enum", e);
     }
-    case 4:
-        return json_pack("{s:o}", "const", gen_value());
+    case 4: return json_pack("{s:o}", "const", gen_value());
     case 5:
         s = gen_string();
         json_object_set_new(s, rnd(2) ? "nullable" : "description", json_true());
         if (json_is_true(json_object_get(s, "description")))
             json_object_set_new(s, "description", json_string("annotation"));
         return s;
-    case 6:
-        return rnd(2) ? json_object() : json_pack("{s:[s,s]}", "type", "integer", "null");
+    case 6: return rnd(2) ? json_object() : json_pack("{s:[s,s]}", "type", "integer", "null");
     case 7:
-    case 8:
-        return gen_object(depth);
-    case 9:
-        return gen_array(depth);
+    case 8: return gen_object(depth);
+    case 9: return gen_array(depth);
     case 10:
         return json_pack("{s:[o,o]}", rnd(2) ? "anyOf" : "oneOf", gen(depth + 1), gen(depth + 1));
     default:
