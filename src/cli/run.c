@@ -182,7 +182,7 @@ static int parse_format(struct run_opts *o, const char *val)
         text = xstrdup(val);
     json_error_t je;
     json_t *j = json_loads(text, JSON_DECODE_ANY, &je);
-    int is_json = j && json_is_string(j) && !strcmp(json_string_value(j), "json");
+    int is_json = json_is_string(j) && !strcmp(json_string_value(j), "json");
     if (!j || (!json_is_object(j) && !is_json)) {
         cli_error("--format must be json, a JSON schema object, or @FILE holding one%s%s",
                   j ? "" : ": ", j ? "" : je.text);

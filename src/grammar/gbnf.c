@@ -608,7 +608,7 @@ static int analyse(struct parser *p)
             }
         }
         work += g->n_nodes;
-        if (changed && work > 50u * 1000 * 1000)
+        if (changed && work > 50000000ull)
             fail(p, NULL, ERR_TOO_LARGE, "the grammar is too complex to check");
     }
     for (uint32_t r = 0; r < g->n_rules && !p->failed; r++)

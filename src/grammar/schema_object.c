@@ -133,7 +133,7 @@ static char *object_body(struct conv *c, struct prop *props, size_t n, char *ext
     buf_init(&b, 0);
     buf_printf(&b, "\"{\" %sspace ", c->prefix);
     size_t n_req = 0, n_opt = 0;
-    struct prop **opt = xcalloc(n + 1, sizeof *opt);
+    struct prop **opt = xcalloc(n + 1, sizeof(struct prop *));
     for (size_t i = 0; i < n; i++) {
         if (props[i].required) {
             if (n_req++)

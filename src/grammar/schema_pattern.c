@@ -322,10 +322,9 @@ static int parse_class(struct rx *x, struct rset *set)
         negated = 1;
         x->i++;
     }
-    int first = 1;
-    while (x->i < x->n && (x->s[x->i] != ']' || first)) {
-        first = 0;
-        uint32_t lo, hi;
+    /* ECMA: "[]" matches nothing and "[^]" anything; a ']' first is not literal */
+    while (x->i < x->n && x->s[x->i] != ']') {
+        uint32_t lo = 0, hi = 0;
         int rc;
         if (x->s[x->i] == '[' && x->i + 1 < x->n && x->s[x->i + 1] == ':')
             return rx_fail(x, "POSIX classes like [:alpha:] are not supported");
@@ -441,7 +440,7 @@ static int rx_piece(struct rx *x, struct buf *out, int *nullable)
     } else if (ch == '^' || ch == '$') {
         rc = rx_fail(x, "an anchor inside the pattern (only a leading ^ and a trailing $)");
     } else {
-        uint32_t cp;
+        uint32_t cp = 0;
         rc = decode_cp(x, &cp);
         if (!rc)
             emit_cp(&atom, cp);
