@@ -138,7 +138,7 @@ struct run_opts {
     int verbose;
     struct strlist given; /* "name=value" of every parameter flag, for the server's options */
     char *format;         /* --format as JSON text: "\"json\"" or a schema; NULL for none */
-    int grammar_file;     /* --grammar-file was given */
+    int grammar_file;     /* --grammar-file or --grammar was given */
 };
 
 static int read_file(const char *path, size_t max, char **out)
@@ -344,16 +344,26 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
             cli_error("%s", e.msg);
             return 1;
         }
-        char kv[PARAMS_MAX_STOP_LEN + 128];
-        snprintf(kv, sizeof kv, "%s=%s", d->name, val);
-        strlist_add(&o->given, kv);
+        if (!strcmp(d->name, "grammar"))
+            o->grammar_file = 1; /* --grammar TEXT: the same as a file for --format's sake */
+        struct buf kvb;
+        buf_init(&kvb, 0);
+        buf_printf(&kvb, "%s=%s", d->name, val);
+        strlist_add(&o->given, kvb.data);
+        buf_free(&kvb);
     }
     if (!o->model) {
         cli_error("missing MODEL (usage: hearth run MODEL.gguf [PROMPT]; see --help)");
         return 1;
     }
     if (o->format && o->grammar_file) {
-        cli_error("--format and --grammar-file cannot be combined: both constrain the output");
+        cli_error("--format and a grammar cannot be combined: both constrain the output");
+        return 1;
+    }
+    /* a grammar is checked here as the server checks one: libllama's parser crashes on some */
+    struct err ge = {0};
+    if (o->gen.grammar && *o->gen.grammar && gbnf_check(o->gen.grammar, &ge)) {
+        cli_error("%s", ge.msg);
         return 1;
     }
     return 0;

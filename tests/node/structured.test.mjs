@@ -193,4 +193,8 @@ test('hearth run --format: without a server and through one', async () => {
     { env: { ...process.env, HEARTH_HOST: srv.url } }), (e) => /multipleOf/.test(e.stderr));
   await assert.rejects(run(HEARTH, ['run', join(MODELS, 'stories260K.gguf'), 'x', '--format', 'yaml']),
     (e) => e.code === 2 && /--format must be json, a JSON schema object, or @FILE/.test(e.stderr));
+  await assert.rejects(run(HEARTH, ['run', join(MODELS, 'stories260K.gguf'), 'x', '--format', 'json', '--grammar', 'root ::= "a"']),
+    (e) => e.code === 2 && /--format and a grammar cannot be combined/.test(e.stderr));
+  await assert.rejects(run(HEARTH, ['run', join(MODELS, 'stories260K.gguf'), 'x', '--grammar', DEEP_GRAMMAR]),
+    (e) => e.code === 2 && /nested more than 64 deep/.test(e.stderr));
 });

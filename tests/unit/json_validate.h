@@ -371,8 +371,8 @@ static inline int jv_typed(json_t *v, json_t *s, json_t *root, const char *t)
                 json_object_update_missing(props, json_object_get(a, "properties"));
             }
             json_object_update_missing(props, json_object_get(x, "properties"));
-            json_array_extend(req, json_object_get(x, "required") ? json_object_get(x, "required")
-                                                                  : json_array());
+            if (json_is_array(json_object_get(x, "required")))
+                json_array_extend(req, json_object_get(x, "required"));
         }
         json_object_set_new(merged, "properties", props);
         json_object_set_new(merged, "required", req);
