@@ -16,6 +16,8 @@ struct parser {
     int failed;
     uint64_t symbols;  /* rules libllama will create: names, groups, repetition rules */
     uint64_t elements; /* grammar elements after repetitions are expanded */
+    uint32_t *slots;   /* rule names by hash: rule index + 1, 0 for empty */
+    size_t n_slots;    /* a power of two, at least twice the rules */
 };
 
 /* A small growable list of node indices, for the kids of one ALT or SEQ being built. */
@@ -110,12 +112,41 @@ int gbnf_find(const struct gbnf *g, const char *name)
     return -1;
 }
 
+static size_t name_hash(const char *name, size_t len)
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)name[i]) * 1099511628211ull;
+    return (size_t)h;
+}
+
+/* The slot of name: where it is, or the empty one where it would go. */
+static uint32_t *name_slot(struct parser *p, const char *name, size_t len)
+{
+    size_t i = name_hash(name, len) & (p->n_slots - 1);
+    for (;; i = (i + 1) & (p->n_slots - 1)) {
+        uint32_t v = p->slots[i];
+        if (!v)
+            return &p->slots[i];
+        const char *r = p->g->rules[v - 1].name;
+        if (strlen(r) == len && !memcmp(r, name, len))
+            return &p->slots[i];
+    }
+}
+
 static int rule_id(struct parser *p, const char *name, size_t len)
 {
     struct gbnf *g = p->g;
-    for (uint32_t i = 0; i < g->n_rules; i++)
-        if (strlen(g->rules[i].name) == len && !memcmp(g->rules[i].name, name, len))
-            return (int)i;
+    if (2 * (size_t)(g->n_rules + 1) > p->n_slots) {
+        free(p->slots);
+        p->n_slots = p->n_slots ? p->n_slots * 2 : 64;
+        p->slots = xcalloc(p->n_slots, sizeof *p->slots);
+        for (uint32_t i = 0; i < g->n_rules; i++)
+            *name_slot(p, g->rules[i].name, strlen(g->rules[i].name)) = i + 1;
+    }
+    uint32_t *slot = name_slot(p, name, len);
+    if (*slot)
+        return (int)(*slot - 1);
     if (++p->symbols > GBNF_MAX_RULES)
         return fail(p, name, ERR_TOO_LARGE, "more than %d rules", GBNF_MAX_RULES);
     if (g->n_rules == g->cap_rules) {
@@ -124,6 +155,7 @@ static int rule_id(struct parser *p, const char *name, size_t len)
     }
     g->rules[g->n_rules].name = xstrndup(name, len);
     g->rules[g->n_rules].node = UINT32_MAX;
+    *slot = g->n_rules + 1;
     return (int)g->n_rules++;
 }
 
@@ -227,6 +259,12 @@ static int repeat(struct parser *p, const char *at, struct ids *seq, uint64_t *n
 {
     if (!seq->n)
         return fail(p, at, ERR_BAD_REQUEST, "expecting an item before */+/?/{");
+    /* operators stacked on one item (x*+?...) nest like groups */
+    int stacked = 0;
+    for (uint32_t k = seq->v[seq->n - 1]; p->g->nodes[k].kind == GBNF_REP; k = p->g->nodes[k].a)
+        stacked++;
+    if (stacked >= 8)
+        return fail(p, at, ERR_TOO_LARGE, "more than 8 repetition operators on one item");
     uint64_t total = (max != GBNF_INF && max > 0) ? max : (min > 0 ? min : 1);
     if (*n_prev * total > GBNF_MAX_REPEAT)
         return fail(p, at, ERR_TOO_LARGE,
@@ -653,6 +691,7 @@ int gbnf_parse(const char *text, const char *root, struct gbnf **out, struct err
         fail(&p, NULL, ERR_BAD_REQUEST, "there is no rule '%s' to start from", root);
     if (!p.failed)
         analyse(&p);
+    free(p.slots);
     if (p.failed) {
         gbnf_free(g);
         return e->code;

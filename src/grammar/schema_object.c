@@ -98,6 +98,14 @@ static char *not_strings(struct conv *c, struct prop *props, size_t n, const cha
 {
     struct trie t = {0};
     for (size_t i = 0; i < n; i++) {
+        if (strlen(props[i].name) > 256) { /* the trie below recurses once per character */
+            trie_free(&t);
+            conv_fail(c, ERR_TOO_LARGE,
+                      "additionalProperties at %s cannot be combined with a property name over "
+                      "256 bytes",
+                      path);
+            return NULL;
+        }
         for (const char *s = props[i].name; *s; s++)
             if ((unsigned char)*s < 0x20 || *s == '"' || *s == '\\' || *s == 0x7F) {
                 trie_free(&t);

@@ -301,6 +301,13 @@ static void test_limits(void)
         pat[n++] = ')';
     snprintf(pat + n, sizeof pat - n, "$\"}");
     check_refused(pat, ERR_TOO_LARGE, "nested", NULL);
+    /* a long property name beside additionalProperties (its trie recurses per character) */
+    char longname[1200] = "{\"properties\": {\"";
+    n = strlen(longname);
+    memset(longname + n, 'k', 1000);
+    snprintf(longname + n + 1000, sizeof longname - n - 1000,
+             "\": {}}, \"additionalProperties\": true}");
+    check_refused(longname, ERR_TOO_LARGE, "256 bytes", NULL);
     /* many properties: fine up to the rule limit, refused past it */
     struct buf b;
     buf_init(&b, 0);
@@ -344,6 +351,7 @@ static void test_gbnf(void)
     check_gbnf("root ::= \"a\"{0,100000}", ERR_TOO_LARGE, "over");
     check_gbnf("root ::= ((\"a\"{0,100}){0,100})", ERR_TOO_LARGE, "rules");
     check_gbnf("root ::= \"a\"\nroot ::= \"b\"", ERR_BAD_REQUEST, "twice");
+    check_gbnf("root ::= \"a\"+?+?+?+?+?", ERR_TOO_LARGE, "operators");
     /* the grammar that crashes llama-server: 60,000 nested groups */
     size_t depth = 60000;
     char *deep = xmalloc(2 * depth + 32);
