@@ -275,9 +275,10 @@ void metrics_worker_restart(void);
 char *api_model_template(const char *path);
 
 /* Renders a chat (canonical messages, chat/chat.h; borrowed) for req's model into req->prompt:
- * the model's default system prompt when it has none, its few-shot messages, then the chat; through the chat template chosen as DESIGN.md
- * says (a preset's chat-template, else the GGUF's own, else Ollama's template layer). Sets
- * PROTO_GEN_PARSE_SPECIAL. ERR_BAD_REQUEST when the model has no usable template. */
+ * the model's default system prompt when it has none, its few-shot messages, then the chat; through
+ * the chat template chosen as DESIGN.md says (a preset's chat-template, else the GGUF's own, else
+ * Ollama's template layer). Sets PROTO_GEN_PARSE_SPECIAL. ERR_BAD_REQUEST when the model has no
+ * usable template. */
 int api_chat_prompt(struct native_req *req, json_t *messages, struct err *e);
 /* Which template api_chat_prompt uses: "preset", "gguf", "ollama" or NULL for none; *out gets
  * a copy of it (free it) when out is not NULL. */

@@ -131,7 +131,8 @@ static int parse_common(json_t *body, struct native_req *req, int *stream, int *
                                "response_format.json_schema must be an object with a schema");
             json_t *name = json_object_get(js, "name"), *strict = json_object_get(js, "strict");
             if (name && !json_is_string(name))
-                return err_set(e, ERR_BAD_REQUEST, "response_format.json_schema.name must be a string");
+                return err_set(e, ERR_BAD_REQUEST,
+                               "response_format.json_schema.name must be a string");
             if (strict && !json_is_boolean(strict) && !json_is_null(strict))
                 return err_set(e, ERR_BAD_REQUEST,
                                "response_format.json_schema.strict must be a boolean");
@@ -151,7 +152,8 @@ static int parse_common(json_t *body, struct native_req *req, int *stream, int *
     json_t *js = json_object_get(body, "json_schema");
     if (js && !json_is_null(js)) {
         if (rf && !json_is_null(rf))
-            return err_set(e, ERR_BAD_REQUEST, "response_format and json_schema cannot be combined");
+            return err_set(e, ERR_BAD_REQUEST,
+                           "response_format and json_schema cannot be combined");
         if ((rc = api_schema_grammar(req, js, "json_schema", e)))
             return rc;
     }
