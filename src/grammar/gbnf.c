@@ -137,7 +137,7 @@ static uint32_t *name_slot(struct parser *p, const char *name, size_t len)
 static int rule_id(struct parser *p, const char *name, size_t len)
 {
     struct gbnf *g = p->g;
-    if (2 * (size_t)(g->n_rules + 1) > p->n_slots) {
+    if (!p->slots || 2 * (size_t)(g->n_rules + 1) > p->n_slots) {
         free(p->slots);
         p->n_slots = p->n_slots ? p->n_slots * 2 : 64;
         p->slots = xcalloc(p->n_slots, sizeof *p->slots);

@@ -183,7 +183,7 @@ int main(void)
             CHECK(gbnf_parse(g, "root", &p, &e) == 0);
         int shown = 0;
         for (int k = 0; p && k < N_SAMPLES; k++) {
-            char *s = gt_sample_one(p, (uint64_t)(i * 1000 + k + 1));
+            char *s = gt_sample_one(p, (uint64_t)i * 1000 + (uint64_t)k + 1);
             if (!s)
                 continue;
             json_t *v = jv_parse(s);
