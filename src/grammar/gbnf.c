@@ -637,9 +637,12 @@ static int analyse(struct parser *p)
     an.leads = xcalloc(g->n_rules + 1, sizeof *an.leads);
     /* Which rules match the empty string: a fixpoint, with its work bounded. */
     uint64_t work = 0;
-    for (int changed = 1; changed && !p->failed;) {
+    /* Passes alternate in direction, so that a chain of rules written in either order settles
+     * in two. */
+    for (int changed = 1, pass = 0; changed && !p->failed; pass++) {
         changed = 0;
-        for (uint32_t r = 0; r < g->n_rules; r++) {
+        for (uint32_t k = 0; k < g->n_rules; k++) {
+            uint32_t r = pass % 2 ? g->n_rules - 1 - k : k;
             if (!an.nullable[r] && node_nullable(g, an.nullable, g->rules[r].node)) {
                 an.nullable[r] = 1;
                 changed = 1;
