@@ -112,7 +112,9 @@ int chat_render(const char *tmpl, const struct chat_input *in, char **out, struc
         free(repr);
         return 0;
     }
-    return err_set(e, rc, "chat template: %s", je.msg);
+    /* A template past a cap is as much the request's problem as one that raises: 400. */
+    (void)rc;
+    return err_set(e, ERR_BAD_REQUEST, "chat template: %s", je.msg);
 }
 
 int chat_render_builtin(const char *tmpl, const struct chat_input *in, char **out, struct err *e)

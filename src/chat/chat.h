@@ -42,8 +42,8 @@ struct chat_input {
  * add_generation_prompt, bos_token, eos_token, and every key of in->kwargs. Tool-call arguments
  * reach the template as objects; a template that prints them as they come (it expects OpenAI's
  * JSON string, and would print Python's repr of the object) gets them as JSON text instead.
- * Returns 0 and a malloc'd string in *out, or ERR_BAD_REQUEST (a template that fails or raises,
- * with its message and template line) / ERR_TOO_LARGE (past one of the engine's caps). */
+ * Returns 0 and a malloc'd string in *out, or ERR_BAD_REQUEST with the message and template
+ * line of a template that fails, raises or runs past one of the engine's caps. */
 int chat_render(const char *tmpl, const struct chat_input *in, char **out, struct err *e);
 
 /* Renders through llama.h's built-in chat formats (llama_chat_apply_template): tmpl is a

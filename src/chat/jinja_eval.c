@@ -745,12 +745,18 @@ static void exec_for(struct jctx *c, const struct jnode *n, struct jsb *out)
     lv.u.loop = loop;
     int in_loop = c->in_loop;
     c->in_loop = 1;
+    struct jframe *body = NULL;
     for (size_t i = 0; i < items->n; i++) {
         if (++c->iterations > c->lim.max_iterations)
             jx_fail_code(c, ERR_TOO_LARGE, n->line, "loops ran more than %ld iterations",
                          c->lim.max_iterations);
         loop->i = i;
-        c->frame = frame_new(c, saved);
+        /* Each iteration starts from a fresh scope; its memory is reused unless a macro
+         * defined in the body holds on to it. */
+        if (!body || body->captured)
+            body = frame_new(c, saved);
+        body->vars.n = 0;
+        c->frame = body;
         bind(c, c->frame, "loop", lv);
         assign(c, n->a, items->v[i]);
         exec(c, n->c, out);
@@ -797,6 +803,7 @@ static void exec(struct jctx *c, const struct jnode *n, struct jsb *out)
         m.u.m = jx_alloc(c, sizeof *m.u.m);
         m.u.m->node = n;
         m.u.m->scope = c->frame;
+        c->frame->captured = 1;
         bind(c, c->frame, n->val.u.s.p, m);
         return;
     }
@@ -805,6 +812,7 @@ static void exec(struct jctx *c, const struct jnode *n, struct jsb *out)
         caller.u.m = jx_alloc(c, sizeof *caller.u.m);
         caller.u.m->node = n;
         caller.u.m->scope = c->frame;
+        c->frame->captured = 1;
         const struct jnode *call = n->a;
         struct jv f = jx_eval(c, call->a);
         struct jv *args;

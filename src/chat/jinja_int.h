@@ -167,6 +167,7 @@ struct jchunk;
 struct jframe {
     struct jframe *parent;
     struct jdict vars;
+    int captured; /* a macro or caller keeps it: a loop may not reuse it */
 };
 
 struct jctx {

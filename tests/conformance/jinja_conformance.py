@@ -21,6 +21,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import time
 from datetime import datetime
 
 import jinja2
@@ -145,6 +146,22 @@ USER_W = {"role": "user", "content": "What's the weather in Paris?"}
 THOUGHT = {"role": "assistant", "content": "Paris.",
            "reasoning_content": "The user asks about France; its capital is Paris."}
 
+PARTS_USER = {"role": "user", "content": [{"type": "text", "text": "Describe this: "},
+                                         {"type": "text", "text": "a red {{ fox }} \\ jumps\n"}]}
+CALL_NULL = {"role": "assistant", "content": None,
+             "tool_calls": [{"id": "call_a", "type": "function",
+                             "function": {"name": "get_weather",
+                                          "arguments": {"city": "Berlin", "days": 3,
+                                                        "precise": True, "ratio": 0.5,
+                                                        "extra": None, "tags": ["a", "b"],
+                                                        "nested": {"k": "v"}}}},
+                            {"id": "call_b", "type": "function",
+                             "function": {"name": "python",
+                                          "arguments": {"code": "print('hi')\nprint(\"x\")"}}}]}
+RESULT_A = {"role": "tool", "tool_call_id": "call_a", "name": "get_weather", "content": "sunny"}
+RESULT_B = {"role": "tool", "tool_call_id": "call_b", "name": "python", "content": "hi\nx"}
+THOUGHT_CALL = dict(CALL, reasoning_content="I should call the weather tool.")
+
 CASES = [
     ("system+user", {"messages": [SYSTEM, USER1], "add_generation_prompt": True}),
     ("user, no generation prompt", {"messages": [USER1], "add_generation_prompt": False}),
@@ -162,6 +179,16 @@ CASES = [
       "kwargs": {"enable_thinking": True}}),
     ("thinking off", {"messages": [SYSTEM, USER1], "add_generation_prompt": True,
                       "kwargs": {"enable_thinking": False}}),
+    ("content parts", {"messages": [SYSTEM, PARTS_USER], "add_generation_prompt": True}),
+    ("parallel calls, null content, typed arguments",
+     {"messages": [USER_W, CALL_NULL, RESULT_A, RESULT_B], "tools": TOOLS,
+      "add_generation_prompt": True}),
+    ("reasoning with a tool call",
+     {"messages": [USER_W, THOUGHT_CALL, RESULT, ASSIST1, USER2], "tools": TOOLS,
+      "add_generation_prompt": True, "kwargs": {"enable_thinking": True,
+                                                "reasoning_effort": "high"}}),
+    ("system only", {"messages": [SYSTEM], "add_generation_prompt": True}),
+    ("no messages", {"messages": [], "add_generation_prompt": True}),
 ]
 
 
@@ -184,10 +211,15 @@ def string_arguments(messages):
     return messages
 
 
+_compiled = {}
+
+
 def py_render(env, source, inp):
     """What transformers renders; returns ("ok", text) or ("error", message)."""
     try:
-        tmpl = env.from_string(source)
+        if source not in _compiled:
+            _compiled[source] = env.from_string(source)
+        tmpl = _compiled[source]
     except Exception as e:  # a template jinja2 cannot compile
         return ("error", "%s: %s" % (type(e).__name__, e))
 
@@ -229,7 +261,8 @@ def main():
                 known[name] = reason.strip()
 
     templates = []  # (name, path, bos, eos)
-    tmpdir = tempfile.mkdtemp(prefix="jinja-conf-")
+    tmp = tempfile.TemporaryDirectory(prefix="jinja-conf-")
+    tmpdir = tmp.name
     for path in sorted(glob.glob(os.path.join(data, "templates", "*.jinja"))):
         templates.append((os.path.basename(path), path, "<s>", "</s>"))
     for path in sorted(glob.glob(os.path.join(data, "ggml-vocab-*.gguf"))):
@@ -261,7 +294,9 @@ def main():
     jobs_path = os.path.join(tmpdir, "jobs.json")
     with open(jobs_path, "w") as f:
         json.dump(jobs, f, ensure_ascii=False)
+    t0 = time.time()
     res = subprocess.run([renderer, "--chat", jobs_path], capture_output=True, timeout=120)
+    t_c = time.time() - t0
     if res.returncode != 0:
         print("jinja_render failed:", res.stderr.decode(errors="replace"))
         return 1
@@ -281,8 +316,8 @@ def main():
 
     names = [t[0] for t in templates]
     n_ok = sum(1 for n in names if n not in bad)
-    print("jinja conformance: %d of %d templates match jinja2 (%d of %d renders)"
-          % (n_ok, len(names), n_renders_ok, len(expected)))
+    print("jinja conformance: %d of %d templates match jinja2 (%d of %d renders; hearth rendered "
+          "them in %.2f s)" % (n_ok, len(names), n_renders_ok, len(expected), t_c))
     failed = 0
     for name in names:
         if name not in bad:

@@ -128,7 +128,8 @@ test('errors in llama-server shape', async () => {
   await bad('/tokenize', {}, 400, /content is required/);
   await bad('/detokenize', { tokens: ['a'] }, 400, /token ids/);
   await bad('/detokenize', { tokens: [999999] }, 400, /outside the vocabulary/);
-  await bad('/apply-template', { messages: [{ role: 'user', content: 'x' }] }, 400, /no chat template/);
+  const plain = await post(srv.url, '/apply-template', { messages: [{ role: 'user', content: 'x' }] });
+  assert.equal(plain.body.prompt, 'User: x\n\nAssistant:', 'no chat template: the plain format');
   await bad('/embedding', { content: 5 }, 400, /content/);
 });
 
