@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define FEW_SHOT_MAX  1000
+#define FEW_SHOT_MAX   1000
 #define TOKEN_TEXT_MAX 256 /* a BOS/EOS text longer than this is not a real special token */
 
 /* The text of the token whose id the integer key id_key holds, from the GGUF's vocabulary
@@ -22,8 +22,7 @@ static char *token_text(const struct mfile *f, const char *id_key)
     if (mfile_get_int(f, id_key, &id) || id < 0)
         return NULL;
     const struct mfile_kv *kv = mfile_find(f, "tokenizer.ggml.tokens");
-    if (!kv || kv->type != MFILE_ARRAY || kv->arr_type != MFILE_STRING ||
-        (uint64_t)id >= kv->arr_n)
+    if (!kv || kv->type != MFILE_ARRAY || kv->arr_type != MFILE_STRING || (uint64_t)id >= kv->arr_n)
         return NULL;
     const uint8_t *end = f->map + f->size;
     if (kv->val < f->map || end - kv->val < 12)
@@ -49,12 +48,15 @@ static const char *builtin_for_arch(const char *arch)
     static const struct {
         const char *arch, *tmpl;
     } table[] = {
-        {"gemma", "gemma"},           {"gemma2", "gemma"},          {"gemma3", "gemma"},
-        {"phi3", "phi3"},             {"command-r", "command-r"},   {"cohere2", "command-r"},
-        {"chatglm", "chatglm4"},      {"exaone", "exaone3"},        {"granite", "granite"},
-        {"rwkv6", "rwkv-world"},      {"rwkv7", "rwkv-world"},      {"minicpm", "minicpm"},
-        {"deepseek2", "deepseek3"},   {"bailingmoe", "bailing"},    {"openai-moe", "gpt-oss"},
-        {"hunyuan-moe", "hunyuan-moe"}, {"seed_oss", "seed_oss"},
+        {"gemma", "gemma"},         {"gemma2", "gemma"},
+        {"gemma3", "gemma"},        {"phi3", "phi3"},
+        {"command-r", "command-r"}, {"cohere2", "command-r"},
+        {"chatglm", "chatglm4"},    {"exaone", "exaone3"},
+        {"granite", "granite"},     {"rwkv6", "rwkv-world"},
+        {"rwkv7", "rwkv-world"},    {"minicpm", "minicpm"},
+        {"deepseek2", "deepseek3"}, {"bailingmoe", "bailing"},
+        {"openai-moe", "gpt-oss"},  {"hunyuan-moe", "hunyuan-moe"},
+        {"seed_oss", "seed_oss"},
     };
     for (size_t i = 0; arch && i < ARRAY_LEN(table); i++)
         if (!strcmp(arch, table[i].arch))

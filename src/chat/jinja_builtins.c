@@ -1,5 +1,4 @@
-/* Jinja's filters and tests, and the Python methods templates call on strings, dicts and
- * lists, each as jinja2 and Python define it. */
+/* Jinja's filters and tests, each as jinja2 defines it. */
 #include "chat/jinja_int.h"
 
 #include "base/util.h"
@@ -44,7 +43,7 @@ int jx_test_known(const char *name)
 }
 
 /* The argument at position pos or named name, or NULL. */
-static struct jv *arg(struct jv *args, const char **names, size_t n, size_t pos, const char *name)
+struct jv *jx_arg(struct jv *args, const char **names, size_t n, size_t pos, const char *name)
 {
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
@@ -60,287 +59,13 @@ static struct jv *arg(struct jv *args, const char **names, size_t n, size_t pos,
 
 static int arg_bool(struct jv *args, const char **names, size_t n, size_t pos, const char *name)
 {
-    struct jv *v = arg(args, names, n, pos, name);
+    struct jv *v = jx_arg(args, names, n, pos, name);
     return v && jv_truthy(*v);
 }
 
 static struct jv need_str(struct jctx *c, struct jv v)
 {
     return jv_to_str(c, v);
-}
-
-static struct jv map_ascii(struct jctx *c, struct jv s, int mode)
-{
-    /* mode 'u' upper, 'l' lower, 'c' capitalize, 't' str.title(), 'j' jinja's title */
-    char *o = jx_alloc(c, s.u.s.n + 1);
-    int word_start = 1;
-    for (size_t i = 0; i < s.u.s.n; i++) {
-        char ch = s.u.s.p[i];
-        int alpha = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z');
-        int up;
-        switch (mode) {
-        case 'u': up = 1; break;
-        case 'l': up = 0; break;
-        case 'c': up = i == 0; break;
-        case 't': up = word_start; break;
-        default: up = word_start; break;
-        }
-        if (alpha)
-            o[i] = up ? (char)(ch & ~0x20) : (char)(ch | 0x20);
-        else
-            o[i] = ch;
-        if (mode == 't')
-            word_start = !alpha && !((unsigned char)ch >= 0x80);
-        else if (mode == 'j')
-            word_start = ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r' || ch == '\v' ||
-                         ch == '\f' || ch == '-' || ch == '(' || ch == '{' || ch == '[' ||
-                         ch == '<';
-        else
-            word_start = 0;
-    }
-    return jv_strb(o, s.u.s.n);
-}
-
-static int is_space(char ch)
-{
-    return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r' || ch == '\v' || ch == '\f' ||
-           ch == 0x1c || ch == 0x1d || ch == 0x1e || ch == 0x1f;
-}
-
-static struct jv strip(struct jv s, struct jv *chars, int left, int right)
-{
-    size_t a = 0, b = s.u.s.n;
-    const char *p = s.u.s.p;
-    if (chars && chars->k == JV_STR) {
-        while (left && a < b && memchr(chars->u.s.p, p[a], chars->u.s.n))
-            a++;
-        while (right && b > a && memchr(chars->u.s.p, p[b - 1], chars->u.s.n))
-            b--;
-    } else {
-        while (left && a < b && is_space(p[a]))
-            a++;
-        while (right && b > a && is_space(p[b - 1]))
-            b--;
-    }
-    return jv_strb(p + a, b - a);
-}
-
-static struct jv replace(struct jctx *c, struct jv s, struct jv old, struct jv new, int64_t count)
-{
-    struct jsb b;
-    jx_buf(c, &b);
-    size_t i = 0;
-    int64_t done = 0;
-    if (!old.u.s.n) {
-        /* Python inserts new between characters (and at both ends) */
-        size_t k = 0;
-        while (k <= s.u.s.n) {
-            if (count < 0 || done < count) {
-                jx_put(c, &b, new.u.s.p, new.u.s.n);
-                done++;
-            }
-            if (k == s.u.s.n)
-                break;
-            size_t e = k + 1;
-            while (e < s.u.s.n && ((unsigned char)s.u.s.p[e] & 0xc0) == 0x80)
-                e++;
-            jx_put(c, &b, s.u.s.p + k, e - k);
-            k = e;
-        }
-        return jx_buf_str(c, &b);
-    }
-    while (i < s.u.s.n) {
-        const char *hit = (count < 0 || done < count)
-                              ? memmem(s.u.s.p + i, s.u.s.n - i, old.u.s.p, old.u.s.n)
-                              : NULL;
-        if (!hit) {
-            jx_put(c, &b, s.u.s.p + i, s.u.s.n - i);
-            break;
-        }
-        jx_put(c, &b, s.u.s.p + i, (size_t)(hit - (s.u.s.p + i)));
-        jx_put(c, &b, new.u.s.p, new.u.s.n);
-        i = (size_t)(hit - s.u.s.p) + old.u.s.n;
-        done++;
-    }
-    return jx_buf_str(c, &b);
-}
-
-static struct jv split(struct jctx *c, int line, struct jv s, struct jv *sep, int64_t maxsplit,
-                       int from_right)
-{
-    struct jv out = jv_list(c, 0);
-    const char *p = s.u.s.p;
-    size_t n = s.u.s.n;
-    if (!sep || sep->k == JV_NONE) {
-        /* runs of whitespace; no empty strings */
-        struct jv parts = jv_list(c, 0);
-        size_t i = 0;
-        while (i < n) {
-            while (i < n && is_space(p[i]))
-                i++;
-            if (i >= n)
-                break;
-            size_t st = i;
-            while (i < n && !is_space(p[i]))
-                i++;
-            jl_push(c, parts.u.l, jv_strb(p + st, i - st));
-        }
-        if (maxsplit < 0 || (size_t)maxsplit + 1 >= parts.u.l->n)
-            return parts;
-        /* re-split with the limit: keep the rest of the string whole */
-        size_t k = 0;
-        i = 0;
-        if (!from_right) {
-            while (k < (size_t)maxsplit) {
-                while (i < n && is_space(p[i]))
-                    i++;
-                size_t st = i;
-                while (i < n && !is_space(p[i]))
-                    i++;
-                jl_push(c, out.u.l, jv_strb(p + st, i - st));
-                k++;
-            }
-            while (i < n && is_space(p[i]))
-                i++;
-            size_t e = n;
-            while (e > i && is_space(p[e - 1]))
-                e--;
-            jl_push(c, out.u.l, jv_strb(p + i, e - i));
-            return out;
-        }
-        return parts;
-    }
-    if (sep->k != JV_STR)
-        jx_fail(c, line, "must be str or None, not %s", jv_type_name(*sep));
-    if (!sep->u.s.n)
-        jx_fail(c, line, "empty separator");
-    if (from_right && maxsplit >= 0) {
-        struct jv rev = jv_list(c, 0);
-        size_t e = n;
-        int64_t k = 0;
-        while (k < maxsplit) {
-            const char *hit = NULL;
-            for (size_t j = e; j >= sep->u.s.n; j--)
-                if (!memcmp(p + j - sep->u.s.n, sep->u.s.p, sep->u.s.n)) {
-                    hit = p + j - sep->u.s.n;
-                    break;
-                }
-            if (!hit)
-                break;
-            size_t st = (size_t)(hit - p) + sep->u.s.n;
-            jl_push(c, rev.u.l, jv_strb(p + st, e - st));
-            e = (size_t)(hit - p);
-            k++;
-        }
-        jl_push(c, out.u.l, jv_strb(p, e));
-        for (size_t j = rev.u.l->n; j > 0; j--)
-            jl_push(c, out.u.l, rev.u.l->v[j - 1]);
-        return out;
-    }
-    size_t i = 0;
-    int64_t k = 0;
-    for (;;) {
-        const char *hit =
-            (maxsplit < 0 || k < maxsplit) ? memmem(p + i, n - i, sep->u.s.p, sep->u.s.n) : NULL;
-        if (!hit) {
-            jl_push(c, out.u.l, jv_strb(p + i, n - i));
-            return out;
-        }
-        jl_push(c, out.u.l, jv_strb(p + i, (size_t)(hit - (p + i))));
-        i = (size_t)(hit - p) + sep->u.s.n;
-        k++;
-    }
-}
-
-static int affix(struct jv s, struct jv x, int end)
-{
-    if (x.k == JV_LIST) {
-        for (size_t i = 0; i < x.u.l->n; i++)
-            if (affix(s, x.u.l->v[i], end))
-                return 1;
-        return 0;
-    }
-    if (x.k != JV_STR || x.u.s.n > s.u.s.n)
-        return 0;
-    return !memcmp(s.u.s.p + (end ? s.u.s.n - x.u.s.n : 0), x.u.s.p, x.u.s.n);
-}
-
-/* str.format and the % operator: {} {0} {name} and %s %d %r, values as str(). */
-static struct jv py_format(struct jctx *c, int line, struct jv fmt, struct jv *args,
-                           const char **names, size_t n, int percent)
-{
-    struct jsb b;
-    jx_buf(c, &b);
-    const char *p = fmt.u.s.p;
-    size_t len = fmt.u.s.n, auto_i = 0;
-    for (size_t i = 0; i < len; i++) {
-        if (percent) {
-            if (p[i] != '%' || i + 1 >= len) {
-                jx_put(c, &b, p + i, 1);
-                continue;
-            }
-            char f = p[++i];
-            if (f == '%') {
-                jx_put(c, &b, "%", 1);
-                continue;
-            }
-            if (auto_i >= n)
-                jx_fail(c, line, "not enough arguments for format string");
-            struct jv v = args[auto_i++];
-            if (f == 'd' || f == 'i') {
-                if (v.k == JV_FLOAT)
-                    v = jv_int((int64_t)v.u.f);
-                else if (v.k != JV_INT && v.k != JV_BOOL)
-                    jx_fail(c, line, "%%d format: a real number is required, not %s",
-                            jv_type_name(v));
-                if (v.k == JV_BOOL)
-                    v = jv_int(v.u.b);
-            }
-            if (f != 's' && f != 'd' && f != 'i' && f != 'r')
-                jx_fail(c, line, "unsupported format character '%c'", f);
-            jv_print(c, &b, v, f == 'r');
-            continue;
-        }
-        if (p[i] == '{' && i + 1 < len && p[i + 1] == '{') {
-            jx_put(c, &b, "{", 1);
-            i++;
-            continue;
-        }
-        if (p[i] == '}' && i + 1 < len && p[i + 1] == '}') {
-            jx_put(c, &b, "}", 1);
-            i++;
-            continue;
-        }
-        if (p[i] != '{') {
-            jx_put(c, &b, p + i, 1);
-            continue;
-        }
-        const char *close = memchr(p + i, '}', len - i);
-        if (!close)
-            jx_fail(c, line, "Single '{' encountered in format string");
-        size_t fl = (size_t)(close - (p + i + 1));
-        const char *field = p + i + 1;
-        const char *colon = memchr(field, ':', fl);
-        if (colon)
-            fl = (size_t)(colon - field);
-        struct jv *v = NULL;
-        if (!fl) {
-            v = arg(args, names, n, auto_i++, NULL);
-        } else if (field[0] >= '0' && field[0] <= '9') {
-            v = arg(args, names, n, (size_t)atoi(field), NULL);
-        } else {
-            char nm[64];
-            snprintf(nm, sizeof nm, "%.*s", (int)(fl < 63 ? fl : 63), field);
-            for (size_t k = 0; k < n && names; k++)
-                if (names[k] && !strcmp(names[k], nm))
-                    v = &args[k];
-        }
-        if (!v)
-            jx_fail(c, line, "format: a replacement field has no argument");
-        jv_print(c, &b, *v, 0);
-        i = (size_t)(close - p);
-    }
-    return jx_buf_str(c, &b);
 }
 
 /* ---- sorting ---- */
@@ -360,7 +85,7 @@ static struct jv sort_key(struct sort_opts *o, struct jv v)
     if (o->pair >= 0)
         v = v.u.l->v[o->pair];
     if (!o->case_sensitive && v.k == JV_STR)
-        v = map_ascii(o->c, v, 'l');
+        v = jx_case(o->c, v, 'l');
     return v;
 }
 
@@ -477,12 +202,12 @@ static struct jv to_int(struct jctx *c, struct jv v, struct jv dflt)
         snprintf(tmp, sizeof tmp, "%.*s", (int)(v.u.s.n < 63 ? v.u.s.n : 63), v.u.s.p);
         char *end;
         long long i = strtoll(tmp, &end, 10);
-        while (*end && is_space(*end))
+        while (*end && jx_is_space(*end))
             end++;
         if (*end == '\0' && end != tmp)
             return jv_int(i);
         double f = strtod(tmp, &end);
-        while (*end && is_space(*end))
+        while (*end && jx_is_space(*end))
             end++;
         if (*end == '\0' && end != tmp && fabs(f) < 9.2e18)
             return jv_int((int64_t)f);
@@ -496,8 +221,8 @@ struct jv jx_filter(struct jctx *c, int line, const char *name, struct jv in, st
                     const char **names, size_t n)
 {
     if (!strcmp(name, "tojson")) {
-        struct jv *ind = arg(args, names, n, 1, "indent");
-        struct jv *seps = arg(args, names, n, 2, "separators");
+        struct jv *ind = jx_arg(args, names, n, 1, "indent");
+        struct jv *seps = jx_arg(args, names, n, 2, "separators");
         int indent = -1;
         if (ind && ind->k == JV_INT)
             indent = ind->u.i < 0 ? 0 : ind->u.i > 64 ? 64 : (int)ind->u.i;
@@ -529,7 +254,7 @@ struct jv jx_filter(struct jctx *c, int line, const char *name, struct jv in, st
         }
     }
     if (!strcmp(name, "default") || !strcmp(name, "d")) {
-        struct jv *dv = arg(args, names, n, 0, "default_value");
+        struct jv *dv = jx_arg(args, names, n, 0, "default_value");
         int boolean = arg_bool(args, names, n, 1, "boolean");
         if (in.k == JV_UNDEF || (boolean && !jv_truthy(in)))
             return dv ? *dv : jv_strz("");
@@ -543,26 +268,26 @@ struct jv jx_filter(struct jctx *c, int line, const char *name, struct jv in, st
         return s;
     }
     if (!strcmp(name, "trim"))
-        return strip(need_str(c, in), arg(args, names, n, 0, "chars"), 1, 1);
+        return jx_strip(need_str(c, in), jx_arg(args, names, n, 0, "chars"), 1, 1);
     if (!strcmp(name, "upper"))
-        return map_ascii(c, need_str(c, in), 'u');
+        return jx_case(c, need_str(c, in), 'u');
     if (!strcmp(name, "lower"))
-        return map_ascii(c, need_str(c, in), 'l');
+        return jx_case(c, need_str(c, in), 'l');
     if (!strcmp(name, "capitalize"))
-        return map_ascii(c, need_str(c, in), 'c');
+        return jx_case(c, need_str(c, in), 'c');
     if (!strcmp(name, "title"))
-        return map_ascii(c, need_str(c, in), 'j');
+        return jx_case(c, need_str(c, in), 'j');
     if (!strcmp(name, "replace")) {
-        struct jv *o = arg(args, names, n, 0, "old"), *nw = arg(args, names, n, 1, "new");
-        struct jv *cnt = arg(args, names, n, 2, "count");
+        struct jv *o = jx_arg(args, names, n, 0, "old"), *nw = jx_arg(args, names, n, 1, "new");
+        struct jv *cnt = jx_arg(args, names, n, 2, "count");
         if (!o || !nw)
             jx_fail(c, line, "replace needs old and new");
-        return replace(c, need_str(c, in), jv_to_str(c, *o), jv_to_str(c, *nw),
-                       cnt && cnt->k == JV_INT ? cnt->u.i : -1);
+        return jx_replace(c, need_str(c, in), jv_to_str(c, *o), jv_to_str(c, *nw),
+                          cnt && cnt->k == JV_INT ? cnt->u.i : -1);
     }
     if (!strcmp(name, "join")) {
-        struct jv *sep = arg(args, names, n, 0, "d");
-        struct jv *attr = arg(args, names, n, 1, "attribute");
+        struct jv *sep = jx_arg(args, names, n, 0, "d");
+        struct jv *attr = jx_arg(args, names, n, 1, "attribute");
         struct jv s = sep ? jv_to_str(c, *sep) : jv_strz("");
         struct jlist *l = jv_iter(c, line, in);
         struct jsb b;
@@ -626,20 +351,20 @@ struct jv jx_filter(struct jctx *c, int line, const char *name, struct jv in, st
         if (in.k != JV_DICT)
             jx_fail(c, line, "dictsort needs a mapping");
         struct jv pairs = jx_filter(c, line, "items", in, NULL, NULL, 0);
-        struct jv *by = arg(args, names, n, 1, "by");
+        struct jv *by = jx_arg(args, names, n, 1, "by");
         struct sort_opts o = {c, line, arg_bool(args, names, n, 0, "case_sensitive"), NULL,
                               by && jv_is_str(*by, "value") ? 1 : 0};
         return sorted(&o, pairs.u.l, arg_bool(args, names, n, 2, "reverse"));
     }
     if (!strcmp(name, "sort")) {
-        struct jv *attr = arg(args, names, n, 2, "attribute");
+        struct jv *attr = jx_arg(args, names, n, 2, "attribute");
         struct sort_opts o = {
             c, line, arg_bool(args, names, n, 1, "case_sensitive"),
             attr && attr->k == JV_STR ? jx_strndup(c, attr->u.s.p, attr->u.s.n) : NULL, -1};
         return sorted(&o, jv_iter(c, line, in), arg_bool(args, names, n, 0, "reverse"));
     }
     if (!strcmp(name, "unique") || !strcmp(name, "min") || !strcmp(name, "max")) {
-        struct jv *attr = arg(args, names, n, 1, "attribute");
+        struct jv *attr = jx_arg(args, names, n, 1, "attribute");
         struct sort_opts o = {
             c, line, arg_bool(args, names, n, 0, "case_sensitive"),
             attr && attr->k == JV_STR ? jx_strndup(c, attr->u.s.p, attr->u.s.n) : NULL, -1};
@@ -679,8 +404,8 @@ struct jv jx_filter(struct jctx *c, int line, const char *name, struct jv in, st
         if (!jv_truthy(in))
             return out;
         struct jlist *l = jv_iter(c, line, in);
-        struct jv *attr = arg(args, names, n, 99, "attribute");
-        struct jv *dflt = arg(args, names, n, 99, "default");
+        struct jv *attr = jx_arg(args, names, n, 99, "attribute");
+        struct jv *dflt = jx_arg(args, names, n, 99, "default");
         if (attr) {
             for (size_t i = 0; i < l->n; i++) {
                 struct jv v = jx_getattr(c, line, l->v[i], *attr, 1);
@@ -706,11 +431,11 @@ struct jv jx_filter(struct jctx *c, int line, const char *name, struct jv in, st
         return jx_getattr(c, line, in, args[0], 0);
     }
     if (!strcmp(name, "int")) {
-        struct jv *d = arg(args, names, n, 0, "default");
+        struct jv *d = jx_arg(args, names, n, 0, "default");
         return to_int(c, in, d ? *d : jv_int(0));
     }
     if (!strcmp(name, "float")) {
-        struct jv *d = arg(args, names, n, 0, "default");
+        struct jv *d = jx_arg(args, names, n, 0, "default");
         if (in.k == JV_FLOAT)
             return in;
         if (in.k == JV_INT || in.k == JV_BOOL)
@@ -734,8 +459,8 @@ struct jv jx_filter(struct jctx *c, int line, const char *name, struct jv in, st
         jx_fail(c, line, "bad operand type for abs(): '%s'", jv_type_name(in));
     }
     if (!strcmp(name, "round")) {
-        struct jv *pr = arg(args, names, n, 0, "precision");
-        struct jv *m = arg(args, names, n, 1, "method");
+        struct jv *pr = jx_arg(args, names, n, 0, "precision");
+        struct jv *m = jx_arg(args, names, n, 1, "method");
         int64_t prec = pr && pr->k == JV_INT ? pr->u.i : 0;
         if (prec < 0 || prec > 15)
             prec = prec < 0 ? 0 : 15;
@@ -751,8 +476,8 @@ struct jv jx_filter(struct jctx *c, int line, const char *name, struct jv in, st
         return jv_float(r);
     }
     if (!strcmp(name, "sum")) {
-        struct jv *attr = arg(args, names, n, 0, "attribute");
-        struct jv *start = arg(args, names, n, 1, "start");
+        struct jv *attr = jx_arg(args, names, n, 0, "attribute");
+        struct jv *start = jx_arg(args, names, n, 1, "start");
         struct jv acc = start ? *start : jv_int(0);
         struct jlist *l = jv_iter(c, line, in);
         for (size_t i = 0; i < l->n; i++) {
@@ -770,7 +495,7 @@ struct jv jx_filter(struct jctx *c, int line, const char *name, struct jv in, st
         return acc;
     }
     if (!strcmp(name, "indent")) {
-        struct jv *w = arg(args, names, n, 0, "width");
+        struct jv *w = jx_arg(args, names, n, 0, "width");
         int first = arg_bool(args, names, n, 1, "first");
         int blank = arg_bool(args, names, n, 2, "blank");
         struct jv ind;
@@ -790,7 +515,7 @@ struct jv jx_filter(struct jctx *c, int line, const char *name, struct jv in, st
                          (size_t)k);
         }
         struct jv s = need_str(c, in);
-        struct jv lines = split(c, line, s, &(struct jv){.k = JV_STR, .u.s = {"\n", 1}}, -1, 0);
+        struct jv lines = jx_split(c, line, s, &(struct jv){.k = JV_STR, .u.s = {"\n", 1}}, -1, 0);
         struct jsb b;
         jx_buf(c, &b);
         if (first)
@@ -809,9 +534,9 @@ struct jv jx_filter(struct jctx *c, int line, const char *name, struct jv in, st
     if (!strcmp(name, "e") || !strcmp(name, "escape"))
         return jx_html_escape(c, in);
     if (!strcmp(name, "format"))
-        return py_format(c, line, need_str(c, in), args, names, n, 1);
+        return jx_format(c, line, need_str(c, in), args, names, n, 1);
     if (!strcmp(name, "wordcount")) {
-        struct jv parts = split(c, line, need_str(c, in), NULL, -1, 0);
+        struct jv parts = jx_split(c, line, need_str(c, in), NULL, -1, 0);
         return jv_int((int64_t)parts.u.l->n);
     }
     if (!jx_filter_known(name))
@@ -947,156 +672,4 @@ int jx_test(struct jctx *c, int line, const char *name, struct jv in, struct jv 
     if (!strcmp(name, "gt") || !strcmp(name, "greaterthan") || !strcmp(name, ">"))
         return r > 0;
     return r >= 0;
-}
-
-static const char *const str_methods[] = {
-    "capitalize", "count",        "endswith",     "find",    "format",  "index",  "isalnum",
-    "isalpha",    "isdigit",      "islower",      "isspace", "isupper", "join",   "lower",
-    "lstrip",     "removeprefix", "removesuffix", "replace", "rfind",   "rsplit", "rstrip",
-    "split",      "splitlines",   "startswith",   "strip",   "title",   "upper",  NULL};
-static const char *const dict_methods[] = {"get", "items", "keys", "values", "copy", NULL};
-static const char *const list_methods[] = {"count", "index", "copy", NULL};
-/* the methods jinja2's ImmutableSandboxedEnvironment refuses to call */
-static const char *const unsafe_methods[] = {"append",     "clear",   "extend", "insert",
-                                             "pop",        "popitem", "remove", "reverse",
-                                             "setdefault", "sort",    "update", NULL};
-
-int jx_has_method(struct jv self, const char *name)
-{
-    switch (self.k) {
-    case JV_STR: return in_list(str_methods, name);
-    case JV_DICT: return in_list(dict_methods, name) || in_list(unsafe_methods, name);
-    case JV_LIST:
-        return !self.tuple ? in_list(list_methods, name) || in_list(unsafe_methods, name)
-                           : !strcmp(name, "count") || !strcmp(name, "index");
-    default: return 0;
-    }
-}
-
-static int64_t find_sub(struct jv s, struct jv sub, int rev)
-{
-    if (sub.u.s.n > s.u.s.n)
-        return -1;
-    if (!rev) {
-        const char *h = sub.u.s.n ? memmem(s.u.s.p, s.u.s.n, sub.u.s.p, sub.u.s.n) : s.u.s.p;
-        return h ? (int64_t)ju_len(s.u.s.p, (size_t)(h - s.u.s.p)) : -1;
-    }
-    for (size_t j = s.u.s.n - sub.u.s.n + 1; j > 0; j--)
-        if (!memcmp(s.u.s.p + j - 1, sub.u.s.p, sub.u.s.n))
-            return (int64_t)ju_len(s.u.s.p, j - 1);
-    return -1;
-}
-
-struct jv jx_method(struct jctx *c, int line, struct jfunc *fn, struct jv *args, const char **names,
-                    size_t n)
-{
-    struct jv self = fn->self;
-    const char *m = fn->name;
-    if (in_list(unsafe_methods, m) && self.k != JV_STR)
-        jx_fail(c, line, "access to attribute '%s' of '%s' object is unsafe.", m,
-                jv_type_name(self));
-    if (self.k == JV_DICT) {
-        if (!strcmp(m, "get")) {
-            if (n < 1)
-                jx_fail(c, line, "get expected at least 1 argument, got 0");
-            struct jv *v = jd_get(self.u.d, args[0]);
-            return v ? *v : n > 1 ? args[1] : jv_none();
-        }
-        if (!strcmp(m, "items"))
-            return jx_filter(c, line, "items", self, NULL, NULL, 0);
-        if (!strcmp(m, "copy")) {
-            struct jv d = jv_dict(c);
-            for (size_t i = 0; i < self.u.d->n; i++)
-                jd_set(c, d.u.d, self.u.d->k[i], self.u.d->v[i]);
-            return d;
-        }
-        struct jv out = jv_list(c, self.u.d->n);
-        for (size_t i = 0; i < self.u.d->n; i++)
-            jl_push(c, out.u.l, m[0] == 'k' ? self.u.d->k[i] : self.u.d->v[i]);
-        return out;
-    }
-    if (self.k == JV_LIST) {
-        if (!strcmp(m, "copy"))
-            return jx_filter(c, line, "list", self, NULL, NULL, 0);
-        if (n < 1)
-            jx_fail(c, line, "%s() takes exactly one argument", m);
-        int64_t count = 0;
-        for (size_t i = 0; i < self.u.l->n; i++)
-            if (jv_eq(self.u.l->v[i], args[0])) {
-                if (m[0] == 'i')
-                    return jv_int((int64_t)i);
-                count++;
-            }
-        if (m[0] == 'i')
-            jx_fail(c, line, "the value is not in the list");
-        return jv_int(count);
-    }
-    /* strings */
-    struct jv *a0 = arg(args, names, n, 0, NULL);
-    if (!strcmp(m, "format"))
-        return py_format(c, line, self, args, names, n, 0);
-    if (!strcmp(m, "upper") || !strcmp(m, "lower") || !strcmp(m, "capitalize") ||
-        !strcmp(m, "title"))
-        return map_ascii(c, self, m[0] == 'u' ? 'u' : m[0] == 'l' ? 'l' : m[0] == 'c' ? 'c' : 't');
-    if (!strcmp(m, "strip") || !strcmp(m, "lstrip") || !strcmp(m, "rstrip"))
-        return strip(self, a0 && a0->k == JV_STR ? a0 : NULL, m[0] != 'r', m[0] != 'l');
-    if (!strcmp(m, "split") || !strcmp(m, "rsplit")) {
-        struct jv *sep = arg(args, names, n, 0, "sep");
-        struct jv *mx = arg(args, names, n, 1, "maxsplit");
-        return split(c, line, self, sep, mx && mx->k == JV_INT ? mx->u.i : -1, m[0] == 'r');
-    }
-    if (!strcmp(m, "splitlines")) {
-        struct jv parts = split(c, line, self, &(struct jv){.k = JV_STR, .u.s = {"\n", 1}}, -1, 0);
-        if (parts.u.l->n && !parts.u.l->v[parts.u.l->n - 1].u.s.n)
-            parts.u.l->n--;
-        return parts;
-    }
-    if (!strcmp(m, "join")) {
-        struct jv *sep_args = jx_alloc(c, sizeof *sep_args);
-        sep_args[0] = self;
-        if (!a0)
-            jx_fail(c, line, "join() takes exactly one argument");
-        return jx_filter(c, line, "join", *a0, sep_args, NULL, 1);
-    }
-    if (!a0)
-        jx_fail(c, line, "%s() needs an argument", m);
-    if (!strcmp(m, "startswith") || !strcmp(m, "endswith")) {
-        if (a0->k != JV_STR && a0->k != JV_LIST)
-            jx_fail(c, line, "%s first arg must be str or a tuple of str, not %s", m,
-                    jv_type_name(*a0));
-        return jv_bool(affix(self, *a0, m[0] == 'e'));
-    }
-    if (a0->k != JV_STR && strcmp(m, "replace") != 0)
-        jx_fail(c, line, "%s() argument must be str, not %s", m, jv_type_name(*a0));
-    if (!strcmp(m, "replace")) {
-        struct jv *nw = arg(args, names, n, 1, NULL), *cnt = arg(args, names, n, 2, "count");
-        if (!nw || a0->k != JV_STR || nw->k != JV_STR)
-            jx_fail(c, line, "replace() takes two strings");
-        return replace(c, self, *a0, *nw, cnt && cnt->k == JV_INT ? cnt->u.i : -1);
-    }
-    if (!strcmp(m, "find") || !strcmp(m, "rfind") || !strcmp(m, "index")) {
-        int64_t r = find_sub(self, *a0, m[0] == 'r');
-        if (r < 0 && m[0] == 'i')
-            jx_fail(c, line, "substring not found");
-        return jv_int(r);
-    }
-    if (!strcmp(m, "count")) {
-        if (!a0->u.s.n)
-            return jv_int((int64_t)ju_len(self.u.s.p, self.u.s.n) + 1);
-        int64_t k = 0;
-        const char *p = self.u.s.p, *end = p + self.u.s.n;
-        const char *h;
-        while ((h = memmem(p, (size_t)(end - p), a0->u.s.p, a0->u.s.n)) != NULL) {
-            k++;
-            p = h + a0->u.s.n;
-        }
-        return jv_int(k);
-    }
-    if (!strcmp(m, "removeprefix") || !strcmp(m, "removesuffix")) {
-        int end = m[6] == 's';
-        if (!affix(self, *a0, end))
-            return self;
-        return jv_strb(self.u.s.p + (end ? 0 : a0->u.s.n), self.u.s.n - a0->u.s.n);
-    }
-    jx_fail(c, line, "the method '%s' is not supported", m);
 }

@@ -405,6 +405,8 @@ static struct jv arith(struct jctx *c, int line, int op, struct jv a, struct jv 
     if (op == '*' && (b.k == JV_STR || b.k == JV_LIST) && (a.k == JV_INT || a.k == JV_BOOL))
         return repeat(c, line, b, as_i(a));
     if (op == '%' && a.k == JV_STR) {
+        if (b.k == JV_LIST && b.tuple) /* 'a %s %s' % (x, y) */
+            return jx_filter(c, line, "format", a, b.u.l->v, NULL, b.u.l->n);
         struct jv args[1] = {b};
         return jx_filter(c, line, "format", a, args, NULL, 1);
     }

@@ -261,6 +261,22 @@ struct jv jx_filter(struct jctx *c, int line, const char *name, struct jv in, st
 int jx_test(struct jctx *c, int line, const char *name, struct jv in, struct jv *args, size_t n);
 struct jv jx_method(struct jctx *c, int line, struct jfunc *fn, struct jv *args, const char **names,
                     size_t n);
+struct jv *jx_arg(struct jv *args, const char **names, size_t n, size_t pos, const char *name);
+
+/* jinja_str.c: Python's methods, and string operations filters share with them */
+struct jv jx_method(struct jctx *c, int line, struct jfunc *fn, struct jv *args, const char **names,
+                    size_t n);
 int jx_has_method(struct jv self, const char *name);
+/* mode: 'u' upper, 'l' lower, 'c' capitalize, 't' str.title(), 'j' jinja's |title */
+struct jv jx_case(struct jctx *c, struct jv s, int mode);
+int jx_is_space(char ch);
+struct jv jx_strip(struct jv s, struct jv *chars, int left, int right);
+struct jv jx_replace(struct jctx *c, struct jv s, struct jv old, struct jv new, int64_t count);
+struct jv jx_split(struct jctx *c, int line, struct jv s, struct jv *sep, int64_t maxsplit,
+                   int from_right);
+int jx_affix(struct jv s, struct jv x, int end);
+/* str.format (percent 0) and the % operator (percent 1) */
+struct jv jx_format(struct jctx *c, int line, struct jv fmt, struct jv *args, const char **names,
+                    size_t n, int percent);
 
 #endif
