@@ -79,7 +79,8 @@ static int render_with(const char *tmpl, const struct chat_input *in, json_t *me
     json_t *v;
     json_object_foreach(in->kwargs, k, v)
     {
-        if (strcmp(k, "messages") && strcmp(k, "tools") && strcmp(k, "add_generation_prompt"))
+        if (strcmp(k, "messages") != 0 && strcmp(k, "tools") != 0 &&
+            strcmp(k, "add_generation_prompt") != 0)
             json_object_set(vars, k, v);
     }
     int rc = jinja_render(tmpl, strlen(tmpl), vars, NULL, out, e);

@@ -415,7 +415,7 @@ struct jv jx_filter(struct jctx *c, int line, const char *name, struct jv in, st
             }
             return out;
         }
-        if (!n || args[0].k != JV_STR)
+        if (!n || !args || args[0].k != JV_STR)
             jx_fail(c, line, "map needs a filter name or attribute=");
         const char *f = jx_strndup(c, args[0].u.s.p, args[0].u.s.n);
         if (!jx_filter_known(f))

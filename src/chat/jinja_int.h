@@ -196,10 +196,10 @@ struct jctx {
 };
 
 /* Fails the render: formats the message with the line and unwinds. */
-_Noreturn void jx_fail(struct jctx *c, int line, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-_Noreturn void jx_fail_code(struct jctx *c, int code, int line, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+void jx_fail(struct jctx *c, int line, const char *fmt, ...)
+    __attribute__((noreturn, format(printf, 3, 4)));
+void jx_fail_code(struct jctx *c, int code, int line, const char *fmt, ...)
+    __attribute__((noreturn, format(printf, 4, 5)));
 void *jx_alloc(struct jctx *c, size_t n);
 char *jx_strndup(struct jctx *c, const char *s, size_t n);
 

@@ -5,6 +5,7 @@
 
 #include "base/util.h"
 
+#include <stdio.h>
 #include <string.h>
 
 struct vec {
@@ -18,13 +19,13 @@ static void vpush(struct jctx *c, struct vec *v, struct jnode *kid, const char *
 {
     if (v->n == v->cap) {
         size_t cap = v->cap ? v->cap * 2 : 4;
-        struct jnode **k = jx_alloc(c, cap * sizeof *k);
-        const char **nm = jx_alloc(c, cap * sizeof *nm);
-        int *ops = jx_alloc(c, cap * sizeof *ops);
+        struct jnode **k = jx_alloc(c, cap * sizeof(struct jnode *));
+        const char **nm = jx_alloc(c, cap * sizeof(const char *));
+        int *ops = jx_alloc(c, cap * sizeof(int));
         if (v->n) {
-            memcpy(k, v->kids, v->n * sizeof *k);
-            memcpy(nm, v->names, v->n * sizeof *nm);
-            memcpy(ops, v->ops, v->n * sizeof *ops);
+            memcpy(k, v->kids, v->n * sizeof(struct jnode *));
+            memcpy(nm, v->names, v->n * sizeof(const char *));
+            memcpy(ops, v->ops, v->n * sizeof(int));
         }
         v->kids = k;
         v->names = nm;
@@ -345,11 +346,9 @@ static const char *dotted_name(struct jctx *c)
     while (is_op(cur(c), ".")) {
         advance(c);
         const char *more = expect_ident(c);
-        size_t a = strlen(nm), b = strlen(more);
-        char *s = jx_alloc(c, a + b + 2);
-        memcpy(s, nm, a);
-        s[a] = '.';
-        memcpy(s + a + 1, more, b + 1);
+        size_t len = strlen(nm) + strlen(more) + 2;
+        char *s = jx_alloc(c, len);
+        snprintf(s, len, "%s.%s", nm, more);
         nm = s;
     }
     return nm;
@@ -419,7 +418,7 @@ static struct jnode *parse_unary(struct jctx *c, int with_filter)
     if (is_op(t, "-") || is_op(t, "+")) {
         advance(c);
         n = node(c, JN_UNARY, t->line);
-        n->op = t->op[0];
+        n->op = (unsigned char)t->op[0];
         n->a = parse_unary(c, 0);
     } else {
         n = parse_primary(c);

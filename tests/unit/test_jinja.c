@@ -232,11 +232,17 @@ static void test_caps(void)
                &lim, ERR_TOO_LARGE, "bytes of memory");
     /* a deep parse without the cap would overflow the stack */
     char *deep = malloc(400010);
-    memcpy(deep, "{{ ", 3);
-    memset(deep + 3, '[', 200000);
-    deep[200003] = '1';
-    memset(deep + 200004, ']', 200000);
-    strcpy(deep + 400004, " }}");
+    size_t k = 0;
+    deep[k++] = '{';
+    deep[k++] = '{';
+    for (int i = 0; i < 200000; i++)
+        deep[k++] = '[';
+    deep[k++] = '1';
+    for (int i = 0; i < 200000; i++)
+        deep[k++] = ']';
+    deep[k++] = '}';
+    deep[k++] = '}';
+    deep[k] = '\0';
     expect_cap(deep, NULL, ERR_TOO_LARGE, "nests too deeply");
     free(deep);
     /* range() is capped the way jinja2's sandbox caps it */
