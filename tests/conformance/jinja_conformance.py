@@ -328,11 +328,17 @@ def main():
         label = "known mismatch" if name in known else "MISMATCH"
         print("  %s: %s [%s]" % (label, name, case_name))
         if name not in known or os.environ.get("VERBOSE"):
-            if kind == "ok":
-                print("    jinja2: %r" % text[:600])
+            if kind == "ok" and g["ok"]:
+                # from a little before the first byte that differs
+                at = next((i for i, (x, y) in enumerate(zip(text, g["out"])) if x != y),
+                          min(len(text), len(g["out"])))
+                start = max(0, at - 100)
+                print("    first difference at character %d" % at)
+                print("    jinja2: %r" % text[start:at + 300])
+                print("    hearth: %r" % g["out"][start:at + 300])
             else:
-                print("    jinja2 raised: %s" % text[:300])
-            print("    hearth: %r" % (g["out"][:600] if g["ok"] else "error: " + g["error"]))
+                print("    jinja2: %r" % (text[:600] if kind == "ok" else "raised " + text[:300]))
+                print("    hearth: %r" % (g["out"][:600] if g["ok"] else "error: " + g["error"]))
         if name not in known:
             failed += 1
     return 1 if failed else 0
