@@ -48,15 +48,28 @@ static const char *builtin_for_arch(const char *arch)
     static const struct {
         const char *arch, *tmpl;
     } table[] = {
-        {"gemma", "gemma"},         {"gemma2", "gemma"},
-        {"gemma3", "gemma"},        {"phi3", "phi3"},
-        {"command-r", "command-r"}, {"cohere2", "command-r"},
-        {"chatglm", "chatglm4"},    {"exaone", "exaone3"},
-        {"granite", "granite"},     {"rwkv6", "rwkv-world"},
-        {"rwkv7", "rwkv-world"},    {"minicpm", "minicpm"},
-        {"deepseek2", "deepseek3"}, {"bailingmoe", "bailing"},
-        {"openai-moe", "gpt-oss"},  {"hunyuan-moe", "hunyuan-moe"},
+        {"gemma", "gemma"},
+        {"gemma2", "gemma"},
+        {"gemma3", "gemma"},
+        {"gemma3n", "gemma"},
+        {"phi3", "phi3"},
+        {"command-r", "command-r"},
+        {"cohere2", "command-r"},
+        {"chatglm", "chatglm4"},
+        {"exaone", "exaone3"},
+        {"exaone4", "exaone4"},
+        {"granite", "granite"},
+        {"rwkv6", "rwkv-world"},
+        {"rwkv7", "rwkv-world"},
+        {"minicpm", "minicpm"},
+        {"bailingmoe", "bailing"},
+        {"gpt-oss", "gpt-oss"},
+        {"hunyuan-moe", "hunyuan-moe"},
+        {"hunyuan-dense", "hunyuan-dense"},
         {"seed_oss", "seed_oss"},
+        {"llama4", "llama4"},
+        {"smollm3", "chatml"},
+        {"pangu-embedded", "pangu-embedded"},
     };
     for (size_t i = 0; arch && i < ARRAY_LEN(table); i++)
         if (!strcmp(arch, table[i].arch))

@@ -3,7 +3,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startServer, post, assertHealthy, MODELS, MKMODEL, LLAMA_DATA } from './helpers.mjs';
@@ -32,6 +32,14 @@ before(async () => {
 {%- endif -%}{{ m.content }}{%- endfor -%}`);
   mk('spins', '{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}');
   mk('broken', 'line one\n{% if messages %}never closed');
+  // stories260K claiming to be a gemma (same-length architecture string): no template, but an
+  // architecture with one chat format in llama.cpp. /apply-template only reads its metadata.
+  const g = readFileSync(join(MODELS, 'stories260K.gguf'));
+  const key = Buffer.from('general.architecture');
+  const at = g.indexOf(key) + key.length + 4 + 8; // the type (u32) and the length (u64)
+  assert.equal(g.toString('latin1', at, at + 5), 'llama');
+  g.write('gemma', at, 'latin1');
+  writeFileSync(join(dir, 'gemmaish.gguf'), g);
   srv = await startServer({ modelsDir: dir });
 });
 
@@ -65,6 +73,12 @@ test('a model without a template: the plain format, and a warning in the respons
   const o = await post(srv.url, '/v1/chat/completions', { model: 'stories260K', messages: user, max_tokens: 2 });
   assert.equal(o.status, 200, o.text);
   assert.ok(o.body.warnings.some((w) => /plain 'Role: text' format/.test(w)), JSON.stringify(o.body));
+});
+
+test('no template but an architecture with one format: llama.cpp\'s built-in', async () => {
+  const r = await post(srv.url, '/apply-template', { model: 'gemmaish', messages: [{ role: 'user', content: 'hi' }] });
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.body.prompt, '<start_of_turn>user\nhi<end_of_turn>\n<start_of_turn>model\n');
 });
 
 test('template failures are 400s naming the line, and the server stays up', async () => {
