@@ -217,9 +217,58 @@ static struct jv to_int(struct jctx *c, struct jv v, struct jv dflt)
     }
 }
 
+/* The keyword arguments each filter takes (Python's signatures); others are a TypeError. */
+static const struct {
+    const char *filter, *kwargs;
+} filter_kwargs[] = {
+    {"tojson", " ensure_ascii indent separators sort_keys "},
+    {"default", " default_value boolean "},
+    {"d", " default_value boolean "},
+    {"trim", " chars "},
+    {"replace", " old new count "},
+    {"join", " d attribute "},
+    {"dictsort", " case_sensitive by reverse "},
+    {"sort", " reverse case_sensitive attribute "},
+    {"unique", " case_sensitive attribute "},
+    {"min", " case_sensitive attribute "},
+    {"max", " case_sensitive attribute "},
+    {"int", " default base "},
+    {"float", " default "},
+    {"round", " precision method "},
+    {"sum", " attribute start "},
+    {"indent", " width first blank "},
+    {"length", " "},
+    {"count", " "},
+    {"string", " "},
+    {"upper", " "},
+    {"lower", " "},
+    {"first", " "},
+    {"last", " "},
+    {"list", " "},
+    {"items", " "},
+};
+
+static void check_kwargs(struct jctx *c, int line, const char *name, const char **names, size_t n)
+{
+    for (size_t k = 0; k < ARRAY_LEN(filter_kwargs); k++) {
+        if (strcmp(filter_kwargs[k].filter, name) != 0)
+            continue;
+        for (size_t i = 0; names && i < n; i++) {
+            char key[80];
+            if (!names[i])
+                continue;
+            snprintf(key, sizeof key, " %s ", names[i]);
+            if (!strstr(filter_kwargs[k].kwargs, key))
+                jx_fail(c, line, "%s() got an unexpected keyword argument '%s'", name, names[i]);
+        }
+        return;
+    }
+}
+
 struct jv jx_filter(struct jctx *c, int line, const char *name, struct jv in, struct jv *args,
                     const char **names, size_t n)
 {
+    check_kwargs(c, line, name, names, n);
     if (!strcmp(name, "tojson")) {
         struct jv *ind = jx_arg(args, names, n, 1, "indent");
         struct jv *seps = jx_arg(args, names, n, 2, "separators");
@@ -231,7 +280,11 @@ struct jv jx_filter(struct jctx *c, int line, const char *name, struct jv in, st
             seps->u.l->v[1].k == JV_STR) {
             item_sep = jx_strndup(c, seps->u.l->v[0].u.s.p, seps->u.l->v[0].u.s.n);
             key_sep = jx_strndup(c, seps->u.l->v[1].u.s.p, seps->u.l->v[1].u.s.n);
+        } else if (seps && seps->k != JV_NONE) {
+            jx_fail(c, line, "tojson: separators must be a pair of strings");
         }
+        if (ind && ind->k != JV_INT && ind->k != JV_NONE)
+            jx_fail(c, line, "tojson: indent must be an integer");
         struct jsb b;
         jx_buf(c, &b);
         c->json_ascii = arg_bool(args, names, n, 0, "ensure_ascii");
@@ -334,6 +387,7 @@ struct jv jx_filter(struct jctx *c, int line, const char *name, struct jv in, st
     }
     if (!strcmp(name, "items")) {
         struct jv out = jv_list(c, 0);
+        out.gen = 1; /* jinja2's items is a generator: true even when empty */
         if (in.k == JV_UNDEF)
             return out;
         if (in.k != JV_DICT && in.k != JV_NS)

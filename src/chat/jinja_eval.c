@@ -115,6 +115,13 @@ struct jv jx_getattr(struct jctx *c, int line, struct jv obj, struct jv key, int
             return jv_strb(obj.u.s.p + a, b - a);
         }
         break;
+    case JV_FUNC:
+        /* jinja2 hands back an undefined that raises for d.update, list.append... */
+        if ((obj.u.fn->self.k == JV_DICT || obj.u.fn->self.k == JV_LIST) &&
+            jx_method_unsafe(obj.u.fn->name))
+            jx_fail(c, line, "access to attribute '%s' of '%s' object is unsafe.", obj.u.fn->name,
+                    jv_type_name(obj.u.fn->self));
+        break;
     case JV_LOOP: {
         struct jloop *l = obj.u.loop;
         size_t n = l->items->n;
@@ -580,6 +587,7 @@ static struct jv call_macro(struct jctx *c, int line, struct jmacro *m, struct j
                             const char **names, size_t n, struct jv caller)
 {
     const struct jnode *def = m->node;
+    const char *mname = def->kind == JN_MACRO ? def->val.u.s.p : "caller";
     if (c->depth >= c->lim.max_depth)
         jx_fail_code(c, ERR_TOO_LARGE, line, "macro calls nest deeper than %d", c->lim.max_depth);
     struct jframe *saved = c->frame;
@@ -596,18 +604,30 @@ static struct jv call_macro(struct jctx *c, int line, struct jmacro *m, struct j
             if (k < def->n) {
                 bind(c, f, def->names[k], args[i]);
                 set[k] = 1;
-            } else if (!strcmp(names[i], "caller")) {
+            } else if (!strcmp(names[i], "caller") && (def->op & JM_CALLER)) {
                 caller = args[i];
-            } else {
+            } else if (def->op & JM_KWARGS) {
                 jd_set(c, kwargs.u.d, jv_strz(names[i]), args[i]);
+            } else if (!strcmp(names[i], "caller")) {
+                jx_fail(c, line,
+                        "macro '%s' was invoked with two values for the special caller "
+                        "argument",
+                        mname);
+            } else {
+                jx_fail(c, line, "macro '%s' takes no keyword argument '%s'", mname, names[i]);
             }
         } else if (pos < def->n) {
             bind(c, f, def->names[pos], args[i]);
             set[pos++] = 1;
-        } else {
+        } else if (def->op & JM_VARARGS) {
             jl_push(c, varargs.u.l, args[i]);
+        } else {
+            jx_fail(c, line, "macro '%s' takes not more than %zu argument(s)", mname, def->n);
         }
     }
+    if (caller.k != JV_UNDEF && !(def->op & JM_CALLER))
+        jx_fail(c, line, "macro '%s' was invoked with two values for the special caller argument",
+                mname);
     c->frame = f;
     for (size_t k = 0; k < def->n; k++)
         if (!set[k])

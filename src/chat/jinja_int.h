@@ -78,8 +78,8 @@ enum jn_kind {
     JN_FOR,   /* a: target (NAME or TUPLE), b: iterable, c: body, d: else body, e: filter */
     JN_SET,   /* a: target (NAME, TUPLE or ATTR), b: value */
     JN_SETB,  /* a: target, c: body, e: filter node (input NULL) or NULL */
-    JN_MACRO, /* val: name, names/kids: parameters and defaults, c: body */
-    JN_CALLB, /* a: the call, names/kids: caller parameters, c: body */
+    JN_MACRO, /* val: name, names/kids: parameters and defaults, c: body, op: JM_* */
+    JN_CALLB, /* a: the call, names/kids: caller parameters, c: body, op: JM_* */
     JN_FILTB, /* e: filter chain (innermost input NULL), c: body */
     JN_BREAK,
     JN_CONTINUE,
@@ -102,6 +102,10 @@ enum jn_kind {
     JN_OR,      /* a, b */
     JN_COND,    /* a: value, b: condition, c: else value (or NULL) */
 };
+
+/* What a macro's body refers to (JN_MACRO.op): only then does it take a caller, extra positional
+ * arguments (varargs) or extra keyword arguments (kwargs), as in jinja2. */
+enum { JM_CALLER = 1, JM_VARARGS = 2, JM_KWARGS = 4 };
 
 /* Comparison operators in JN_COMPARE.ops */
 enum { JC_EQ = 1, JC_NE, JC_LT, JC_LE, JC_GT, JC_GE, JC_IN, JC_NOTIN };
@@ -267,6 +271,7 @@ struct jv *jx_arg(struct jv *args, const char **names, size_t n, size_t pos, con
 struct jv jx_method(struct jctx *c, int line, struct jfunc *fn, struct jv *args, const char **names,
                     size_t n);
 int jx_has_method(struct jv self, const char *name);
+int jx_method_unsafe(const char *name); /* a method jinja2's sandbox refuses (list.append...) */
 /* mode: 'u' upper, 'l' lower, 'c' capitalize, 't' str.title(), 'j' jinja's |title */
 struct jv jx_case(struct jctx *c, struct jv s, int mode);
 int jx_is_space(char ch);

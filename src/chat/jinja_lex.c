@@ -43,32 +43,23 @@ static struct jtok *emit(struct lexer *L, enum jt_kind k, size_t at)
 
 static int is_ws(char ch)
 {
-    return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r' || ch == '\v' || ch == '\f';
+    /* Python's \s on ASCII */
+    return ch == ' ' || (ch >= '\t' && ch <= '\r') || (ch >= 0x1c && ch <= 0x1f);
 }
 
-/* Python's str.splitlines() then "\n".join(): every line break becomes \n and one trailing
- * newline goes, as jinja2 does to a template before lexing. */
+/* jinja2 splits the source on \r\n, \r and \n and joins it with \n, then drops one trailing
+ * newline (keep_trailing_newline is off). */
 static char *normalize(struct jctx *c, const char *src, size_t len, size_t *out_n)
 {
     char *o = jx_alloc(c, len + 1);
     size_t j = 0;
     for (size_t i = 0; i < len; i++) {
-        unsigned char ch = (unsigned char)src[i];
-        if (ch == '\r') {
+        if (src[i] == '\r') {
             if (i + 1 < len && src[i + 1] == '\n')
                 i++;
             o[j++] = '\n';
-        } else if (ch == '\v' || ch == '\f' || ch == 0x1c || ch == 0x1d || ch == 0x1e) {
-            o[j++] = '\n';
-        } else if (ch == 0xc2 && i + 1 < len && (unsigned char)src[i + 1] == 0x85) {
-            o[j++] = '\n';
-            i++;
-        } else if (ch == 0xe2 && i + 2 < len && (unsigned char)src[i + 1] == 0x80 &&
-                   ((unsigned char)src[i + 2] == 0xa8 || (unsigned char)src[i + 2] == 0xa9)) {
-            o[j++] = '\n';
-            i += 2;
         } else {
-            o[j++] = (char)ch;
+            o[j++] = src[i];
         }
     }
     if (j > 0 && o[j - 1] == '\n')
@@ -372,8 +363,11 @@ void jx_lex(struct jctx *c, const char *src, size_t len)
             size_t e = body;
             while (e + 1 < L.n && !(L.s[e] == '#' && L.s[e + 1] == '}'))
                 e++;
-            if (e + 1 >= L.n)
+            if (e + 1 >= L.n) {
+                if (body >= L.n) /* jinja2 stops quietly at a {# that ends the template */
+                    break;
                 jx_fail(c, line_of(&L, q), "missing end of comment tag");
+            }
             int minus = e > body && L.s[e - 1] == '-';
             int plus = e > body && L.s[e - 1] == '+';
             r = after_end(&L, e + 2, minus, plus, 1);
@@ -409,8 +403,11 @@ void jx_lex(struct jctx *c, const char *src, size_t len)
                 close = after_end(&L, k + (m2 || p2 ? 3 : 2), m2, p2, 1);
                 break;
             }
-            if (!close)
+            if (!close) {
+                if (r >= L.n) /* a {% raw %} that ends the template: nothing follows */
+                    break;
                 jx_fail(c, line_of(&L, q), "missing end of raw directive");
+            }
             r = close;
         } else {
             emit(&L, kind == '{' ? JT_VAR_BEGIN : JT_BLOCK_BEGIN, q);

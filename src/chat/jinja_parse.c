@@ -150,6 +150,9 @@ static void parse_args(struct jctx *c, struct vec *v)
             advance(c);
             vpush(c, v, parse_expression(c, 1), t->s, 0);
         } else {
+            for (size_t i = 0; i < v->n; i++)
+                if (v->names[i])
+                    jx_fail(c, t->line, "invalid syntax for function call expression");
             vpush(c, v, parse_expression(c, 1), NULL, 0);
         }
     }
@@ -628,6 +631,27 @@ static struct jnode *parse_target(struct jctx *c, int allow_attr)
     return n;
 }
 
+/* Which of caller, varargs and kwargs a macro body names (JM_*). */
+static int refs(const struct jnode *n, int depth)
+{
+    if (!n || depth > 10000)
+        return 0;
+    int r = 0;
+    if (n->kind == JN_NAME) {
+        if (!strcmp(n->val.u.s.p, "caller"))
+            r |= JM_CALLER;
+        else if (!strcmp(n->val.u.s.p, "varargs"))
+            r |= JM_VARARGS;
+        else if (!strcmp(n->val.u.s.p, "kwargs"))
+            r |= JM_KWARGS;
+    }
+    r |= refs(n->a, depth + 1) | refs(n->b, depth + 1) | refs(n->c, depth + 1) |
+         refs(n->d, depth + 1) | refs(n->e, depth + 1);
+    for (size_t i = 0; i < n->n; i++)
+        r |= refs(n->kids[i], depth + 1);
+    return r;
+}
+
 static void parse_params(struct jctx *c, struct jnode *n)
 {
     struct vec v = {0};
@@ -666,7 +690,7 @@ static struct jnode *parse_if(struct jctx *c, int line)
     static const char *const ends[] = {"elif", "else", "endif", NULL};
     struct jnode *n = node(c, JN_IF, line);
     c->soft++;
-    n->a = parse_tuple(c, 1, 0);
+    n->a = parse_tuple(c, 0, 0); /* jinja2: no `x if y` in an if's test */
     end_block(c);
     const char *which;
     n->b = parse_body(c, ends, &which);
@@ -755,6 +779,7 @@ static struct jnode *parse_statement(struct jctx *c)
         parse_params(c, n);
         end_block(c);
         n->c = parse_body(c, ends, &which);
+        n->op = refs(n->c, 0);
         close_tag(c);
         return n;
     } else if (!strcmp(k, "call")) {
@@ -767,6 +792,7 @@ static struct jnode *parse_statement(struct jctx *c)
             jx_fail(c, line, "expected a call after {%% call %%}");
         end_block(c);
         n->c = parse_body(c, ends, &which);
+        n->op = refs(n->c, 0);
         close_tag(c);
         return n;
     } else if (!strcmp(k, "filter")) {

@@ -395,6 +395,11 @@ static const char *const unsafe_methods[] = {"append",     "clear",   "extend", 
                                              "pop",        "popitem", "remove", "reverse",
                                              "setdefault", "sort",    "update", NULL};
 
+int jx_method_unsafe(const char *name)
+{
+    return in_list(unsafe_methods, name);
+}
+
 int jx_has_method(struct jv self, const char *name)
 {
     switch (self.k) {
@@ -436,8 +441,11 @@ struct jv jx_method(struct jctx *c, int line, struct jfunc *fn, struct jv *args,
             struct jv *v = jd_get(self.u.d, args[0]);
             return v ? *v : n > 1 ? args[1] : jv_none();
         }
-        if (!strcmp(m, "items"))
-            return jx_filter(c, line, "items", self, NULL, NULL, 0);
+        if (!strcmp(m, "items")) {
+            struct jv r = jx_filter(c, line, "items", self, NULL, NULL, 0);
+            r.gen = 0; /* dict.items() is a view: it has a length and is false when empty */
+            return r;
+        }
         if (!strcmp(m, "copy")) {
             struct jv d = jv_dict(c);
             for (size_t i = 0; i < self.u.d->n; i++)

@@ -56,6 +56,7 @@ CASES = [
  ("a\n  {% if t %}\n    yes\n  {% endif %}\nb\n{# c #}\nc  {%- if t -%}  d  {%- endif %}\n{{- ' e ' -}}\n f{% raw %}{{ x }}{% endraw %}\n", V),
  ("  {%+ if t %}x{% endif %}\n{% if t +%}\ny{% endif %}", V),
  ("{{ range(3)|list }}|{{ range(1, 7, 2)|list }}|{{ range(5, 0, -2)|list }}|{{ dict(a=1, b=2) }}|{{ namespace(a=1).a }}", V),
+ ("{% if nope|items %}generator{% endif %}|{% if {}.items() %}view{% endif %}|a\x0bb\x0c{#", V),
  ("{{ 1 < 2 < 3 }}{{ 1 < 2 > 3 }}{{ 1 == 1.0 }}{{ 'a' < 'b' }}{{ [1, 2] == [1, 2] }}{{ d == {'b': 1, 'a': [1, 2], 'c': none} }}{{ true == 1 }}", V),
  ("{{ \"a\" 'b' }}|{{ 'it\\'s' }}|{{ \"\\x41\\u00e9\\n\" }}|{{ 1_000 }}|{{ 1.5e3 }}", V),
 ]
@@ -75,6 +76,14 @@ ERRORS = [
  ("{% break %}", V, "outside a loop"),
  ("{{ 'a' ", V, "unexpected end of template"),
  ("{% set a, b = [1] %}", V, "not enough values to unpack"),
+ ("{% macro m(a) %}{{ a }}{% endmacro %}{{ m(1, 2) }}", V, "macro 'm' takes not more than 1 argument(s)"),
+ ("{% macro m(a) %}{{ a }}{% endmacro %}{{ m(1, b=2) }}", V, "macro 'm' takes no keyword argument 'b'"),
+ ("{% macro m() %}x{% endmacro %}{% call m() %}y{% endcall %}", V, "special caller argument"),
+ ("{{ 'a'|replace(old='a', new='b', x=1) }}", V, "unexpected keyword argument 'x'"),
+ ("{{ range(a=1, 2) }}", V, "invalid syntax for function call expression"),
+ ("{% if 1 if t %}x{% endif %}", V, "expected"),
+ ("{{ d.update.x }}", V, "is unsafe"),
+ ("{{ d|tojson(separators=',') }}", V, "separators"),
 ]
 
 

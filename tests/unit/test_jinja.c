@@ -121,6 +121,8 @@ static const struct {
     {"{{ range(3)|list }}|{{ range(1, 7, 2)|list }}|{{ range(5, 0, -2)|list }}|{{ dict(a=1, b=2) "
      "}}|{{ namespace(a=1).a }}",
      "[0, 1, 2]|[1, 3, 5]|[5, 3, 1]|{'a': 1, 'b': 2}|1"},
+    {"{% if nope|items %}generator{% endif %}|{% if {}.items() %}view{% endif %}|a\013b\014{#",
+     "generator||a\013b\014"},
     {"{{ 1 < 2 < 3 }}{{ 1 < 2 > 3 }}{{ 1 == 1.0 }}{{ 'a' < 'b' }}{{ [1, 2] == [1, 2] }}{{ d == "
      "{'b': 1, 'a': [1, 2], 'c': none} }}{{ true == 1 }}",
      "TrueFalseTrueTrueTrueTrueTrue"},
@@ -146,6 +148,16 @@ static const struct {
     {"{% break %}", "outside a loop"},
     {"{{ 'a' ", "unexpected end of template"},
     {"{% set a, b = [1] %}", "not enough values to unpack"},
+    {"{% macro m(a) %}{{ a }}{% endmacro %}{{ m(1, 2) }}",
+     "macro 'm' takes not more than 1 argument(s)"},
+    {"{% macro m(a) %}{{ a }}{% endmacro %}{{ m(1, b=2) }}",
+     "macro 'm' takes no keyword argument 'b'"},
+    {"{% macro m() %}x{% endmacro %}{% call m() %}y{% endcall %}", "special caller argument"},
+    {"{{ 'a'|replace(old='a', new='b', x=1) }}", "unexpected keyword argument 'x'"},
+    {"{{ range(a=1, 2) }}", "invalid syntax for function call expression"},
+    {"{% if 1 if t %}x{% endif %}", "expected"},
+    {"{{ d.update.x }}", "is unsafe"},
+    {"{{ d|tojson(separators=',') }}", "separators"},
 };
 
 static char *render(const char *tmpl, json_t *vars, const struct jinja_limits *lim, struct err *e)
