@@ -88,23 +88,45 @@ static int render_with(const char *tmpl, const struct chat_input *in, json_t *me
     return rc;
 }
 
+/* The messages with every null content made "" (as llama.cpp does for templates that take tool
+ * calls), or NULL when none is null. */
+static json_t *nonnull_content(json_t *messages)
+{
+    size_t i;
+    json_t *m;
+    int any = 0;
+    json_array_foreach(messages, i, m)
+    {
+        any |= json_is_null(json_object_get(m, "content"));
+    }
+    if (!any)
+        return NULL;
+    json_t *copy = json_deep_copy(messages);
+    json_array_foreach(copy, i, m)
+    {
+        if (json_is_null(json_object_get(m, "content")))
+            json_object_set_new(m, "content", json_string(""));
+    }
+    return copy;
+}
+
 int chat_render(const char *tmpl, const struct chat_input *in, char **out, struct err *e)
 {
     *out = NULL;
     if (!tmpl || !*tmpl)
         return err_set(e, ERR_BAD_REQUEST, "the model has no chat template");
     struct err je = {0};
-    int rc = render_with(tmpl, in, in->messages, out, &je);
-    if (!rc) {
+    json_t *args = first_object_arguments(in->messages);
+    if (render_with(tmpl, in, in->messages, out, &je) == 0) {
         /* Arguments are objects (what most templates want: `arguments | tojson`, `.items()`).
          * A template that prints them as they come wants OpenAI's JSON string: its output then
          * holds Python's repr of the object, and the string reads right instead. */
-        json_t *args = first_object_arguments(in->messages);
         char *repr = args ? render_value("{{ x }}", args) : NULL;
         if (repr && strstr(*out, repr)) {
             json_t *msgs = string_arguments(in->messages);
             char *again = NULL;
-            if (render_with(tmpl, in, msgs, &again, &je) == 0) {
+            struct err e2 = {0};
+            if (render_with(tmpl, in, msgs, &again, &e2) == 0) {
                 free(*out);
                 *out = again;
             }
@@ -113,8 +135,27 @@ int chat_render(const char *tmpl, const struct chat_input *in, char **out, struc
         free(repr);
         return 0;
     }
+    /* The template failed on the canonical shape. Some templates fail on what OpenAI allows
+     * and transformers passes through: a null content beside tool calls (`'x' in content`,
+     * `content + ...`), or object arguments where they concatenate a string. Try those inputs
+     * in that order, as llama.cpp's workarounds do; the first that renders wins, and when none
+     * does the template's own first error is the answer. */
+    json_t *nn = nonnull_content(in->messages);
+    json_t *sa = args ? string_arguments(in->messages) : NULL;
+    json_t *both = nn && sa ? string_arguments(nn) : NULL;
+    json_t *tries[] = {nn, sa, both};
+    int rc = -1;
+    for (size_t k = 0; k < ARRAY_LEN(tries) && rc != 0; k++) {
+        struct err e2 = {0};
+        if (tries[k])
+            rc = render_with(tmpl, in, tries[k], out, &e2);
+    }
+    json_decref(nn);
+    json_decref(sa);
+    json_decref(both);
+    if (rc == 0)
+        return 0;
     /* A template past a cap is as much the request's problem as one that raises: 400. */
-    (void)rc;
     return err_set(e, ERR_BAD_REQUEST, "chat template: %s", je.msg);
 }
 

@@ -303,6 +303,15 @@ static void test_chat_render(void)
                       &in, &out, &e) == 0);
     CHECK_STR(out, "a=1;b=é;");
     free(out);
+    /* A template that fails on a null content or on object arguments gets "" and JSON text. */
+    CHECK(chat_render("{% for m in messages %}{{ m.content + '|' }}{% endfor %}", &in, &out, &e) ==
+          0);
+    CHECK_STR(out, "hi||");
+    free(out);
+    CHECK(chat_render("{{ '<f>' + messages[1].tool_calls[0].function.arguments }}", &in, &out,
+                      &e) == 0);
+    CHECK_STR(out, "<f>{\"a\": 1, \"b\": \"é\"}");
+    free(out);
     CHECK(chat_render("{{ raise_exception('no tools here') }}", &in, &out, &e) == ERR_BAD_REQUEST);
     CHECK(strstr(e.msg, "chat template: template line 1: no tools here") != NULL);
     CHECK(out == NULL);
