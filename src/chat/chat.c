@@ -110,11 +110,27 @@ static json_t *nonnull_content(json_t *messages)
     return copy;
 }
 
+/* Whether tmpl is the name of one of llama.cpp's built-in formats ("chatml", "llama3"...), which
+ * llama-server's --chat-template (and so a preset's chat-template) accepts in place of Jinja. */
+static int is_builtin_name(const char *tmpl)
+{
+    if (strchr(tmpl, '{') || strlen(tmpl) > 64)
+        return 0;
+    const char *names[128];
+    int32_t n = llama_chat_builtin_templates(names, ARRAY_LEN(names));
+    for (int32_t i = 0; i < n && i < (int32_t)ARRAY_LEN(names); i++)
+        if (!strcmp(names[i], tmpl))
+            return 1;
+    return 0;
+}
+
 int chat_render(const char *tmpl, const struct chat_input *in, char **out, struct err *e)
 {
     *out = NULL;
     if (!tmpl || !*tmpl)
         return err_set(e, ERR_BAD_REQUEST, "the model has no chat template");
+    if (is_builtin_name(tmpl))
+        return chat_render_builtin(tmpl, in, out, e);
     struct err je = {0};
     json_t *args = first_object_arguments(in->messages);
     if (render_with(tmpl, in, in->messages, out, &je) == 0) {

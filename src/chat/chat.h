@@ -42,6 +42,8 @@ struct chat_input {
  * add_generation_prompt, bos_token, eos_token, and every key of in->kwargs. Tool-call arguments
  * reach the template as objects; a template that prints them as they come (it expects OpenAI's
  * JSON string, and would print Python's repr of the object) gets them as JSON text instead.
+ * tmpl may also be the name of one of llama.cpp's built-in formats ("chatml", "llama3"...), as
+ * llama-server's --chat-template accepts: that renders through chat_render_builtin.
  * Returns 0 and a malloc'd string in *out, or ERR_BAD_REQUEST with the message and template
  * line of a template that fails, raises or runs past one of the engine's caps. */
 int chat_render(const char *tmpl, const struct chat_input *in, char **out, struct err *e);

@@ -324,6 +324,10 @@ static void test_chat_render(void)
     CHECK_STR(out, "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n<|im_end|>\n");
     free(out);
     CHECK(chat_render_builtin("{{ .Prompt }}", &in, &out, &e) == ERR_BAD_REQUEST);
+    /* a built-in format's name, as llama-server's --chat-template takes it */
+    CHECK(chat_render("chatml", &in, &out, &e) == 0);
+    CHECK_STR(out, "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n<|im_end|>\n");
+    free(out);
     json_decref(msgs);
     json_decref(tools);
     json_decref(kw);
