@@ -58,6 +58,9 @@ struct native_req {
     char *model_system;   /* the default system prompt, or NULL */
     char *model_messages; /* few-shot messages (JSON array), or NULL */
     int allow_path;       /* model may be a file path (names the local user typed) */
+    /* Set by api_chat_prompt when the model has no chat template and it fell back to a
+     * built-in or the plain format; api_gen_reply adds it to the response's warnings. */
+    char prompt_warning[256];
 };
 
 void native_req_init(struct native_req *r, enum native_kind kind);
@@ -278,8 +281,11 @@ char *api_model_template(const char *path);
 /* Renders a chat (canonical messages, chat/chat.h; borrowed) for req's model into req->prompt:
  * the model's default system prompt when it has none, its few-shot messages, then the chat; through
  * the chat template chosen as DESIGN.md says (a preset's chat-template, else the GGUF's own, else
- * Ollama's template layer). Sets PROTO_GEN_PARSE_SPECIAL. ERR_BAD_REQUEST when the model has no
- * usable template. */
+ * Ollama's template layer), with the GGUF's BOS and EOS token texts; a model with none falls back
+ * to llama.cpp's built-in format for its architecture or to the plain format, and says so in
+ * req->prompt_warning. Sets PROTO_GEN_PARSE_SPECIAL, and PROTO_GEN_NO_BOS when the template wrote
+ * the BOS text itself. ERR_BAD_REQUEST when the template fails (raise_exception, a cap, an error:
+ * the message names the template line). */
 int api_chat_prompt(struct native_req *req, json_t *messages, struct err *e);
 /* Which template api_chat_prompt uses: "preset", "gguf", "ollama" or NULL for none; *out gets
  * a copy of it (free it) when out is not NULL. */

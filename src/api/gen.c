@@ -214,6 +214,8 @@ void api_gen_reply(struct gen_run *g, struct native_req *req, struct http_reply 
         g->n_choices = 1;
     if (!g->warnings)
         g->warnings = json_array();
+    if (g->req.prompt_warning[0]) /* a fallback chat format (api_chat_prompt) */
+        json_array_append_new(g->warnings, json_string(g->req.prompt_warning));
     g->choices = xcalloc((size_t)g->n_choices, sizeof *g->choices);
     for (int i = 0; i < g->n_choices; i++)
         g->choices[i].logprobs = json_array();
