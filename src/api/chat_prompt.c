@@ -43,6 +43,59 @@ static int is_system(json_t *m)
     return role && !strcmp(role, "system");
 }
 
+/* The template's extra variables: the request's chat_template_kwargs, and its think settings
+ * as the templates that have a switch name it (Qwen3's enable_thinking, GPT-OSS's
+ * reasoning_effort). */
+static json_t *prompt_kwargs(const struct native_req *req)
+{
+    json_t *k = req->kwargs ? json_deep_copy(req->kwargs) : json_object();
+    if (req->think >= 0 && !json_object_get(k, "enable_thinking"))
+        json_object_set_new(k, "enable_thinking", json_boolean(req->think));
+    if (req->think_level[0] && !json_object_get(k, "reasoning_effort"))
+        json_object_set_new(k, "reasoning_effort", json_string(req->think_level));
+    return k;
+}
+
+/* How the output is read back: the syntax (the preset's, or detected from the template),
+ * whether reasoning and tool calls are split off, and the grammar a forced tool_choice needs. */
+static int output_setup(struct native_req *req, const char *tmpl, int tools_on, struct err *e)
+{
+    req->syntax = chat_syntax_detect(tmpl);
+    if (req->tool_format) {
+        int s = chat_syntax_from_name(req->tool_format);
+        if (s < 0)
+            return err_set(e, ERR_BAD_REQUEST,
+                           "the preset of model '%s' sets tool-call-format '%s', which is not "
+                           "one hearth knows (see the README)",
+                           req->model, req->tool_format);
+        req->syntax = (enum chat_syntax)s;
+    }
+    req->in_reasoning = req->think != 0 && chat_prompt_opens_reasoning(req->prompt);
+    req->parse = tools_on || req->in_reasoning || req->syntax == CHAT_SYNTAX_HARMONY ||
+                 strstr(tmpl, "<think>") || strstr(tmpl, "[THINK]") || req->think > 0;
+    if (req->parse && tools_on && chat_syntax_needs_special(req->syntax))
+        req->flags |= PROTO_GEN_RENDER_SPECIAL;
+    if (req->syntax == CHAT_SYNTAX_HARMONY)
+        req->flags |= PROTO_GEN_RENDER_SPECIAL; /* its channels are control tokens */
+    if (!tools_on || (req->tool_choice != API_TOOLS_REQUIRED &&
+                      req->tool_choice != API_TOOLS_FUNCTION))
+        return 0;
+    if (req->gen.grammar && *req->gen.grammar)
+        return err_set(e, ERR_BAD_REQUEST,
+                       "a tool_choice that forces a tool call cannot be combined with a grammar "
+                       "or a response format (both constrain the output)");
+    char *g = NULL;
+    int rc = chat_tool_grammar(req->syntax, req->tools,
+                               req->tool_choice == API_TOOLS_FUNCTION ? req->tool_name : NULL,
+                               req->parallel_tool_calls, req->in_reasoning, &g, e);
+    if (rc)
+        return rc;
+    free(req->gen.grammar);
+    req->gen.grammar = g;
+    native_mark(req, "grammar");
+    return 0;
+}
+
 int api_chat_prompt(struct native_req *req, json_t *messages, struct err *e)
 {
     char *tmpl = NULL;
@@ -80,10 +133,18 @@ int api_chat_prompt(struct native_req *req, json_t *messages, struct err *e)
     }
     for (; i < n; i++)
         json_array_append(all, json_array_get(messages, i));
-    struct chat_input in = {.messages = all, .add_generation_prompt = 1};
+    json_t *kwargs = prompt_kwargs(req);
+    int tools_on = json_array_size(req->tools) && req->tool_choice != API_TOOLS_NONE;
+    struct chat_input in = {.messages = all,
+                            .tools = tools_on ? req->tools : NULL,
+                            .kwargs = kwargs,
+                            .add_generation_prompt = 1};
     int rc = chat_render(tmpl, &in, &req->prompt, e);
-    if (!rc)
+    if (!rc) {
         req->flags |= PROTO_GEN_PARSE_SPECIAL;
+        rc = output_setup(req, tmpl, tools_on, e);
+    }
+    json_decref(kwargs);
     json_decref(all);
     json_decref(shots);
     free(tmpl);

@@ -111,6 +111,8 @@ enum {
     PROTO_GEN_LOGPROBS = 1 << 4,      /* TOKEN events carry each token's log-probability */
     PROTO_GEN_SUFFIX = 1 << 5,        /* fill in the middle: prompt is the prefix */
     PROTO_GEN_NO_CACHE = 1 << 6,      /* compute the whole prompt: no reuse of cached tokens */
+    PROTO_GEN_RENDER_SPECIAL = 1 << 7, /* special tokens appear in the output text (the tool-call
+                                          and channel markers some families write as tokens) */
 };
 
 /* EMBED flags. */
