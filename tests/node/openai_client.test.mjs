@@ -117,7 +117,7 @@ test('errors in OpenAI shape', async () => {
   await bad(client.chat.completions.create({ model: 'chatty', messages: [{ role: 'user', content: 'x' }], max_tokens: 'many' }), 400, /max_tokens/);
   await bad(client.chat.completions.create({ model: 'chatty', messages: [{ role: 'user', content: 'x' }], n: 99 }), 400, /'n'/);
   await bad(client.chat.completions.create({ model: 'chatty', messages: [{ role: 'user', content: 'x' }],
-    tools: [{ type: 'function', function: { name: 'f', parameters: {} } }] }), 400, /tools/);
+    tools: [{ type: 'function', function: { name: 'no spaces allowed', parameters: {} } }] }), 400, /tools\[0\] needs a name/);
   await bad(client.chat.completions.create({ model: 'chatty', messages: [{ role: 'user', content: 'x' }],
     response_format: { type: 'json_schema', json_schema: { name: 'x', schema: {} } } }), 400, /json_schema/);
   await bad(client.chat.completions.create({ model: 'chatty', messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'data:' } }] }] }), 400, /image_url/);
