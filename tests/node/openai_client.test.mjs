@@ -172,8 +172,8 @@ test('responses: whole, streamed, and previous_response_id continues the convers
     (e) => e.status === 404);
   await client.responses.delete(r1.id);
   await assert.rejects(client.responses.retrieve(r1.id), (e) => e.status === 404);
-  await assert.rejects(client.responses.create({ model: 'chatty', input: [{ type: 'function_call_output', call_id: 'x', output: 'y' }] }),
-    (e) => e.status === 400 && /message items/.test(e.message));
+  await assert.rejects(client.responses.create({ model: 'chatty', input: [{ type: 'file_search_call', id: 'x', queries: [] }] }),
+    (e) => e.status === 400 && /message, function_call and function_call_output items/.test(e.message));
 });
 
 test('embeddings from a BERT encoder: pooling, normalisation, determinism, batches', async () => {

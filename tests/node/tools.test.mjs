@@ -124,6 +124,33 @@ test('Anthropic: a forced call comes back as a tool_use block, whole and streame
   assert.deepEqual(m.content[0].input, { city: 'Paris' });
 });
 
+test('OpenAI Responses: function tools in, function_call items out, whole and streamed', { skip }, async () => {
+  const tool = { type: 'function', name: 'get_weather', parameters: weather.function.parameters };
+  const r = await openai.responses.create({ model: 'toolq', input: 'Weather in Paris?', tools: [tool],
+    max_output_tokens: 80, grammar: exactly(CALL) });
+  const call = r.output.find((o) => o.type === 'function_call');
+  assert.equal(call.name, 'get_weather');
+  assert.deepEqual(JSON.parse(call.arguments), { city: 'Paris' });
+  const types = [];
+  let done;
+  for await (const ev of await openai.responses.create({ model: 'toolq', input: 'Weather in Paris?', tools: [tool],
+    max_output_tokens: 80, grammar: exactly(CALL), stream: true })) {
+    types.push(ev.type);
+    if (ev.type === 'response.function_call_arguments.done') done = ev;
+  }
+  assert.ok(types.includes('response.output_item.added'));
+  assert.deepEqual(JSON.parse(done.arguments), { city: 'Paris' });
+  // The result goes back as a function_call_output item and costs prompt tokens.
+  const next = (output) => openai.responses.create({ model: 'toolq', tools: [tool], max_output_tokens: 1,
+    input: [{ role: 'user', content: 'Weather in Paris?' },
+      { type: 'function_call', call_id: call.call_id, name: 'get_weather', arguments: call.arguments },
+      { type: 'function_call_output', call_id: call.call_id, output }] });
+  assert.ok((await next('Sunny and 22 degrees in Paris')).usage.input_tokens > (await next('')).usage.input_tokens + 5);
+  const bad = await post(srv.url, '/v1/responses', { model: 'toolq', input: 'x', tools: [{ type: 'function' }] });
+  assert.equal(bad.status, 400);
+  assert.match(bad.body.error.message, /tools\[0\] needs a name/);
+});
+
 test('tool results sent back reach the prompt', { skip }, async () => {
   const result = 'Sunny and 22 degrees in Paris';
   // OpenAI: the assistant's call (string arguments) and the tool's answer.
