@@ -82,7 +82,8 @@ static int result_text(json_t *c, size_t i, size_t k, struct buf *out, struct er
 static int convert_message(json_t *m, size_t i, json_t *conv, struct err *e)
 {
     const char *role = json_string_value(json_object_get(m, "role"));
-    if (!json_is_object(m) || !role || (strcmp(role, "user") != 0 && strcmp(role, "assistant") != 0))
+    if (!json_is_object(m) || !role ||
+        (strcmp(role, "user") != 0 && strcmp(role, "assistant") != 0))
         return err_set(e, ERR_BAD_REQUEST, "messages.%zu.role must be user or assistant", i);
     int assistant = !strcmp(role, "assistant");
     json_t *c = json_object_get(m, "content");
@@ -126,9 +127,9 @@ static int convert_message(json_t *m, size_t i, json_t *conv, struct err *e)
                              i, k);
                 break;
             }
-            json_array_append_new(calls, json_pack("{s:s,s:{s:s,s:O}}", "id", id, "function",
-                                                   "name", name, "arguments",
-                                                   input ? input : json_object()));
+            json_array_append_new(calls,
+                                  json_pack("{s:s,s:{s:s,s:O}}", "id", id, "function", "name", name,
+                                            "arguments", input ? input : json_object()));
         } else if (assistant && !strcmp(type, "thinking")) {
             const char *t = json_string_value(json_object_get(b, "thinking"));
             if (t && buf_puts(&thinking, t)) {
@@ -140,8 +141,8 @@ static int convert_message(json_t *m, size_t i, json_t *conv, struct err *e)
         } else if (!assistant && !strcmp(type, "tool_result")) {
             const char *id = json_string_value(json_object_get(b, "tool_use_id"));
             if (!id) {
-                rc = err_set(e, ERR_BAD_REQUEST,
-                             "messages.%zu.content.%zu.tool_use_id: required", i, k);
+                rc = err_set(e, ERR_BAD_REQUEST, "messages.%zu.content.%zu.tool_use_id: required",
+                             i, k);
                 break;
             }
             struct buf r;
@@ -155,13 +156,12 @@ static int convert_message(json_t *m, size_t i, json_t *conv, struct err *e)
                 break;
         } else {
             rc = err_set(e, ERR_BAD_REQUEST,
-                         "messages.%zu.content.%zu: %s blocks are not supported in %s messages",
-                         i, k, type, role);
+                         "messages.%zu.content.%zu: %s blocks are not supported in %s messages", i,
+                         k, type, role);
             break;
         }
     }
-    if (!rc && (text.len || json_array_size(calls) || thinking.len ||
-                !json_array_size(c))) {
+    if (!rc && (text.len || json_array_size(calls) || thinking.len || !json_array_size(c))) {
         json_t *cm = json_pack("{s:s,s:s}", "role", role, "content", text.data ? text.data : "");
         if (thinking.len)
             json_object_set_new(cm, "reasoning_content", json_string(thinking.data));
@@ -354,20 +354,20 @@ static void an_delta(struct gen_run *g, const struct chat_delta *d, struct buf *
     struct anth *a = g->pctx;
     start(g, out);
     if (d->kind == CHAT_DELTA_REASONING) {
-        open_block(a, 2, json_pack("{s:s,s:s,s:s}", "type", "thinking", "thinking", "",
-                                   "signature", ""),
+        open_block(a, 2,
+                   json_pack("{s:s,s:s,s:s}", "type", "thinking", "thinking", "", "signature", ""),
                    out);
         json_t *s = json_stringn(d->text, d->len);
-        block_delta(a,
-                    json_pack("{s:s,s:o}", "type", "thinking_delta", "thinking",
-                              s ? s : json_string("")),
-                    out);
+        block_delta(
+            a,
+            json_pack("{s:s,s:o}", "type", "thinking_delta", "thinking", s ? s : json_string("")),
+            out);
         return;
     }
-    open_block(a, 3,
-               json_pack("{s:s,s:s,s:s,s:{}}", "type", "tool_use", "id", d->id, "name", d->name,
-                         "input"),
-               out);
+    open_block(
+        a, 3,
+        json_pack("{s:s,s:s,s:s,s:{}}", "type", "tool_use", "id", d->id, "name", d->name, "input"),
+        out);
     block_delta(a, json_pack("{s:s,s:s}", "type", "input_json_delta", "partial_json", d->arguments),
                 out);
     close_block(a, out);
@@ -423,11 +423,10 @@ static void an_whole(struct gen_run *g, struct http_reply *rep)
     json_array_foreach(c->tool_calls, i, call)
     {
         json_t *fn = json_object_get(call, "function");
-        json_array_append_new(content,
-                              json_pack("{s:s,s:O,s:O,s:O}", "type", "tool_use", "id",
-                                        json_object_get(call, "id"), "name",
-                                        json_object_get(fn, "name"), "input",
-                                        json_object_get(fn, "arguments")));
+        json_array_append_new(content, json_pack("{s:s,s:O,s:O,s:O}", "type", "tool_use", "id",
+                                                 json_object_get(call, "id"), "name",
+                                                 json_object_get(fn, "name"), "input",
+                                                 json_object_get(fn, "arguments")));
     }
     json_t *o = message_obj(g, content);
     json_object_set_new(o, "stop_reason",
@@ -472,8 +471,8 @@ static void handle_messages(const struct http_request *hreq, struct http_reply *
     if (!rc)
         rc = api_get_bool(body, "stream", &stream, &e);
     /* temperature, top_p, top_k, and llama.cpp's extras, through the parameter table. */
-    static const char *const own[] = {"model",  "messages", "system", "max_tokens", "stream",
-                                      "stop",   "tools",    "tool_choice", "thinking"};
+    static const char *const own[] = {"model", "messages", "system",      "max_tokens", "stream",
+                                      "stop",  "tools",    "tool_choice", "thinking"};
     if (!rc)
         rc = api_apply_fields(body, own, ARRAY_LEN(own), 1, &req, warnings, &e);
     json_t *stops = json_object_get(body, "stop_sequences");

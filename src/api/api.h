@@ -64,17 +64,17 @@ struct native_req {
     int allow_path;       /* model may be a file path (names the local user typed) */
     char *tool_format;    /* the preset's tool-call-format, or NULL: detect (owned) */
     /* Tools and reasoning (chat requests; tools.c): */
-    json_t *tools;          /* canonical tools (chat.h), or NULL; owned */
+    json_t *tools; /* canonical tools (chat.h), or NULL; owned */
     enum api_tool_choice tool_choice;
-    char tool_name[136];    /* API_TOOLS_FUNCTION: the function that must be called */
+    char tool_name[136];     /* API_TOOLS_FUNCTION: the function that must be called */
     int parallel_tool_calls; /* several calls in one turn (default 1) */
-    int think;              /* -1: the template's default; 0 off; 1 on */
-    char think_level[8];    /* "low", "medium", "high" or "" */
-    json_t *kwargs;         /* chat_template_kwargs (an object), or NULL; owned */
+    int think;               /* -1: the template's default; 0 off; 1 on */
+    char think_level[8];     /* "low", "medium", "high" or "" */
+    json_t *kwargs;          /* chat_template_kwargs (an object), or NULL; owned */
     /* Set by api_chat_prompt for the output parser: */
-    int parse;              /* split reasoning / tool calls out of the output */
+    int parse; /* split reasoning / tool calls out of the output */
     enum chat_syntax syntax;
-    int in_reasoning;       /* the prompt left the model inside its reasoning */
+    int in_reasoning; /* the prompt left the model inside its reasoning */
 };
 
 void native_req_init(struct native_req *r, enum native_kind kind);
@@ -147,9 +147,9 @@ struct gen_run;
 struct gen_choice {
     char *text; /* owned; the content when the output was parsed */
     size_t len;
-    char *reasoning;   /* owned, or NULL: the reasoning split off the output */
+    char *reasoning;    /* owned, or NULL: the reasoning split off the output */
     json_t *tool_calls; /* canonical tool calls (chat.h), or NULL for none; owned */
-    json_t *logprobs; /* [{token, logprob, bytes, top_logprobs}] */
+    json_t *logprobs;   /* [{token, logprob, bytes, top_logprobs}] */
     struct gen_stats stats;
 };
 
@@ -168,7 +168,7 @@ struct gen_format {
     /* A piece of reasoning or one complete tool call of a parsed output (content goes through
      * chunk); NULL: the protocol has no place for them (they are dropped). */
     void (*delta)(struct gen_run *g, const struct chat_delta *d, struct buf *out);
-    int probs_with_ids;       /* log-probabilities carry token ids (llama-server) */
+    int probs_with_ids; /* log-probabilities carry token ids (llama-server) */
 };
 
 struct gen_run {
@@ -216,8 +216,7 @@ size_t api_gen_n_tool_calls(const struct gen_run *g);
 int api_tools_set(struct native_req *req, json_t *tools, int anthropic, struct err *e);
 /* OpenAI's tool_choice ("none", "auto", "required", {type:"function", function:{name}}) and
  * parallel_tool_calls; call after api_tools_set. */
-int api_tool_choice_openai(struct native_req *req, json_t *choice, json_t *parallel,
-                           struct err *e);
+int api_tool_choice_openai(struct native_req *req, json_t *choice, json_t *parallel, struct err *e);
 /* Anthropic's tool_choice {type: auto|any|tool|none, name, disable_parallel_tool_use}. */
 int api_tool_choice_anthropic(struct native_req *req, json_t *choice, struct err *e);
 /* Ollama's think: true, false, "low", "medium", "high" (NULL: not set). */
@@ -316,9 +315,10 @@ void metrics_worker_restart(void);
 char *api_model_template(const char *path);
 
 /* Renders a chat (canonical messages, chat/chat.h; borrowed) for req's model into req->prompt:
- * the model's default system prompt when it has none, its few-shot messages, then the chat; through the chat template chosen as DESIGN.md
- * says (a preset's chat-template, else the GGUF's own, else Ollama's template layer). Sets
- * PROTO_GEN_PARSE_SPECIAL. ERR_BAD_REQUEST when the model has no usable template. */
+ * the model's default system prompt when it has none, its few-shot messages, then the chat; through
+ * the chat template chosen as DESIGN.md says (a preset's chat-template, else the GGUF's own, else
+ * Ollama's template layer). Sets PROTO_GEN_PARSE_SPECIAL. ERR_BAD_REQUEST when the model has no
+ * usable template. */
 int api_chat_prompt(struct native_req *req, json_t *messages, struct err *e);
 /* Which template api_chat_prompt uses: "preset", "gguf", "ollama" or NULL for none; *out gets
  * a copy of it (free it) when out is not NULL. */

@@ -77,8 +77,8 @@ static int output_setup(struct native_req *req, const char *tmpl, int tools_on, 
         req->flags |= PROTO_GEN_RENDER_SPECIAL;
     if (req->syntax == CHAT_SYNTAX_HARMONY)
         req->flags |= PROTO_GEN_RENDER_SPECIAL; /* its channels are control tokens */
-    if (!tools_on || (req->tool_choice != API_TOOLS_REQUIRED &&
-                      req->tool_choice != API_TOOLS_FUNCTION))
+    if (!tools_on ||
+        (req->tool_choice != API_TOOLS_REQUIRED && req->tool_choice != API_TOOLS_FUNCTION))
         return 0;
     if (req->gen.grammar && *req->gen.grammar)
         return err_set(e, ERR_BAD_REQUEST,

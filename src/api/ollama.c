@@ -239,9 +239,9 @@ static json_t *ol_calls(json_t *calls)
     json_array_foreach(calls, i, c)
     {
         json_t *fn = json_object_get(c, "function");
-        json_array_append_new(arr, json_pack("{s:O,s:{s:i,s:O,s:O}}", "id", json_object_get(c, "id"),
-                                             "function", "index", (int)i, "name",
-                                             json_object_get(fn, "name"), "arguments",
+        json_array_append_new(arr, json_pack("{s:O,s:{s:i,s:O,s:O}}", "id",
+                                             json_object_get(c, "id"), "function", "index", (int)i,
+                                             "name", json_object_get(fn, "name"), "arguments",
                                              json_object_get(fn, "arguments")));
     }
     return arr;

@@ -218,11 +218,12 @@ static json_t *calls_json(json_t *calls)
     json_array_foreach(calls, i, c)
     {
         json_t *fn = json_object_get(c, "function");
-        char *args = json_dumps(json_object_get(fn, "arguments"), JSON_COMPACT | JSON_PRESERVE_ORDER);
-        json_array_append_new(arr, json_pack("{s:O,s:s,s:{s:O,s:s}}", "id", json_object_get(c, "id"),
-                                             "type", "function", "function", "name",
-                                             json_object_get(fn, "name"), "arguments",
-                                             args ? args : "{}"));
+        char *args =
+            json_dumps(json_object_get(fn, "arguments"), JSON_COMPACT | JSON_PRESERVE_ORDER);
+        json_array_append_new(arr, json_pack("{s:O,s:s,s:{s:O,s:s}}", "id",
+                                             json_object_get(c, "id"), "type", "function",
+                                             "function", "name", json_object_get(fn, "name"),
+                                             "arguments", args ? args : "{}"));
         free(args);
     }
     return arr;
@@ -355,9 +356,9 @@ static void oai_delta(struct gen_run *g, const struct chat_delta *d, struct buf 
         json_object_set_new(delta, "reasoning_content", s ? s : json_string(""));
     } else {
         json_object_set_new(delta, "content", json_null());
-        json_t *tc = json_pack("[{s:i,s:s,s:s,s:{s:s,s:s}}]", "index", d->index, "id", d->id,
-                               "type", "function", "function", "name", d->name, "arguments",
-                               d->arguments);
+        json_t *tc =
+            json_pack("[{s:i,s:s,s:s,s:{s:s,s:s}}]", "index", d->index, "id", d->id, "type",
+                      "function", "function", "name", d->name, "arguments", d->arguments);
         json_object_set_new(delta, "tool_calls", tc);
     }
     json_object_set_new(c, "delta", delta);
@@ -378,8 +379,9 @@ static void oai_end(struct gen_run *g, const struct proto_msg *ev, int last, str
     else
         json_object_set_new(c, "text", json_string(""));
     json_object_set_new(c, "logprobs", json_null());
-    json_object_set_new(c, "finish_reason", json_string(finish_reason(
-                                                ev->stats.stop_reason, api_gen_n_tool_calls(g) > 0)));
+    json_object_set_new(
+        c, "finish_reason",
+        json_string(finish_reason(ev->stats.stop_reason, api_gen_n_tool_calls(g) > 0)));
     json_t *arr = json_array();
     json_array_append_new(arr, c);
     json_object_set_new(o, "choices", arr);
@@ -456,8 +458,9 @@ static void oai_whole(struct gen_run *g, struct http_reply *rep)
         } else {
             json_object_set_new(c, "logprobs", json_null());
         }
-        json_object_set_new(c, "finish_reason",
-                            json_string(finish_reason(ch->stats.stop_reason, ch->tool_calls != NULL)));
+        json_object_set_new(
+            c, "finish_reason",
+            json_string(finish_reason(ch->stats.stop_reason, ch->tool_calls != NULL)));
         json_array_append_new(arr, c);
     }
     json_object_set_new(o, "choices", arr);
@@ -541,13 +544,14 @@ static int message_extras(json_t *m, json_t *cm, size_t i, struct err *e)
         json_t *rc_ = json_object_get(m, "reasoning_content");
         if (json_is_string(rc_))
             json_object_set(cm, "reasoning_content", rc_);
-        if (json_object_get(cm, "tool_calls") && !json_string_length(json_object_get(cm, "content")))
+        if (json_object_get(cm, "tool_calls") &&
+            !json_string_length(json_object_get(cm, "content")))
             json_object_set_new(cm, "content", json_null());
     } else if (!strcmp(role, "tool")) {
         json_t *id = json_object_get(m, "tool_call_id");
         if (!json_is_string(id))
-            return err_set(e, ERR_BAD_REQUEST, "messages[%zu].tool_call_id is required for role tool",
-                           i);
+            return err_set(e, ERR_BAD_REQUEST,
+                           "messages[%zu].tool_call_id is required for role tool", i);
         json_object_set(cm, "tool_call_id", id);
         json_t *name = json_object_get(m, "name");
         if (json_is_string(name))

@@ -129,9 +129,9 @@ static int add_call_item(json_t *it, const char *type, size_t i, json_t *conv, s
         calls = json_array();
         json_object_set_new(last, "tool_calls", calls);
     }
-    json_array_append_new(calls, json_pack("{s:s,s:s,s:{s:s,s:O}}", "id", call_id, "type",
-                                           "function", "function", "name", name, "arguments",
-                                           args));
+    json_array_append_new(calls,
+                          json_pack("{s:s,s:s,s:{s:s,s:O}}", "id", call_id, "type", "function",
+                                    "function", "name", name, "arguments", args));
     return 0;
 }
 
@@ -152,10 +152,10 @@ static int parse_tools(json_t *body, struct native_req *req, struct err *e)
         json_t *fn = json_deep_copy(t);
         json_object_del(fn, "type");
         json_object_del(fn, "strict");
-        json_array_append_new(chat, json_pack("{s:O,s:o}", "type", json_object_get(t, "type")
-                                                                      ? json_object_get(t, "type")
-                                                                      : json_null(),
-                                              "function", fn ? fn : json_object()));
+        json_array_append_new(
+            chat, json_pack("{s:O,s:o}", "type",
+                            json_object_get(t, "type") ? json_object_get(t, "type") : json_null(),
+                            "function", fn ? fn : json_object()));
     }
     int rc = api_tools_set(req, chat, 0, e);
     json_decref(chat);
@@ -298,8 +298,8 @@ static json_t *call_item(const char *id, const char *name, const char *args)
 {
     char item_id[64];
     snprintf(item_id, sizeof item_id, "fc_%s", id);
-    return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "type", "function_call", "id", item_id,
-                     "call_id", id, "name", name, "arguments", args, "status", "completed");
+    return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "type", "function_call", "id", item_id, "call_id",
+                     id, "name", name, "arguments", args, "status", "completed");
 }
 
 /* The tool calls (canonical) as output items appended to output. */
@@ -319,8 +319,7 @@ static void add_calls(json_t *output, json_t *calls)
     }
 }
 
-static void keep(struct gen_run *g, const char *text, size_t len, json_t *calls,
-                 json_t *response)
+static void keep(struct gen_run *g, const char *text, size_t len, json_t *calls, json_t *response)
 {
     struct resp *r = g->pctx;
     if (!r->store)

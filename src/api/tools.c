@@ -6,11 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define TOOLS_MAX 128                 /* tools in one request */
-#define TOOLS_MAX_BYTES (512u << 10)  /* all tools, serialized */
-#define TOOL_NAME_MAX 128
-#define TOOL_CALLS_MAX 128            /* calls in one assistant message */
-#define KWARGS_MAX 64
+#define TOOLS_MAX       128          /* tools in one request */
+#define TOOLS_MAX_BYTES (512u << 10) /* all tools, serialized */
+#define TOOL_NAME_MAX   128
+#define TOOL_CALLS_MAX  128 /* calls in one assistant message */
+#define KWARGS_MAX      64
 
 static int valid_name(const char *s)
 {
@@ -77,8 +77,8 @@ int api_tools_set(struct native_req *req, json_t *tools, int anthropic, struct e
         for (size_t k = 0; k < json_array_size(out); k++)
             if (!strcmp(name, json_string_value(json_object_get(
                                   json_object_get(json_array_get(out, k), "function"), "name"))))
-                rc = err_set(e, ERR_BAD_REQUEST, "tools[%zu]: the name '%s' is used twice", i,
-                             name);
+                rc =
+                    err_set(e, ERR_BAD_REQUEST, "tools[%zu]: the name '%s' is used twice", i, name);
         if (rc)
             break;
         json_t *desc = json_object_get(fn, "description");
@@ -92,8 +92,7 @@ int api_tools_set(struct native_req *req, json_t *tools, int anthropic, struct e
             break;
         }
         if (params && !json_is_object(params) && !json_is_null(params)) {
-            rc = err_set(e, ERR_BAD_REQUEST, "tools[%zu].%s must be a JSON schema object", i,
-                         pkey);
+            rc = err_set(e, ERR_BAD_REQUEST, "tools[%zu].%s must be a JSON schema object", i, pkey);
             break;
         }
         json_t *f = json_object();
@@ -109,8 +108,8 @@ int api_tools_set(struct native_req *req, json_t *tools, int anthropic, struct e
     if (!rc) {
         char *s = json_dumps(out, JSON_COMPACT);
         if (!s || strlen(s) > TOOLS_MAX_BYTES)
-            rc = err_set(e, ERR_TOO_LARGE, "the tools take more than %u KiB",
-                         TOOLS_MAX_BYTES >> 10);
+            rc =
+                err_set(e, ERR_TOO_LARGE, "the tools take more than %u KiB", TOOLS_MAX_BYTES >> 10);
         free(s);
     }
     if (rc) {
@@ -138,7 +137,8 @@ static int has_tool(const struct native_req *req, const char *name)
 static int force(struct native_req *req, const char *name, struct err *e)
 {
     if (!json_array_size(req->tools))
-        return err_set(e, ERR_BAD_REQUEST, "tool_choice forces a tool call, but no tools are given");
+        return err_set(e, ERR_BAD_REQUEST,
+                       "tool_choice forces a tool call, but no tools are given");
     if (name) {
         if (!valid_name(name) || !has_tool(req, name))
             return err_set(e, ERR_BAD_REQUEST,
@@ -152,8 +152,7 @@ static int force(struct native_req *req, const char *name, struct err *e)
     return 0;
 }
 
-int api_tool_choice_openai(struct native_req *req, json_t *choice, json_t *parallel,
-                           struct err *e)
+int api_tool_choice_openai(struct native_req *req, json_t *choice, json_t *parallel, struct err *e)
 {
     if (parallel && !json_is_null(parallel)) {
         if (!json_is_boolean(parallel))
@@ -247,7 +246,8 @@ int api_think_set(struct native_req *req, json_t *think, struct err *e)
     }
     if (json_is_string(think))
         return set_level(req, json_string_value(think), "think", e);
-    return err_set(e, ERR_BAD_REQUEST, "think must be true, false, \"low\", \"medium\" or \"high\"");
+    return err_set(e, ERR_BAD_REQUEST,
+                   "think must be true, false, \"low\", \"medium\" or \"high\"");
 }
 
 int api_reasoning_openai(struct native_req *req, json_t *effort, json_t *kwargs, struct err *e)
@@ -267,7 +267,8 @@ int api_reasoning_openai(struct native_req *req, json_t *effort, json_t *kwargs,
         return err_set(e, ERR_TOO_LARGE, "at most %d chat_template_kwargs", KWARGS_MAX);
     json_t *et = json_object_get(kwargs, "enable_thinking");
     if (et && !json_is_boolean(et))
-        return err_set(e, ERR_BAD_REQUEST, "chat_template_kwargs.enable_thinking must be a boolean");
+        return err_set(e, ERR_BAD_REQUEST,
+                       "chat_template_kwargs.enable_thinking must be a boolean");
     json_decref(req->kwargs);
     req->kwargs = json_deep_copy(kwargs);
     if (et)
@@ -317,9 +318,8 @@ int api_tool_calls_in(json_t *calls, json_t *m, const char *where, struct err *e
             snprintf(made, sizeof made, "call_%zu", i);
             id = made;
         }
-        json_array_append_new(out, json_pack("{s:s,s:s,s:{s:s,s:o}}", "id", id, "type",
-                                             "function", "function", "name", name, "arguments",
-                                             args));
+        json_array_append_new(out, json_pack("{s:s,s:s,s:{s:s,s:o}}", "id", id, "type", "function",
+                                             "function", "name", name, "arguments", args));
     }
     return 0;
 }

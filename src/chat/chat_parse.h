@@ -24,12 +24,12 @@
 #include <stdint.h>
 
 enum chat_syntax {
-    CHAT_SYNTAX_NONE,        /* no tool calls: text is content (reasoning is still split) */
-    CHAT_SYNTAX_HERMES,      /* <tool_call>{"name":..,"arguments":{..}}</tool_call> (Hermes, Qwen) */
-    CHAT_SYNTAX_LLAMA3,      /* {"name":..,"parameters":{..}} as the output, or <|python_tag|> */
-    CHAT_SYNTAX_MISTRAL,     /* [TOOL_CALLS][{"name","arguments","id"}] or [TOOL_CALLS]f[ARGS]{} */
-    CHAT_SYNTAX_DEEPSEEK,    /* <｜tool▁calls▁begin｜><｜tool▁call▁begin｜>...<｜tool▁sep｜>... */
-    CHAT_SYNTAX_FUNCTIONARY, /* <function=name>{..}</function> (Functionary v3.1, Llama 3.1) */
+    CHAT_SYNTAX_NONE,    /* no tool calls: text is content (reasoning is still split) */
+    CHAT_SYNTAX_HERMES,  /* <tool_call>{"name":..,"arguments":{..}}</tool_call> (Hermes, Qwen) */
+    CHAT_SYNTAX_LLAMA3,  /* {"name":..,"parameters":{..}} as the output, or <|python_tag|> */
+    CHAT_SYNTAX_MISTRAL, /* [TOOL_CALLS][{"name","arguments","id"}] or [TOOL_CALLS]f[ARGS]{} */
+    CHAT_SYNTAX_DEEPSEEK, /* <｜tool▁calls▁begin｜><｜tool▁call▁begin｜>...<｜tool▁sep｜>... */
+    CHAT_SYNTAX_FUNCTIONARY,     /* <function=name>{..}</function> (Functionary v3.1, Llama 3.1) */
     CHAT_SYNTAX_FUNCTIONARY_V32, /* name\n{..} then >>>name\n{..}; "all\n" is content */
     CHAT_SYNTAX_GENERIC,         /* {"tool_call":{..}} / {"tool_calls":[..]} / {"response":..} */
     CHAT_SYNTAX_HARMONY,         /* GPT-OSS: <|channel|>analysis|commentary|final<|message|>... */

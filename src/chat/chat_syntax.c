@@ -2,7 +2,7 @@
 #include "base/buf.h"
 #include "base/err.h"
 #include "base/util.h"
-#include "chat/chat_parse.h"
+#include "chat/chat_parse_int.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -40,7 +40,9 @@ enum chat_syntax chat_syntax_detect(const char *t)
         return CHAT_SYNTAX_NONE;
     if (strstr(t, "<|channel|>"))
         return CHAT_SYNTAX_HARMONY;
-    if (strstr(t, "tool\xe2\x96\x81" "calls\xe2\x96\x81" "begin"))
+    if (strstr(t, "tool\xe2\x96\x81"
+                  "calls\xe2\x96\x81"
+                  "begin"))
         return CHAT_SYNTAX_DEEPSEEK;
     if (strstr(t, "[TOOL_CALLS]"))
         return CHAT_SYNTAX_MISTRAL;
@@ -96,9 +98,9 @@ static int args_rules(json_t *params, const char *prefix, struct buf *g, struct 
                "%sws ::= [ \\t\\n]{0,20}\n",
                prefix, prefix, /* root */
                prefix, prefix, prefix, prefix, prefix, prefix, prefix, prefix, prefix, prefix,
-               prefix, prefix, prefix, /* obj */
+               prefix, prefix, prefix,                                 /* obj */
                prefix, prefix, prefix, prefix, prefix, prefix, prefix, /* arr */
-               prefix, prefix, prefix, prefix, prefix, /* val */
+               prefix, prefix, prefix, prefix, prefix,                 /* val */
                prefix, prefix, prefix);
     return 0;
 }
@@ -114,18 +116,14 @@ static int valid_fn_name(const char *s)
     return 1;
 }
 
-#define DS_CALLS_BEGIN "<\xef\xbd\x9ctool\xe2\x96\x81" "calls\xe2\x96\x81" "begin\xef\xbd\x9c>"
-#define DS_CALLS_END "<\xef\xbd\x9ctool\xe2\x96\x81" "calls\xe2\x96\x81" "end\xef\xbd\x9c>"
-#define DS_CALL_BEGIN "<\xef\xbd\x9ctool\xe2\x96\x81" "call\xe2\x96\x81" "begin\xef\xbd\x9c>"
-#define DS_CALL_END "<\xef\xbd\x9ctool\xe2\x96\x81" "call\xe2\x96\x81" "end\xef\xbd\x9c>"
-#define DS_SEP "<\xef\xbd\x9ctool\xe2\x96\x81" "sep\xef\xbd\x9c>"
-
 /* One call to function name (arguments rule args) as the syntax writes it, as a GBNF sequence. */
 static void call_seq(enum chat_syntax s, const char *name, const char *args, struct buf *g)
 {
     switch (s) {
     case CHAT_SYNTAX_HERMES:
-        buf_printf(g, "\"<tool_call>\\n{\\\"name\\\": \\\"%s\\\", \\\"arguments\\\": \" %s \"}\\n</tool_call>\"",
+        buf_printf(g,
+                   "\"<tool_call>\\n{\\\"name\\\": \\\"%s\\\", \\\"arguments\\\": \" %s "
+                   "\"}\\n</tool_call>\"",
                    name, args);
         break;
     case CHAT_SYNTAX_LLAMA3:
@@ -142,16 +140,12 @@ static void call_seq(enum chat_syntax s, const char *name, const char *args, str
     case CHAT_SYNTAX_FUNCTIONARY:
         buf_printf(g, "\"<function=%s>\" %s \"</function>\"", name, args);
         break;
-    case CHAT_SYNTAX_FUNCTIONARY_V32:
-        buf_printf(g, "\"%s\\n\" %s", name, args);
-        break;
+    case CHAT_SYNTAX_FUNCTIONARY_V32: buf_printf(g, "\"%s\\n\" %s", name, args); break;
     case CHAT_SYNTAX_HARMONY:
-        buf_printf(g,
-                   "\"<|channel|>commentary to=functions.%s <|constrain|>json<|message|>\" %s",
+        buf_printf(g, "\"<|channel|>commentary to=functions.%s <|constrain|>json<|message|>\" %s",
                    name, args);
         break;
-    case CHAT_SYNTAX_NONE:
-        break;
+    case CHAT_SYNTAX_NONE: break;
     }
 }
 
@@ -191,8 +185,10 @@ int chat_tool_grammar(enum chat_syntax s, json_t *tools, const char *only, int p
         n++;
     }
     if (!n) {
-        rc = only ? err_set(e, ERR_BAD_REQUEST, "tool_choice names function '%s', which is not "
-                                                "among the tools", only)
+        rc = only ? err_set(e, ERR_BAD_REQUEST,
+                            "tool_choice names function '%s', which is not "
+                            "among the tools",
+                            only)
                   : err_set(e, ERR_BAD_REQUEST, "a tool call is required, but no tools are given");
         goto out;
     }

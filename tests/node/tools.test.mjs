@@ -5,7 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI from 'openai';
@@ -272,6 +272,20 @@ test('<think> output comes back as reasoning on every API', { skip }, async () =
   assert.deepEqual(s.content.map((b) => b.type), ['thinking', 'text']);
   assert.equal(s.content[0].thinking, 'I reason.');
   assert.equal(s.content[1].text, 'Hello');
+});
+
+test('a preset overrides the detected format with tool-call-format', { skip }, async () => {
+  mkdirSync(join(srv.dir, 'config', 'hearth'), { recursive: true });
+  writeFileSync(join(srv.dir, 'config', 'hearth', 'presets.ini'),
+    '[toolq-mistral]\nmodel = toolq\ntool-call-format = mistral\n\n[toolq-bad]\nmodel = toolq\ntool-call-format = klingon\n');
+  const r = await openai.chat.completions.create({ model: 'toolq-mistral', messages: user, tools: [weather],
+    max_tokens: 80, grammar: exactly('[TOOL_CALLS][{"name": "get_weather", "arguments": {"city": "Oslo"}}]') });
+  assert.equal(r.choices[0].finish_reason, 'tool_calls');
+  assert.deepEqual(JSON.parse(r.choices[0].message.tool_calls[0].function.arguments), { city: 'Oslo' });
+  const bad = await post(srv.url, '/v1/chat/completions', { model: 'toolq-bad', messages: user, tools: [weather] });
+  assert.equal(bad.status, 400);
+  assert.match(bad.body.error.message, /tool-call-format 'klingon'/);
+  await assertHealthy(assert, srv.url);
 });
 
 test('bad tools, tool_choice, tool messages and think settings: 400 in each API\'s shape', { skip }, async () => {

@@ -86,8 +86,11 @@ static int n_cases;
 static void check_parse(enum chat_syntax syn, int in_reasoning, const char *text,
                         const char *expect)
 {
-    struct chat_parse_opts o = {.syntax = syn, .tools = 1, .in_reasoning = in_reasoning,
-                                .split_reasoning = 1, .id_seed = 7};
+    struct chat_parse_opts o = {.syntax = syn,
+                                .tools = 1,
+                                .in_reasoning = in_reasoning,
+                                .split_reasoning = 1,
+                                .id_seed = 7};
     n_cases++;
     char *whole = parse_cut(&o, text, NULL, 0);
     CHECK_STR(whole, expect);
@@ -112,11 +115,25 @@ static void check_parse(enum chat_syntax syn, int in_reasoning, const char *text
     free(whole);
 }
 
-#define DS_CALLS_BEGIN "<\xef\xbd\x9ctool\xe2\x96\x81" "calls\xe2\x96\x81" "begin\xef\xbd\x9c>"
-#define DS_CALLS_END "<\xef\xbd\x9ctool\xe2\x96\x81" "calls\xe2\x96\x81" "end\xef\xbd\x9c>"
-#define DS_CALL_BEGIN "<\xef\xbd\x9ctool\xe2\x96\x81" "call\xe2\x96\x81" "begin\xef\xbd\x9c>"
-#define DS_CALL_END "<\xef\xbd\x9ctool\xe2\x96\x81" "call\xe2\x96\x81" "end\xef\xbd\x9c>"
-#define DS_SEP "<\xef\xbd\x9ctool\xe2\x96\x81" "sep\xef\xbd\x9c>"
+#define DS_CALLS_BEGIN                                                                             \
+    "<\xef\xbd\x9ctool\xe2\x96\x81"                                                                \
+    "calls\xe2\x96\x81"                                                                            \
+    "begin\xef\xbd\x9c>"
+#define DS_CALLS_END                                                                               \
+    "<\xef\xbd\x9ctool\xe2\x96\x81"                                                                \
+    "calls\xe2\x96\x81"                                                                            \
+    "end\xef\xbd\x9c>"
+#define DS_CALL_BEGIN                                                                              \
+    "<\xef\xbd\x9ctool\xe2\x96\x81"                                                                \
+    "call\xe2\x96\x81"                                                                             \
+    "begin\xef\xbd\x9c>"
+#define DS_CALL_END                                                                                \
+    "<\xef\xbd\x9ctool\xe2\x96\x81"                                                                \
+    "call\xe2\x96\x81"                                                                             \
+    "end\xef\xbd\x9c>"
+#define DS_SEP                                                                                     \
+    "<\xef\xbd\x9ctool\xe2\x96\x81"                                                                \
+    "sep\xef\xbd\x9c>"
 
 static void test_hermes(void)
 {
@@ -139,17 +156,19 @@ static void test_hermes(void)
     check_parse(CHAT_SYNTAX_HERMES, 1, "Two plus two.\n</think>\n\nIt is 4.",
                 "C[It is 4.] R[Two plus two.] W0");
     /* Malformed: back as text with a warning. */
-    check_parse(CHAT_SYNTAX_HERMES, 0,
-                "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": }\n</tool_call>",
-                "C[<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": }\n"
-                "</tool_call>] R[] W1");
+    check_parse(
+        CHAT_SYNTAX_HERMES, 0,
+        "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": }\n</tool_call>",
+        "C[<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": }\n"
+        "</tool_call>] R[] W1");
     check_parse(CHAT_SYNTAX_HERMES, 0, "<tool_call>\n{\"arguments\": {}}\n</tool_call>",
                 "C[<tool_call>\n{\"arguments\": {}}\n</tool_call>] R[] W1");
     /* Cut off before the closing tag: the call is tried as it is. */
     check_parse(CHAT_SYNTAX_HERMES, 0, "<tool_call>\n{\"name\": \"f\", \"arguments\": {\"a\": 1}}",
                 "C[] R[] T[f {\"a\":1}] W0");
     /* A marker's prefix that turns out to be text. */
-    check_parse(CHAT_SYNTAX_HERMES, 0, "a <tool_ b <think> c\n", "C[a <tool_ b <think> c\n] R[] W0");
+    check_parse(CHAT_SYNTAX_HERMES, 0, "a <tool_ b <think> c\n",
+                "C[a <tool_ b <think> c\n] R[] W0");
 }
 
 static void test_llama3(void)
@@ -192,13 +211,13 @@ static void test_deepseek(void)
                 "C[] R[I should call it.] T[get_weather {\"city\":\"Lima\"}] T[get_time {}] W0");
     /* DeepSeek V3.1. */
     check_parse(CHAT_SYNTAX_DEEPSEEK, 0,
-                DS_CALLS_BEGIN DS_CALL_BEGIN "get_weather" DS_SEP "{\"city\": \"Lima\"}" DS_CALL_END
-                    DS_CALLS_END,
+                DS_CALLS_BEGIN DS_CALL_BEGIN "get_weather" DS_SEP
+                                             "{\"city\": \"Lima\"}" DS_CALL_END DS_CALLS_END,
                 "C[] R[] T[get_weather {\"city\":\"Lima\"}] W0");
     check_parse(CHAT_SYNTAX_DEEPSEEK, 0,
                 DS_CALLS_BEGIN DS_CALL_BEGIN "get_weather" DS_SEP "{bad" DS_CALL_END DS_CALLS_END,
-                "C[" DS_CALLS_BEGIN DS_CALL_BEGIN "get_weather" DS_SEP "{bad" DS_CALL_END
-                    DS_CALLS_END "] R[] W1");
+                "C[" DS_CALLS_BEGIN DS_CALL_BEGIN "get_weather" DS_SEP
+                "{bad" DS_CALL_END DS_CALLS_END "] R[] W1");
 }
 
 static void test_functionary(void)
