@@ -11,7 +11,7 @@
 
 struct chat_delta *chatp_new_delta(struct chat_parser *p, enum chat_delta_kind k)
 {
-    if (p->nd == p->capd) {
+    if (p->nd == p->capd || !p->d) {
         p->capd = p->capd ? p->capd * 2 : 8;
         p->d = xrealloc(p->d, p->capd * sizeof *p->d);
         p->d_off = xrealloc(p->d_off, p->capd * sizeof *p->d_off);

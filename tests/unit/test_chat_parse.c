@@ -66,7 +66,7 @@ static char *parse_cut(const struct chat_parse_opts *o, const char *text, const 
     buf_init(&dt, 0);
     size_t at = 0, len = strlen(text);
     for (size_t i = 0; i <= n_cuts; i++) {
-        size_t to = i < n_cuts ? cuts[i] : len;
+        size_t to = cuts && i < n_cuts ? cuts[i] : len;
         chat_parser_feed(p, text + at, to - at);
         take(p, &dc, &dr, &dt);
         at = to;
