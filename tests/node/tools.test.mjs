@@ -19,11 +19,13 @@ const skip = !MKMODEL || !LLAMA_DATA ? 'mkmodel and the llama.cpp models folder 
 before(async () => {
   if (skip) return;
   const dir = mkdtempSync(join(process.env.TEST_TMP || tmpdir(), 'hearth-tools-'));
-  const make = (name, template) => execFileSync(MKMODEL, ['--vocab', join(LLAMA_DATA, 'ggml-vocab-qwen2.gguf'),
-    '--arch', 'qwen2', '--n-embd', '64', '--n-ff', '128', '--type', 'q8_0',
+  const make = (name, template, vocab = 'qwen2', arch = 'qwen2') => execFileSync(MKMODEL, ['--vocab',
+    join(LLAMA_DATA, `ggml-vocab-${vocab}.gguf`), '--arch', arch, '--n-embd', '64', '--n-ff', '128', '--type', 'q8_0',
     '--template', join(LLAMA_DATA, 'templates', template), '--out', join(dir, name + '.gguf')], { stdio: 'ignore' });
   make('toolq', 'Qwen-Qwen2.5-7B-Instruct.jinja');
   make('thinkq', 'Qwen-Qwen3-0.6B.jinja');
+  // Llama 3.1: <|python_tag|> is a control token, rendered into the text only for the parser.
+  make('llama31', 'meta-llama-Llama-3.1-8B-Instruct.jinja', 'llama-bpe', 'llama');
   srv = await startServer({ modelsDir: dir });
   openai = new OpenAI({ baseURL: srv.url + '/v1', apiKey: 'unused', maxRetries: 0 });
   anthropic = new Anthropic({ baseURL: srv.url, apiKey: 'unused', maxRetries: 0 });
@@ -122,6 +124,27 @@ test('Anthropic: a forced call comes back as a tool_use block, whole and streame
   assert.equal(m.stop_reason, 'tool_use');
   assert.equal(m.content[0].type, 'tool_use');
   assert.deepEqual(m.content[0].input, { city: 'Paris' });
+});
+
+test('Llama 3.1: <|python_tag|> (a special token) and bare JSON calls', { skip }, async () => {
+  const tag = await openai.chat.completions.create({ model: 'llama31', messages: user, tools: [weather], max_tokens: 60,
+    grammar: exactly('<|python_tag|>{"name": "get_weather", "parameters": {"city": "Paris"}}') });
+  assert.equal(tag.choices[0].finish_reason, 'tool_calls');
+  assert.deepEqual(JSON.parse(tag.choices[0].message.tool_calls[0].function.arguments), { city: 'Paris' });
+  const bare = await ollama.chat({ model: 'llama31', messages: user, tools: [weather], stream: false,
+    options: { num_predict: 60, grammar: exactly('{"name": "get_weather", "parameters": {"city": "Rome"}}') } });
+  assert.deepEqual(bare.message.tool_calls[0].function.arguments, { city: 'Rome' });
+  // Without tools nothing is parsed as a call.
+  const plain = await openai.chat.completions.create({ model: 'llama31', messages: user, max_tokens: 60,
+    grammar: exactly('<|python_tag|>{"name": "get_weather", "parameters": {}}') });
+  assert.ok(plain.choices[0].message.content.endsWith('{"name": "get_weather", "parameters": {}}'));
+  assert.equal(plain.choices[0].message.tool_calls, undefined);
+  // Forced: the grammar follows Llama's format.
+  const forced = await openai.chat.completions.create({ model: 'llama31', messages: user, tools: [weather],
+    tool_choice: 'required', max_tokens: 32 });
+  const m = forced.choices[0].message;
+  assert.ok(m.tool_calls?.[0]?.function.name === 'get_weather' || m.content.startsWith('{"name": "get_weather", "parameters":'),
+    JSON.stringify(m));
 });
 
 test('OpenAI Responses: function tools in, function_call items out, whole and streamed', { skip }, async () => {
@@ -261,6 +284,10 @@ test('<think> output comes back as reasoning on every API', { skip }, async () =
   }
   assert.equal(thinking, 'I reason.');
   assert.equal(text, 'Hello');
+  const gen = await ollama.generate({ model: 'thinkq', prompt: 'hi', think: true, stream: false,
+    options: { grammar: exactly(THINK), num_predict: 40 } });
+  assert.equal(gen.thinking, 'I reason.');
+  assert.equal(gen.response, 'Hello');
 
   const a = await anthropic.messages.create({ model: 'thinkq', max_tokens: 40, messages: user,
     thinking: { type: 'enabled', budget_tokens: 1024 }, grammar: exactly(THINK) });
