@@ -37,6 +37,36 @@ const char *api_chat_template(const struct native_req *req, char **out)
     return NULL;
 }
 
+/* A tool result that names no function gets the name of the call it answers (templates that
+ * print the function's name read it from the result). */
+static void name_results(json_t *all)
+{
+    size_t i;
+    json_t *m;
+    json_array_foreach(all, i, m)
+    {
+        const char *role = json_string_value(json_object_get(m, "role"));
+        const char *id = json_string_value(json_object_get(m, "tool_call_id"));
+        if (!role || strcmp(role, "tool") != 0 || !id || json_object_get(m, "name"))
+            continue;
+        for (size_t k = i; k-- > 0;) {
+            size_t c;
+            json_t *call;
+            json_array_foreach(json_object_get(json_array_get(all, k), "tool_calls"), c, call)
+            {
+                if (!strcmp(id, json_string_value(json_object_get(call, "id"))
+                                    ? json_string_value(json_object_get(call, "id"))
+                                    : "")) {
+                    json_object_set(m, "name",
+                                    json_object_get(json_object_get(call, "function"), "name"));
+                    k = 0;
+                    break;
+                }
+            }
+        }
+    }
+}
+
 static int is_system(json_t *m)
 {
     const char *role = json_string_value(json_object_get(m, "role"));
@@ -70,6 +100,11 @@ static int output_setup(struct native_req *req, const char *tmpl, int tools_on, 
                            req->model, req->tool_format);
         req->syntax = (enum chat_syntax)s;
     }
+    if (tools_on && req->syntax == CHAT_SYNTAX_NONE)
+        return err_set(e, ERR_BAD_REQUEST,
+                       "model '%s' does not support tools: its chat template never mentions them "
+                       "(a preset's tool-call-format names the format if the model knows one)",
+                       req->model);
     req->in_reasoning = req->think != 0 && chat_prompt_opens_reasoning(req->prompt);
     req->parse = tools_on || req->in_reasoning || req->syntax == CHAT_SYNTAX_HARMONY ||
                  strstr(tmpl, "<think>") || strstr(tmpl, "[THINK]") || req->think > 0;
@@ -133,6 +168,7 @@ int api_chat_prompt(struct native_req *req, json_t *messages, struct err *e)
     }
     for (; i < n; i++)
         json_array_append(all, json_array_get(messages, i));
+    name_results(all);
     json_t *kwargs = prompt_kwargs(req);
     int tools_on = json_array_size(req->tools) && req->tool_choice != API_TOOLS_NONE;
     struct chat_input in = {.messages = all,

@@ -26,6 +26,10 @@ before(async () => {
   make('thinkq', 'Qwen-Qwen3-0.6B.jinja');
   // Llama 3.1: <|python_tag|> is a control token, rendered into the text only for the parser.
   make('llama31', 'meta-llama-Llama-3.1-8B-Instruct.jinja', 'llama-bpe', 'llama');
+  // A ChatML template that knows nothing of tools.
+  writeFileSync(join(dir, 'plain.jinja'), "{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endfor %}<|im_start|>assistant\n");
+  execFileSync(MKMODEL, ['--vocab', join(LLAMA_DATA, 'ggml-vocab-qwen2.gguf'), '--arch', 'qwen2', '--n-embd', '64',
+    '--n-ff', '128', '--type', 'q8_0', '--template', join(dir, 'plain.jinja'), '--out', join(dir, 'notools.gguf')], { stdio: 'ignore' });
   srv = await startServer({ modelsDir: dir });
   openai = new OpenAI({ baseURL: srv.url + '/v1', apiKey: 'unused', maxRetries: 0 });
   anthropic = new Anthropic({ baseURL: srv.url, apiKey: 'unused', maxRetries: 0 });
@@ -337,6 +341,10 @@ test('bad tools, tool_choice, tool messages and think settings: 400 in each API\
   await oa({ chat_template_kwargs: [1] }, /chat_template_kwargs must be an object/);
   await oa({ messages: [...user, { role: 'assistant', tool_calls: [{ id: 'a', type: 'function', function: { name: 'get_weather', arguments: '{not json' } }] }] }, /arguments must be a JSON object/);
   await oa({ messages: [...user, { role: 'tool', content: 'x' }] }, /tool_call_id is required/);
+  const nt = await post(srv.url, '/v1/chat/completions', { model: 'notools', messages: user, tools: [weather] });
+  assert.equal(nt.status, 400);
+  assert.match(nt.body.error.message, /does not support tools/);
+  assert.equal((await post(srv.url, '/v1/chat/completions', { model: 'notools', messages: user, max_tokens: 2 })).status, 200);
   const many = Array.from({ length: 129 }, (_, i) => ({ type: 'function', function: { name: 'f' + i } }));
   const big = await post(srv.url, '/v1/chat/completions', { model: 'toolq', messages: user, tools: many });
   assert.equal(big.status, 413);
