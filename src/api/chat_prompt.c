@@ -122,7 +122,8 @@ static int output_setup(struct native_req *req, const char *tmpl, int tools_on, 
     char *g = NULL;
     int rc = chat_tool_grammar(req->syntax, req->tools,
                                req->tool_choice == API_TOOLS_FUNCTION ? req->tool_name : NULL,
-                               req->parallel_tool_calls, req->in_reasoning, &g, e);
+                               req->parallel_tool_calls, req->in_reasoning,
+                               /* grammar_from_schema once src/grammar/ has it: */ NULL, &g, e);
     if (rc)
         return rc;
     free(req->gen.grammar);

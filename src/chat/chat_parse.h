@@ -94,15 +94,22 @@ json_t *chat_parser_tool_calls(const struct chat_parser *p);
 /* Warnings (an array of strings): calls that came back as text, and why. */
 json_t *chat_parser_warnings(const struct chat_parser *p);
 
-/* ---- tool_choice enforced with a grammar (chat_grammar.c) ---- */
+/* ---- tool_choice enforced with a grammar (chat_syntax.c) ---- */
+
+struct err;
+
+/* Turns a JSON schema into GBNF rules all named prefix..., the root rule <prefix>root (malloc'd
+ * in *out): src/grammar/'s grammar_from_schema has this shape. chat/ does not depend on
+ * grammar/; the API layer passes it in. */
+typedef int (*chat_schema_fn)(json_t *schema, const char *prefix, char **out, struct err *e);
 
 /* A GBNF grammar that makes the model answer with tool calls in syntax s: one call (or several
  * when parallel) to any of tools (canonical tools), or to the function named only (NULL: any).
- * The text a prompt already opened (reasoning) is not covered: the grammar starts at the first
- * output byte. Returns 0 and a malloc'd grammar in *out, or ERR_BAD_REQUEST (a syntax with no
- * tool-call form, an unknown function name). */
-struct err;
+ * Each call's arguments follow its tool's parameters through schema (NULL: any JSON object).
+ * When in_reasoning (the prompt opened the think tag) the grammar lets the reasoning finish
+ * first. Returns 0 and a malloc'd grammar in *out, or ERR_BAD_REQUEST (a syntax with no
+ * tool-call form, an unknown function name, a schema the converter refuses). */
 int chat_tool_grammar(enum chat_syntax s, json_t *tools, const char *only, int parallel,
-                      int in_reasoning, char **out, struct err *e);
+                      int in_reasoning, chat_schema_fn schema, char **out, struct err *e);
 
 #endif

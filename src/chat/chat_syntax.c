@@ -78,13 +78,21 @@ int chat_prompt_opens_reasoning(const char *prompt)
 
 /* ---- the grammar ---- */
 
-/* The rules for one tool's arguments, all named prefix..., the root <prefix>root. Any JSON
- * object for now; at the merge with src/grammar/ this becomes
- * grammar_from_schema(params, prefix, &rules, e), so the arguments follow the tool's schema. */
-static int args_rules(json_t *params, const char *prefix, struct buf *g, struct err *e)
+/* The rules for one tool's arguments, all named prefix..., the root <prefix>root: through the
+ * caller's schema converter, or any JSON object when there is none. */
+static int args_rules(json_t *params, const char *prefix, chat_schema_fn schema, struct buf *g,
+                      struct err *e)
 {
-    (void)params;
-    (void)e;
+    if (schema) {
+        char *rules = NULL;
+        int rc = schema(params, prefix, &rules, e);
+        if (!rc && buf_puts(g, rules))
+            rc = err_set(e, ERR_TOO_LARGE, "the tools' grammar is too large");
+        if (!rc && rules && rules[0] && rules[strlen(rules) - 1] != '\n')
+            buf_puts(g, "\n");
+        free(rules);
+        return rc;
+    }
     buf_printf(g,
                "%sroot ::= %sobj\n"
                "%sobj ::= \"{\" %sws ( %sstr %sws \":\" %sws %sval ( %sws \",\" %sws %sstr %sws "
@@ -150,7 +158,7 @@ static void call_seq(enum chat_syntax s, const char *name, const char *args, str
 }
 
 int chat_tool_grammar(enum chat_syntax s, json_t *tools, const char *only, int parallel,
-                      int in_reasoning, char **out, struct err *e)
+                      int in_reasoning, chat_schema_fn schema, char **out, struct err *e)
 {
     *out = NULL;
     if (s == CHAT_SYNTAX_NONE)
@@ -178,7 +186,7 @@ int chat_tool_grammar(enum chat_syntax s, json_t *tools, const char *only, int p
         char prefix[32], args[40];
         snprintf(prefix, sizeof prefix, "t%d-", n);
         snprintf(args, sizeof args, "t%d-root", n);
-        if ((rc = args_rules(json_object_get(fn, "parameters"), prefix, &g, e)))
+        if ((rc = args_rules(json_object_get(fn, "parameters"), prefix, schema, &g, e)))
             goto out;
         buf_printf(&calls, "%s", n ? " | " : "");
         call_seq(s, name, args, &calls);

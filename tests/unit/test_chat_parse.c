@@ -1,6 +1,7 @@
 /* The output parsers on recorded outputs of each family: fed whole, split at every byte
  * boundary and one byte at a time, the content, reasoning and tool calls must be the same. */
 #include "base/buf.h"
+#include "base/err.h"
 #include "chat/chat_parse.h"
 #include "check.h"
 
@@ -288,6 +289,56 @@ static void test_detect(void)
     CHECK(!chat_prompt_opens_reasoning("<|im_start|>assistant\n"));
 }
 
+/* A schema converter that answers with one rule, to see where the grammar places it. */
+static int one_rule(json_t *schema, const char *prefix, char **out, struct err *e)
+{
+    (void)e;
+    const char *city = json_string_value(
+        json_object_get(json_object_get(json_object_get(schema, "properties"), "city"), "type"));
+    char buf[128];
+    snprintf(buf, sizeof buf, "%sroot ::= \"{\\\"city\\\": \\\"%s\\\"}\"", prefix,
+             city ? city : "?");
+    *out = strdup(buf);
+    return 0;
+}
+
+static void test_grammar(void)
+{
+    json_t *tools = json_loads("[{\"type\":\"function\",\"function\":{\"name\":\"get_weather\","
+                               "\"parameters\":{\"properties\":{\"city\":{\"type\":\"string\"}}}}},"
+                               "{\"type\":\"function\",\"function\":{\"name\":\"get_time\"}}]",
+                               0, NULL);
+    struct err e = {0};
+    char *g = NULL;
+    CHECK(chat_tool_grammar(CHAT_SYNTAX_HERMES, tools, NULL, 1, 0, NULL, &g, &e) == 0);
+    CHECK(g && strstr(g, "root ::= call ( \"\\n\" call )*"));
+    CHECK(g &&
+          strstr(
+              g,
+              "\"<tool_call>\\n{\\\"name\\\": \\\"get_weather\\\", \\\"arguments\\\": \" t0-root"));
+    CHECK(g && strstr(g, "get_time") && strstr(g, "t1-root ::="));
+    free(g);
+    g = NULL;
+    CHECK(chat_tool_grammar(CHAT_SYNTAX_HERMES, tools, "get_time", 0, 1, one_rule, &g, &e) == 0);
+    CHECK(g && !strstr(g, "get_weather") && strstr(g, "t0-root ::= \"{\\\"city\\\": \\\"?\\\"}\""));
+    CHECK(g && strstr(g, "root ::= think call"));
+    free(g);
+    g = NULL;
+    CHECK(chat_tool_grammar(CHAT_SYNTAX_HERMES, tools, "get_weather", 0, 0, one_rule, &g, &e) == 0);
+    CHECK(g && strstr(g, "t0-root ::= \"{\\\"city\\\": \\\"string\\\"}\""));
+    free(g);
+    g = NULL;
+    CHECK(chat_tool_grammar(CHAT_SYNTAX_HERMES, tools, "nope", 0, 0, NULL, &g, &e) ==
+          ERR_BAD_REQUEST);
+    CHECK(strstr(e.msg, "nope") != NULL);
+    CHECK(chat_tool_grammar(CHAT_SYNTAX_NONE, tools, NULL, 0, 0, NULL, &g, &e) == ERR_BAD_REQUEST);
+    CHECK(!g);
+    CHECK(chat_tool_grammar(CHAT_SYNTAX_MISTRAL, tools, NULL, 1, 0, NULL, &g, &e) == 0);
+    CHECK(g && strstr(g, "root ::= \"[TOOL_CALLS][\" call ( \", \" call )* \"]\""));
+    free(g);
+    json_decref(tools);
+}
+
 int main(void)
 {
     test_hermes();
@@ -299,5 +350,6 @@ int main(void)
     test_harmony();
     test_no_tools();
     test_detect();
+    test_grammar();
     return check_done("test_chat_parse");
 }
