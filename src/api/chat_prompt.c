@@ -5,6 +5,7 @@
 #include "base/util.h"
 #include "engine/mfile.h"
 #include "engine/proto.h"
+#include "grammar/schema.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -105,10 +106,98 @@ const char *api_chat_template(const struct native_req *req, char **out)
     return NULL;
 }
 
+/* A tool result that names no function gets the name of the call it answers (templates that
+ * print the function's name read it from the result). */
+static void name_results(json_t *all)
+{
+    size_t i;
+    json_t *m;
+    json_array_foreach(all, i, m)
+    {
+        const char *role = json_string_value(json_object_get(m, "role"));
+        const char *id = json_string_value(json_object_get(m, "tool_call_id"));
+        if (!role || strcmp(role, "tool") != 0 || !id || json_object_get(m, "name"))
+            continue;
+        for (size_t k = i; k-- > 0;) {
+            size_t c;
+            json_t *call;
+            json_array_foreach(json_object_get(json_array_get(all, k), "tool_calls"), c, call)
+            {
+                if (!strcmp(id, json_string_value(json_object_get(call, "id"))
+                                    ? json_string_value(json_object_get(call, "id"))
+                                    : "")) {
+                    json_object_set(m, "name",
+                                    json_object_get(json_object_get(call, "function"), "name"));
+                    k = 0;
+                    break;
+                }
+            }
+        }
+    }
+}
+
 static int is_system(json_t *m)
 {
     const char *role = json_string_value(json_object_get(m, "role"));
     return role && !strcmp(role, "system");
+}
+
+/* The template's extra variables: the request's chat_template_kwargs, and its think settings
+ * as the templates that have a switch name it (Qwen3's enable_thinking, GPT-OSS's
+ * reasoning_effort). */
+static json_t *prompt_kwargs(const struct native_req *req)
+{
+    json_t *k = req->kwargs ? json_deep_copy(req->kwargs) : json_object();
+    if (req->think >= 0 && !json_object_get(k, "enable_thinking"))
+        json_object_set_new(k, "enable_thinking", json_boolean(req->think));
+    if (req->think_level[0] && !json_object_get(k, "reasoning_effort"))
+        json_object_set_new(k, "reasoning_effort", json_string(req->think_level));
+    return k;
+}
+
+/* How the output is read back: the syntax (the preset's, or detected from the template),
+ * whether reasoning and tool calls are split off, and the grammar a forced tool_choice needs. */
+static int output_setup(struct native_req *req, const char *tmpl, int tools_on, struct err *e)
+{
+    req->syntax = chat_syntax_detect(tmpl);
+    if (req->tool_format) {
+        int s = chat_syntax_from_name(req->tool_format);
+        if (s < 0)
+            return err_set(e, ERR_BAD_REQUEST,
+                           "the preset of model '%s' sets tool-call-format '%s', which is not "
+                           "one hearth knows (see the README)",
+                           req->model, req->tool_format);
+        req->syntax = (enum chat_syntax)s;
+    }
+    if (tools_on && req->syntax == CHAT_SYNTAX_NONE)
+        return err_set(e, ERR_BAD_REQUEST,
+                       "model '%s' does not support tools: its chat template never mentions them "
+                       "(a preset's tool-call-format names the format if the model knows one)",
+                       req->model);
+    req->in_reasoning = req->think != 0 && chat_prompt_opens_reasoning(req->prompt);
+    req->parse = tools_on || req->in_reasoning || req->syntax == CHAT_SYNTAX_HARMONY ||
+                 strstr(tmpl, "<think>") || strstr(tmpl, "[THINK]") || req->think > 0;
+    if (req->parse && tools_on && chat_syntax_needs_special(req->syntax))
+        req->flags |= PROTO_GEN_RENDER_SPECIAL;
+    if (req->syntax == CHAT_SYNTAX_HARMONY)
+        req->flags |= PROTO_GEN_RENDER_SPECIAL; /* its channels are control tokens */
+    if (!tools_on ||
+        (req->tool_choice != API_TOOLS_REQUIRED && req->tool_choice != API_TOOLS_FUNCTION))
+        return 0;
+    if (req->gen.grammar && *req->gen.grammar)
+        return err_set(e, ERR_BAD_REQUEST,
+                       "a tool_choice that forces a tool call cannot be combined with a grammar "
+                       "or a response format (both constrain the output)");
+    char *g = NULL;
+    int rc = chat_tool_grammar(
+        req->syntax, req->tools, req->tool_choice == API_TOOLS_FUNCTION ? req->tool_name : NULL,
+        req->parallel_tool_calls, req->in_reasoning, grammar_from_schema, &g, e);
+    if (rc)
+        return rc;
+    free(req->gen.grammar);
+    req->gen.grammar = g;
+    native_mark(req, "grammar");
+    return 0;
 }
 
 int api_chat_prompt(struct native_req *req, json_t *messages, struct err *e)
@@ -143,7 +232,13 @@ int api_chat_prompt(struct native_req *req, json_t *messages, struct err *e)
     }
     for (; i < n; i++)
         json_array_append(all, json_array_get(messages, i));
-    struct chat_input in = {.messages = all, .add_generation_prompt = 1};
+    name_results(all);
+    json_t *kwargs = prompt_kwargs(req);
+    int tools_on = json_array_size(req->tools) && req->tool_choice != API_TOOLS_NONE;
+    struct chat_input in = {.messages = all,
+                            .tools = tools_on ? req->tools : NULL,
+                            .kwargs = kwargs,
+                            .add_generation_prompt = 1};
     struct mfile mf;
     int have_mf = req->path && mfile_open(req->path, &mf, NULL) == 0;
     char *bos = have_mf ? token_text(&mf, "tokenizer.ggml.bos_token_id") : NULL;
@@ -177,12 +272,16 @@ int api_chat_prompt(struct native_req *req, json_t *messages, struct err *e)
         log_info("model=%s msg=\"%s\"", req->model, req->prompt_warning);
     if (!rc) {
         req->flags |= PROTO_GEN_PARSE_SPECIAL;
+        rc = output_setup(req, tmpl ? tmpl : "", tools_on, e);
+    }
+    if (!rc) {
         log_debug("msg=\"chat rendered\" model=%s messages=%zu prompt_bytes=%zu", req->model,
                   json_array_size(all), strlen(req->prompt));
     }
     free(bos);
     free(eos);
     free(arch);
+    json_decref(kwargs);
     json_decref(all);
     json_decref(shots);
     free(tmpl);

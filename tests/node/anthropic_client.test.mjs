@@ -81,7 +81,7 @@ test('errors in Anthropic shape', async () => {
   await bad(client.messages.create({ model: 'chatty', max_tokens: 5, messages: [{ role: 'robot', content: 'x' }] }), 400, /role/);
   await bad(client.messages.create({ model: 'chatty', max_tokens: 5, messages, temperature: 7e9 }), 400, /temperature/);
   await bad(client.messages.create({ model: 'chatty', max_tokens: 5, messages: [{ role: 'user', content: [{ type: 'image', source: {} }] }] }), 400, /image blocks/);
-  await bad(client.messages.create({ model: 'chatty', max_tokens: 5, messages, tools: [{ name: 't', input_schema: { type: 'object' } }] }), 400, /tools/);
+  await bad(client.messages.create({ model: 'chatty', max_tokens: 5, messages, tools: [{ name: 't' }] }), 400, /tools\[0\]\.input_schema is required/);
   const raw = await post(srv.url, '/v1/messages', '{', { raw: true });
   assert.equal(raw.status, 400);
   assert.equal(raw.body.type, 'error');

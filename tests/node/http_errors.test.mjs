@@ -78,7 +78,7 @@ test('what the model cannot do is refused, not faked', async () => {
   // a schema keyword the grammar cannot enforce is refused rather than ignored
   await expectError('/api/generate', { model: M, prompt: 'x', format: { type: 'object', properties: { n: { type: 'number', multipleOf: 2 } } } }, 400, /JSON schema: .*'multipleOf'/);
   await expectError('/api/generate', { model: M, prompt: 'x', format: 'xml' }, 400, /format/);
-  await expectError('/api/chat', { model: 'chatty', messages: [{ role: 'user', content: 'x' }], tools: [{ type: 'function', function: { name: 'f' } }] }, 400, /tools/);
+  await expectError('/api/chat', { model: 'chatty', messages: [{ role: 'user', content: 'x' }], tools: [{ type: 'function', function: { name: 'f' } }] }, 400, /does not support tools/);
   await expectError('/api/generate', { model: M, prompt: 'x', images: ['aGk='] }, 400, /images/);
   await expectError('/api/generate', { model: M, prompt: 'x', suffix: 'y' }, 400, /fill-in-the-middle/);
   await expectError('/api/generate', { model: M, prompt: 'x', template: '{{ range .Messages }}' }, 400, /template/);
