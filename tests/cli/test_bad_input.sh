@@ -92,7 +92,7 @@ for flag in --temperature --top-k --top-p --min-p --typical-p --repeat-penalty -
     expect_contains "help lists $flag" "$OUT" "$flag"
 done
 run_hearth --help
-for c in "serve " "run MODEL" "list, ls" "ps " "show MODEL" "rm MODEL" "cp SOURCE" "stop MODEL" "version"; do
+for c in "serve " "run MODEL" "list " "ls " "ps " "show MODEL" "rm MODEL" "cp SOURCE" "stop MODEL" "version"; do
     expect_contains "hearth --help lists $c" "$OUT" "$c"
 done
 run_hearth version
