@@ -36,10 +36,42 @@ void api_reply(struct http_reply *rep, int status, json_t *obj)
     free(s);
 }
 
+size_t api_json_depth(const char *text, size_t len)
+{
+    size_t depth = 0, max = 0;
+    int in_string = 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = text[i];
+        if (in_string) {
+            if (c == '\\')
+                i++;
+            else if (c == '"')
+                in_string = 0;
+        } else if (c == '"') {
+            in_string = 1;
+        } else if (c == '[' || c == '{') {
+            if (++depth > max)
+                max = depth;
+        } else if ((c == ']' || c == '}') && depth) {
+            depth--;
+        }
+    }
+    return max;
+}
+
 json_t *api_parse_body(const struct http_request *req, struct http_reply *rep, api_error_fn error)
 {
     if (req->body_len == 0) {
         error(rep, ERR_BAD_REQUEST, "missing request body");
+        return NULL;
+    }
+    /* jansson allows 2048 levels; nothing a request means needs more than a few, and deep
+     * nesting costs stack in every recursive walk after parsing. */
+    if (api_json_depth(req->body, req->body_len) > API_MAX_JSON_DEPTH) {
+        char msg[128];
+        snprintf(msg, sizeof msg, "the request body nests JSON deeper than %d levels",
+                 API_MAX_JSON_DEPTH);
+        error(rep, ERR_BAD_REQUEST, msg);
         return NULL;
     }
     json_error_t je;

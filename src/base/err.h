@@ -24,6 +24,8 @@ enum err_code {
     ERR_UNAVAILABLE = -11, /* busy, out of memory, shutting down */
     ERR_BUSY = -12,        /* the request queue is full: 503 with Retry-After */
     ERR_NO_MEMORY = -13,   /* a model does not fit in the memory left: 507 */
+    ERR_UNAUTHORIZED = -14, /* a missing or wrong API key: 401 */
+    ERR_FORBIDDEN = -15,    /* a Host or Origin the server does not serve: 403 */
 };
 
 /* A code plus its message, for functions that report more than a code. */
