@@ -274,6 +274,8 @@ char *api_model_template(const char *path);
  * says (a preset's chat-template, else the GGUF's own, else Ollama's template layer). Sets
  * PROTO_GEN_PARSE_SPECIAL. ERR_BAD_REQUEST when the model has no usable template. */
 int api_chat_prompt(struct native_req *req, json_t *messages, struct err *e);
+/* More messages than this in one conversation is ERR_TOO_LARGE (api_chat_prompt). */
+#define API_MAX_MESSAGES 10000
 /* Which template api_chat_prompt uses: "preset", "gguf", "ollama" or NULL for none; *out gets
  * a copy of it (free it) when out is not NULL. */
 const char *api_chat_template(const struct native_req *req, char **out);

@@ -52,6 +52,11 @@ int api_chat_prompt(struct native_req *req, json_t *messages, struct err *e)
                        "model '%s' has no chat template, so messages cannot be formatted; use a "
                        "completion route (or raw) instead",
                        req->model);
+    if (json_array_size(messages) > API_MAX_MESSAGES) {
+        free(tmpl);
+        return err_set(e, ERR_TOO_LARGE, "a conversation has at most %d messages",
+                       API_MAX_MESSAGES);
+    }
     if (strcmp(which, "gguf") != 0)
         log_debug("model=%s template=%s", req->model, which);
     json_t *shots = req->model_messages ? json_loads(req->model_messages, 0, NULL) : NULL;
