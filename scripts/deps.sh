@@ -26,7 +26,7 @@ JOBS="${JOBS:-$(nproc)}"
 
 SYSTEM_PKGS=(build-essential cmake pkg-config git ca-certificates openssl
     libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev libssl-dev libedit-dev
-    nodejs npm python3 procps clang-format clang-tidy cppcheck)
+    nodejs npm python3 procps clang clang-format clang-tidy cppcheck)
 
 say() { printf 'deps: %s\n' "$*" >&2; }
 die() { printf 'deps: error: %s\n' "$*" >&2; exit 1; }

@@ -189,8 +189,16 @@ json_t *api_probs_json(const struct proto_msg *ev, int with_ids);
 void api_error(struct http_reply *rep, int code, const char *msg);
 void api_errorf(struct http_reply *rep, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-/* Serializes obj (stolen) as the reply body. */
+/* Serializes obj (stolen) as the reply body. In an error (status >= 400), the folders given to
+ * api_redact_add are replaced. */
 void api_reply(struct http_reply *rep, int status, json_t *obj);
+
+/* Error replies show "ROOT/x" as "WITHx": the server's model folders as "" (a file's place in
+ * its store), the home directory as "~/". Set up before the server starts; not thread-safe. */
+void api_redact_add(const char *root, const char *with);
+void api_redact_clear(void);
+/* text with the folders replaced (malloc'd). */
+char *api_redact(const char *text);
 
 /* The error reply of a protocol (api_error for Ollama's shape, openai_error...). */
 typedef void (*api_error_fn)(struct http_reply *rep, int code, const char *msg);

@@ -53,6 +53,9 @@ struct serve_secure {
  * or -1 after printing why. */
 int serve_secure_setup(struct serve_secure *s, const char *host, struct http_config *cfg);
 void serve_secure_free(struct serve_secure *s);
+/* Keeps the store's folders and the home directory out of error replies (api_redact_add). */
+struct store;
+void serve_secure_redact(const struct store *st);
 
 /* Prints "hearth: error: MSG" on stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -498,6 +498,7 @@ int cmd_serve(int argc, char **argv)
     };
     struct http_server *srv;
     struct err e = {0};
+    serve_secure_redact(ctx.store);
     if (serve_secure_setup(&sec, host, &cfg) || http_start(&cfg, &srv, &e)) {
         if (e.msg[0])
             cli_error("%s", e.msg);

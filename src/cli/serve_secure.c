@@ -6,8 +6,10 @@
 #include "cli/cli.h"
 #include "net/http.h"
 #include "sched/estimate.h"
+#include "store/store.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -195,6 +197,28 @@ int serve_secure_setup(struct serve_secure *s, const char *host, struct http_con
     return 0;
 }
 
+void serve_secure_redact(const struct store *st)
+{
+    const char *const *dirs;
+    int n = store_dirs(st, &dirs);
+    for (int i = 0; i < n; i++) {
+        char real[PATH_MAX];
+        api_redact_add(dirs[i], "");
+        if (realpath(dirs[i], real))
+            api_redact_add(real, "");
+    }
+    api_redact_add(store_ollama_root(st), "");
+    api_redact_add(store_hf_hub(st), "");
+    api_redact_add(getenv("HEARTH_PROMPT_CACHE_DIR"), "");
+    const char *presets = store_presets_path(st);
+    if (presets && strrchr(presets, '/')) {
+        char dir[PATH_MAX];
+        snprintf(dir, sizeof dir, "%.*s", (int)(strrchr(presets, '/') - presets), presets);
+        api_redact_add(dir, "");
+    }
+    api_redact_add(getenv("HOME"), "~");
+}
+
 void serve_secure_free(struct serve_secure *s)
 {
     for (int i = 0; i < s->n_keys; i++) {
@@ -208,5 +232,6 @@ void serve_secure_free(struct serve_secure *s)
         free(s->key_pem);
     }
     api_guard_free();
+    api_redact_clear();
     memset(s, 0, sizeof *s);
 }

@@ -3,6 +3,7 @@
 #include "base/util.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <fcntl.h>
 #include <ggml.h>
 #include <stdlib.h>
@@ -68,6 +69,53 @@ static int cmp_names(const void *a, const void *b)
     uint64_t m = x->n < y->n ? x->n : y->n;
     int c = memcmp(x->s, y->s, m);
     return c ? c : (x->n > y->n) - (x->n < y->n);
+}
+
+/* No key twice; and the metadata libllama trusts before it can fail cleanly: its layer count is checked with an
+ * assert (an abort of the whole process), and Ollama divided by a mistyped one
+ * (CVE-2024-8063). A layer count must be an integer from 1 to MFILE_MAX_LAYERS. */
+static int cmp_keys(const void *a, const void *b)
+{
+    const struct mfile_kv *x = *(const struct mfile_kv *const *)a;
+    const struct mfile_kv *y = *(const struct mfile_kv *const *)b;
+    if (x->key_len != y->key_len)
+        return x->key_len < y->key_len ? -1 : 1;
+    return memcmp(x->key, y->key, x->key_len);
+}
+
+static int check_meta(struct mfile *f, struct err *e)
+{
+    /* A duplicate key would mean one thing to us and another to libllama (gguf refuses them). */
+    if (f->n_kv > 1) {
+        const struct mfile_kv **k = xcalloc(f->n_kv, sizeof *k);
+        for (uint64_t i = 0; i < f->n_kv; i++)
+            k[i] = &f->kv[i];
+        qsort(k, f->n_kv, sizeof *k, cmp_keys);
+        int rc = 0;
+        for (uint64_t i = 1; i < f->n_kv && !rc; i++)
+            if (!cmp_keys(&k[i - 1], &k[i]))
+                rc = err_set(e, ERR_BAD_MODEL, "duplicate metadata key '%.*s'",
+                             (int)(k[i]->key_len > 64 ? 64 : k[i]->key_len), k[i]->key);
+        free(k);
+        if (rc)
+            return rc;
+    }
+    char *arch = mfile_get_str(f, "general.architecture");
+    if (!arch)
+        return 0;
+    char key[128];
+    snprintf(key, sizeof key, "%.100s.block_count", arch);
+    free(arch);
+    const struct mfile_kv *kv = mfile_find(f, key);
+    if (!kv)
+        return 0;
+    int64_t n;
+    if (mfile_get_int(f, key, &n))
+        return err_set(e, ERR_BAD_MODEL, "%s is not an integer", key);
+    if (n < 1 || n > MFILE_MAX_LAYERS)
+        return err_set(e, ERR_BAD_MODEL, "%s is %lld; llama.cpp takes 1 to %d layers", key,
+                       (long long)n, MFILE_MAX_LAYERS);
+    return 0;
 }
 
 static int parse(struct mfile *f, struct err *e)
@@ -253,6 +301,8 @@ static int parse(struct mfile *f, struct err *e)
                 rc = err_set(e, ERR_BAD_MODEL, "duplicate tensor '%.*s'", (int)ti[i].n, ti[i].s);
     }
     free(ti);
+    if (!rc)
+        rc = check_meta(f, e);
     return rc;
 }
 

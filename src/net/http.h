@@ -29,7 +29,8 @@ struct http_request {
     const char *path; /* without the query string */
     const char *body; /* NUL-terminated; "" when there is none */
     size_t body_len;
-    void *conn; /* the libmicrohttpd connection, for http_header/http_query */
+    void *conn; /* the libmicrohttpd connection, for http_header/http_query; NULL: none (a
+                 * request made up without a network, as the fuzz targets do) */
 };
 
 /* A request header or query argument, or NULL. Valid while the request is. */
