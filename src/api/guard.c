@@ -41,13 +41,11 @@ static const char *const open_paths[] = {"/", "/health", "/v1/health"};
 /* Origins every browser page on this machine has (Ollama's defaults): any port of the
  * loopback names, and the schemes of local apps. */
 static const char *const default_origins[] = {
-    "http://localhost",         "https://localhost",         "http://localhost:*",
-    "https://localhost:*",      "http://127.0.0.1",          "https://127.0.0.1",
-    "http://127.0.0.1:*",       "https://127.0.0.1:*",       "http://[::1]",
-    "https://[::1]",            "http://[::1]:*",            "https://[::1]:*",
-    "http://0.0.0.0",           "https://0.0.0.0",           "http://0.0.0.0:*",
-    "https://0.0.0.0:*",        "app://*",                   "file://*",
-    "tauri://*",                "vscode-webview://*",
+    "http://localhost", "https://localhost", "http://localhost:*", "https://localhost:*",
+    "http://127.0.0.1", "https://127.0.0.1", "http://127.0.0.1:*", "https://127.0.0.1:*",
+    "http://[::1]",     "https://[::1]",     "http://[::1]:*",     "https://[::1]:*",
+    "http://0.0.0.0",   "https://0.0.0.0",   "http://0.0.0.0:*",   "https://0.0.0.0:*",
+    "app://*",          "file://*",          "tauri://*",          "vscode-webview://*",
 };
 
 static void lower(char *s)
@@ -298,8 +296,7 @@ int api_guard(const struct http_request *req, struct http_reply *rep)
     }
     if (!strcmp(req->method, "OPTIONS")) {
         const char *want = http_header(req, "Access-Control-Request-Headers");
-        http_reply_header(rep, "Access-Control-Allow-Methods",
-                          "GET, HEAD, POST, DELETE, OPTIONS");
+        http_reply_header(rep, "Access-Control-Allow-Methods", "GET, HEAD, POST, DELETE, OPTIONS");
         http_reply_header(rep, "Access-Control-Allow-Headers",
                           want && header_list_ok(want)
                               ? want

@@ -31,9 +31,10 @@ void openai_error(struct http_reply *rep, int code, const char *msg)
                                     : status == 403 ? "permission_error"
                                                     : "invalid_request_error"));
     json_object_set_new(e, "param", json_null());
-    json_object_set_new(e, "code", status == 404   ? json_string("model_not_found")
-                                   : status == 401 ? json_string("invalid_api_key")
-                                                   : json_null());
+    json_object_set_new(e, "code",
+                        status == 404   ? json_string("model_not_found")
+                        : status == 401 ? json_string("invalid_api_key")
+                                        : json_null());
     json_t *o = json_object();
     json_object_set_new(o, "error", e);
     api_reply(rep, status, o);

@@ -16,9 +16,9 @@
 #include <sys/stat.h>
 
 #define KEY_FILE_MAX (1u << 20)
-#define KEYS_MAX 1024
+#define KEYS_MAX     1024
 #define TLS_FILE_MAX (1u << 20)
-#define TIMEOUT_MAX 86400
+#define TIMEOUT_MAX  86400
 
 static const char *env_or(const char *flag, const char *var)
 {
@@ -192,8 +192,7 @@ int serve_secure_setup(struct serve_secure *s, const char *host, struct http_con
     cfg->too_large = api_too_large;
     log_info("msg=\"access\" keys=%d host_check=%s tls=%s max_body=%zu timeout_s=%u", s->n_keys,
              loopback ? "on" : "off", cert ? "on" : "off",
-             cfg->max_body ? cfg->max_body : (size_t)HTTP_DEFAULT_MAX_BODY,
-             cfg->idle_timeout_s);
+             cfg->max_body ? cfg->max_body : (size_t)HTTP_DEFAULT_MAX_BODY, cfg->idle_timeout_s);
     return 0;
 }
 

@@ -3,9 +3,9 @@
 #include "base/util.h"
 
 #include <errno.h>
-#include <stdio.h>
 #include <fcntl.h>
 #include <ggml.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -71,8 +71,8 @@ static int cmp_names(const void *a, const void *b)
     return c ? c : (x->n > y->n) - (x->n < y->n);
 }
 
-/* No key twice; and the metadata libllama trusts before it can fail cleanly: its layer count is checked with an
- * assert (an abort of the whole process), and Ollama divided by a mistyped one
+/* No key twice; and the metadata libllama trusts before it can fail cleanly: its layer count is
+ * checked with an assert (an abort of the whole process), and Ollama divided by a mistyped one
  * (CVE-2024-8063). A layer count must be an integer from 1 to MFILE_MAX_LAYERS. */
 static int cmp_keys(const void *a, const void *b)
 {
@@ -87,10 +87,10 @@ static int check_meta(struct mfile *f, struct err *e)
 {
     /* A duplicate key would mean one thing to us and another to libllama (gguf refuses them). */
     if (f->n_kv > 1) {
-        const struct mfile_kv **k = xcalloc(f->n_kv, sizeof *k);
+        const struct mfile_kv **k = xcalloc(f->n_kv, sizeof(const struct mfile_kv *));
         for (uint64_t i = 0; i < f->n_kv; i++)
             k[i] = &f->kv[i];
-        qsort(k, f->n_kv, sizeof *k, cmp_keys);
+        qsort(k, f->n_kv, sizeof(const struct mfile_kv *), cmp_keys);
         int rc = 0;
         for (uint64_t i = 1; i < f->n_kv && !rc; i++)
             if (!cmp_keys(&k[i - 1], &k[i]))

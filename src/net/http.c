@@ -201,7 +201,8 @@ static void answer_too_large(struct http_server *srv, struct MHD_Connection *con
     char msg[128];
     snprintf(msg, sizeof msg, "request body is larger than %zu bytes", srv->cfg.max_body);
     if (srv->cfg.too_large) {
-        struct http_request req = {.method = st->method, .path = st->path, .body = "", .conn = conn};
+        struct http_request req = {
+            .method = st->method, .path = st->path, .body = "", .conn = conn};
         srv->cfg.too_large(&req, &st->rep, msg);
         return;
     }

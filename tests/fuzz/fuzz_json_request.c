@@ -15,11 +15,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* Routes that only parse and answer (no downloads, no writes to the store). */
 static const char *const paths[] = {
-    "/api/generate",  "/api/chat",        "/api/embed",     "/api/embeddings",
-    "/api/show",      "/v1/chat/completions", "/v1/completions", "/v1/embeddings",
-    "/v1/messages",   "/v1/messages/count_tokens", "/v1/responses", "/completion",
-    "/tokenize",      "/detokenize",      "/apply-template", "/embedding",
-    "/rerank",        "/models/load",     "/models/unload",
+    "/api/generate",   "/api/chat",
+    "/api/embed",      "/api/embeddings",
+    "/api/show",       "/v1/chat/completions",
+    "/v1/completions", "/v1/embeddings",
+    "/v1/messages",    "/v1/messages/count_tokens",
+    "/v1/responses",   "/completion",
+    "/tokenize",       "/detokenize",
+    "/apply-template", "/embedding",
+    "/rerank",         "/models/load",
+    "/models/unload",
 };
 #define N_PATHS (sizeof paths / sizeof paths[0])
 
@@ -41,9 +46,9 @@ static void setup(void)
     ctx.sched = sched_new(&c);
     ctx.num_parallel = 1;
     api = &ctx;
-    void (*tables[])(const struct http_route **, int *) = {
-        ollama_routes, openai_routes, anthropic_routes, llama_routes, responses_routes,
-        models_routes};
+    void (*tables[])(const struct http_route **, int *) = {ollama_routes,    openai_routes,
+                                                           anthropic_routes, llama_routes,
+                                                           responses_routes, models_routes};
     for (size_t t = 0; t < sizeof tables / sizeof tables[0]; t++) {
         const struct http_route *r;
         int n;

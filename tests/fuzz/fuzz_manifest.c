@@ -77,7 +77,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         /* A valid digest is exactly ROOT/blobs/sha256-<64 hex>. */
         size_t rl = strlen(root);
         if (strncmp(blob, root, rl) || strncmp(blob + rl, "/blobs/sha256-", 14) ||
-            strlen(blob + rl + 14) != 64 || strchr(blob + rl + 14, '/') || !layout_digest_valid(line))
+            strlen(blob + rl + 14) != 64 || strchr(blob + rl + 14, '/') ||
+            !layout_digest_valid(line))
             abort();
     }
     free(line);

@@ -1,6 +1,8 @@
 /* A main for the fuzz targets in builds without libFuzzer: runs LLVMFuzzerTestOneInput once on
  * every file of the folders (or files) given, so `make test` replays the seed and regression
  * corpora under the plain and ASan builds. */
+#include "base/util.h"
+
 #include <dirent.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -18,12 +20,12 @@ static int run_file(const char *path)
         return 1;
     }
     size_t cap = 1 << 16, n = 0;
-    uint8_t *data = malloc(cap);
+    uint8_t *data = xmalloc(cap);
     size_t got;
     while ((got = fread(data + n, 1, cap - n, f)) > 0) {
         n += got;
         if (n == cap)
-            data = realloc(data, cap *= 2);
+            data = xrealloc(data, cap *= 2);
     }
     fclose(f);
     LLVMFuzzerTestOneInput(data, n);
@@ -56,11 +58,12 @@ int main(int argc, char **argv)
         struct dirent *de;
         while ((de = readdir(d)))
             if (de->d_name[0] != '.') {
-                names = realloc(names, (n + 1) * sizeof *names);
-                names[n++] = strdup(de->d_name);
+                names = xrealloc(names, (n + 1) * sizeof *names);
+                names[n++] = xstrdup(de->d_name);
             }
         closedir(d);
-        qsort(names, n, sizeof *names, cmp);
+        if (n)
+            qsort(names, n, sizeof *names, cmp);
         for (size_t j = 0; j < n; j++) {
             char path[4096];
             snprintf(path, sizeof path, "%s/%s", argv[i], names[j]);
