@@ -75,7 +75,8 @@ char *api_redact(const char *text)
             for (int i = 0; i < n_redact && hit < 0; i++) {
                 size_t l = strlen(redact[i].root);
                 if (!strncmp(p, redact[i].root, l) &&
-                    (p[l] == '/' || !isalnum((unsigned char)p[l])))
+                    (p[l] == '/' || (!isalnum((unsigned char)p[l]) && !strchr("-_.", p[l])) ||
+                     !p[l]))
                     hit = i;
             }
         if (hit < 0) {

@@ -76,7 +76,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (layout_ollama_blob(root, line, blob, sizeof blob, &e) == 0) {
         /* A valid digest is exactly ROOT/blobs/sha256-<64 hex>. */
         size_t rl = strlen(root);
-        if (strncmp(blob, root, rl) || strncmp(blob + rl, "/blobs/sha256-", 14) ||
+        if (strncmp(blob, root, rl) != 0 || strncmp(blob + rl, "/blobs/sha256-", 14) != 0 ||
             strlen(blob + rl + 14) != 64 || strchr(blob + rl + 14, '/') ||
             !layout_digest_valid(line))
             abort();
