@@ -275,6 +275,9 @@ static int parse(struct mfile *f, struct err *e)
         uint64_t pos = (uint64_t)(r.p - f->map);
         f->data_offset = (pos + f->alignment - 1) / f->alignment * f->alignment;
         f->tensor_bytes = 0;
+        /* As ggml's reader demands: each tensor's data follows the previous one's, padded to
+         * the alignment, so none overlaps another. */
+        uint64_t expect = 0;
         for (uint64_t i = 0; i < f->n_tensors && !rc; i++) {
             if (ti[i].off > f->size || ti[i].bytes > f->size ||
                 f->data_offset + ti[i].off + ti[i].bytes > f->size)
@@ -283,6 +286,14 @@ static int parse(struct mfile *f, struct err *e)
                              "%zu-byte file (truncated download?)",
                              (int)ti[i].n, ti[i].s, (unsigned long long)ti[i].bytes,
                              (unsigned long long)f->data_offset + ti[i].off, f->size);
+            else if (ti[i].off != expect)
+                rc = err_set(e, ERR_BAD_MODEL,
+                             "tensor '%.*s' is at offset %llu of the data, expected %llu (tensors "
+                             "must follow each other)",
+                             (int)ti[i].n, ti[i].s, (unsigned long long)ti[i].off,
+                             (unsigned long long)expect);
+            /* Both are at most the file size here, so this does not overflow. */
+            expect += (ti[i].bytes + f->alignment - 1) / f->alignment * f->alignment;
             f->tensor_bytes += ti[i].bytes;
         }
     }

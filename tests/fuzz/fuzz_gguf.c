@@ -1,11 +1,17 @@
 /* The daemon's own GGUF reader (src/engine/mfile.c) and what reads through it for `list`,
  * `show` and memory estimates (model_info.c, estimate.c, settings.c): whatever the bytes, an
  * error or a bounded answer, never a crash. The input goes into a memfd, opened by path as the
- * daemon opens model files. */
+ * daemon opens model files.
+ *
+ * Differential: whatever mfile accepts is handed to libllama, so ggml's own GGUF reader must
+ * accept it too (mfile is meant to be the stricter of the two); a file mfile passes and gguf
+ * refuses is a bug in mfile's checks, and aborts here. */
 #include "api/api.h"
 #include "api/model_info.h"
 #include "engine/mfile.h"
 #include "sched/estimate.h"
+
+#include <gguf.h>
 
 #include <stdint.h>
 #include <stdio.h>
@@ -36,6 +42,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         int64_t v;
         (void)mfile_get_int(&mf, "general.file_type", &v);
         mfile_close(&mf);
+        struct gguf_init_params gp = {.no_alloc = true, .ctx = NULL};
+        struct gguf_context *g = gguf_init_from_file(path, gp);
+        if (!g) {
+            fprintf(stderr, "mfile accepted a file that gguf refuses\n");
+            abort();
+        }
+        gguf_free(g);
     }
     json_t *info = NULL;
     if (model_info_json(path, 1, &info, &e) == 0)
