@@ -144,6 +144,11 @@ static int parse(struct mfile *f, struct err *e)
         if (rd_str(&r, MFILE_MAX_KEY, &kv->key, &kv->key_len) || kv->key_len == 0)
             return err_set(e, ERR_BAD_MODEL, "metadata key %llu is truncated or too long",
                            (unsigned long long)i);
+        /* ggml looks keys up as C strings: "general.alignment\0x" would be one key to us and
+         * another to it. */
+        if (memchr(kv->key, '\0', kv->key_len))
+            return err_set(e, ERR_BAD_MODEL, "metadata key %llu holds a NUL byte",
+                           (unsigned long long)i);
         if (!need(&r, 4))
             return err_set(e, ERR_BAD_MODEL, "file truncated in metadata");
         kv->type = rd_u32(&r);
@@ -213,6 +218,11 @@ static int parse(struct mfile *f, struct err *e)
         if (rd_str(&r, GGML_MAX_NAME_LEN, &ti[i].s, &ti[i].n) || !need(&r, 4)) {
             rc = err_set(e, ERR_BAD_MODEL, "tensor %llu: name truncated or longer than %d bytes",
                          (unsigned long long)i, GGML_MAX_NAME_LEN);
+            break;
+        }
+        if (memchr(ti[i].s, '\0', ti[i].n)) {
+            rc = err_set(e, ERR_BAD_MODEL, "tensor %llu: the name holds a NUL byte",
+                         (unsigned long long)i);
             break;
         }
         int nl = (int)ti[i].n;
