@@ -7,24 +7,38 @@
 #   make asan     the sanitizer build alone (build-asan/) and its tests
 #   make bench    hearth against llama-server built from the same llama.cpp (bench/RESULTS.md)
 #   make fuzz-smoke  every tests/fuzz target under libFuzzer for FUZZ_SECONDS (60) each (clang)
+#   make CUDA=1   the same against libllama with ggml's CUDA backend (deps/llama-cuda, build-cuda/)
 
-BUILD ?= build
-ASAN_BUILD ?= build-asan
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
+CUDA ?=
+ifeq ($(CUDA),1)
+BUILD ?= build-cuda
+CMAKE_FLAGS += -DHEARTH_LLAMA_PREFIX=$(CURDIR)/deps/llama-cuda
+DEPS_READY = deps/.ready-cuda
+else
+BUILD ?= build
+DEPS_READY = deps/.ready
+endif
+ASAN_BUILD ?= build-asan
 
 .PHONY: all deps build test test-main test-asan asan serve lint format clean distclean bench \
 	fuzz-smoke
 
 all: build
 
-deps/.ready: scripts/deps.sh
+deps/.ready: scripts/deps.sh src/web/package-lock.json tests/node/package-lock.json
 	bash scripts/deps.sh
 	touch $@
 
-deps: deps/.ready
+# The CUDA build of libllama comes on top of the usual dependencies.
+deps/.ready-cuda: deps/.ready scripts/deps.sh
+	bash scripts/deps.sh --cuda
+	touch $@
 
-build: deps/.ready
+deps: $(DEPS_READY)
+
+build: $(DEPS_READY)
 	cmake -S . -B $(BUILD) $(CMAKE_FLAGS) >/dev/null
 	cmake --build $(BUILD) -j $(JOBS)
 

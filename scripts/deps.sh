@@ -5,6 +5,10 @@
 #   scripts/deps.sh --llama    libllama only
 #   scripts/deps.sh --system   system packages only
 #   scripts/deps.sh --llama-server   the reference llama-server only
+#   scripts/deps.sh --node     npm packages only (src/web, tests/node)
+#   scripts/deps.sh --cuda     libllama with ggml's CUDA backend, plus llama-server and
+#                              llama-bench from the same build, into deps/llama-cuda
+#                              (`make CUDA=1` builds hearth against it)
 #
 # libllama: when pkg-config knows `llama` (and LLAMA_CPP_SRC is unset) that one is used and
 # nothing is built. Otherwise the pinned llama.cpp release is built from the source that the npm
@@ -26,7 +30,7 @@ JOBS="${JOBS:-$(nproc)}"
 
 SYSTEM_PKGS=(build-essential cmake pkg-config git ca-certificates openssl
     libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev libssl-dev libedit-dev
-    nodejs npm python3 procps clang clang-format clang-tidy cppcheck)
+    nodejs npm python3 procps clang clang-format clang-tidy cppcheck chromium)
 
 say() { printf 'deps: %s\n' "$*" >&2; }
 die() { printf 'deps: error: %s\n' "$*" >&2; exit 1; }
@@ -69,13 +73,18 @@ CMAKE_OPTS=(-DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=ON
 # shellcheck disable=SC2206 # word splitting of the user's extra arguments is intended
 [ -n "${HEARTH_LLAMA_CMAKE_ARGS:-}" ] && CMAKE_OPTS+=($HEARTH_LLAMA_CMAKE_ARGS)
 
-# Reads build output and shows its "[ NN%]" markers: one updating line on a terminal, a line
+# Reads build output and shows its "[ NN%]" (make) or "[N/M]" (ninja) markers: one updating line on a terminal, a line
 # per tenth otherwise (CI logs).
 progress() {
     local label="$1" line pct last=-1
     while IFS= read -r line; do
-        [[ "$line" =~ ^\[\ *([0-9]+)%\] ]] || continue
-        pct=${BASH_REMATCH[1]}
+        if [[ "$line" =~ ^\[\ *([0-9]+)%\] ]]; then
+            pct=${BASH_REMATCH[1]}
+        elif [[ "$line" =~ ^\[([0-9]+)/([0-9]+)\] ]] && [ "${BASH_REMATCH[2]}" -gt 0 ]; then
+            pct=$((BASH_REMATCH[1] * 100 / BASH_REMATCH[2])) # ninja's [done/total]
+        else
+            continue
+        fi
         if [ -t 2 ]; then
             printf '\rdeps: %s [%-25s] %3d%%' "$label" "$(printf '%*s' $((pct / 4)) '' | tr ' ' '#')" "$pct" >&2
         elif [ $((pct / 10)) -ne $((last / 10)) ]; then
@@ -208,22 +217,90 @@ install_llama_server() {
     done
 }
 
-# The official client libraries the compatibility tests drive (tests/node/package-lock.json).
+# npm packages, each folder pinned by its package-lock.json: the web UI's libraries (src/web,
+# embedded into the binary by the build) and the official client libraries and the browser
+# driver the tests use (tests/node).
 install_node_deps() {
-    local dir="$ROOT/tests/node" stamp
-    [ -f "$dir/package-lock.json" ] || return 0
-    stamp="$(sha256sum "$dir/package-lock.json" | cut -c1-16)"
-    [ "$(cat "$dir/node_modules/.hearth-stamp" 2>/dev/null)" = "$stamp" ] && return 0
-    say "installing the test clients (npm ci in tests/node)"
-    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null) ||
-        die "npm ci in tests/node failed"
-    echo "$stamp" >"$dir/node_modules/.hearth-stamp"
+    local dir stamp
+    for dir in "$ROOT/src/web" "$ROOT/tests/node"; do
+        [ -f "$dir/package-lock.json" ] || continue
+        stamp="$(sha256sum "$dir/package-lock.json" | cut -c1-16)"
+        [ "$(cat "$dir/node_modules/.hearth-stamp" 2>/dev/null)" = "$stamp" ] && continue
+        say "installing npm packages (npm ci in ${dir#"$ROOT"/})"
+        (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null) ||
+            die "npm ci in $dir failed"
+        echo "$stamp" >"$dir/node_modules/.hearth-stamp"
+    done
+}
+
+# The CUDA build: the same pinned tree with ggml's CUDA backend, for the architectures of the GPUs
+# present (HEARTH_CUDA_ARCHS=90;89 to choose; 90, Hopper, when no GPU is found). The backends
+# are modules (GGML_BACKEND_DL) loaded at run time from beside libllama, so the same hearth
+# binary runs on a machine without a GPU or without NVIDIA's driver: the CUDA module then finds
+# no device, or does not load, and models run on the CPU. llama-server and llama-bench come
+# from the same build (the GPU benchmark's baselines, bench/gpu.sh).
+install_llama_cuda() {
+    local src="${LLAMA_CPP_SRC:-$CACHE_ROOT/llama.cpp-$LLAMA_VERSION-src}" nvcc archs key prefix bdir gen=()
+    [ -f "$src/include/llama.h" ] || { mkdir -p "$CACHE_ROOT"; fetch_source "$src"; }
+    nvcc="$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)"
+    [ -x "$nvcc" ] || die "nvcc not found: install the CUDA toolkit (or put nvcc on PATH)"
+    archs="${HEARTH_CUDA_ARCHS:-}"
+    if [ -z "$archs" ] && command -v nvidia-smi >/dev/null; then
+        archs="$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader 2>/dev/null |
+            tr -d . | sort -u | paste -sd';' || true)"
+    fi
+    archs="${archs:-90}"
+    local opts=("${CMAKE_OPTS[@]/-DLLAMA_BUILD_SERVER=OFF/-DLLAMA_BUILD_SERVER=ON}")
+    opts=("${opts[@]/-DLLAMA_BUILD_TOOLS=OFF/-DLLAMA_BUILD_TOOLS=ON}")
+    opts=("${opts[@]/-DLLAMA_BUILD_COMMON=OFF/-DLLAMA_BUILD_COMMON=ON}")
+    # GGML_NATIVE cannot be combined with backend modules; -march=native gives the one CPU
+    # module this machine's instructions all the same (AMX still left out, see NO_AMX).
+    opts=("${opts[@]/-DGGML_NATIVE=ON/-DGGML_NATIVE=OFF}")
+    opts=("${opts[@]/-DCMAKE_C_FLAGS=/-DCMAKE_C_FLAGS=-march=native }")
+    opts=("${opts[@]/-DCMAKE_CXX_FLAGS=/-DCMAKE_CXX_FLAGS=-march=native }")
+    opts+=(-DGGML_CUDA=ON -DGGML_BACKEND_DL=ON "-DCMAKE_CUDA_ARCHITECTURES=$archs"
+        "-DCMAKE_CUDA_COMPILER=$nvcc" -DLLAMA_USE_PREBUILT_UI=OFF)
+    command -v ninja >/dev/null && gen=(-G Ninja)
+    key="$(git -C "$src" rev-parse --short=12 HEAD 2>/dev/null || echo nogit)"
+    key="$key-cuda-$(printf '%s\n' "${opts[@]}" | sha256sum | cut -c1-8)"
+    prefix="$CACHE_ROOT/llama-$key"
+    if [ ! -f "$prefix/.complete" ]; then
+        bdir="$(mktemp -d)"
+        say "building llama.cpp with CUDA (architectures $archs) from $src: many minutes on few"
+        say "cores (about 4 with 16)"
+        cmake -S "$src" -B "$bdir" "${gen[@]}" "${opts[@]}" -DCMAKE_INSTALL_PREFIX="$prefix" \
+            -DCMAKE_BUILD_WITH_INSTALL_RPATH=ON -DCMAKE_INSTALL_RPATH='$ORIGIN' >"$bdir.log" 2>&1 ||
+            { tail -30 "$bdir.log" >&2; die "CUDA configure failed (log: $bdir.log)"; }
+        set -o pipefail
+        cmake --build "$bdir" -j "$JOBS" --target llama ggml llama-server llama-bench 2>&1 |
+            tee -a "$bdir.log" | progress "building llama.cpp with CUDA" ||
+            { tail -30 "$bdir.log" >&2; die "CUDA build failed (log: $bdir.log)"; }
+        rm -rf "$prefix"
+        mkdir -p "$prefix/lib" "$prefix/bin" "$prefix/include"
+        # One folder holds libllama, ggml, the backend modules and the tools: libllama finds the
+        # modules beside itself (hearth asks for that folder), the tools beside their executable,
+        # and every RUNPATH is $ORIGIN. bin/ links to the tools.
+        cp -a "$bdir"/bin/*.so* "$bdir/bin/llama-server" "$bdir/bin/llama-bench" "$prefix/lib/"
+        ln -s ../lib/llama-server ../lib/llama-bench "$prefix/bin/"
+        cp "$src"/include/llama.h "$src"/ggml/include/*.h "$prefix/include/"
+        echo "$key" >"$prefix/.complete"
+        rm -rf "$bdir" "$bdir.log"
+    else
+        say "libllama $key (CUDA) from cache $prefix"
+    fi
+    if [ "$(cat "$DEPS/llama-cuda/.complete" 2>/dev/null)" != "$key" ]; then
+        mkdir -p "$DEPS"
+        rm -rf "$DEPS/llama-cuda"
+        cp -a "$prefix" "$DEPS/llama-cuda"
+    fi
 }
 
 case "${1:-all}" in
 all) install_system; install_llama; install_testdata; install_node_deps; install_llama_server ;;
 --llama-server) install_llama_server ;;
 --system) install_system ;;
+--node) install_node_deps ;;
 --llama) install_llama; install_testdata ;;
-*) die "usage: scripts/deps.sh [--system|--llama|--llama-server]" ;;
+--cuda) install_llama_cuda ;;
+*) die "usage: scripts/deps.sh [--system|--llama|--llama-server|--node|--cuda]" ;;
 esac

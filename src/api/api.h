@@ -28,6 +28,7 @@ struct api_ctx {
     const char *default_model;  /* serve --model: for llama-server routes that name none */
     int default_ready;          /* 0 loading, 1 loaded, -1 failed (atomic) */
     int32_t num_parallel;       /* slots per model when a request does not say (--parallel) */
+    int webui;                  /* GET / serves the web UI to browsers (off: --no-webui) */
 };
 extern struct api_ctx *api;
 

@@ -87,8 +87,11 @@ int api_chat_prompt(struct native_req *req, json_t *messages, struct err *e)
         json_array_append(all, json_array_get(messages, i));
     struct chat_input in = {.messages = all, .add_generation_prompt = 1};
     int rc = chat_render(tmpl, &in, &req->prompt, e);
-    if (!rc)
+    if (!rc) {
         req->flags |= PROTO_GEN_PARSE_SPECIAL;
+        log_debug("msg=\"chat rendered\" model=%s messages=%zu prompt_bytes=%zu", req->model,
+                  json_array_size(all), strlen(req->prompt));
+    }
     json_decref(all);
     json_decref(shots);
     free(tmpl);

@@ -34,9 +34,9 @@ static struct {
     int any_origin; /* one of them is "*" */
 } guard;
 
-/* Paths served without a key: health checks, and the web UI's page (the user types the key
- * into it). */
-static const char *const open_paths[] = {"/", "/health", "/v1/health"};
+/* Paths served without a key: health checks, and the web UI's page and files (the user types
+ * the key into it); a trailing '*' is a prefix. */
+static const char *const open_paths[] = {"/", "/health", "/v1/health", "/ui/*"};
 
 /* Origins every browser page on this machine has (Ollama's defaults): any port of the
  * loopback names, and the schemes of local apps. */
@@ -257,9 +257,12 @@ static const char *request_key(const struct http_request *req)
 
 static int path_open(const char *path)
 {
-    for (size_t i = 0; i < ARRAY_LEN(open_paths); i++)
-        if (!strcmp(path, open_paths[i]))
+    for (size_t i = 0; i < ARRAY_LEN(open_paths); i++) {
+        size_t l = strlen(open_paths[i]);
+        if (open_paths[i][l - 1] == '*' ? !strncmp(path, open_paths[i], l - 1)
+                                        : !strcmp(path, open_paths[i]))
             return 1;
+    }
     return 0;
 }
 

@@ -3,6 +3,8 @@
 #include "api/model_info.h"
 #include "base/sha256.h"
 #include "base/util.h"
+#include "engine/offload.h"
+#include "web/web.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,9 +29,18 @@ void api_bad_method(const struct http_request *req, struct http_reply *rep)
     api_reply(rep, 405, o);
 }
 
+/* GET /: Ollama's "is running" answer, which clients and scripts probe; a browser (Accept:
+ * text/html) gets the web UI instead unless --no-webui. */
 void ollama_root(const struct http_request *req, struct http_reply *rep)
 {
-    (void)req;
+    if (api && api->webui) {
+        if (web_wants_html(req)) {
+            web_index(req, rep);
+            return;
+        }
+        /* Caches must keep the text and the page apart. */
+        http_reply_header(rep, "Vary", "Accept");
+    }
     http_reply_text(rep, 200, "hearth is running");
 }
 
@@ -114,18 +125,32 @@ void ollama_ps(const struct http_request *req, struct http_reply *rep)
         json_object_set_new(o, "expires_at", json_string(ts));
         /* The scheduler's estimate of what it needs when it made one, else its weights. */
         uint64_t size = st[i].mem_bytes ? st[i].mem_bytes : st[i].info.size;
+        /* On GPUs: what the worker measured (the CUDA context and its workspaces included, so
+         * it can exceed the estimate, which then grows to it). */
+        uint64_t vram = st[i].info.size_vram;
+        if (vram > size)
+            size = vram;
         json_object_set_new(o, "size", json_integer((json_int_t)size));
-        json_object_set_new(o, "size_vram", json_integer(0)); /* CPU only until #13 */
+        json_object_set_new(o, "size_vram", json_integer((json_int_t)vram));
         json_object_set_new(o, "context_length", json_integer(st[i].info.n_ctx));
-        json_object_set_new(o, "processor", json_string("100% CPU"));
+        char proc[32];
+        offload_processor(size, vram, proc, sizeof proc);
+        json_object_set_new(o, "processor", json_string(proc));
+        json_object_set_new(o, "gpu_layers", json_integer(st[i].info.n_gpu_layers));
         /* busy counts the requests queued in the worker for a slot too. */
         int running = st[i].busy < st[i].slots ? st[i].busy : st[i].slots;
         json_object_set_new(o, "slots_busy", json_integer(running));
         json_object_set_new(o, "queued", json_integer(st[i].busy - running));
         json_object_set_new(o, "slots_total", json_integer(st[i].slots));
         json_object_set_new(o, "pid", json_integer(st[i].pid));
-        json_object_set_new(o, "memory",
-                            json_pack("[{s:s, s:I}]", "device", "CPU", "bytes", (json_int_t)size));
+        json_t *mem = json_array();
+        if (size > vram)
+            json_array_append_new(
+                mem, json_pack("{s:s, s:I}", "device", "CPU", "bytes", (json_int_t)(size - vram)));
+        if (vram)
+            json_array_append_new(mem, json_pack("{s:s, s:s, s:I}", "device", "GPU", "name",
+                                                 st[i].info.gpu, "bytes", (json_int_t)vram));
+        json_object_set_new(o, "memory", mem);
         json_array_append_new(models, o);
     }
     free(st);

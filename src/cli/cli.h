@@ -4,7 +4,11 @@
 #ifndef HEARTH_CLI_CLI_H
 #define HEARTH_CLI_CLI_H
 
+#include "engine/params.h"
+
+#include <jansson.h>
 #include <stddef.h>
+#include <stdio.h>
 
 int cmd_run(int argc, char **argv);
 int cmd_version(int argc, char **argv);
@@ -17,17 +21,79 @@ int cmd_cp(int argc, char **argv);
 int cmd_stop(int argc, char **argv);
 int cmd_create(int argc, char **argv);
 int cmd_pull(int argc, char **argv);
+int cmd_doctor(int argc, char **argv);
+int cmd_completion(int argc, char **argv);
+
+/* The command table (main.c): usage, per-command --help and shell completion come from it. */
+struct cli_command {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+    const char *args;  /* e.g. "MODEL [PROMPT]" */
+    const char *help;  /* one line */
+    const char *flags; /* space-separated, for completion; NULL: run's, from the params table */
+    int own_help;      /* the command answers --help itself */
+};
+extern const struct cli_command cli_commands[];
+extern const size_t cli_n_commands;
+
+/* ---- the chat REPL (repl.c) ---- */
+
+/* What the REPL's /set commands changed; the backend reads it on every turn. */
+struct repl_state {
+    char model[256];
+    struct strlist params;   /* "name=value" for each /set parameter (a list: one per value) */
+    char *system;            /* /set system, or NULL */
+    int format_json;         /* /set format json */
+    int think;               /* -1 the model's default, 0 /set nothink, 1 /set think */
+    int verbose;             /* /set verbose: timings after each answer */
+    int history;             /* lines go to the history file (HEARTH_NOHISTORY=1 starts it off) */
+    volatile int *interrupt; /* bumped by SIGINT */
+};
+
+struct repl_ops {
+    void *ud;
+    /* One turn: messages (canonical, chat/chat.h; the system message first) in, the answer
+     * streamed to stdout, its text in *reply (malloc'd, also when cancelled). Returns 0, 1 (an
+     * error, printed) or 130 (Ctrl-C). */
+    int (*chat)(void *ud, const struct repl_state *st, json_t *messages, char **reply);
+    /* /show WHAT: prints it. */
+    void (*show)(void *ud, const struct repl_state *st, const char *what);
+    /* /load NAME: 0 when st->model now names it (else the error is printed); NULL: no /load. */
+    int (*load)(void *ud, struct repl_state *st, const char *name);
+    /* /save NAME: 0 when created; NULL: no /save. */
+    int (*save)(void *ud, const struct repl_state *st, const char *name);
+    /* After a failed turn: 1 when the session cannot go on (the worker died). May be NULL. */
+    int (*fatal)(void *ud);
+};
+
+/* Runs the REPL until /bye or Ctrl-D. Returns the exit status (0, or 1 after a fatal error). */
+int repl_run(struct repl_state *st, const struct repl_ops *ops);
+
+/* `hearth run NAME` on a terminal: the REPL through the server. */
+int cli_repl_remote(const char *model, const struct strlist *given, int verbose,
+                    volatile int *interrupt);
+
+/* 1 when stdout (stderr) is a terminal and NO_COLOR is unset (and TERM is not "dumb"). */
+int cli_color_stdout(void);
+int cli_color_stderr(void);
+
+/* A spinner with msg on stderr until stopped, drawn only on a terminal and only after 300 ms;
+ * stop clears its line. start returns NULL off a terminal; stop(NULL) does nothing. */
+struct spinner;
+struct spinner *cli_spinner_start(const char *msg);
+void cli_spinner_stop(struct spinner *s);
+
+/* The Ollama options object of "name=value" strings, typed by the parameter table. */
+json_t *cli_options_json(const struct strlist *given);
+
+/* Prints "  head" then text from column indent, wrapped at 100 columns. */
+void cli_wrap(FILE *out, const char *head, int indent, const char *text);
 
 struct strlist;
 /* `hearth run NAME` through a running server: given holds "name=value" parameter flags.
  * prompt NULL opens the interactive loop. Returns the exit status. */
 int cli_run_remote(const char *model, const char *prompt, const struct strlist *given, int verbose,
                    volatile int *interrupt);
-
-/* The interactive loops' prompt: prints ">>> " and reads a line into *line (a getline buffer).
- * Returns 1 for a prompt, 0 to leave (Ctrl-D, /bye, /exit). Ctrl-C at the prompt (which bumps
- * *interrupts) clears the line and asks again. */
-int cli_read_prompt(char **line, size_t *cap, volatile int *interrupts);
 
 /* "4.7 GB": decimal units, as Ollama prints sizes. */
 void cli_human_size(double bytes, char *out, size_t len);

@@ -1,6 +1,7 @@
 #include "base/log.h"
 #include "cli/cli.h"
 #include "engine/engine.h"
+#include "engine/offload.h"
 #include "engine/quantize.h"
 
 #include <ggml-backend.h>
@@ -13,6 +14,41 @@
 #define HEARTH_VERSION "0.0.0-dev"
 #endif
 
+/* Every command: name, arguments, one line of help, the flags shell completion offers, and
+ * whether the command prints its own --help (the others get one made from this table). */
+const struct cli_command cli_commands[] = {
+    {"serve", cmd_serve, "[flags]", "serve the Ollama, OpenAI, Anthropic and llama-server APIs",
+     "--host --models-dir --keep-alive --parallel --max-memory --max-loaded-models --max-queue "
+     "--models-preset --model --no-metrics --no-webui --api-key --api-key-file "
+     "--insecure-no-auth --ssl-cert-file --ssl-key-file --max-body --timeout --help",
+     1},
+    {"run", cmd_run, "MODEL [PROMPT]",
+     "chat with a model, or answer PROMPT: MODEL is a .gguf path (run directly) or a model name "
+     "(run through the server)",
+     NULL, 1},
+    {"list", cmd_list, "[--json]", "list the server's models", "--json --help", 0},
+    {"ls", cmd_list, "[--json]", "the same as list", "--json --help", 0},
+    {"ps", cmd_ps, "[--json]", "list the loaded models", "--json --help", 0},
+    {"show", cmd_show, "MODEL [flags]",
+     "show a model's details (--modelfile, --parameters, --template, --system, --license, -v)",
+     "--modelfile --parameters --template --system --license --json --verbose --help", 1},
+    {"pull", cmd_pull, "MODEL", "download a model from Hugging Face or an Ollama registry",
+     "--insecure --help", 1},
+    {"rm", cmd_rm, "MODEL...", "delete models", "--help", 0},
+    {"cp", cmd_cp, "SOURCE DESTINATION", "give a model another name", "--help", 0},
+    {"create", cmd_create, "NAME -f Modelfile",
+     "create a model from a Modelfile (-q TYPE quantizes)",
+     "--file --quantize --ollama --models-dir --models-preset --help", 1},
+    {"stop", cmd_stop, "MODEL", "unload a model", "--help", 0},
+    {"doctor", cmd_doctor, "", "check this machine: CPU, memory, GPUs, stores, registries",
+     "--help", 1},
+    {"completion", cmd_completion, "bash|zsh", "print a shell completion script", "--help", 1},
+    {"version", cmd_version, "", "print hearth's and libllama's versions and backends", "--help",
+     0},
+    {"help", NULL, "", "print this help", "", 0},
+};
+const size_t cli_n_commands = sizeof cli_commands / sizeof cli_commands[0];
+
 static void usage(FILE *out)
 {
     fprintf(out,
@@ -20,23 +56,42 @@ static void usage(FILE *out)
             "\n"
             "Usage: hearth COMMAND [ARGS]\n"
             "\n"
-            "Commands:\n"
-            "  serve                     serve the Ollama API on 127.0.0.1:11434\n"
-            "  run MODEL [PROMPT]        generate text: MODEL is a .gguf path (run directly)\n"
-            "                            or a model name (run through the server)\n"
-            "  list, ls                  list the server's models\n"
-            "  ps                        list the loaded models\n"
-            "  show MODEL                show a model's details (--modelfile, --template, -v...)\n"
-            "  pull MODEL                download a model from Hugging Face or an Ollama registry\n"
-            "  rm MODEL...               delete models\n"
-            "  cp SOURCE DESTINATION     give a model another name\n"
-            "  create NAME -f Modelfile  create a model from a Modelfile (-q TYPE quantizes)\n"
-            "  stop MODEL                unload a model\n"
-            "  version                   print hearth's and libllama's versions and backends\n"
-            "  help                      print this help\n"
-            "\n"
-            "`hearth COMMAND --help` describes each command.\n",
+            "Commands:\n",
             HEARTH_VERSION);
+    for (size_t i = 0; i < cli_n_commands; i++) {
+        char head[64];
+        snprintf(head, sizeof head, "%s %s", cli_commands[i].name, cli_commands[i].args);
+        cli_wrap(out, head, 28, cli_commands[i].help);
+    }
+    fprintf(out, "\n`hearth COMMAND --help` describes each command.\n");
+}
+
+void cli_wrap(FILE *out, const char *head, int indent, const char *text)
+{
+    int col = *head ? fprintf(out, "  %s", head) : 0;
+    if (*head && col >= indent) {
+        fputc('\n', out);
+        col = 0;
+    }
+    fprintf(out, "%*s", indent - col, "");
+    col = indent;
+    const char *p = text;
+    while (*p) {
+        size_t w = strcspn(p, " ");
+        if (col > indent && col + 1 + (int)w > 100) {
+            fprintf(out, "\n%*s", indent, "");
+            col = indent;
+        } else if (col > indent) {
+            fputc(' ', out);
+            col++;
+        }
+        fprintf(out, "%.*s", (int)w, p);
+        col += (int)w;
+        p += w;
+        while (*p == ' ')
+            p++;
+    }
+    fputc('\n', out);
 }
 
 void cli_error(const char *fmt, ...)
@@ -58,8 +113,11 @@ int cmd_version(int argc, char **argv)
     }
     engine_init_logging();
     llama_backend_init();
+    struct offload_gpu g[OFFLOAD_MAX_GPUS];
+    offload_gpus(g, OFFLOAD_MAX_GPUS); /* loads the backend modules of a CUDA build */
     printf("hearth %s\n", HEARTH_VERSION);
-    printf("libllama %s\n", llama_version());
+    printf("libllama %s (%s)\n", llama_version(),
+           llama_supports_gpu_offload() ? "GPU offload available" : "CPU only");
     printf("backends:");
     for (size_t i = 0; i < ggml_backend_dev_count(); i++) {
         ggml_backend_dev_t d = ggml_backend_dev_get(i);
@@ -78,24 +136,24 @@ int main(int argc, char **argv)
         return 0;
     }
     const char *cmd = argv[1];
-    if (!strcmp(cmd, "run"))
-        return cmd_run(argc - 2, argv + 2);
-    static const struct {
-        const char *name;
-        int (*fn)(int, char **);
-    } cmds[] = {
-        {"serve", cmd_serve}, {"list", cmd_list},     {"ls", cmd_list}, {"ps", cmd_ps},
-        {"show", cmd_show},   {"rm", cmd_rm},         {"cp", cmd_cp},   {"stop", cmd_stop},
-        {"pull", cmd_pull},   {"create", cmd_create},
-    };
-    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
-        if (!strcmp(cmd, cmds[i].name))
-            return cmds[i].fn(argc - 2, argv + 2);
+    for (size_t i = 0; i < cli_n_commands; i++) {
+        const struct cli_command *c = &cli_commands[i];
+        if (strcmp(cmd, c->name) != 0 || !c->fn)
+            continue;
+        if (!c->own_help)
+            for (int a = 2; a < argc; a++)
+                if (!strcmp(argv[a], "-h") || !strcmp(argv[a], "--help")) {
+                    printf("Usage: hearth %s %s\n\n", c->name, c->args);
+                    cli_wrap(stdout, "", 0, c->help);
+                    return 0;
+                }
+        return c->fn(argc - 2, argv + 2);
+    }
     if (!strcmp(cmd, "worker"))
         return worker_main(argc - 2, argv + 2);
     if (!strcmp(cmd, "quantize")) /* the child of create -q */
         return quantize_main(argc - 2, argv + 2);
-    if (!strcmp(cmd, "version") || !strcmp(cmd, "--version"))
+    if (!strcmp(cmd, "--version"))
         return cmd_version(argc - 2, argv + 2);
     if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
         usage(stdout);

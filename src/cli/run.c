@@ -1,12 +1,14 @@
 /* `hearth run MODEL.gguf [PROMPT]`: load a model in a worker and stream generated text.
  *
  * With PROMPT (even ""), generates once and exits. Without PROMPT, reads the prompt from stdin
- * when stdin is not a terminal, and otherwise opens a simple interactive loop (#12 replaces it
- * with the full REPL). Every parameter of params_table() is a flag.
+ * when stdin is not a terminal, and otherwise opens the chat REPL (repl.c). Every parameter of
+ * params_table() is a flag.
  */
+#include "api/api.h"
 #include "base/buf.h"
 #include "base/log.h"
 #include "base/util.h"
+#include "chat/chat.h"
 #include "cli/cli.h"
 #include "engine/client.h"
 #include "engine/params.h"
@@ -94,12 +96,15 @@ static void print_flag(const struct param_desc *d)
 
 static void run_usage(void)
 {
-    printf("Usage: hearth run MODEL.gguf [PROMPT] [flags]\n"
+    printf("Usage: hearth run MODEL [PROMPT] [flags]\n"
            "\n"
-           "Loads MODEL.gguf in a worker process and streams the generated text to stdout.\n"
-           "PROMPT \"\" starts from the beginning-of-text token alone. Without PROMPT the prompt\n"
-           "is read from stdin when it is piped, or typed in an interactive loop on a terminal\n"
-           "(/bye or Ctrl-D leaves, Ctrl-C stops a generation).\n"
+           "MODEL.gguf (a path) loads in a worker process of its own; a model name runs through\n"
+           "the server (HEARTH_HOST). The generated text streams to stdout. PROMPT \"\" starts\n"
+           "from the beginning-of-text token alone. Without PROMPT the prompt is read from\n"
+           "stdin when it is piped; on a terminal a chat opens (the conversation is kept; /? lists\n"
+           "its commands: /set parameter, /set system, /show, /load, /save, /clear...; \"\"\"\n"
+           "spans lines; Ctrl-C stops an answer; /bye or Ctrl-D leaves; history in\n"
+           "~/.hearth/history unless HEARTH_NOHISTORY=1).\n"
            "\n"
            "Flags:\n"
            "  -n N                           same as --num-predict N\n"
@@ -322,15 +327,16 @@ static void print_stats(const struct model_info *info, const struct gen_stats *s
 
 /* Runs one generation and streams it to stdout. Returns 0, 1 (error), or 130 (cancelled). */
 static int generate_once(struct worker_proc *w, const struct run_opts *o,
+                         const struct gen_params *gen, uint32_t flags,
                          const struct model_info *info, const char *prompt, uint64_t id,
-                         int64_t t_start)
+                         int64_t t_start, struct buf *capture)
 {
     struct proto_msg req;
     proto_msg_init(&req, PROTO_GENERATE);
     req.id = id;
-    req.flags = o->flags;
+    req.flags = flags;
     req.prompt = (char *)prompt;
-    req.gen = o->gen;
+    req.gen = *gen;
     struct err e = {0};
     if (worker_send(w, &req, &e)) {
         cli_error("%s", e.msg);
@@ -365,6 +371,8 @@ static int generate_once(struct worker_proc *w, const struct run_opts *o,
             continue;
         }
         if (m.type == PROTO_TOKEN) {
+            if (capture)
+                buf_append(capture, m.text, m.text_len);
             if (!out_errno) {
                 fwrite(m.text, 1, m.text_len, stdout);
                 if (fflush(stdout) != 0 && errno != EINTR)
@@ -405,49 +413,115 @@ static int generate_once(struct worker_proc *w, const struct run_opts *o,
     }
 }
 
-int cli_read_prompt(char **line, size_t *cap, volatile int *interrupts)
+/* The REPL's turns on a worker this process started: the conversation rendered through the
+ * model's chat template here, the session's parameters applied over the command line's. */
+struct local {
+    struct worker_proc *w;
+    const struct run_opts *o;
+    const struct model_info *info;
+    uint64_t id;
+    int dead;
+};
+
+static int local_chat(void *ud, const struct repl_state *st, json_t *messages, char **reply)
 {
-    for (;;) {
-        fputs(">>> ", stdout);
-        fflush(stdout);
-        int before = *interrupts;
-        errno = 0;
-        ssize_t n = getline(line, cap, stdin);
-        if (n < 0) {
-            fputc('\n', stdout);
-            if (errno == EINTR || *interrupts != before) {
-                clearerr(stdin);
-                continue; /* Ctrl-C at the prompt clears the line, as in Ollama */
-            }
-            return 0;
+    struct local *l = ud;
+    struct gen_params gen;
+    gen_params_init(&gen);
+    struct strlist *lists[] = {(struct strlist *)&l->o->given, (struct strlist *)&st->params};
+    struct err e = {0};
+    for (int k = 0; k < 2; k++)
+        for (int i = 0; i < lists[k]->n; i++) {
+            const char *kv = lists[k]->v[i], *eq = strchr(kv, '=');
+            char name[64];
+            snprintf(name, sizeof name, "%.*s", eq ? (int)(eq - kv) : 0, kv);
+            const struct param_desc *d = eq ? params_find(name) : NULL;
+            if (d && d->group == PARAM_GEN)
+                params_set_text(&gen, d, eq + 1, &e);
         }
-        while (n > 0 && ((*line)[n - 1] == '\n' || (*line)[n - 1] == '\r'))
-            (*line)[--n] = '\0';
-        if (n == 0)
-            continue;
-        return strcmp(*line, "/bye") != 0 && strcmp(*line, "/exit") != 0;
+    if (st->format_json) {
+        free(gen.grammar);
+        gen.grammar = xstrdup(api_json_grammar);
     }
+    char *prompt = NULL;
+    uint32_t flags = l->o->flags;
+    if (l->info->chat_template) {
+        json_t *kw = st->think >= 0 ? json_pack("{s:b}", "enable_thinking", st->think) : NULL;
+        struct chat_input in = {.messages = messages, .kwargs = kw, .add_generation_prompt = 1};
+        int rc = chat_render(l->info->chat_template, &in, &prompt, &e);
+        json_decref(kw);
+        if (rc) {
+            cli_error("%s", e.msg);
+            gen_params_free(&gen);
+            return 1;
+        }
+        flags |= PROTO_GEN_PARSE_SPECIAL;
+    } else {
+        /* No template: the last message alone, as a plain prompt. */
+        json_t *last = json_array_get(messages, json_array_size(messages) - 1);
+        prompt = xstrdup(json_string_value(json_object_get(last, "content")));
+    }
+    struct buf out;
+    buf_init(&out, 64u << 20);
+    int rc = generate_once(l->w, l->o, &gen, flags, l->info, prompt, l->id++, now_us(), &out);
+    free(prompt);
+    gen_params_free(&gen);
+    fputc('\n', stdout);
+    *reply = buf_steal(&out);
+    if (rc == 1)
+        l->dead = 1;
+    return rc;
+}
+
+static void local_show(void *ud, const struct repl_state *st, const char *what)
+{
+    struct local *l = ud;
+    const struct model_info *i = l->info;
+    if (!strcmp(what, "info")) {
+        printf("  Model\n    %-20s %s\n    %-20s %s\n    %-20s %.1fM\n    %-20s %u\n"
+               "    %-20s %u\n    %-20s %u\n",
+               "file", l->o->model, "description", i->desc ? i->desc : "", "parameters",
+               (double)i->n_params / 1e6, "context length", i->n_ctx, "trained context",
+               i->n_ctx_train, "embedding length", i->n_embd);
+    } else if (!strcmp(what, "parameters")) {
+        if (!l->o->given.n && !st->params.n)
+            printf("No parameters set: the defaults apply (hearth run --help lists them).\n");
+        for (int k = 0; k < l->o->given.n; k++)
+            printf("%s (command line)\n", l->o->given.v[k]);
+        for (int k = 0; k < st->params.n; k++)
+            printf("%s\n", st->params.v[k]);
+    } else if (!strcmp(what, "template")) {
+        printf("%s\n", i->chat_template ? i->chat_template
+                                        : "This model has no chat template: each message is "
+                                          "sent as a plain prompt.");
+    } else if (!strcmp(what, "system")) {
+        printf("%s\n", st->system ? st->system : "No system message was specified.");
+    } else if (!strcmp(what, "license") || !strcmp(what, "modelfile")) {
+        printf("No %s: %s is a plain GGUF file.\n", what, l->o->model);
+    } else {
+        printf("Unknown /show '%s' (info, parameters, template, system, license, modelfile)\n",
+               what);
+    }
+}
+
+static int local_fatal(void *ud)
+{
+    return ((struct local *)ud)->dead;
 }
 
 static int interactive(struct worker_proc *w, const struct run_opts *o,
                        const struct model_info *info)
 {
-    fprintf(stderr,
-            "hearth: %s loaded (%u-token context). Each line is a prompt; /bye or "
-            "Ctrl-D leaves.\n",
-            info->desc, info->n_ctx);
-    char *line = NULL;
-    size_t cap = 0;
-    uint64_t id = 1;
-    int status = 0;
-    while (cli_read_prompt(&line, &cap, &g_interrupts)) {
-        int rc = generate_once(w, o, info, line, id++, now_us());
-        if (rc == 1) {
-            status = 1;
-            break;
-        }
-    }
-    free(line);
+    fprintf(stderr, "hearth: %s loaded (%u-token context%s). /? for help, /bye or Ctrl-D leaves.\n",
+            info->desc, info->n_ctx,
+            info->chat_template ? "" : "; no chat template: each message is a plain prompt");
+    struct local l = {.w = w, .o = o, .info = info, .id = 1};
+    struct repl_state st = {.think = -1, .verbose = o->verbose, .interrupt = &g_interrupts};
+    snprintf(st.model, sizeof st.model, "%s", o->model);
+    struct repl_ops ops = {.ud = &l, .chat = local_chat, .show = local_show, .fatal = local_fatal};
+    int status = repl_run(&st, &ops);
+    strlist_free(&st.params);
+    free(st.system);
     return status;
 }
 
@@ -509,7 +583,10 @@ int cmd_run(int argc, char **argv)
         cli_error("%s", e.msg);
         goto out;
     }
-    if (worker_load(w, o.model, &o.load, &info, &e)) {
+    struct spinner *sp = cli_spinner_start("loading the model");
+    int lrc = worker_load(w, o.model, &o.load, &info, &e);
+    cli_spinner_stop(sp);
+    if (lrc) {
         cli_error("%s", e.msg);
         goto out;
     }
@@ -520,7 +597,7 @@ int cmd_run(int argc, char **argv)
                 o.model, info.desc, info.n_ctx, info.n_ctx_train, (double)info.size / (1 << 20),
                 info.chat_template ? "has a chat template" : "no chat template");
     if (o.prompt)
-        status = generate_once(w, &o, &info, o.prompt, 1, t_start);
+        status = generate_once(w, &o, &o.gen, o.flags, &info, o.prompt, 1, t_start, NULL);
     else
         status = interactive(w, &o, &info);
 out:

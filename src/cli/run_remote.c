@@ -12,7 +12,7 @@
 #include <string.h>
 
 /* The options object for the flags given on the command line, typed by the parameter table. */
-static json_t *options_json(const struct strlist *given)
+json_t *cli_options_json(const struct strlist *given)
 {
     json_t *o = json_object();
     for (int i = 0; i < given->n; i++) {
@@ -70,6 +70,7 @@ static json_t *options_json(const struct strlist *given)
 }
 
 struct stream_state {
+    struct spinner *spin; /* until the first line: the server may be loading the model */
     int last_nl;
     int verbose;
     json_t *final;
@@ -79,6 +80,8 @@ struct stream_state {
 static int on_line(void *ud, const char *line)
 {
     struct stream_state *s = ud;
+    cli_spinner_stop(s->spin);
+    s->spin = NULL;
     json_t *j = json_loads(line, 0, NULL);
     if (!j)
         return 0;
@@ -141,7 +144,9 @@ static int generate(const char *base, const char *model, const char *prompt, jso
         .method = "POST", .body = body, .on_line = on_line, .ud = &s, .interrupt = interrupt};
     int status = 0;
     struct err e = {0};
+    s.spin = cli_spinner_start("");
     int rc = httpc_request(base, "/api/generate", &o, &status, NULL, &e);
+    cli_spinner_stop(s.spin);
     free(body);
     if (!s.last_nl)
         fputc('\n', stdout);
@@ -170,24 +175,12 @@ int cli_run_remote(const char *model, const char *prompt, const struct strlist *
 {
     char base[512];
     httpc_default_base(base, sizeof base);
-    json_t *options = options_json(given);
+    json_t *options = cli_options_json(given);
     int status = 0;
     if (prompt) {
         status = generate(base, model, prompt, options, verbose, interrupt);
     } else {
-        fprintf(stderr, "hearth: %s through %s. Each line is a prompt; /bye or Ctrl-D leaves.\n",
-                model, base);
-        char *line = NULL;
-        size_t cap = 0;
-        while (cli_read_prompt(&line, &cap, interrupt)) {
-            *interrupt = 0;
-            if (generate(base, model, line, options, verbose, interrupt) == 1) {
-                status = 1;
-                break;
-            }
-            *interrupt = 0;
-        }
-        free(line);
+        status = cli_repl_remote(model, given, verbose, interrupt);
     }
     json_decref(options);
     return status;

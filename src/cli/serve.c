@@ -7,6 +7,7 @@
 #include "sched/sched.h"
 #include "store/preset.h"
 #include "store/store.h"
+#include "web/web.h"
 
 #include <pthread.h>
 #include <signal.h>
@@ -58,7 +59,7 @@ static void serve_usage(void)
         "                            llama-server routes when a request names none\n"
         "  --no-metrics              do not serve GET /metrics (Prometheus)\n"
         "  --api-key KEY             require this key (comma-separated: several) on every\n"
-        "                            route but /, /health and /v1/health, sent as\n"
+        "                            route but /, /ui/*, /health and /v1/health, sent as\n"
         "                            'Authorization: Bearer KEY' or 'X-Api-Key: KEY'\n"
         "                            [HEARTH_API_KEY, one key; the CLI sends it too]\n"
         "  --api-key-file FILE       keys one per line ('#' comments); the file must not be\n"
@@ -73,6 +74,7 @@ static void serve_usage(void)
         "                            [HEARTH_MAX_BODY]\n"
         "  --timeout SECONDS         close a connection that sends or takes nothing this\n"
         "                            long, headers included (default 60) [HEARTH_TIMEOUT]\n"
+        "  --no-webui                do not serve the web UI (GET / in a browser, /ui/)\n"
         "  -h, --help                print this help\n"
         "\n"
         "Other variables: HEARTH_LOAD_TIMEOUT (default 5m; 0 disables) stops a worker whose\n"
@@ -297,7 +299,7 @@ int cmd_serve(int argc, char **argv)
     const char *host_arg = NULL, *keep_arg = NULL, *model_arg = NULL, *parallel_arg = NULL,
                *preset_arg = NULL, *mem_arg = NULL, *max_loaded_arg = NULL, *queue_arg = NULL;
     char **dirs = xcalloc((size_t)argc + 64, sizeof(char *));
-    int n_dirs = 0, status = 1, no_metrics = 0;
+    int n_dirs = 0, status = 1, no_metrics = 0, no_webui = 0;
     struct serve_secure sec = {0};
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
@@ -354,6 +356,8 @@ int cmd_serve(int argc, char **argv)
         } else if (!strcmp(a, "--timeout") && v) {
             sec.timeout_arg = v;
             i++;
+        } else if (!strcmp(a, "--no-webui")) {
+            no_webui = 1;
         } else if ((!strcmp(a, "--model") || !strcmp(a, "-m")) && v) {
             model_arg = v;
             i++;
@@ -459,6 +463,7 @@ int cmd_serve(int argc, char **argv)
     scfg_sched.waiter_gone = client_gone;
     ctx.sched = sched_new(&scfg_sched);
     ctx.num_parallel = (int32_t)parallel;
+    ctx.webui = !no_webui;
     const char *strict = getenv("HEARTH_STRICT_OPTIONS");
     ctx.strict_options = strict && strcmp(strict, "0") != 0 && *strict;
     api = &ctx;
@@ -467,12 +472,13 @@ int cmd_serve(int argc, char **argv)
     void (*tables[])(const struct http_route **, int *) = {
         ollama_routes, blobs_routes, create_routes, openai_routes, anthropic_routes, llama_routes,
         responses_routes, pull_routes, models_routes,
-        /* last: --no-metrics drops it */
-        metrics_routes};
-    size_t n_tables = ARRAY_LEN(tables) - (no_metrics ? 1 : 0);
+        /* --no-webui and --no-metrics drop these */
+        web_routes, metrics_routes};
     int n_routes = 0;
     struct http_route *routes = NULL;
-    for (size_t t = 0; t < n_tables; t++) {
+    for (size_t t = 0; t < ARRAY_LEN(tables); t++) {
+        if ((tables[t] == web_routes && no_webui) || (tables[t] == metrics_routes && no_metrics))
+            continue;
         const struct http_route *r;
         int n;
         tables[t](&r, &n);

@@ -288,7 +288,14 @@ static int parse(struct mfile *f, struct err *e)
         /* As ggml's reader demands: each tensor's data follows the previous one's, padded to
          * the alignment, so none overlaps another. */
         uint64_t expect = 0;
+        uint64_t embd = 0, output = 0;
         for (uint64_t i = 0; i < f->n_tensors && !rc; i++) {
+            if (ti[i].n > 4 && !memcmp(ti[i].s, "blk.", 4))
+                f->layer_bytes += ti[i].bytes;
+            else if (ti[i].n == 13 && !memcmp(ti[i].s, "output.weight", 13))
+                output += ti[i].bytes;
+            else if (ti[i].n == 17 && !memcmp(ti[i].s, "token_embd.weight", 17))
+                embd += ti[i].bytes;
             if (ti[i].off > f->size || ti[i].bytes > f->size ||
                 f->data_offset + ti[i].off + ti[i].bytes > f->size)
                 rc = err_set(e, ERR_BAD_MODEL,
@@ -306,6 +313,7 @@ static int parse(struct mfile *f, struct err *e)
             expect += (ti[i].bytes + f->alignment - 1) / f->alignment * f->alignment;
             f->tensor_bytes += ti[i].bytes;
         }
+        f->output_bytes = output ? output : embd;
     }
     if (!rc) {
         uint64_t by_type[GGML_TYPE_COUNT] = {0};

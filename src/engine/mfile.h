@@ -64,6 +64,11 @@ struct mfile {
     uint64_t tensor_bytes; /* sum of tensor sizes */
     uint64_t n_elements;   /* sum of tensor elements: the parameter count */
     int main_type;         /* the ggml type holding the most bytes (for "quantization") */
+    /* For GPU offload: the bytes of the repeating layers (tensors named blk.N.*), and of the
+     * output projection (output.weight; the token embedding when the model ties them), which
+     * libllama places on the GPU with the last layer. */
+    uint64_t layer_bytes;
+    uint64_t output_bytes;
 };
 
 /* Opens and checks path. On failure returns ERR_NOT_FOUND (missing), ERR_BAD_REQUEST (a

@@ -92,7 +92,7 @@ static const struct param_desc table[] = {
     {"num_thread", "threads", LI(num_thread), 0, 1024, 0, NULL, 0, 0,
      "CPU threads; 0 uses every online CPU"},
     {"num_gpu", "n-gpu-layers", LI(num_gpu), -1, 100000, -1, NULL, 0, 0,
-     "layers to offload to a GPU; -1 all"},
+     "layers to offload to GPUs; -1: as many as fit in free VRAM (automatic)"},
     {"use_mmap", NULL, LB(use_mmap), 0, 1, 1, NULL, 0, 0, "map the model file instead of reading it"},
     {"use_mlock", NULL, LB(use_mlock), 0, 1, 0, NULL, 0, 0, "lock the model in RAM"},
     {"flash_attn", NULL, LI(flash_attn), -1, 1, -1, NULL, 0, 0,

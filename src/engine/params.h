@@ -82,7 +82,7 @@ struct load_params {
     int32_t num_batch;
     int32_t num_ubatch;
     int32_t num_thread; /* 0: one per online CPU */
-    int32_t num_gpu;    /* layers to offload; -1: all */
+    int32_t num_gpu;    /* layers to offload; -1: as many as fit (engine/offload.h) */
     bool use_mmap;
     bool use_mlock;
     int32_t flash_attn; /* enum flash_attn_mode */

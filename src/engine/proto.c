@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -184,6 +185,9 @@ int proto_encode(const struct proto_msg *m, struct buf *out)
         put_u64(&w, m->info.n_params);
         put_u64(&w, m->info.size);
         put_u64(&w, (uint64_t)m->info.load_us);
+        put_u32(&w, m->info.n_gpu_layers);
+        put_u64(&w, m->info.size_vram);
+        put_str(&w, m->info.gpu);
         break;
     case PROTO_GENERATE:
         put_u64(&w, m->id);
@@ -452,6 +456,11 @@ int proto_decode(enum proto_type type, const void *payload, size_t len, struct p
         i->n_params = get_u64(&c);
         i->size = get_u64(&c);
         i->load_us = (int64_t)get_u64(&c);
+        i->n_gpu_layers = get_u32(&c);
+        i->size_vram = get_u64(&c);
+        char *gpu = get_str(&c, NULL);
+        snprintf(i->gpu, sizeof i->gpu, "%s", gpu ? gpu : "");
+        free(gpu);
         break;
     }
     case PROTO_GENERATE:

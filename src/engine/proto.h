@@ -143,6 +143,10 @@ struct model_info {
     uint64_t n_params;
     uint64_t size; /* bytes of weights */
     int64_t load_us;
+    uint32_t n_gpu_layers; /* layers on GPUs (n_layer + 1: all, with the output); 0 on CPU */
+    uint64_t size_vram;    /* bytes the model took on GPUs (measured: free memory before and
+                              after loading) */
+    char gpu[128];         /* the GPUs' names, e.g. "NVIDIA H100 80GB HBM3", or "" */
 };
 
 struct gen_stats {

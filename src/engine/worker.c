@@ -9,6 +9,7 @@
 #include "base/util.h"
 #include "engine/engine.h"
 #include "engine/mfile.h"
+#include "engine/offload.h"
 #include "engine/proto.h"
 #include "engine/worker_int.h"
 
@@ -104,7 +105,32 @@ static int load_model(struct worker *w, const struct proto_msg *req, struct mode
     mfile_close(&mf);
 
     struct llama_model_params mp = llama_model_default_params();
-    mp.n_gpu_layers = lp->num_gpu < 0 ? 999 : lp->num_gpu;
+    struct offload_gpu gpus[OFFLOAD_MAX_GPUS];
+    int n_gpus = offload_gpus(gpus, OFFLOAD_MAX_GPUS);
+    uint64_t free_before = 0;
+    for (int i = 0; i < n_gpus; i++)
+        free_before += gpus[i].free;
+    uint32_t planned_ctx = 0; /* a smaller context the offload plan chose, or 0 */
+    if (lp->num_gpu >= 0) {
+        mp.n_gpu_layers = lp->num_gpu; /* the user's choice wins */
+    } else if (n_gpus == 0) {
+        mp.n_gpu_layers = 0;
+    } else {
+        struct mem_estimate est;
+        struct offload_plan plan;
+        if ((rc = estimate_model(req->path, lp, &est, e)))
+            return rc;
+        offload_plan(&est, free_before, lp->num_ctx > 0, &plan);
+        mp.n_gpu_layers = plan.n_gpu_layers;
+        if (plan.n_ctx < est.n_ctx)
+            planned_ctx = plan.n_ctx;
+        char fb[32], nb[32];
+        log_info("msg=\"offload plan\" gpus=%d free=%s layers=%d/%u n_ctx=%u needs=%s", n_gpus,
+                 log_q(estimate_fmt(free_before, fb, sizeof fb)), plan.n_gpu_layers,
+                 est.n_layer + 1, plan.n_ctx, log_q(estimate_fmt(plan.vram, nb, sizeof nb)));
+    }
+    if (n_gpus == 0)
+        log_info("msg=\"no GPU found: the model runs on the CPU\"");
     if (lp->use_mmap)
         mp.load_mode = lp->use_mlock ? LLAMA_LOAD_MODE_MMAP_MLOCK : LLAMA_LOAD_MODE_MMAP;
     else
@@ -120,6 +146,10 @@ static int load_model(struct worker *w, const struct proto_msg *req, struct mode
     uint32_t n_ctx = (uint32_t)lp->num_ctx;
     if (n_ctx == 0)
         n_ctx = n_train > 0 && n_train < 4096 ? (uint32_t)n_train : 4096;
+    if (planned_ctx && planned_ctx < n_ctx) {
+        log_warn("msg=\"context reduced to fit the GPU\" n_ctx=%u asked=%u", planned_ctx, n_ctx);
+        n_ctx = planned_ctx;
+    }
     /* Each slot gets num_ctx tokens of KV cache (Ollama's sizing: a request gets the context it
      * asked for however many others run). An embedding model computes one input at a time, so it
      * gets one slot. */
@@ -185,9 +215,27 @@ static int load_model(struct worker *w, const struct proto_msg *req, struct mode
     info->n_params = llama_model_n_params(w->model);
     info->size = llama_model_size(w->model);
     info->load_us = now_us() - t0;
+    if (n_gpus > 0) {
+        int32_t n_layer = llama_model_n_layer(w->model);
+        info->n_gpu_layers = (uint32_t)(mp.n_gpu_layers > n_layer + 1 ? n_layer + 1
+                                        : mp.n_gpu_layers < 0         ? n_layer + 1
+                                                                      : mp.n_gpu_layers);
+        struct offload_gpu after[OFFLOAD_MAX_GPUS];
+        int n_after = offload_gpus(after, OFFLOAD_MAX_GPUS);
+        uint64_t free_after = 0;
+        for (int i = 0; i < n_after; i++)
+            free_after += after[i].free;
+        info->size_vram = free_before > free_after ? free_before - free_after : 0;
+        snprintf(info->gpu, sizeof info->gpu, "%.100s%s", gpus[0].desc,
+                 n_gpus > 1 ? " and more" : "");
+        if (info->n_gpu_layers == 0)
+            info->size_vram = 0;
+    }
     kvcache_set_model(w, req->path);
-    log_info("msg=\"model loaded\" path=%s desc=%s n_ctx=%u slots=%d ms=%lld", log_q(req->path),
-             log_q(desc), w->n_ctx, n_slots, (long long)(info->load_us / 1000));
+    log_info("msg=\"model loaded\" path=%s desc=%s n_ctx=%u slots=%d gpu_layers=%u vram=%llu "
+             "ms=%lld",
+             log_q(req->path), log_q(desc), w->n_ctx, n_slots, info->n_gpu_layers,
+             (unsigned long long)info->size_vram, (long long)(info->load_us / 1000));
     return 0;
 }
 

@@ -125,3 +125,24 @@ int httpc_request(const char *base_url, const char *path, const struct httpc_opt
     curl_easy_cleanup(c);
     return ret;
 }
+
+int httpc_probe(const char *url, long timeout_s, int *status, struct err *e)
+{
+    CURL *c = curl_easy_init();
+    if (!c)
+        return err_set(e, ERR_INTERNAL, "curl_easy_init failed");
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, timeout_s);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, timeout_s);
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    CURLcode rc = curl_easy_perform(c);
+    long code = 0;
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+    curl_easy_cleanup(c);
+    *status = (int)code;
+    if (rc != CURLE_OK)
+        return err_set(e, ERR_UNAVAILABLE, "%s", curl_easy_strerror(rc));
+    return 0;
+}

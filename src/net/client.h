@@ -23,6 +23,10 @@ struct httpc_opts {
 int httpc_request(const char *base_url, const char *path, const struct httpc_opts *o, int *status,
                   struct buf *out, struct err *e);
 
+/* Whether url answers at all (a HEAD request, any HTTP status), within timeout_s seconds.
+ * Returns 0 with the status in *status, or ERR_UNAVAILABLE with curl's reason. */
+int httpc_probe(const char *url, long timeout_s, int *status, struct err *e);
+
 /* The server's base URL from HEARTH_HOST, then OLLAMA_HOST, else http://127.0.0.1:11434. */
 void httpc_default_base(char *out, size_t len);
 

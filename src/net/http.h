@@ -22,7 +22,7 @@
 /* The default cap on a buffered request body (struct http_config's max_body). */
 #define HTTP_DEFAULT_MAX_BODY (16u << 20)
 /* Extra response headers a reply may carry (CORS). */
-#define HTTP_MAX_EXTRA_HEADERS 6
+#define HTTP_MAX_EXTRA_HEADERS 12
 
 struct http_request {
     const char *method;
@@ -55,10 +55,10 @@ struct http_reply {
     uint32_t tokens;
     char allow[64];  /* the Allow header of a 405 */
     int retry_after; /* seconds for a Retry-After header (a 503 of a full queue); 0: none */
-    /* More headers (http_reply_header); names and values are copied. */
+    /* More headers (http_reply_header: CORS, the web UI's ETag, CSP...); copied. */
     struct {
         char name[48];
-        char value[256];
+        char value[512];
     } headers[HTTP_MAX_EXTRA_HEADERS];
     int n_headers;
 };

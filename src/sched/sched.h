@@ -23,7 +23,7 @@
 #include "engine/client.h"
 #include "engine/params.h"
 #include "engine/proto.h"
-#include "sched/estimate.h"
+#include "engine/estimate.h"
 
 #include <stdint.h>
 #include <time.h>

@@ -24,6 +24,7 @@
 struct opts {
     const char *vocab, *arch, *out, *type, *tmpl, *fim;
     int rank;
+    int via_f16; /* quantize from an F16 intermediate (half the memory and I/O of F32) */
     int n_embd, n_layer, n_head, n_head_kv, n_ff, n_ctx;
     uint64_t seed;
     const char *sampling[16]; /* NAME=VALUE: general.sampling.NAME */
@@ -282,7 +283,8 @@ static int build(const struct opts *o, const char *path, enum ggml_type wtype)
 
 int main(int argc, char **argv)
 {
-    struct opts o = {NULL, "llama", NULL, "f32", NULL, NULL, 0, 64, 2, 4, 2, 128, 2048, 1, {0}, 0};
+    struct opts o = {NULL, "llama", NULL, "f32", NULL, NULL, 0,   0, 64,
+                     2,    4,       2,    128,   2048, 1,    {0}, 0};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -293,7 +295,9 @@ int main(int argc, char **argv)
                 "  [--n-ctx N] [--type f32|f16|q8_0|q4_0|q4_k_m|...] [--seed N]\n"
                 "  [--template FILE.jinja] [--fim PRE,SUF,MID token ids]\n"
                 "  [--rank 1 (bert only: a reranker with a classification head)]\n"
-                "  [--sampling NAME=VALUE (repeatable: general.sampling.NAME, e.g. temp=0.3)]\n");
+                "  [--sampling NAME=VALUE (repeatable: general.sampling.NAME, e.g. temp=0.3)]\n"
+                "  [--via f16 (quantized types: an F16 intermediate instead of F32, for big "
+                "models)]\n");
             return 0;
         }
         if (!v)
@@ -327,6 +331,8 @@ int main(int argc, char **argv)
             o.n_ctx = atoi(v);
         else if (!strcmp(a, "--sampling") && o.n_sampling < 16)
             o.sampling[o.n_sampling++] = v;
+        else if (!strcmp(a, "--via"))
+            o.via_f16 = !strcmp(v, "f16");
         else if (!strcmp(a, "--seed"))
             o.seed = strtoull(v, NULL, 10);
         else
@@ -357,8 +363,8 @@ int main(int argc, char **argv)
     if (!found)
         return die("unknown --type", o.type);
     char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.f32.tmp", o.out);
-    int rc = build(&o, tmp, GGML_TYPE_F32);
+    snprintf(tmp, sizeof tmp, "%s.%s.tmp", o.out, o.via_f16 ? "f16" : "f32");
+    int rc = build(&o, tmp, o.via_f16 ? GGML_TYPE_F16 : GGML_TYPE_F32);
     if (rc)
         return rc;
     llama_backend_init();

@@ -5,7 +5,7 @@
 #include "check.h"
 #include "engine/client.h"
 #include "engine/mfile.h"
-#include "sched/estimate.h"
+#include "engine/estimate.h"
 #include "sched/sched.h"
 
 #include <pthread.h>

@@ -1,4 +1,4 @@
-#include "sched/estimate.h"
+#include "engine/estimate.h"
 
 #include "base/util.h"
 #include "engine/mfile.h"
@@ -87,7 +87,11 @@ int estimate_model(const char *path, const struct load_params *lp, struct mem_es
     if (rc)
         return rc;
     out->weights = mf.tensor_bytes;
+    out->output_weights = mf.output_bytes;
+    uint64_t not_layers = mf.tensor_bytes - mf.layer_bytes;
     rc = add_shards(path, &mf, &out->weights, e);
+    /* The first shard holds the embeddings and the output; the others hold layers. */
+    out->layer_weights = out->weights > not_layers ? out->weights - not_layers : 0;
     char *arch = mfile_get_str(&mf, "general.architecture");
     if (rc || !arch) {
         free(arch);
@@ -147,6 +151,7 @@ int estimate_model(const char *path, const struct load_params *lp, struct mem_es
     out->total = out->weights + out->kv + out->compute;
     out->n_ctx = (uint32_t)n_ctx;
     out->slots = (uint32_t)slots;
+    out->n_layer = (uint32_t)(n_layer > 0 && n_layer < 100000 ? n_layer : 0);
     return 0;
 }
 

@@ -8,8 +8,8 @@
  * footprint (libllama, the prompt cache's bookkeeping). tests/node/sched_memory.test.mjs checks
  * the total against the resident size of real workers.
  */
-#ifndef HEARTH_SCHED_ESTIMATE_H
-#define HEARTH_SCHED_ESTIMATE_H
+#ifndef HEARTH_ENGINE_ESTIMATE_H
+#define HEARTH_ENGINE_ESTIMATE_H
 
 #include "base/err.h"
 #include "engine/params.h"
@@ -26,6 +26,10 @@ struct mem_estimate {
     uint64_t total;
     uint32_t n_ctx; /* tokens per slot as the worker will pick them */
     uint32_t slots;
+    /* How the weights and the cache divide into layers, for GPU offload (engine/offload.h): */
+    uint32_t n_layer;
+    uint64_t layer_weights;  /* every repeating layer's tensors, all shards */
+    uint64_t output_weights; /* the output projection, placed with the last layer */
 };
 
 /* Estimates what loading path with lp takes. Returns 0, or mfile_open's error for a file that
