@@ -5,7 +5,7 @@
 #include "base/util.h"
 #include "cli/cli.h"
 #include "net/http.h"
-#include "sched/estimate.h"
+#include "engine/estimate.h"
 #include "store/store.h"
 
 #include <errno.h>

@@ -9,7 +9,7 @@
 #include "api/api.h"
 #include "api/model_info.h"
 #include "engine/mfile.h"
-#include "sched/estimate.h"
+#include "engine/estimate.h"
 
 #include <gguf.h>
 
