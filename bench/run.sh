@@ -7,10 +7,13 @@
 #   BENCH_RUNS=3                     runs of every figure, interleaved hearth, llama-server
 #   BENCH_SLOTS=4                    slots (parallel requests) on both servers
 #   BENCH_SWAP=1                     instead: model swap latency (bench/swap.sh)
+#   BENCH_GRAMMAR=1                  instead: generation with and without a JSON schema
+#                                    (bench/grammar.sh)
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
 if [ "${BENCH_SWAP:-0}" = 1 ]; then exec bash bench/swap.sh; fi
+if [ "${BENCH_GRAMMAR:-0}" = 1 ]; then exec bash bench/grammar.sh; fi
 make build >/dev/null
 bash scripts/deps.sh --llama-server
 MODEL="${BENCH_MODEL:-small}"

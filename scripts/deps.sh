@@ -168,7 +168,9 @@ install_llama() {
 }
 
 # The tests use the real tokenizers (models/ggml-vocab-*.gguf) and chat templates
-# (models/templates) of the llama.cpp tree, whichever libllama is linked.
+# (models/templates) of the llama.cpp tree, whichever libllama is linked, and the schema
+# converter's conformance test reads llama.cpp's own converter tests
+# (tests/test-json-schema-to-grammar.cpp: schemas and the grammars llama.cpp makes of them).
 install_testdata() {
     local src="${LLAMA_CPP_SRC:-$CACHE_ROOT/llama.cpp-$LLAMA_VERSION-src}"
     if [ ! -f "$src/include/llama.h" ]; then
@@ -176,11 +178,13 @@ install_testdata() {
         fetch_source "$src"
     fi
     local stamp
-    stamp="$(cd "$src" && ls models/ggml-vocab-*.gguf models/templates | sha256sum | cut -c1-16)"
+    stamp="$(cd "$src" && ls models/ggml-vocab-*.gguf models/templates \
+        tests/test-json-schema-to-grammar.cpp | sha256sum | cut -c1-16)"
     [ "$(cat "$DEPS/llama-data/.stamp" 2>/dev/null)" = "$stamp" ] && return 0
     rm -rf "$DEPS/llama-data"
     mkdir -p "$DEPS/llama-data"
-    cp -a "$src"/models/ggml-vocab-*.gguf "$src/models/templates" "$DEPS/llama-data/"
+    cp -a "$src"/models/ggml-vocab-*.gguf "$src/models/templates" \
+        "$src/tests/test-json-schema-to-grammar.cpp" "$DEPS/llama-data/"
     echo "$stamp" >"$DEPS/llama-data/.stamp"
 }
 

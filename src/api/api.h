@@ -244,6 +244,16 @@ void api_time_fmt(time_t t, char *out, size_t len);
 /* The GBNF grammar of any JSON value, for format:"json". */
 extern const char api_json_grammar[];
 
+/* Structured output (structured.c): sets req's grammar from a JSON schema (borrowed), or to any
+ * JSON object when schema is NULL. field names the request field in messages ("format",
+ * "response_format"). ERR_BAD_REQUEST when the request already has a grammar or the schema cannot
+ * be converted (the message names the keyword and its place in the schema). */
+int api_schema_grammar(struct native_req *req, json_t *schema, const char *field, struct err *e);
+
+/* Checks a GBNF grammar before it reaches libllama (grammar/gbnf.h): 0, or ERR_BAD_REQUEST with
+ * the place and the problem. NULL or "" is no grammar. */
+int api_check_grammar(const char *grammar, struct err *e);
+
 /* Streams being written right now (shutdown waits for them to end). */
 int api_active_streams(void);
 

@@ -240,9 +240,7 @@ static void handle_completion(const struct http_request *hreq, struct http_reply
         rc = api_get_int(body, "n_probs", 0, PROTO_MAX_TOP_LOGPROBS, &n_probs, &e);
     json_t *schema = json_object_get(body, "json_schema");
     if (!rc && schema && !json_is_null(schema))
-        rc = err_set(&e, ERR_BAD_REQUEST,
-                     "json_schema is not supported yet (structured output is planned); use a "
-                     "GBNF grammar");
+        rc = api_schema_grammar(&req, schema, "json_schema", &e);
     if (!rc) {
         json_t *p = json_object_get(body, "prompt");
         rc = p ? parse_prompt(p, &req, &e) : err_set(&e, ERR_BAD_REQUEST, "prompt is required");

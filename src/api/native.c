@@ -84,6 +84,13 @@ int native_start(struct native_req *req, struct native_job **out, struct err *e)
 {
     if (api->shutting_down)
         return err_set(e, ERR_UNAVAILABLE, "the server is shutting down");
+    /* A grammar from any source (a request field, a schema, a preset) is checked before a
+     * model is loaded for it: libllama's parser crashes on some hostile grammars. */
+    if (req->kind == NATIVE_GENERATE) {
+        int grc = api_check_grammar(req->gen.grammar, e);
+        if (grc)
+            return grc;
+    }
     struct native_job *j = xcalloc(1, sizeof *j);
     j->t0 = now_us();
     j->keep_alive_ms = req->keep_alive_ms;

@@ -53,15 +53,11 @@ static int parse_common(json_t *body, struct native_req *req, int *stream, json_
     json_t *fmt = json_object_get(body, "format");
     if (fmt && !json_is_null(fmt) && !(json_is_string(fmt) && !*json_string_value(fmt))) {
         if (json_is_string(fmt) && strcmp(json_string_value(fmt), "json") == 0) {
-            if (req->gen.grammar && *req->gen.grammar)
-                return err_set(e, ERR_BAD_REQUEST, "format and a grammar cannot be combined");
-            free(req->gen.grammar);
-            req->gen.grammar = xstrdup(api_json_grammar);
-            native_mark(req, "grammar");
+            if ((rc = api_schema_grammar(req, NULL, "format", e)))
+                return rc;
         } else if (json_is_object(fmt)) {
-            return err_set(e, ERR_BAD_REQUEST,
-                           "format as a JSON schema is not supported yet (structured output "
-                           "is planned); use format \"json\" or a GBNF grammar option");
+            if ((rc = api_schema_grammar(req, fmt, "format", e)))
+                return rc;
         } else {
             return err_set(e, ERR_BAD_REQUEST, "format must be \"json\" or a JSON schema object");
         }

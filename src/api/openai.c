@@ -58,6 +58,7 @@ static const char *const passive_fields[] = {
     "tools",
     "tool_choice",
     "response_format",
+    "json_schema",
     "max_tokens",
     "max_completion_tokens",
     "logprobs",
@@ -126,16 +127,41 @@ static int parse_common(json_t *body, struct native_req *req, int *stream, int *
         if (!json_is_object(rf) || !type)
             return err_set(e, ERR_BAD_REQUEST, "response_format must be an object with a type");
         if (!strcmp(type, "json_object")) {
-            free(req->gen.grammar);
-            req->gen.grammar = xstrdup(api_json_grammar);
-            native_mark(req, "grammar");
+            if ((rc = api_schema_grammar(req, NULL, "response_format", e)))
+                return rc;
         } else if (!strcmp(type, "json_schema")) {
-            return err_set(e, ERR_BAD_REQUEST,
-                           "response_format json_schema is not supported yet (structured output "
-                           "is planned); use json_object or a GBNF grammar");
+            /* {type: "json_schema", json_schema: {name, description, schema, strict}} */
+            json_t *js = json_object_get(rf, "json_schema");
+            if (!json_is_object(js))
+                return err_set(e, ERR_BAD_REQUEST,
+                               "response_format.json_schema must be an object with a schema");
+            json_t *name = json_object_get(js, "name"), *strict = json_object_get(js, "strict");
+            if (name && !json_is_string(name))
+                return err_set(e, ERR_BAD_REQUEST,
+                               "response_format.json_schema.name must be a string");
+            if (strict && !json_is_boolean(strict) && !json_is_null(strict))
+                return err_set(e, ERR_BAD_REQUEST,
+                               "response_format.json_schema.strict must be a boolean");
+            json_t *schema = json_object_get(js, "schema");
+            if (!schema)
+                return err_set(e, ERR_BAD_REQUEST,
+                               "response_format.json_schema.schema is required (the JSON schema "
+                               "of the answer)");
+            /* strict or not, the grammar holds the output to the schema exactly */
+            if ((rc = api_schema_grammar(req, schema, "response_format.json_schema.schema", e)))
+                return rc;
         } else if (strcmp(type, "text") != 0) {
             return err_set(e, ERR_BAD_REQUEST, "response_format type '%s' is unknown", type);
         }
+    }
+    /* llama-server's OpenAI routes take a top-level json_schema too */
+    json_t *js = json_object_get(body, "json_schema");
+    if (js && !json_is_null(js)) {
+        if (rf && !json_is_null(rf))
+            return err_set(e, ERR_BAD_REQUEST,
+                           "response_format and json_schema cannot be combined");
+        if ((rc = api_schema_grammar(req, js, "json_schema", e)))
+            return rc;
     }
     json_t *tools = json_object_get(body, "tools");
     if (json_is_array(tools) && json_array_size(tools) > 0)

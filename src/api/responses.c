@@ -367,6 +367,21 @@ static void handle_create(const struct http_request *hreq, struct http_reply *re
     }
     if (!rc)
         rc = api_apply_fields(body, NULL, 0, 1, &req, warnings, &e);
+    json_t *tf = json_object_get(json_object_get(body, "text"), "format");
+    if (!rc && tf && !json_is_null(tf)) {
+        /* text.format: {type: "text" | "json_object" | "json_schema", name, schema, strict} */
+        const char *type = json_string_value(json_object_get(tf, "type"));
+        if (!type)
+            rc = err_set(&e, ERR_BAD_REQUEST, "text.format must be an object with a type");
+        else if (!strcmp(type, "json_object"))
+            rc = api_schema_grammar(&req, NULL, "text.format", &e);
+        else if (!strcmp(type, "json_schema") && !json_object_get(tf, "schema"))
+            rc = err_set(&e, ERR_BAD_REQUEST, "text.format.schema is required");
+        else if (!strcmp(type, "json_schema"))
+            rc = api_schema_grammar(&req, json_object_get(tf, "schema"), "text.format.schema", &e);
+        else if (strcmp(type, "text") != 0)
+            rc = err_set(&e, ERR_BAD_REQUEST, "text.format type '%s' is unknown", type);
+    }
     if (!rc) {
         snprintf(req.model, sizeof req.model, "%s", model);
         rc = native_resolve(&req, &e);

@@ -41,12 +41,13 @@ extern const size_t cli_n_commands;
 /* What the REPL's /set commands changed; the backend reads it on every turn. */
 struct repl_state {
     char model[256];
-    struct strlist params;   /* "name=value" for each /set parameter (a list: one per value) */
-    char *system;            /* /set system, or NULL */
-    int format_json;         /* /set format json */
-    int think;               /* -1 the model's default, 0 /set nothink, 1 /set think */
-    int verbose;             /* /set verbose: timings after each answer */
-    int history;             /* lines go to the history file (HEARTH_NOHISTORY=1 starts it off) */
+    struct strlist params; /* "name=value" for each /set parameter (a list: one per value) */
+    char *system;          /* /set system, or NULL */
+    char *format; /* JSON text: "\"json\"" (/set format json, --format json) or a schema (--format);
+                     NULL: none */
+    int think;    /* -1 the model's default, 0 /set nothink, 1 /set think */
+    int verbose;  /* /set verbose: timings after each answer */
+    int history;  /* lines go to the history file (HEARTH_NOHISTORY=1 starts it off) */
     volatile int *interrupt; /* bumped by SIGINT */
 };
 
@@ -70,7 +71,7 @@ struct repl_ops {
 int repl_run(struct repl_state *st, const struct repl_ops *ops);
 
 /* `hearth run NAME` on a terminal: the REPL through the server. */
-int cli_repl_remote(const char *model, const struct strlist *given, int verbose,
+int cli_repl_remote(const char *model, const struct strlist *given, const char *format, int verbose,
                     volatile int *interrupt);
 
 /* 1 when stdout (stderr) is a terminal and NO_COLOR is unset (and TERM is not "dumb"). */
@@ -90,10 +91,11 @@ json_t *cli_options_json(const struct strlist *given);
 void cli_wrap(FILE *out, const char *head, int indent, const char *text);
 
 struct strlist;
-/* `hearth run NAME` through a running server: given holds "name=value" parameter flags.
+/* `hearth run NAME` through a running server: given holds "name=value" parameter flags;
+ * format (NULL for none) is the JSON text of Ollama's `format` ("json" or a schema).
  * prompt NULL opens the interactive loop. Returns the exit status. */
-int cli_run_remote(const char *model, const char *prompt, const struct strlist *given, int verbose,
-                   volatile int *interrupt);
+int cli_run_remote(const char *model, const char *prompt, const struct strlist *given,
+                   const char *format, int verbose, volatile int *interrupt);
 
 /* "4.7 GB": decimal units, as Ollama prints sizes. */
 void cli_human_size(double bytes, char *out, size_t len);

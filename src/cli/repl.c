@@ -277,10 +277,12 @@ static void cmd_set(struct repl_state *st, char *args)
             printf("Usage: /set format json (or /set noformat)\n");
             return;
         }
-        st->format_json = 1;
+        free(st->format);
+        st->format = xstrdup("\"json\"");
         printf("Set format to 'json' mode.\n");
     } else if (!strcmp(what, "noformat")) {
-        st->format_json = 0;
+        free(st->format);
+        st->format = NULL;
         printf("Disabled format.\n");
     } else if (!strcmp(what, "think")) {
         st->think = 1;

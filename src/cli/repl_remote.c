@@ -109,8 +109,9 @@ static int remote_chat(void *ud, const struct repl_state *st, json_t *messages, 
     } else {
         json_object_set(req, "messages", messages);
     }
-    if (st->format_json)
-        json_object_set_new(req, "format", json_string("json"));
+    json_t *fmt = st->format ? json_loads(st->format, JSON_DECODE_ANY, NULL) : NULL;
+    if (fmt)
+        json_object_set_new(req, "format", fmt);
     if (st->think >= 0)
         json_object_set_new(req, "think", json_boolean(st->think));
     char *body = json_dumps(req, JSON_COMPACT);
@@ -279,13 +280,14 @@ static int remote_save(void *ud, const struct repl_state *st, const char *name)
     return 0;
 }
 
-int cli_repl_remote(const char *model, const struct strlist *given, int verbose,
+int cli_repl_remote(const char *model, const struct strlist *given, const char *format, int verbose,
                     volatile int *interrupt)
 {
     struct remote r;
     httpc_default_base(r.base, sizeof r.base);
     struct repl_state st = {.think = -1, .verbose = verbose, .interrupt = interrupt};
     snprintf(st.model, sizeof st.model, "%s", model);
+    st.format = format ? xstrdup(format) : NULL;
     for (int i = 0; i < given->n; i++)
         strlist_add(&st.params, given->v[i]);
     json_t *show = call(&r, "/api/show", json_pack("{s:s}", "model", model));
@@ -305,5 +307,6 @@ int cli_repl_remote(const char *model, const struct strlist *given, int verbose,
     int status = repl_run(&st, &ops);
     strlist_free(&st.params);
     free(st.system);
+    free(st.format);
     return status;
 }

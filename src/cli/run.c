@@ -13,6 +13,10 @@
 #include "engine/client.h"
 #include "engine/params.h"
 #include "engine/proto.h"
+#include "grammar/gbnf.h"
+#include "grammar/schema.h"
+
+#include <jansson.h>
 
 #include <errno.h>
 #include <poll.h>
@@ -96,27 +100,30 @@ static void print_flag(const struct param_desc *d)
 
 static void run_usage(void)
 {
-    printf("Usage: hearth run MODEL [PROMPT] [flags]\n"
-           "\n"
-           "MODEL.gguf (a path) loads in a worker process of its own; a model name runs through\n"
-           "the server (HEARTH_HOST). The generated text streams to stdout. PROMPT \"\" starts\n"
-           "from the beginning-of-text token alone. Without PROMPT the prompt is read from\n"
-           "stdin when it is piped; on a terminal a chat opens (the conversation is kept; /? lists\n"
-           "its commands: /set parameter, /set system, /show, /load, /save, /clear...; \"\"\"\n"
-           "spans lines; Ctrl-C stops an answer; /bye or Ctrl-D leaves; history in\n"
-           "~/.hearth/history unless HEARTH_NOHISTORY=1).\n"
-           "\n"
-           "Flags:\n"
-           "  -n N                           same as --num-predict N\n"
-           "  --seed N, --ctx N, --threads N same as --seed, --num-ctx, --num-thread\n"
-           "  --grammar-file FILE            read the GBNF grammar from FILE\n"
-           "  --special                      parse special tokens written in the prompt\n"
-           "  --no-bos                       do not add the beginning-of-text token\n"
-           "  --no-NAME                      turns a boolean off (--no-use-mmap)\n"
-           "  --verbose                      print load time and token rates to stderr\n"
-           "  -h, --help                     print this help\n"
-           "\n"
-           "Sampling and generation (each value is checked against its range):\n");
+    printf(
+        "Usage: hearth run MODEL [PROMPT] [flags]\n"
+        "\n"
+        "MODEL.gguf (a path) loads in a worker process of its own; a model name runs through\n"
+        "the server (HEARTH_HOST). The generated text streams to stdout. PROMPT \"\" starts\n"
+        "from the beginning-of-text token alone. Without PROMPT the prompt is read from\n"
+        "stdin when it is piped; on a terminal a chat opens (the conversation is kept; /? lists\n"
+        "its commands: /set parameter, /set system, /show, /load, /save, /clear...; \"\"\"\n"
+        "spans lines; Ctrl-C stops an answer; /bye or Ctrl-D leaves; history in\n"
+        "~/.hearth/history unless HEARTH_NOHISTORY=1).\n"
+        "\n"
+        "Flags:\n"
+        "  -n N                           same as --num-predict N\n"
+        "  --seed N, --ctx N, --threads N same as --seed, --num-ctx, --num-thread\n"
+        "  --grammar-file FILE            read the GBNF grammar from FILE\n"
+        "  --format json|SCHEMA|@FILE     answer in JSON: any JSON object, or JSON matching\n"
+        "                                 a JSON schema given inline or read from FILE\n"
+        "  --special                      parse special tokens written in the prompt\n"
+        "  --no-bos                       do not add the beginning-of-text token\n"
+        "  --no-NAME                      turns a boolean off (--no-use-mmap)\n"
+        "  --verbose                      print load time and token rates to stderr\n"
+        "  -h, --help                     print this help\n"
+        "\n"
+        "Sampling and generation (each value is checked against its range):\n");
     int n;
     const struct param_desc *t = params_table(&n);
     for (int i = 0; i < n; i++)
@@ -136,6 +143,8 @@ struct run_opts {
     uint32_t flags;
     int verbose;
     struct strlist given; /* "name=value" of every parameter flag, for the server's options */
+    char *format;         /* --format as JSON text: "\"json\"" or a schema; NULL for none */
+    int grammar_file;     /* --grammar-file or --grammar was given */
 };
 
 static int read_file(const char *path, size_t max, char **out)
@@ -162,6 +171,46 @@ static int read_file(const char *path, size_t max, char **out)
         return rc;
     }
     *out = buf_steal(&b);
+    return 0;
+}
+
+/* --format's value: "json", a JSON schema, or @FILE holding one; kept as JSON text in
+ * o->format, and turned into the grammar for a run without a server. */
+static int parse_format(struct run_opts *o, const char *val)
+{
+    char *text = NULL;
+    if (!strcmp(val, "json"))
+        text = xstrdup("\"json\"");
+    else if (val[0] == '@') {
+        if (read_file(val + 1, PARAMS_MAX_GRAMMAR_LEN, &text))
+            return 1;
+    } else
+        text = xstrdup(val);
+    json_error_t je;
+    json_t *j = json_loads(text, JSON_DECODE_ANY, &je);
+    int is_json = json_is_string(j) && !strcmp(json_string_value(j), "json");
+    if (!j || (!json_is_object(j) && !is_json)) {
+        cli_error("--format must be json, a JSON schema object, or @FILE holding one%s%s",
+                  j ? "" : ": ", j ? "" : je.text);
+        json_decref(j);
+        free(text);
+        return 1;
+    }
+    struct err e = {0};
+    char *g = NULL;
+    json_t *schema = is_json ? json_pack("{s:s}", "type", "object") : json_incref(j);
+    int rc = grammar_from_schema(schema, "", &g, &e);
+    json_decref(schema);
+    json_decref(j);
+    if (rc) {
+        cli_error("--format: %s", e.msg);
+        free(text);
+        return 1;
+    }
+    free(o->format);
+    o->format = text;
+    free(o->gen.grammar);
+    o->gen.grammar = g;
     return 0;
 }
 
@@ -236,6 +285,17 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
             pname = "num_predict";
         } else if (!strcmp(name, "ctx")) {
             pname = "num_ctx";
+        } else if (!strcmp(name, "format")) {
+            if (!val) {
+                if (i + 1 >= argc) {
+                    cli_error("--format needs a value");
+                    return 1;
+                }
+                val = argv[++i];
+            }
+            if (parse_format(o, val))
+                return 1;
+            continue;
         } else if (!strcmp(name, "grammar-file")) {
             if (!val) {
                 if (i + 1 >= argc) {
@@ -247,6 +307,13 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
             char *g;
             if (read_file(val, PARAMS_MAX_GRAMMAR_LEN, &g))
                 return 1;
+            struct err ge = {0};
+            if (gbnf_check(g, &ge)) {
+                cli_error("%s: %s", val, ge.msg);
+                free(g);
+                return 1;
+            }
+            o->grammar_file = 1;
             free(o->gen.grammar);
             o->gen.grammar = g;
             struct buf kv;
@@ -283,12 +350,26 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
             cli_error("%s", e.msg);
             return 1;
         }
-        char kv[PARAMS_MAX_STOP_LEN + 128];
-        snprintf(kv, sizeof kv, "%s=%s", d->name, val);
-        strlist_add(&o->given, kv);
+        if (!strcmp(d->name, "grammar"))
+            o->grammar_file = 1; /* --grammar TEXT: the same as a file for --format's sake */
+        struct buf kvb;
+        buf_init(&kvb, 0);
+        buf_printf(&kvb, "%s=%s", d->name, val);
+        strlist_add(&o->given, kvb.data);
+        buf_free(&kvb);
     }
     if (!o->model) {
         cli_error("missing MODEL (usage: hearth run MODEL.gguf [PROMPT]; see --help)");
+        return 1;
+    }
+    if (o->format && o->grammar_file) {
+        cli_error("--format and a grammar cannot be combined: both constrain the output");
+        return 1;
+    }
+    /* a grammar is checked here as the server checks one: libllama's parser crashes on some */
+    struct err ge = {0};
+    if (o->gen.grammar && *o->gen.grammar && gbnf_check(o->gen.grammar, &ge)) {
+        cli_error("%s", ge.msg);
         return 1;
     }
     return 0;
@@ -439,9 +520,20 @@ static int local_chat(void *ud, const struct repl_state *st, json_t *messages, c
             if (d && d->group == PARAM_GEN)
                 params_set_text(&gen, d, eq + 1, &e);
         }
-    if (st->format_json) {
+    if (st->format) {
+        json_t *f = json_loads(st->format, JSON_DECODE_ANY, NULL);
+        json_t *schema = json_is_object(f) ? json_incref(f) : json_pack("{s:s}", "type", "object");
+        char *g = NULL;
+        int grc = grammar_from_schema(schema, "", &g, &e);
+        json_decref(schema);
+        json_decref(f);
+        if (grc) {
+            cli_error("format: %s", e.msg);
+            gen_params_free(&gen);
+            return 1;
+        }
         free(gen.grammar);
-        gen.grammar = xstrdup(api_json_grammar);
+        gen.grammar = g;
     }
     char *prompt = NULL;
     uint32_t flags = l->o->flags;
@@ -518,10 +610,12 @@ static int interactive(struct worker_proc *w, const struct run_opts *o,
     struct local l = {.w = w, .o = o, .info = info, .id = 1};
     struct repl_state st = {.think = -1, .verbose = o->verbose, .interrupt = &g_interrupts};
     snprintf(st.model, sizeof st.model, "%s", o->model);
+    st.format = o->format ? xstrdup(o->format) : NULL;
     struct repl_ops ops = {.ud = &l, .chat = local_chat, .show = local_show, .fatal = local_fatal};
     int status = repl_run(&st, &ops);
     strlist_free(&st.params);
     free(st.system);
+    free(st.format);
     return status;
 }
 
@@ -575,7 +669,7 @@ int cmd_run(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     if (remote) {
-        status = cli_run_remote(o.model, o.prompt, &o.given, o.verbose, &g_interrupts);
+        status = cli_run_remote(o.model, o.prompt, &o.given, o.format, o.verbose, &g_interrupts);
         goto out;
     }
     struct err e = {0};
@@ -608,5 +702,6 @@ out:
     gen_params_free(&o.gen);
     load_params_free(&o.load);
     strlist_free(&o.given);
+    free(o.format);
     return status;
 }

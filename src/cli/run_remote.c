@@ -133,10 +133,12 @@ static void print_stats(json_t *f)
 }
 
 static int generate(const char *base, const char *model, const char *prompt, json_t *options,
-                    int verbose, volatile int *interrupt)
+                    json_t *format, int verbose, volatile int *interrupt)
 {
     json_t *req =
         json_pack("{s:s, s:s, s:O}", "model", model, "prompt", prompt, "options", options);
+    if (format)
+        json_object_set(req, "format", format);
     char *body = json_dumps(req, JSON_COMPACT);
     json_decref(req);
     struct stream_state s = {.last_nl = 1, .verbose = verbose};
@@ -170,18 +172,20 @@ static int generate(const char *base, const char *model, const char *prompt, jso
     return ret;
 }
 
-int cli_run_remote(const char *model, const char *prompt, const struct strlist *given, int verbose,
-                   volatile int *interrupt)
+int cli_run_remote(const char *model, const char *prompt, const struct strlist *given,
+                   const char *format, int verbose, volatile int *interrupt)
 {
     char base[512];
     httpc_default_base(base, sizeof base);
     json_t *options = cli_options_json(given);
+    json_t *fmt = format ? json_loads(format, JSON_DECODE_ANY, NULL) : NULL;
     int status = 0;
     if (prompt) {
-        status = generate(base, model, prompt, options, verbose, interrupt);
+        status = generate(base, model, prompt, options, fmt, verbose, interrupt);
     } else {
-        status = cli_repl_remote(model, given, verbose, interrupt);
+        status = cli_repl_remote(model, given, format, verbose, interrupt);
     }
     json_decref(options);
+    json_decref(fmt);
     return status;
 }

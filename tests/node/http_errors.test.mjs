@@ -76,7 +76,8 @@ test('unknown and invalid models', async () => {
 
 test('what the model cannot do is refused, not faked', async () => {
   await expectError('/api/chat', { model: M, messages: [{ role: 'user', content: 'hi' }] }, 400, /no chat template/);
-  await expectError('/api/generate', { model: M, prompt: 'x', format: { type: 'object' } }, 400, /JSON schema/);
+  // a schema keyword the grammar cannot enforce is refused rather than ignored
+  await expectError('/api/generate', { model: M, prompt: 'x', format: { type: 'object', properties: { n: { type: 'number', multipleOf: 2 } } } }, 400, /JSON schema: .*'multipleOf'/);
   await expectError('/api/generate', { model: M, prompt: 'x', format: 'xml' }, 400, /format/);
   await expectError('/api/chat', { model: 'chatty', messages: [{ role: 'user', content: 'x' }], tools: [{ type: 'function', function: { name: 'f' } }] }, 400, /tools/);
   await expectError('/api/generate', { model: M, prompt: 'x', images: ['aGk='] }, 400, /images/);

@@ -123,7 +123,7 @@ test('errors in llama-server shape', async () => {
   await bad('/completion', { prompt: 'x', model: 'nope' }, 404, /not found/);
   await bad('/completion', { prompt: 'x', temperature: 'warm' }, 400, /temperature/);
   await bad('/completion', { prompt: [1, 'a'] }, 400, /token ids/);
-  await bad('/completion', { prompt: 'x', json_schema: { type: 'object' } }, 400, /json_schema/);
+  await bad('/completion', { prompt: 'x', json_schema: { type: 'string', format: 'hostname' } }, 400, /json_schema: JSON schema: format 'hostname'/);
   await bad('/completion', { prompt: 'x', grammar: 'root ::= (' }, 400, /invalid grammar/);
   await bad('/tokenize', {}, 400, /content is required/);
   await bad('/detokenize', { tokens: ['a'] }, 400, /token ids/);

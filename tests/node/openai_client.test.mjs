@@ -119,7 +119,7 @@ test('errors in OpenAI shape', async () => {
   await bad(client.chat.completions.create({ model: 'chatty', messages: [{ role: 'user', content: 'x' }],
     tools: [{ type: 'function', function: { name: 'f', parameters: {} } }] }), 400, /tools/);
   await bad(client.chat.completions.create({ model: 'chatty', messages: [{ role: 'user', content: 'x' }],
-    response_format: { type: 'json_schema', json_schema: { name: 'x', schema: {} } } }), 400, /json_schema/);
+    response_format: { type: 'json_schema', json_schema: { name: 'x', schema: { type: 'integer', multipleOf: 3 } } } }), 400, /'multipleOf'/);
   await bad(client.chat.completions.create({ model: 'chatty', messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'data:' } }] }] }), 400, /image_url/);
   await bad(client.completions.create({ model: 'stories260K', prompt: 5 }), 400, /prompt/);
   await bad(client.completions.create({ prompt: 'x' }), 400, /model/);
