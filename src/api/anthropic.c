@@ -51,7 +51,157 @@ static int system_text(json_t *sys, struct buf *out, struct err *e)
     return 0;
 }
 
-/* model, messages and system into req->prompt (shared by messages and count_tokens). */
+/* A tool_result's content: a string or a list of text blocks. */
+static int result_text(json_t *c, size_t i, size_t k, struct buf *out, struct err *e)
+{
+    if (!c || json_is_null(c) || json_is_string(c))
+        return buf_puts(out, c ? json_string_value(c) ? json_string_value(c) : "" : "")
+                   ? ERR_TOO_LARGE
+                   : 0;
+    if (!json_is_array(c))
+        return err_set(e, ERR_BAD_REQUEST,
+                       "messages.%zu.content.%zu.content: must be a string or a list of text "
+                       "blocks",
+                       i, k);
+    size_t j;
+    json_t *b;
+    json_array_foreach(c, j, b)
+    {
+        const char *t = json_string_value(json_object_get(b, "text"));
+        if (!t)
+            return err_set(e, ERR_BAD_REQUEST,
+                           "messages.%zu.content.%zu.content.%zu: only text blocks are supported",
+                           i, k, j);
+        if ((j && buf_puts(out, "\n")) || buf_puts(out, t))
+            return ERR_TOO_LARGE;
+    }
+    return 0;
+}
+
+/* One Anthropic message into canonical ones (chat.h): text blocks join into content; an
+ * assistant's tool_use blocks become tool_calls and its thinking reasoning_content; a user's
+ * tool_result blocks become tool messages, placed before the user's own text. */
+static int convert_message(json_t *m, size_t i, json_t *conv, struct err *e)
+{
+    const char *role = json_string_value(json_object_get(m, "role"));
+    if (!json_is_object(m) || !role ||
+        (strcmp(role, "user") != 0 && strcmp(role, "assistant") != 0))
+        return err_set(e, ERR_BAD_REQUEST, "messages.%zu.role must be user or assistant", i);
+    int assistant = !strcmp(role, "assistant");
+    json_t *c = json_object_get(m, "content");
+    if (json_is_string(c)) {
+        json_array_append_new(conv, json_pack("{s:s,s:O}", "role", role, "content", c));
+        return 0;
+    }
+    if (!json_is_array(c))
+        return err_set(e, ERR_BAD_REQUEST,
+                       "messages.%zu.content must be a string or a list of blocks", i);
+    struct buf text, thinking;
+    buf_init(&text, PROTO_MAX_PROMPT);
+    buf_init(&thinking, PROTO_MAX_PROMPT);
+    json_t *calls = json_array();
+    int rc = 0;
+    size_t k;
+    json_t *b;
+    json_array_foreach(c, k, b)
+    {
+        const char *type = json_string_value(json_object_get(b, "type"));
+        if (!type)
+            type = "untyped";
+        if (!strcmp(type, "text")) {
+            const char *t = json_string_value(json_object_get(b, "text"));
+            if (!t) {
+                rc = err_set(e, ERR_BAD_REQUEST, "messages.%zu.content.%zu.text: required", i, k);
+                break;
+            }
+            if (buf_puts(&text, t)) {
+                rc = ERR_TOO_LARGE;
+                break;
+            }
+        } else if (assistant && !strcmp(type, "tool_use")) {
+            const char *id = json_string_value(json_object_get(b, "id"));
+            const char *name = json_string_value(json_object_get(b, "name"));
+            json_t *input = json_object_get(b, "input");
+            if (!id || !name || (input && !json_is_object(input))) {
+                rc = err_set(e, ERR_BAD_REQUEST,
+                             "messages.%zu.content.%zu: a tool_use block needs id, name and an "
+                             "input object",
+                             i, k);
+                break;
+            }
+            json_array_append_new(calls,
+                                  json_pack("{s:s,s:{s:s,s:O}}", "id", id, "function", "name", name,
+                                            "arguments", input ? input : json_object()));
+        } else if (assistant && !strcmp(type, "thinking")) {
+            const char *t = json_string_value(json_object_get(b, "thinking"));
+            if (t && buf_puts(&thinking, t)) {
+                rc = ERR_TOO_LARGE;
+                break;
+            }
+        } else if (assistant && !strcmp(type, "redacted_thinking")) {
+            /* Encrypted reasoning from another model: nothing a local template can show. */
+        } else if (!assistant && !strcmp(type, "tool_result")) {
+            const char *id = json_string_value(json_object_get(b, "tool_use_id"));
+            if (!id) {
+                rc = err_set(e, ERR_BAD_REQUEST, "messages.%zu.content.%zu.tool_use_id: required",
+                             i, k);
+                break;
+            }
+            struct buf r;
+            buf_init(&r, PROTO_MAX_PROMPT);
+            rc = result_text(json_object_get(b, "content"), i, k, &r, e);
+            if (!rc)
+                json_array_append_new(conv, json_pack("{s:s,s:s,s:s}", "role", "tool", "content",
+                                                      r.data ? r.data : "", "tool_call_id", id));
+            buf_free(&r);
+            if (rc)
+                break;
+        } else {
+            rc = err_set(e, ERR_BAD_REQUEST,
+                         "messages.%zu.content.%zu: %s blocks are not supported in %s messages", i,
+                         k, type, role);
+            break;
+        }
+    }
+    if (!rc && (text.len || json_array_size(calls) || thinking.len || !json_array_size(c))) {
+        json_t *cm = json_pack("{s:s,s:s}", "role", role, "content", text.data ? text.data : "");
+        if (thinking.len)
+            json_object_set_new(cm, "reasoning_content", json_string(thinking.data));
+        char where[32];
+        snprintf(where, sizeof where, "messages.%zu", i);
+        rc = api_tool_calls_in(calls, cm, where, e);
+        json_array_append_new(conv, cm);
+    }
+    json_decref(calls);
+    buf_free(&text);
+    buf_free(&thinking);
+    return rc;
+}
+
+/* thinking: {type: enabled, budget_tokens} | {type: disabled}. */
+static int parse_thinking(json_t *t, struct native_req *req, struct err *e)
+{
+    if (!t || json_is_null(t))
+        return 0;
+    const char *type = json_string_value(json_object_get(t, "type"));
+    if (!json_is_object(t) || !type)
+        return err_set(e, ERR_BAD_REQUEST, "thinking: must be an object with a type");
+    if (!strcmp(type, "disabled")) {
+        req->think = 0;
+        return 0;
+    }
+    if (strcmp(type, "enabled") != 0 && strcmp(type, "adaptive") != 0)
+        return err_set(e, ERR_BAD_REQUEST, "thinking.type: must be \"enabled\" or \"disabled\"");
+    int64_t budget = -1;
+    int rc = api_get_int(t, "budget_tokens", 1, 1000000000, &budget, e);
+    if (rc)
+        return err_set(e, ERR_BAD_REQUEST, "thinking.budget_tokens: must be a positive integer");
+    req->think = 1;
+    return 0;
+}
+
+/* model, messages, system, tools, tool_choice and thinking into req->prompt (shared by
+ * messages and count_tokens). */
 static int parse_prompt(json_t *body, struct native_req *req, struct err *e)
 {
     const char *model = NULL;
@@ -64,43 +214,31 @@ static int parse_prompt(json_t *body, struct native_req *req, struct err *e)
     json_t *msgs = json_object_get(body, "messages");
     if (!json_is_array(msgs) || json_array_size(msgs) == 0)
         return err_set(e, ERR_BAD_REQUEST, "messages: a non-empty list is required");
+    if (json_array_size(msgs) > 100000)
+        return err_set(e, ERR_TOO_LARGE, "messages: at most 100000");
+    if ((rc = api_tools_set(req, json_object_get(body, "tools"), 1, e)) ||
+        (rc = api_tool_choice_anthropic(req, json_object_get(body, "tool_choice"), e)) ||
+        (rc = parse_thinking(json_object_get(body, "thinking"), req, e)))
+        return rc;
+    struct buf sys;
+    buf_init(&sys, PROTO_MAX_PROMPT);
+    json_t *conv = json_array();
+    rc = system_text(json_object_get(body, "system"), &sys, e);
+    if (!rc && sys.len)
+        json_array_append_new(conv, json_pack("{s:s,s:s}", "role", "system", "content", sys.data));
     size_t i;
     json_t *m;
     json_array_foreach(msgs, i, m)
     {
-        const char *role = json_string_value(json_object_get(m, "role"));
-        if (!role || (strcmp(role, "user") != 0 && strcmp(role, "assistant") != 0))
-            return err_set(e, ERR_BAD_REQUEST, "messages.%zu.role must be user or assistant", i);
-        json_t *c = json_object_get(m, "content");
-        if (json_is_array(c)) {
-            size_t k;
-            json_t *b;
-            json_array_foreach(c, k, b)
-            {
-                const char *type = json_string_value(json_object_get(b, "type"));
-                if (!type || strcmp(type, "text") != 0)
-                    return err_set(e, ERR_BAD_REQUEST,
-                                   "messages.%zu.content.%zu: %s blocks are not supported yet "
-                                   "(text only)",
-                                   i, k, type ? type : "untyped");
-            }
-        } else if (!json_is_string(c)) {
-            return err_set(e, ERR_BAD_REQUEST,
-                           "messages.%zu.content must be a string or a list of blocks", i);
-        }
+        if (rc)
+            break;
+        rc = convert_message(m, i, conv, e);
     }
-    json_t *tools = json_object_get(body, "tools");
-    if (json_is_array(tools) && json_array_size(tools) > 0)
-        return err_set(e, ERR_BAD_REQUEST,
-                       "tools are not supported yet: tool use needs the chat template engine that "
-                       "is planned next");
-    struct buf sys;
-    buf_init(&sys, PROTO_MAX_PROMPT);
-    rc = system_text(json_object_get(body, "system"), &sys, e);
     if (!rc)
         rc = native_resolve(req, e);
     if (!rc)
-        rc = api_render_messages(req, msgs, sys.data, e);
+        rc = api_chat_prompt(req, conv, e);
+    json_decref(conv);
     buf_free(&sys);
     return rc;
 }
@@ -110,6 +248,9 @@ static int parse_prompt(json_t *body, struct native_req *req, struct err *e)
 struct anth {
     char id[48];
     int started;
+    int block;      /* the open content block's index, or -1 */
+    int block_type; /* the open block: 1 text, 2 thinking */
+    int n_blocks;   /* blocks started so far */
 };
 
 static void event(struct buf *out, const char *name, json_t *o)
@@ -120,10 +261,11 @@ static void event(struct buf *out, const char *name, json_t *o)
     free(s);
 }
 
-static const char *stop_reason(uint32_t stop)
+static const char *stop_reason(uint32_t stop, int tool_use)
 {
     return stop == PROTO_STOP_STRING                                 ? "stop_sequence"
            : stop == PROTO_STOP_LENGTH || stop == PROTO_STOP_CONTEXT ? "max_tokens"
+           : tool_use                                                ? "tool_use"
                                                                      : "end_turn";
 }
 
@@ -145,6 +287,7 @@ static void start(struct gen_run *g, struct buf *out)
     if (a->started)
         return;
     a->started = 1;
+    a->block = -1;
     json_t *m = message_obj(g, json_array());
     json_object_set_new(m, "stop_reason", json_null());
     json_object_set_new(m, "stop_sequence", json_null());
@@ -156,41 +299,94 @@ static void start(struct gen_run *g, struct buf *out)
     json_object_set_new(o, "type", json_string("message_start"));
     json_object_set_new(o, "message", m);
     event(out, "message_start", o);
-    json_t *b = json_object();
-    json_object_set_new(b, "type", json_string("text"));
-    json_object_set_new(b, "text", json_string(""));
-    o = json_object();
-    json_object_set_new(o, "type", json_string("content_block_start"));
-    json_object_set_new(o, "index", json_integer(0));
-    json_object_set_new(o, "content_block", b);
-    event(out, "content_block_start", o);
     event(out, "ping", json_pack("{s:s}", "type", "ping"));
+}
+
+static void close_block(struct anth *a, struct buf *out)
+{
+    if (a->block < 0)
+        return;
+    if (a->block_type == 2) /* a local model's reasoning carries no signature: an empty one */
+        event(out, "content_block_delta",
+              json_pack("{s:s,s:i,s:{s:s,s:s}}", "type", "content_block_delta", "index", a->block,
+                        "delta", "type", "signature_delta", "signature", ""));
+    event(out, "content_block_stop",
+          json_pack("{s:s, s:i}", "type", "content_block_stop", "index", a->block));
+    a->block = -1;
+}
+
+/* Opens a block (closing the one open), unless one of that type is open already. */
+static void open_block(struct anth *a, int type, json_t *block, struct buf *out)
+{
+    if (a->block >= 0 && a->block_type == type && type != 3) {
+        json_decref(block);
+        return;
+    }
+    close_block(a, out);
+    a->block = a->n_blocks++;
+    a->block_type = type;
+    event(out, "content_block_start",
+          json_pack("{s:s,s:i,s:o}", "type", "content_block_start", "index", a->block,
+                    "content_block", block));
+}
+
+static void block_delta(struct anth *a, json_t *delta, struct buf *out)
+{
+    event(out, "content_block_delta",
+          json_pack("{s:s,s:i,s:o}", "type", "content_block_delta", "index", a->block, "delta",
+                    delta));
 }
 
 static void an_chunk(struct gen_run *g, const struct proto_msg *ev, struct buf *out)
 {
+    struct anth *a = g->pctx;
     start(g, out);
     if (!ev->text_len)
         return;
-    json_t *d = json_object();
-    json_object_set_new(d, "type", json_string("text_delta"));
+    open_block(a, 1, json_pack("{s:s,s:s}", "type", "text", "text", ""), out);
     json_t *s = json_stringn(ev->text, ev->text_len);
-    json_object_set_new(d, "text", s ? s : json_string(""));
-    json_t *o = json_object();
-    json_object_set_new(o, "type", json_string("content_block_delta"));
-    json_object_set_new(o, "index", json_integer(0));
-    json_object_set_new(o, "delta", d);
-    event(out, "content_block_delta", o);
+    block_delta(a, json_pack("{s:s,s:o}", "type", "text_delta", "text", s ? s : json_string("")),
+                out);
+}
+
+/* Reasoning as a thinking block; a tool call as a tool_use block with its input in one
+ * input_json_delta. */
+static void an_delta(struct gen_run *g, const struct chat_delta *d, struct buf *out)
+{
+    struct anth *a = g->pctx;
+    start(g, out);
+    if (d->kind == CHAT_DELTA_REASONING) {
+        open_block(a, 2,
+                   json_pack("{s:s,s:s,s:s}", "type", "thinking", "thinking", "", "signature", ""),
+                   out);
+        json_t *s = json_stringn(d->text, d->len);
+        block_delta(
+            a,
+            json_pack("{s:s,s:o}", "type", "thinking_delta", "thinking", s ? s : json_string("")),
+            out);
+        return;
+    }
+    open_block(
+        a, 3,
+        json_pack("{s:s,s:s,s:s,s:{}}", "type", "tool_use", "id", d->id, "name", d->name, "input"),
+        out);
+    block_delta(a, json_pack("{s:s,s:s}", "type", "input_json_delta", "partial_json", d->arguments),
+                out);
+    close_block(a, out);
 }
 
 static void an_end(struct gen_run *g, const struct proto_msg *ev, int last, struct buf *out)
 {
     (void)last;
+    struct anth *a = g->pctx;
     start(g, out);
-    event(out, "content_block_stop",
-          json_pack("{s:s, s:i}", "type", "content_block_stop", "index", 0));
+    if (!a->n_blocks) /* an empty answer is still one (empty) text block */
+        open_block(a, 1, json_pack("{s:s,s:s}", "type", "text", "text", ""), out);
+    close_block(a, out);
     json_t *d = json_object();
-    json_object_set_new(d, "stop_reason", json_string(stop_reason(ev->stats.stop_reason)));
+    json_object_set_new(
+        d, "stop_reason",
+        json_string(stop_reason(ev->stats.stop_reason, api_gen_n_tool_calls(g) > 0)));
     json_object_set_new(d, "stop_sequence",
                         ev->stats.stop_string ? json_string(ev->stats.stop_string) : json_null());
     json_t *u = json_object();
@@ -216,11 +412,27 @@ static void an_whole(struct gen_run *g, struct http_reply *rep)
 {
     struct gen_choice *c = &g->choices[0];
     json_t *content = json_array();
-    json_t *text = json_stringn(c->text ? c->text : "", c->len);
-    json_array_append_new(
-        content, json_pack("{s:s, s:o}", "type", "text", "text", text ? text : json_string("")));
+    if (c->reasoning)
+        json_array_append_new(content, json_pack("{s:s,s:s,s:s}", "type", "thinking", "thinking",
+                                                 c->reasoning, "signature", ""));
+    if (c->len || (!c->reasoning && !c->tool_calls)) {
+        json_t *text = json_stringn(c->text ? c->text : "", c->len);
+        json_array_append_new(content, json_pack("{s:s, s:o}", "type", "text", "text",
+                                                 text ? text : json_string("")));
+    }
+    size_t i;
+    json_t *call;
+    json_array_foreach(c->tool_calls, i, call)
+    {
+        json_t *fn = json_object_get(call, "function");
+        json_array_append_new(content, json_pack("{s:s,s:O,s:O,s:O}", "type", "tool_use", "id",
+                                                 json_object_get(call, "id"), "name",
+                                                 json_object_get(fn, "name"), "input",
+                                                 json_object_get(fn, "arguments")));
+    }
     json_t *o = message_obj(g, content);
-    json_object_set_new(o, "stop_reason", json_string(stop_reason(c->stats.stop_reason)));
+    json_object_set_new(o, "stop_reason",
+                        json_string(stop_reason(c->stats.stop_reason, c->tool_calls != NULL)));
     json_object_set_new(o, "stop_sequence",
                         c->stats.stop_string ? json_string(c->stats.stop_string) : json_null());
     json_t *u = json_object();
@@ -228,6 +440,8 @@ static void an_whole(struct gen_run *g, struct http_reply *rep)
     json_object_set_new(u, "output_tokens", json_integer(c->stats.gen_n));
     json_object_set_new(u, "cache_read_input_tokens", json_integer(c->stats.prompt_cached));
     json_object_set_new(o, "usage", u);
+    if (json_array_size(g->warnings))
+        json_object_set(o, "warnings", g->warnings);
     api_reply(rep, 200, o);
 }
 
@@ -239,6 +453,7 @@ static const struct gen_format anthropic_format = {
     .whole = an_whole,
     .error = anthropic_error,
     .free = free,
+    .delta = an_delta,
 };
 
 static void handle_messages(const struct http_request *hreq, struct http_reply *rep)
@@ -258,8 +473,8 @@ static void handle_messages(const struct http_request *hreq, struct http_reply *
     if (!rc)
         rc = api_get_bool(body, "stream", &stream, &e);
     /* temperature, top_p, top_k, and llama.cpp's extras, through the parameter table. */
-    static const char *const own[] = {"model",      "messages", "system",
-                                      "max_tokens", "stream",   "stop"};
+    static const char *const own[] = {"model", "messages", "system",      "max_tokens", "stream",
+                                      "stop",  "tools",    "tool_choice", "thinking"};
     if (!rc)
         rc = api_apply_fields(body, own, ARRAY_LEN(own), 1, &req, warnings, &e);
     json_t *stops = json_object_get(body, "stop_sequences");

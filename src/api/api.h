@@ -9,6 +9,7 @@
 
 #include "base/err.h"
 #include "chat/chat.h"
+#include "chat/chat_parse.h"
 #include "engine/params.h"
 #include "engine/proto.h"
 #include "net/http.h"
@@ -36,6 +37,10 @@ extern struct api_ctx *api;
 
 enum native_kind { NATIVE_GENERATE, NATIVE_EMBED, NATIVE_TOKENIZE, NATIVE_DETOKENIZE };
 
+/* tool_choice: AUTO lets the model choose; NONE hides the tools from the template; REQUIRED
+ * and FUNCTION force a call with a grammar. */
+enum api_tool_choice { API_TOOLS_AUTO, API_TOOLS_NONE, API_TOOLS_REQUIRED, API_TOOLS_FUNCTION };
+
 struct native_req {
     enum native_kind kind;
     char model[STORE_MAX_NAME + 16]; /* canonical name */
@@ -58,6 +63,22 @@ struct native_req {
     char *model_system;   /* the default system prompt, or NULL */
     char *model_messages; /* few-shot messages (JSON array), or NULL */
     int allow_path;       /* model may be a file path (names the local user typed) */
+    /* Set by api_chat_prompt when the model has no chat template and it fell back to a
+     * built-in or the plain format; api_gen_reply adds it to the response's warnings. */
+    char prompt_warning[256];
+    char *tool_format; /* the preset's tool-call-format, or NULL: detect (owned) */
+    /* Tools and reasoning (chat requests; tools.c): */
+    json_t *tools; /* canonical tools (chat.h), or NULL; owned */
+    enum api_tool_choice tool_choice;
+    char tool_name[136];     /* API_TOOLS_FUNCTION: the function that must be called */
+    int parallel_tool_calls; /* several calls in one turn (default 1) */
+    int think;               /* -1: the template's default; 0 off; 1 on */
+    char think_level[8];     /* "low", "medium", "high" or "" */
+    json_t *kwargs;          /* chat_template_kwargs (an object), or NULL; owned */
+    /* Set by api_chat_prompt for the output parser: */
+    int parse; /* split reasoning / tool calls out of the output */
+    enum chat_syntax syntax;
+    int in_reasoning; /* the prompt left the model inside its reasoning */
 };
 
 void native_req_init(struct native_req *r, enum native_kind kind);
@@ -128,9 +149,11 @@ struct gen_run;
 
 /* One finished choice, collected for whole (non-streamed) replies. */
 struct gen_choice {
-    char *text; /* owned */
+    char *text; /* owned; the content when the output was parsed */
     size_t len;
-    json_t *logprobs; /* [{token, logprob, bytes, top_logprobs}] */
+    char *reasoning;    /* owned, or NULL: the reasoning split off the output */
+    json_t *tool_calls; /* canonical tool calls (chat.h), or NULL for none; owned */
+    json_t *logprobs;   /* [{token, logprob, bytes, top_logprobs}] */
     struct gen_stats stats;
 };
 
@@ -146,7 +169,10 @@ struct gen_format {
     /* An error before anything was sent, in the protocol's shape. */
     void (*error)(struct http_reply *rep, int code, const char *msg);
     void (*free)(void *pctx); /* frees pctx; may be NULL */
-    int probs_with_ids;       /* log-probabilities carry token ids (llama-server) */
+    /* A piece of reasoning or one complete tool call of a parsed output (content goes through
+     * chunk); NULL: the protocol has no place for them (they are dropped). */
+    void (*delta)(struct gen_run *g, const struct chat_delta *d, struct buf *out);
+    int probs_with_ids; /* log-probabilities carry token ids (llama-server) */
 };
 
 struct gen_run {
@@ -170,6 +196,7 @@ struct gen_run {
     size_t out_pos;
     int done, counted, have_first;
     struct proto_msg first;
+    struct chat_parser *parser; /* the current choice's, when req.parse */
 };
 
 /* A run for fmt with the protocol's data (taken) and the request's warnings (a new reference is
@@ -179,6 +206,32 @@ struct gen_run *api_gen_new(const struct gen_format *fmt, void *pctx, int stream
 /* Runs req (taken) and answers through g->fmt: a stream when g->stream, else one reply. */
 void api_gen_reply(struct gen_run *g, struct native_req *req, struct http_reply *rep);
 int64_t api_gen_elapsed_us(const struct gen_run *g);
+
+/* The tool calls of the current (streamed) choice so far: canonical, borrowed; empty when the
+ * output is not parsed. */
+size_t api_gen_n_tool_calls(const struct gen_run *g);
+
+/* ---- tools and reasoning (tools.c) ---- */
+
+/* Reads a request's tools into req->tools (canonical). anthropic: Anthropic's
+ * {name, description, input_schema} instead of OpenAI's and Ollama's {type:"function",
+ * function:{name, description, parameters}}. ERR_BAD_REQUEST / ERR_TOO_LARGE naming what is
+ * wrong; NULL or [] is no tools. */
+int api_tools_set(struct native_req *req, json_t *tools, int anthropic, struct err *e);
+/* OpenAI's tool_choice ("none", "auto", "required", {type:"function", function:{name}}) and
+ * parallel_tool_calls; call after api_tools_set. */
+int api_tool_choice_openai(struct native_req *req, json_t *choice, json_t *parallel, struct err *e);
+/* Anthropic's tool_choice {type: auto|any|tool|none, name, disable_parallel_tool_use}. */
+int api_tool_choice_anthropic(struct native_req *req, json_t *choice, struct err *e);
+/* Ollama's think: true, false, "low", "medium", "high" (NULL: not set). */
+int api_think_set(struct native_req *req, json_t *think, struct err *e);
+/* OpenAI's reasoning_effort ("none", "minimal", "low", "medium", "high") and
+ * chat_template_kwargs (llama-server): either may be NULL. */
+int api_reasoning_openai(struct native_req *req, json_t *effort, json_t *kwargs, struct err *e);
+/* An assistant message's tool calls from a request (OpenAI's and Ollama's shape, arguments an
+ * object or a JSON string holding one) into canonical calls appended to m["tool_calls"]. where
+ * names the message in errors. */
+int api_tool_calls_in(json_t *calls, json_t *m, const char *where, struct err *e);
 
 /* A TOKEN event's log-probabilities as [{token, logprob, bytes, top_logprobs}] (and "id" for
  * every token when with_ids). */
@@ -291,8 +344,12 @@ char *api_model_template(const char *path);
 /* Renders a chat (canonical messages, chat/chat.h; borrowed) for req's model into req->prompt:
  * the model's default system prompt when it has none, its few-shot messages, then the chat; through
  * the chat template chosen as DESIGN.md says (a preset's chat-template, else the GGUF's own, else
- * Ollama's template layer). Sets PROTO_GEN_PARSE_SPECIAL. ERR_BAD_REQUEST when the model has no
- * usable template. */
+ * Ollama's template layer), with the GGUF's BOS and EOS token texts; a model with none falls back
+ * to llama.cpp's built-in format for its architecture or to the plain format, and says so in
+ * req->prompt_warning; with req's tools and kwargs, and the output parser's settings. Sets
+ * PROTO_GEN_PARSE_SPECIAL, and PROTO_GEN_NO_BOS when the template wrote the BOS text itself.
+ * ERR_BAD_REQUEST when the template fails (raise_exception, a cap, an error: the message names the
+ * template line). */
 int api_chat_prompt(struct native_req *req, json_t *messages, struct err *e);
 /* More messages than this in one conversation is ERR_TOO_LARGE (api_chat_prompt). */
 #define API_MAX_MESSAGES 10000

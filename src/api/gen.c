@@ -53,8 +53,11 @@ static void run_free(struct gen_run *g)
     native_finish(g->job); /* cancels a generation the client walked away from */
     if (g->have_first)
         proto_msg_free(&g->first);
+    chat_parser_free(g->parser);
     for (int i = 0; g->choices && i < g->n_choices; i++) {
         free(g->choices[i].text);
+        free(g->choices[i].reasoning);
+        json_decref(g->choices[i].tool_calls);
         json_decref(g->choices[i].logprobs);
         free(g->choices[i].stats.context);
         free(g->choices[i].stats.stop_string);
@@ -69,6 +72,59 @@ static void run_free(struct gen_run *g)
     free(g);
 }
 
+static void new_parser(struct gen_run *g)
+{
+    chat_parser_free(g->parser);
+    g->parser = NULL;
+    if (!g->req.parse)
+        return;
+    struct chat_parse_opts o = {
+        .syntax = g->req.syntax,
+        .tools = json_array_size(g->req.tools) && g->req.tool_choice != API_TOOLS_NONE,
+        .in_reasoning = g->req.in_reasoning,
+        .split_reasoning = 1,
+        .id_seed = (uint64_t)now_us() ^ ((uint64_t)(uintptr_t)g << 16) ^ (uint64_t)g->choice,
+    };
+    g->parser = chat_parser_new(&o);
+}
+
+/* The parser's warnings join the reply's (once, at the end of a choice). */
+static void take_warnings(struct gen_run *g)
+{
+    size_t i;
+    json_t *w;
+    json_array_foreach(chat_parser_warnings(g->parser), i, w) json_array_append(g->warnings, w);
+}
+
+size_t api_gen_n_tool_calls(const struct gen_run *g)
+{
+    return g->parser ? json_array_size(chat_parser_tool_calls(g->parser)) : 0;
+}
+
+/* Hands the parser's deltas to the protocol: content through chunk (with the token's
+ * log-probabilities, if any, on the first piece), the rest through delta. */
+static void pass_deltas(struct gen_run *g, const struct proto_msg *ev)
+{
+    size_t n;
+    const struct chat_delta *d = chat_parser_deltas(g->parser, &n);
+    int probs_sent = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (d[i].kind == CHAT_DELTA_CONTENT) {
+            struct proto_msg m = {.type = PROTO_TOKEN};
+            m.text = (char *)d[i].text;
+            m.text_len = (uint32_t)d[i].len;
+            if (ev && !probs_sent) {
+                m.probs = ev->probs;
+                m.n_probs = ev->n_probs;
+                probs_sent = 1;
+            }
+            g->fmt->chunk(g, &m, &g->out);
+        } else if (g->fmt->delta) {
+            g->fmt->delta(g, &d[i], &g->out);
+        }
+    }
+}
+
 /* Starts choice g->choice. */
 static int start_choice(struct gen_run *g, struct err *e)
 {
@@ -79,6 +135,7 @@ static int start_choice(struct gen_run *g, struct err *e)
         free(g->req.prompt);
         g->req.prompt = xstrdup(g->prompts.v[g->choice / (per > 0 ? per : 1)]);
     }
+    new_parser(g);
     int rc = native_start(&g->req, &g->job, e);
     if (!rc)
         g->load_us += native_load_us(g->job);
@@ -115,9 +172,17 @@ static void stream_step(struct gen_run *g)
         g->done = 1;
         return;
     }
-    if (ev.type == PROTO_TOKEN && (ev.text_len || ev.n_probs)) {
+    if (ev.type == PROTO_TOKEN && g->parser) {
+        chat_parser_feed(g->parser, ev.text ? ev.text : "", ev.text_len);
+        pass_deltas(g, &ev);
+    } else if (ev.type == PROTO_TOKEN && (ev.text_len || ev.n_probs)) {
         g->fmt->chunk(g, &ev, &g->out);
     } else if (ev.type == PROTO_DONE) {
+        if (g->parser) {
+            chat_parser_finish(g->parser);
+            pass_deltas(g, NULL);
+            take_warnings(g);
+        }
         g->rep->tokens += ev.stats.gen_n;
         int last = g->choice + 1 >= g->n_choices;
         g->fmt->end(g, &ev, last, &g->out);
@@ -178,6 +243,20 @@ static void run_whole(struct gen_run *g)
                 json_decref(p);
             }
         } else if (ev.type == PROTO_DONE) {
+            if (g->parser) {
+                chat_parser_feed(g->parser, text.data ? text.data : "", text.len);
+                chat_parser_finish(g->parser);
+                take_warnings(g);
+                size_t cl, rl;
+                const char *ct = chat_parser_content(g->parser, &cl);
+                const char *rt = chat_parser_reasoning(g->parser, &rl);
+                buf_reset(&text);
+                buf_append(&text, ct, cl);
+                if (rl)
+                    c->reasoning = xstrndup(rt, rl);
+                if (json_array_size(chat_parser_tool_calls(g->parser)))
+                    c->tool_calls = json_deep_copy(chat_parser_tool_calls(g->parser));
+            }
             c->len = text.len;
             c->text = buf_steal(&text);
             c->stats = ev.stats;
@@ -219,6 +298,8 @@ void api_gen_reply(struct gen_run *g, struct native_req *req, struct http_reply 
         g->n_choices = 1;
     if (!g->warnings)
         g->warnings = json_array();
+    if (g->req.prompt_warning[0]) /* a fallback chat format (api_chat_prompt) */
+        json_array_append_new(g->warnings, json_string(g->req.prompt_warning));
     g->choices = xcalloc((size_t)g->n_choices, sizeof *g->choices);
     for (int i = 0; i < g->n_choices; i++)
         g->choices[i].logprobs = json_array();

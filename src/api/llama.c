@@ -356,6 +356,15 @@ static void handle_apply_template(const struct http_request *hreq, struct http_r
     native_req_init(&req, NATIVE_GENERATE);
     struct err e = {0};
     int rc = pick_model(hreq, body, &req, &e);
+    /* The prompt a chat completion with the same tools and template switches would get. */
+    if (!rc)
+        rc = api_tools_set(&req, json_object_get(body, "tools"), 0, &e);
+    if (!rc)
+        rc = api_tool_choice_openai(&req, json_object_get(body, "tool_choice"),
+                                    json_object_get(body, "parallel_tool_calls"), &e);
+    if (!rc)
+        rc = api_reasoning_openai(&req, json_object_get(body, "reasoning_effort"),
+                                  json_object_get(body, "chat_template_kwargs"), &e);
     if (!rc)
         rc = api_render_messages(&req, json_object_get(body, "messages"), NULL, &e);
     if (rc)

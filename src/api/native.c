@@ -37,6 +37,8 @@ void native_req_init(struct native_req *r, enum native_kind kind)
     gen_params_init(&r->gen);
     load_params_init(&r->load);
     r->keep_alive_ms = SCHED_KEEP_DEFAULT;
+    r->think = -1;
+    r->parallel_tool_calls = 1;
 }
 
 void native_req_free(struct native_req *r)
@@ -47,6 +49,9 @@ void native_req_free(struct native_req *r)
     free(r->model_template);
     free(r->model_system);
     free(r->model_messages);
+    free(r->tool_format);
+    json_decref(r->tools);
+    json_decref(r->kwargs);
     free(r->prompt);
     free(r->suffix);
     free(r->prefix_tokens);
@@ -75,7 +80,9 @@ int native_resolve(struct native_req *req, struct err *e)
     req->model_template_is_go = m.template_is_go;
     req->model_system = m.system;
     req->model_messages = m.messages_json;
-    m.template_text = m.system = m.messages_json = NULL;
+    free(req->tool_format);
+    req->tool_format = m.tool_format;
+    m.template_text = m.system = m.messages_json = m.tool_format = NULL;
     store_model_free(&m);
     return 0;
 }

@@ -85,12 +85,8 @@ static int parse_common(json_t *body, struct native_req *req, int *stream, json_
         req->flags |= PROTO_GEN_LOGPROBS;
         req->top_logprobs = (uint32_t)top;
     }
-    json_t *think = json_object_get(body, "think");
-    if (think && !json_is_null(think) && !json_is_false(think))
-        json_array_append_new(warnings,
-                              json_string("think was accepted, but separating reasoning from the "
-                                          "answer is not supported yet; the model's output is "
-                                          "returned as it is"));
+    if ((rc = api_think_set(req, json_object_get(body, "think"), e)))
+        return rc;
     json_t *images = json_object_get(body, "images");
     if (json_is_array(images) && json_array_size(images) > 0)
         return err_set(e, ERR_BAD_REQUEST,
@@ -230,6 +226,43 @@ static void ol_chunk(struct gen_run *g, const struct proto_msg *ev, struct buf *
     emit(out, o);
 }
 
+/* Ollama's tool calls: arguments as an object. */
+static json_t *ol_calls(json_t *calls)
+{
+    json_t *arr = json_array();
+    size_t i;
+    json_t *c;
+    json_array_foreach(calls, i, c)
+    {
+        json_t *fn = json_object_get(c, "function");
+        json_array_append_new(arr, json_pack("{s:O,s:{s:i,s:O,s:O}}", "id",
+                                             json_object_get(c, "id"), "function", "index", (int)i,
+                                             "name", json_object_get(fn, "name"), "arguments",
+                                             json_object_get(fn, "arguments")));
+    }
+    return arr;
+}
+
+/* Reasoning as message.thinking (generate: thinking); a tool call as message.tool_calls. */
+static void ol_delta(struct gen_run *g, const struct chat_delta *d, struct buf *out)
+{
+    json_t *o = chunk_base(g);
+    set_content(g, o, "", 0);
+    json_t *m = is_chat(g) ? json_object_get(o, "message") : o;
+    if (d->kind == CHAT_DELTA_REASONING) {
+        json_t *s = json_stringn(d->text, d->len);
+        json_object_set_new(m, "thinking", s ? s : json_string(""));
+    } else {
+        json_t *args = json_loads(d->arguments, 0, NULL);
+        json_object_set_new(m, "tool_calls",
+                            json_pack("[{s:s,s:{s:i,s:s,s:o}}]", "id", d->id, "function", "index",
+                                      d->index, "name", d->name, "arguments",
+                                      args ? args : json_object()));
+    }
+    json_object_set_new(o, "done", json_false());
+    emit(out, o);
+}
+
 static void ol_end(struct gen_run *g, const struct proto_msg *ev, int last, struct buf *out)
 {
     (void)last;
@@ -252,6 +285,11 @@ static void ol_whole(struct gen_run *g, struct http_reply *rep)
     struct gen_choice *c = &g->choices[0];
     json_t *o = chunk_base(g);
     set_content(g, o, c->text ? c->text : "", c->len);
+    json_t *m = is_chat(g) ? json_object_get(o, "message") : o;
+    if (c->reasoning)
+        json_object_set_new(m, "thinking", json_string(c->reasoning));
+    if (c->tool_calls)
+        json_object_set_new(m, "tool_calls", ol_calls(c->tool_calls));
     if (json_array_size(c->logprobs))
         json_object_set(o, "logprobs", c->logprobs);
     add_final(g, o, &c->stats);
@@ -265,6 +303,7 @@ static const struct gen_format ollama_format = {
     .stream_error = ol_stream_error,
     .whole = ol_whole,
     .error = api_error,
+    .delta = ol_delta,
 };
 
 /* Starts the generation and answers with a stream or a whole object. Takes req. */
@@ -384,6 +423,33 @@ done:
     json_decref(body);
 }
 
+/* An assistant's thinking and tool_calls (object arguments), a tool result's tool_name and
+ * tool_call_id, in chat.h's canonical shape. */
+static int message_extras(json_t *m, json_t *cm, size_t i, struct err *e)
+{
+    const char *role = json_string_value(json_object_get(cm, "role"));
+    const char *thinking = NULL, *tool_name = NULL, *tool_call_id = NULL;
+    int rc;
+    char where[32];
+    snprintf(where, sizeof where, "messages[%zu]", i);
+    if ((rc = api_get_str(m, "thinking", &thinking, e)) ||
+        (rc = api_get_str(m, "tool_name", &tool_name, e)) ||
+        (rc = api_get_str(m, "tool_call_id", &tool_call_id, e)))
+        return rc;
+    if (!strcmp(role, "assistant")) {
+        if (thinking && *thinking)
+            json_object_set_new(cm, "reasoning_content", json_string(thinking));
+        if ((rc = api_tool_calls_in(json_object_get(m, "tool_calls"), cm, where, e)))
+            return rc;
+    } else if (!strcmp(role, "tool")) {
+        if (tool_name)
+            json_object_set_new(cm, "name", json_string(tool_name));
+        if (tool_call_id)
+            json_object_set_new(cm, "tool_call_id", json_string(tool_call_id));
+    }
+    return 0;
+}
+
 static void handle_chat(const struct http_request *hreq, struct http_reply *rep)
 {
     json_t *body = api_parse_body(hreq, rep, api_error);
@@ -398,13 +464,10 @@ static void handle_chat(const struct http_request *hreq, struct http_reply *rep)
     size_t n = 0;
     int rc = parse_common(body, &req, &stream, warnings, &e);
     json_t *messages = json_object_get(body, "messages");
-    json_t *tools = json_object_get(body, "tools");
     if (!rc && messages && !json_is_null(messages) && !json_is_array(messages))
         rc = err_set(&e, ERR_BAD_REQUEST, "messages must be a list");
-    if (!rc && json_is_array(tools) && json_array_size(tools) > 0)
-        rc = err_set(&e, ERR_BAD_REQUEST,
-                     "tools are not supported yet: tool calling needs the chat template "
-                     "engine that is planned next");
+    if (!rc)
+        rc = api_tools_set(&req, json_object_get(body, "tools"), 0, &e);
     if (!rc && json_array_size(messages) > 100000)
         rc = err_set(&e, ERR_TOO_LARGE, "at most 100000 messages");
     if (!rc) {
@@ -432,8 +495,10 @@ static void handle_chat(const struct http_request *hreq, struct http_reply *rep)
                              "images are not supported: no model here has a vision projector");
                 break;
             }
-            json_array_append_new(
-                msgs, json_pack("{s:s,s:s}", "role", role, "content", content ? content : ""));
+            json_t *cm = json_pack("{s:s,s:s}", "role", role, "content", content ? content : "");
+            json_array_append_new(msgs, cm);
+            if ((rc = message_extras(m, cm, i, &e)))
+                break;
             n++;
         }
     }

@@ -84,6 +84,7 @@ static const char *const passive_fields[] = {
     "safety_identifier",
     "return_tokens",
     "timings_per_token",
+    "chat_template_kwargs",
 };
 
 /* Everything both chat and completions take. */
@@ -163,12 +164,20 @@ static int parse_common(json_t *body, struct native_req *req, int *stream, int *
         if ((rc = api_schema_grammar(req, js, "json_schema", e)))
             return rc;
     }
-    json_t *tools = json_object_get(body, "tools");
-    if (json_is_array(tools) && json_array_size(tools) > 0)
-        return err_set(e, ERR_BAD_REQUEST,
-                       "tools are not supported yet: tool calling needs the chat template engine "
-                       "that is planned next");
     return 0;
+}
+
+/* Chat's tools, tool_choice, parallel_tool_calls, reasoning_effort, chat_template_kwargs. */
+static int parse_chat_tools(json_t *body, struct native_req *req, struct err *e)
+{
+    int rc = api_tools_set(req, json_object_get(body, "tools"), 0, e);
+    if (!rc)
+        rc = api_tool_choice_openai(req, json_object_get(body, "tool_choice"),
+                                    json_object_get(body, "parallel_tool_calls"), e);
+    if (!rc)
+        rc = api_reasoning_openai(req, json_object_get(body, "reasoning_effort"),
+                                  json_object_get(body, "chat_template_kwargs"), e);
+    return rc;
 }
 
 /* logprobs (bool for chat, a count for completions), top_logprobs, n_probs. */
@@ -225,9 +234,31 @@ static json_t *base_obj(struct gen_run *g, const char *object)
     return o;
 }
 
-static const char *finish_reason(uint32_t stop)
+static const char *finish_reason(uint32_t stop, int tool_calls)
 {
-    return stop == PROTO_STOP_LENGTH || stop == PROTO_STOP_CONTEXT ? "length" : "stop";
+    if (stop == PROTO_STOP_LENGTH || stop == PROTO_STOP_CONTEXT)
+        return "length";
+    return tool_calls ? "tool_calls" : "stop";
+}
+
+/* OpenAI's tool calls: arguments as a JSON string. */
+static json_t *calls_json(json_t *calls)
+{
+    json_t *arr = json_array();
+    size_t i;
+    json_t *c;
+    json_array_foreach(calls, i, c)
+    {
+        json_t *fn = json_object_get(c, "function");
+        char *args =
+            json_dumps(json_object_get(fn, "arguments"), JSON_COMPACT | JSON_PRESERVE_ORDER);
+        json_array_append_new(arr, json_pack("{s:O,s:s,s:{s:O,s:s}}", "id",
+                                             json_object_get(c, "id"), "type", "function",
+                                             "function", "name", json_object_get(fn, "name"),
+                                             "arguments", args ? args : "{}"));
+        free(args);
+    }
+    return arr;
 }
 
 static json_t *usage_json(struct gen_run *g, const struct gen_stats *last)
@@ -339,6 +370,36 @@ static void oai_chunk(struct gen_run *g, const struct proto_msg *ev, struct buf 
     sse(out, o);
 }
 
+/* Reasoning as reasoning_content deltas; a tool call as one tool_calls delta carrying its
+ * id, name and all its arguments. */
+static void oai_delta(struct gen_run *g, const struct chat_delta *d, struct buf *out)
+{
+    struct oai *x = g->pctx;
+    json_t *o = base_obj(g, "chat.completion.chunk");
+    json_t *c = json_object();
+    json_object_set_new(c, "index", json_integer(g->choice));
+    json_t *delta = json_object();
+    if (!x->role_sent[g->choice]) {
+        json_object_set_new(delta, "role", json_string("assistant"));
+        x->role_sent[g->choice] = 1;
+    }
+    if (d->kind == CHAT_DELTA_REASONING) {
+        json_t *s = json_stringn(d->text, d->len);
+        json_object_set_new(delta, "reasoning_content", s ? s : json_string(""));
+    } else {
+        json_object_set_new(delta, "content", json_null());
+        json_t *tc =
+            json_pack("[{s:i,s:s,s:s,s:{s:s,s:s}}]", "index", d->index, "id", d->id, "type",
+                      "function", "function", "name", d->name, "arguments", d->arguments);
+        json_object_set_new(delta, "tool_calls", tc);
+    }
+    json_object_set_new(c, "delta", delta);
+    json_object_set_new(c, "logprobs", json_null());
+    json_object_set_new(c, "finish_reason", json_null());
+    json_object_set_new(o, "choices", json_pack("[o]", c));
+    sse(out, o);
+}
+
 static void oai_end(struct gen_run *g, const struct proto_msg *ev, int last, struct buf *out)
 {
     struct oai *x = g->pctx;
@@ -350,7 +411,9 @@ static void oai_end(struct gen_run *g, const struct proto_msg *ev, int last, str
     else
         json_object_set_new(c, "text", json_string(""));
     json_object_set_new(c, "logprobs", json_null());
-    json_object_set_new(c, "finish_reason", json_string(finish_reason(ev->stats.stop_reason)));
+    json_object_set_new(
+        c, "finish_reason",
+        json_string(finish_reason(ev->stats.stop_reason, api_gen_n_tool_calls(g) > 0)));
     json_t *arr = json_array();
     json_array_append_new(arr, c);
     json_object_set_new(o, "choices", arr);
@@ -403,8 +466,15 @@ static void oai_whole(struct gen_run *g, struct http_reply *rep)
         if (x->chat) {
             json_t *m = json_object();
             json_object_set_new(m, "role", json_string("assistant"));
-            json_object_set_new(m, "content", text);
+            json_object_set_new(m, "content",
+                                ch->tool_calls && !json_string_length(text) ? json_null() : text);
+            if (ch->tool_calls && !json_string_length(text))
+                json_decref(text);
             json_object_set_new(m, "refusal", json_null());
+            if (ch->reasoning)
+                json_object_set_new(m, "reasoning_content", json_string(ch->reasoning));
+            if (ch->tool_calls)
+                json_object_set_new(m, "tool_calls", calls_json(ch->tool_calls));
             json_object_set_new(c, "message", m);
         } else {
             json_object_set_new(c, "text", text);
@@ -420,7 +490,9 @@ static void oai_whole(struct gen_run *g, struct http_reply *rep)
         } else {
             json_object_set_new(c, "logprobs", json_null());
         }
-        json_object_set_new(c, "finish_reason", json_string(finish_reason(ch->stats.stop_reason)));
+        json_object_set_new(
+            c, "finish_reason",
+            json_string(finish_reason(ch->stats.stop_reason, ch->tool_calls != NULL)));
         json_array_append_new(arr, c);
     }
     json_object_set_new(o, "choices", arr);
@@ -438,6 +510,7 @@ static const struct gen_format openai_format = {
     .whole = oai_whole,
     .error = openai_error,
     .free = oai_free,
+    .delta = oai_delta,
 };
 
 static struct oai *new_oai(int chat, int include_usage)
@@ -490,6 +563,35 @@ static int content_text(json_t *content, size_t idx, struct buf *out, struct err
     return 0;
 }
 
+/* An assistant's tool_calls and reasoning_content, a tool result's tool_call_id and name. */
+static int message_extras(json_t *m, json_t *cm, size_t i, struct err *e)
+{
+    const char *role = json_string_value(json_object_get(cm, "role"));
+    char where[32];
+    snprintf(where, sizeof where, "messages[%zu]", i);
+    if (!strcmp(role, "assistant")) {
+        int rc = api_tool_calls_in(json_object_get(m, "tool_calls"), cm, where, e);
+        if (rc)
+            return rc;
+        json_t *rc_ = json_object_get(m, "reasoning_content");
+        if (json_is_string(rc_))
+            json_object_set(cm, "reasoning_content", rc_);
+        if (json_object_get(cm, "tool_calls") &&
+            !json_string_length(json_object_get(cm, "content")))
+            json_object_set_new(cm, "content", json_null());
+    } else if (!strcmp(role, "tool")) {
+        json_t *id = json_object_get(m, "tool_call_id");
+        if (!json_is_string(id))
+            return err_set(e, ERR_BAD_REQUEST,
+                           "messages[%zu].tool_call_id is required for role tool", i);
+        json_object_set(cm, "tool_call_id", id);
+        json_t *name = json_object_get(m, "name");
+        if (json_is_string(name))
+            json_object_set(cm, "name", name);
+    }
+    return 0;
+}
+
 /* Renders OpenAI/Anthropic-style messages through the model's template. */
 int api_render_messages(struct native_req *req, json_t *messages, const char *system, struct err *e)
 {
@@ -515,18 +617,20 @@ int api_render_messages(struct native_req *req, json_t *messages, const char *sy
         if (!strcmp(role, "developer"))
             role = "system";
         if (strcmp(role, "system") != 0 && strcmp(role, "user") != 0 &&
-            strcmp(role, "assistant") != 0) {
+            strcmp(role, "assistant") != 0 && strcmp(role, "tool") != 0) {
             rc = err_set(e, ERR_BAD_REQUEST,
                          "messages[%zu].role '%s' is not supported (system, developer, user, "
-                         "assistant)",
+                         "assistant, tool)",
                          i, role);
             break;
         }
         buf_reset(&text);
         if ((rc = content_text(json_object_get(m, "content"), i, &text, e)))
             break;
-        json_array_append_new(
-            conv, json_pack("{s:s,s:s}", "role", role, "content", text.data ? text.data : ""));
+        json_t *cm = json_pack("{s:s,s:s}", "role", role, "content", text.data ? text.data : "");
+        json_array_append_new(conv, cm);
+        if ((rc = message_extras(m, cm, i, e)))
+            break;
     }
     buf_free(&text);
     if (!rc)
@@ -548,6 +652,8 @@ static void handle_chat(const struct http_request *hreq, struct http_reply *rep)
     int rc = parse_common(body, &req, &stream, &n, &usage, warnings, &e);
     if (!rc)
         rc = parse_logprobs(body, &req, 0, &e);
+    if (!rc)
+        rc = parse_chat_tools(body, &req, &e);
     if (!rc)
         rc = native_resolve(&req, &e);
     if (!rc)

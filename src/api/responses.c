@@ -98,6 +98,80 @@ static int del(const char *id)
 
 /* ---- request ---- */
 
+/* A function_call item joins the assistant message before it (or starts one); a
+ * function_call_output becomes a tool message. In OpenAI chat's shape (openai.c reads it). */
+static int add_call_item(json_t *it, const char *type, size_t i, json_t *conv, struct err *e)
+{
+    const char *call_id = json_string_value(json_object_get(it, "call_id"));
+    if (!call_id)
+        return err_set(e, ERR_BAD_REQUEST, "input[%zu].call_id is required", i);
+    if (!strcmp(type, "function_call_output")) {
+        json_t *out = json_object_get(it, "output");
+        if (!json_is_string(out))
+            return err_set(e, ERR_BAD_REQUEST, "input[%zu].output must be a string", i);
+        json_array_append_new(conv, json_pack("{s:s,s:O,s:s}", "role", "tool", "content", out,
+                                              "tool_call_id", call_id));
+        return 0;
+    }
+    const char *name = json_string_value(json_object_get(it, "name"));
+    json_t *args = json_object_get(it, "arguments");
+    if (!name || !json_is_string(args))
+        return err_set(e, ERR_BAD_REQUEST,
+                       "input[%zu]: a function_call needs a name and string arguments", i);
+    json_t *last = json_array_get(conv, json_array_size(conv) - 1);
+    const char *lr = json_string_value(json_object_get(last, "role"));
+    if (!lr || strcmp(lr, "assistant") != 0) {
+        last = json_pack("{s:s,s:s}", "role", "assistant", "content", "");
+        json_array_append_new(conv, last);
+    }
+    json_t *calls = json_object_get(last, "tool_calls");
+    if (!calls) {
+        calls = json_array();
+        json_object_set_new(last, "tool_calls", calls);
+    }
+    json_array_append_new(calls,
+                          json_pack("{s:s,s:s,s:{s:s,s:O}}", "id", call_id, "type", "function",
+                                    "function", "name", name, "arguments", args));
+    return 0;
+}
+
+/* Responses' flat tools ({type:"function", name, description, parameters}) and tool_choice
+ * ({type:"function", name}) into chat's shape. */
+static int parse_tools(json_t *body, struct native_req *req, struct err *e)
+{
+    json_t *tools = json_object_get(body, "tools");
+    if (!tools || json_is_null(tools))
+        return 0;
+    if (!json_is_array(tools))
+        return err_set(e, ERR_BAD_REQUEST, "tools must be a list");
+    json_t *chat = json_array();
+    size_t i;
+    json_t *t;
+    json_array_foreach(tools, i, t)
+    {
+        json_t *fn = json_deep_copy(t);
+        json_object_del(fn, "type");
+        json_object_del(fn, "strict");
+        json_array_append_new(
+            chat, json_pack("{s:O,s:o}", "type",
+                            json_object_get(t, "type") ? json_object_get(t, "type") : json_null(),
+                            "function", fn ? fn : json_object()));
+    }
+    int rc = api_tools_set(req, chat, 0, e);
+    json_decref(chat);
+    if (rc)
+        return rc;
+    json_t *tc = json_object_get(body, "tool_choice");
+    json_t *conv = NULL;
+    if (json_is_object(tc) && json_string_value(json_object_get(tc, "name")))
+        conv = json_pack("{s:s,s:{s:O}}", "type", "function", "function", "name",
+                         json_object_get(tc, "name"));
+    rc = api_tool_choice_openai(req, conv ? conv : tc, json_object_get(body, "parallel_tool_calls"),
+                                e);
+    json_decref(conv);
+    return rc;
+}
+
 /* The input: a string (one user message) or a list of message items. Appends to conv. */
 static int add_input(json_t *input, json_t *conv, struct err *e)
 {
@@ -113,10 +187,17 @@ static int add_input(json_t *input, json_t *conv, struct err *e)
     {
         const char *type = json_string_value(json_object_get(it, "type"));
         const char *role = json_string_value(json_object_get(it, "role"));
+        if (type && (!strcmp(type, "function_call") || !strcmp(type, "function_call_output"))) {
+            int rc = add_call_item(it, type, i, conv, e);
+            if (rc)
+                return rc;
+            continue;
+        }
         if ((type && strcmp(type, "message") != 0) || !role)
             return err_set(e, ERR_BAD_REQUEST,
-                           "input[%zu]: only message items are supported (type %s)", i,
-                           type ? type : "missing");
+                           "input[%zu]: only message, function_call and function_call_output "
+                           "items are supported (type %s)",
+                           i, type ? type : "missing");
         json_t *content = json_object_get(it, "content");
         json_t *text;
         if (json_is_string(content)) {
@@ -212,14 +293,42 @@ static json_t *response_obj(struct gen_run *g, const char *status, json_t *outpu
     return o;
 }
 
-static void keep(struct gen_run *g, const char *text, size_t len, json_t *response)
+/* A function_call output item. */
+static json_t *call_item(const char *id, const char *name, const char *args)
+{
+    char item_id[64];
+    snprintf(item_id, sizeof item_id, "fc_%s", id);
+    return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "type", "function_call", "id", item_id, "call_id",
+                     id, "name", name, "arguments", args, "status", "completed");
+}
+
+/* The tool calls (canonical) as output items appended to output. */
+static void add_calls(json_t *output, json_t *calls)
+{
+    size_t i;
+    json_t *c;
+    json_array_foreach(calls, i, c)
+    {
+        json_t *fn = json_object_get(c, "function");
+        char *args =
+            json_dumps(json_object_get(fn, "arguments"), JSON_COMPACT | JSON_PRESERVE_ORDER);
+        json_array_append_new(output, call_item(json_string_value(json_object_get(c, "id")),
+                                                json_string_value(json_object_get(fn, "name")),
+                                                args ? args : "{}"));
+        free(args);
+    }
+}
+
+static void keep(struct gen_run *g, const char *text, size_t len, json_t *calls, json_t *response)
 {
     struct resp *r = g->pctx;
     if (!r->store)
         return;
     json_t *t = json_stringn(text, len);
-    json_array_append_new(r->conversation, json_pack("{s:s, s:o}", "role", "assistant", "content",
-                                                     t ? t : json_string("")));
+    json_t *m = json_pack("{s:s, s:o}", "role", "assistant", "content", t ? t : json_string(""));
+    if (json_array_size(calls))
+        json_object_set_new(m, "tool_calls", json_deep_copy(calls));
+    json_array_append_new(r->conversation, m);
     put(r->id, r->conversation, response);
 }
 
@@ -285,13 +394,39 @@ static void rs_end(struct gen_run *g, const struct proto_msg *ev, int last, stru
                     message_item(r, text, r->text.len, "completed")));
     json_t *output = json_array();
     json_array_append_new(output, message_item(r, text, r->text.len, "completed"));
+    json_t *calls = g->parser ? chat_parser_tool_calls(g->parser) : NULL;
+    add_calls(output, calls);
     json_t *resp = response_obj(g, "completed", output, &ev->stats);
-    keep(g, text, r->text.len, resp);
+    keep(g, text, r->text.len, calls, resp);
     event(g, out,
           !strcmp(json_string_value(json_object_get(resp, "status")), "incomplete")
               ? "response.incomplete"
               : "response.completed",
           json_pack("{s:o}", "response", resp));
+}
+
+/* A tool call: its own output item after the message (reasoning has no item here yet). */
+static void rs_delta(struct gen_run *g, const struct chat_delta *d, struct buf *out)
+{
+    rs_open(g, out);
+    if (d->kind != CHAT_DELTA_TOOL_CALL)
+        return;
+    int index = 1 + d->index;
+    json_t *item = call_item(d->id, d->name, "");
+    json_object_set_new(item, "status", json_string("in_progress"));
+    const char *item_id = json_string_value(json_object_get(item, "id"));
+    char id[64];
+    snprintf(id, sizeof id, "%s", item_id);
+    event(g, out, "response.output_item.added",
+          json_pack("{s:i,s:o}", "output_index", index, "item", item));
+    event(g, out, "response.function_call_arguments.delta",
+          json_pack("{s:s,s:i,s:s}", "item_id", id, "output_index", index, "delta", d->arguments));
+    event(g, out, "response.function_call_arguments.done",
+          json_pack("{s:s,s:i,s:s}", "item_id", id, "output_index", index, "arguments",
+                    d->arguments));
+    event(g, out, "response.output_item.done",
+          json_pack("{s:i,s:o}", "output_index", index, "item",
+                    call_item(d->id, d->name, d->arguments)));
 }
 
 static void rs_stream_error(struct gen_run *g, const char *msg, struct buf *out)
@@ -305,8 +440,9 @@ static void rs_whole(struct gen_run *g, struct http_reply *rep)
     struct gen_choice *c = &g->choices[0];
     json_t *output = json_array();
     json_array_append_new(output, message_item(r, c->text ? c->text : "", c->len, "completed"));
+    add_calls(output, c->tool_calls);
     json_t *o = response_obj(g, "completed", output, &c->stats);
-    keep(g, c->text ? c->text : "", c->len, o);
+    keep(g, c->text ? c->text : "", c->len, c->tool_calls, o);
     api_reply(rep, 200, o);
 }
 
@@ -318,6 +454,7 @@ static const struct gen_format responses_format = {
     .whole = rs_whole,
     .error = openai_error,
     .free = resp_free,
+    .delta = rs_delta,
 };
 
 static void handle_create(const struct http_request *hreq, struct http_reply *rep)
@@ -345,11 +482,8 @@ static void handle_create(const struct http_request *hreq, struct http_reply *re
         rc = api_get_bool(body, "store", &store_it, &e);
     if (!rc)
         rc = api_get_int(body, "max_output_tokens", 1, 1000000000, &max_out, &e);
-    json_t *tools = json_object_get(body, "tools");
-    if (!rc && json_is_array(tools) && json_array_size(tools))
-        rc = err_set(&e, ERR_BAD_REQUEST,
-                     "tools are not supported yet: tool calling needs the chat template engine "
-                     "that is planned next");
+    if (!rc)
+        rc = parse_tools(body, &req, &e);
     if (!rc) {
         if (prev) {
             conv = get(prev, 0);

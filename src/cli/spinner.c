@@ -13,6 +13,7 @@ struct spinner {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     int stop;
+    int drawn; /* a frame is on the screen: stop clears the line */
     char msg[128];
 };
 
@@ -45,6 +46,7 @@ static void *spin(void *arg)
         fprintf(stderr, "\r%s%s %s%s\033[K", color ? "\033[2m" : "", frames[i % 4], s->msg,
                 color ? "\033[0m" : "");
         fflush(stderr);
+        s->drawn = 1;
     }
     pthread_mutex_unlock(&s->mu);
     return NULL;
@@ -76,8 +78,10 @@ void cli_spinner_stop(struct spinner *s)
     pthread_cond_signal(&s->cv);
     pthread_mutex_unlock(&s->mu);
     pthread_join(s->th, NULL);
-    fputs("\r\033[K", stderr);
-    fflush(stderr);
+    if (s->drawn) {
+        fputs("\r\033[K", stderr);
+        fflush(stderr);
+    }
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->cv);
     free(s);

@@ -495,7 +495,8 @@ static int slot_next(struct worker *w, struct slot *s)
         compute_probs(w, s->i_batch, tok, s->req.top_logprobs, &probs);
     int32_t lstrip = s->from_bos && st->gen_n == 1 ? 1 : 0;
     char piece[256];
-    int32_t pn = llama_token_to_piece(w->vocab, tok, piece, sizeof piece, lstrip, false);
+    int32_t pn = llama_token_to_piece(w->vocab, tok, piece, sizeof piece, lstrip,
+                                      (s->req.flags & PROTO_GEN_RENDER_SPECIAL) != 0);
     if (pn < 0)
         pn = 0; /* a piece longer than 256 bytes does not occur in real vocabularies */
     bool stopped = textout_feed(&s->to, piece, (size_t)pn);

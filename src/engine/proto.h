@@ -103,14 +103,16 @@ enum {
 
 /* GENERATE flags. */
 enum {
-    PROTO_GEN_PARSE_SPECIAL = 1 << 0, /* tokenize special tokens written in the prompt text */
-    PROTO_GEN_NO_BOS = 1 << 1,        /* do not add BOS even when the model asks for it */
-    PROTO_GEN_TRUNCATE = 1 << 2,      /* drop the oldest prompt tokens (after num_keep) to fit
-                                         the context instead of failing with ERR_CONTEXT */
-    PROTO_GEN_RETURN_TOKENS = 1 << 3, /* DONE carries every token (prompt and output) */
-    PROTO_GEN_LOGPROBS = 1 << 4,      /* TOKEN events carry each token's log-probability */
-    PROTO_GEN_SUFFIX = 1 << 5,        /* fill in the middle: prompt is the prefix */
-    PROTO_GEN_NO_CACHE = 1 << 6,      /* compute the whole prompt: no reuse of cached tokens */
+    PROTO_GEN_PARSE_SPECIAL = 1 << 0,  /* tokenize special tokens written in the prompt text */
+    PROTO_GEN_NO_BOS = 1 << 1,         /* do not add BOS even when the model asks for it */
+    PROTO_GEN_TRUNCATE = 1 << 2,       /* drop the oldest prompt tokens (after num_keep) to fit
+                                          the context instead of failing with ERR_CONTEXT */
+    PROTO_GEN_RETURN_TOKENS = 1 << 3,  /* DONE carries every token (prompt and output) */
+    PROTO_GEN_LOGPROBS = 1 << 4,       /* TOKEN events carry each token's log-probability */
+    PROTO_GEN_SUFFIX = 1 << 5,         /* fill in the middle: prompt is the prefix */
+    PROTO_GEN_NO_CACHE = 1 << 6,       /* compute the whole prompt: no reuse of cached tokens */
+    PROTO_GEN_RENDER_SPECIAL = 1 << 7, /* special tokens appear in the output text (the tool-call
+                                          and channel markers some families write as tokens) */
 };
 
 /* EMBED flags. */

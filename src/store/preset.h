@@ -55,7 +55,8 @@ const char *preset_origin_name(enum preset_origin o);
 /* One setting of a section, with its key in canonical form: a params-table name ("num_ctx",
  * "temperature", "use_mmap"...) for parameters, whatever spelling the file used (c, ctx-size,
  * LLAMA_ARG_CTX_SIZE, num_ctx), and "model", "mmproj", "chat-template", "chat-template-file",
- * "ollama-template", "system", "messages", "license", "adapter", "load-on-startup",
+ * "ollama-template", "tool-call-format", "system", "messages", "license", "adapter",
+ * "load-on-startup",
  * "stop-timeout" for the others. Values are unquoted and unescaped, and normalized where the
  * file may spell them several ways (booleans are "true"/"false", flash_attn "-1"/"0"/"1", a
  * negation such as no-mmap is stored as use_mmap with the opposite value, load-mode as

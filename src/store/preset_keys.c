@@ -77,6 +77,9 @@ static const struct preset_key keys[] = {
     {"chat-template-file", PKEY_MODEL, "chat-template-file"},
     {"LLAMA_ARG_CHAT_TEMPLATE_FILE", PKEY_MODEL, "chat-template-file"},
     {"ollama-template", PKEY_MODEL, "ollama-template"},
+    /* hearth's: the family the model writes tool calls in, when detection from the template
+     * guesses wrong ("hermes", "llama3", ... as the README lists). */
+    {"tool-call-format", PKEY_MODEL, "tool-call-format"},
     {"system", PKEY_MODEL, "system"},
     {"messages", PKEY_MODEL, "messages"},
     {"license", PKEY_MODEL, "license"},

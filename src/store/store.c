@@ -81,6 +81,7 @@ void store_model_free(struct store_model *m)
     free(m->adapter);
     free(m->template_text);
     free(m->system);
+    free(m->tool_format);
     free(m->license);
     free(m->messages_json);
     strlist_free(&m->params);
@@ -415,6 +416,8 @@ static void apply_section(const struct preset_set *p, const char *name, struct s
         set_text(&m->system, v);
     if ((v = preset_get(p, name, "license")))
         set_text(&m->license, v);
+    if ((v = preset_get(p, name, "tool-call-format")))
+        set_text(&m->tool_format, v);
     if ((v = preset_get(p, name, "messages")))
         set_text(&m->messages_json, v);
     if ((v = preset_get(p, name, "ollama-template"))) {

@@ -53,6 +53,7 @@ struct store_model {
     char *template_text;   /* a chat template: Jinja, or Ollama's Go template; owned */
     int template_is_go;    /* template_text is a Go template (Ollama's template layer) */
     char *system;          /* default system prompt; owned */
+    char *tool_format;     /* a preset's tool-call-format (chat_parse.h names), or NULL */
     char *license;         /* owned */
     char *messages_json;   /* few-shot messages, a JSON array of {role, content}; owned */
     struct strlist params; /* "name=value" in the params table's names (Ollama's params layer,

@@ -17,10 +17,10 @@ expect_contains "banner" "$out" "/? for help, /bye or Ctrl-D leaves"
 expect_contains "answer" "$out" "Once upon"$'\n'" a time, there was a little girl"
 
 # Ctrl-C in the middle of a generation stops it and returns to the prompt; the next prompt
-# is answered in full (-n 3000 tokens, about 12,000 characters); Ctrl-D then leaves. One
+# is answered in full (-n 1500 tokens, about 3,300 characters); Ctrl-D then leaves. One
 # thread: with other tests and builds on the same two cores, two ggml threads that wait for
 # each other at every operation make 3000 tokens take minutes.
-$PTY 120 "$T/tty2" -- "$HEARTH" run "$STORIES" --temperature 0 -n 3000 --ignore-eos --ctx 4096 \
+$PTY 180 "$T/tty2" -- "$HEARTH" run "$STORIES" --temperature 0 -n 1500 --ignore-eos --ctx 4096 \
     --threads 1 <<'ACT'
 wait >>>
 send Once\n
@@ -37,15 +37,17 @@ expect_eq "Ctrl-C: three prompts (first, after the cancel, after Lily)" "$(print
 first="${out#*>>> Once}"
 first="${first%%>>> Lily*}"
 second="${out#*>>> Lily}"
-if [ "${#first}" -lt 6000 ]; then ok; else bad "Ctrl-C did not stop the generation (${#first} characters)"; fi
-if [ "${#second}" -gt 6000 ]; then ok; else bad "the answer after Ctrl-C is cut short (${#second} characters)"; fi
+if [ "${#first}" -lt 1500 ]; then ok; else bad "Ctrl-C did not stop the generation (${#first} characters)"; fi
+if [ "${#second}" -gt 2800 ]; then ok; else bad "the answer after Ctrl-C is cut short (${#second} characters)"; fi
 # Slash commands: /set parameter takes effect on the next answer, bad names and commands are
 # answered, /show parameters lists what was set, /? helps; then a multi-line prompt.
 $PTY 60 "$T/tty3" -- "$HEARTH" run "$STORIES" --temperature 0 -n 10 <<'ACT'
 wait >>>
 send /set parameter num_predict 3\n
 wait Set parameter
+wait >>>
 send Once\n
+wait upon a time
 wait >>>
 send /set parameter bogus 1\n
 wait Unknown parameter
@@ -77,17 +79,20 @@ expect_contains "multi-line continuation prompt" "$out" "... a time"
 n_prompts="$(printf '%s' "$out" | grep -o '>>> ' | wc -l)"
 expect_eq "one prompt per line typed (8 commands and turns, then /bye)" "$n_prompts" 9
 
-# The history file has the lines typed; the next session recalls the last with the up arrow.
+# The history file has the lines typed; the next session recalls the last with the up arrow
+# (typed once libedit has the terminal: keys typed before it are read as plain text).
 hist="$(cat "$HEARTH_HISTORY" 2>/dev/null)"
 expect_contains "history saved" "$hist" "num_predict"
 $PTY 30 "$T/tty4" -- "$HEARTH" run "$STORIES" --temperature 0 -n 3 <<'ACT'
 wait >>>
 send Once\n
+wait upon a time
 wait >>>
 send \x04
 ACT
 $PTY 30 "$T/tty5" -- "$HEARTH" run "$STORIES" --temperature 0 -n 3 <<'ACT'
 wait >>>
+sleep 0.5
 send \x1b[A\n
 wait upon a time
 wait >>>

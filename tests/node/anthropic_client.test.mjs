@@ -49,6 +49,8 @@ test('messages, streamed: the event sequence', async () => {
 });
 
 test('stop_sequences and count_tokens', async () => {
+  // Longer than the default system prompt Qwen's template adds when there is none.
+  const SYSTEM = 'Be brief: answer in one short sentence of plain English, without lists or code.';
   const r = await client.messages.create({ model: 'chatty', max_tokens: 50, messages, temperature: 0 });
   const text = r.content[0].text;
   if (text.length > 4) {
@@ -58,9 +60,9 @@ test('stop_sequences and count_tokens', async () => {
     assert.equal(s.stop_sequence, stop);
     assert.equal(s.content[0].text, text.slice(0, text.indexOf(stop)));
   }
-  const c = await client.messages.countTokens({ model: 'chatty', messages, system: 'Be brief.' });
+  const c = await client.messages.countTokens({ model: 'chatty', messages, system: SYSTEM });
   assert.ok(c.input_tokens > r.usage.input_tokens, 'the system prompt adds tokens');
-  const w = await client.messages.create({ model: 'chatty', max_tokens: 1, messages, system: 'Be brief.' });
+  const w = await client.messages.create({ model: 'chatty', max_tokens: 1, messages, system: SYSTEM });
   assert.equal(c.input_tokens, w.usage.input_tokens, 'count_tokens counts what messages evaluates');
 });
 
@@ -79,8 +81,7 @@ test('errors in Anthropic shape', async () => {
   await bad(client.messages.create({ model: 'chatty', max_tokens: 5, messages: [{ role: 'robot', content: 'x' }] }), 400, /role/);
   await bad(client.messages.create({ model: 'chatty', max_tokens: 5, messages, temperature: 7e9 }), 400, /temperature/);
   await bad(client.messages.create({ model: 'chatty', max_tokens: 5, messages: [{ role: 'user', content: [{ type: 'image', source: {} }] }] }), 400, /image blocks/);
-  await bad(client.messages.create({ model: 'chatty', max_tokens: 5, messages, tools: [{ name: 't', input_schema: { type: 'object' } }] }), 400, /tools/);
-  await bad(client.messages.create({ model: 'stories260K', max_tokens: 5, messages }), 400, /no chat template/);
+  await bad(client.messages.create({ model: 'chatty', max_tokens: 5, messages, tools: [{ name: 't' }] }), 400, /tools\[0\]\.input_schema is required/);
   const raw = await post(srv.url, '/v1/messages', '{', { raw: true });
   assert.equal(raw.status, 400);
   assert.equal(raw.body.type, 'error');
