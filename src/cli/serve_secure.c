@@ -4,8 +4,8 @@
 #include "base/log.h"
 #include "base/util.h"
 #include "cli/cli.h"
-#include "net/http.h"
 #include "engine/estimate.h"
+#include "net/http.h"
 #include "store/store.h"
 
 #include <errno.h>
