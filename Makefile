@@ -6,6 +6,7 @@
 #   make lint     clang-format check, clang-tidy, cppcheck
 #   make asan     the sanitizer build alone (build-asan/) and its tests
 #   make bench    hearth against llama-server built from the same llama.cpp (bench/RESULTS.md)
+#   make fuzz-smoke  every tests/fuzz target under libFuzzer for FUZZ_SECONDS (60) each (clang)
 #   make CUDA=1   the same against libllama with ggml's CUDA backend (deps/llama-cuda, build-cuda/)
 
 JOBS ?= $(shell nproc)
@@ -21,7 +22,8 @@ DEPS_READY = deps/.ready
 endif
 ASAN_BUILD ?= build-asan
 
-.PHONY: all deps build test test-main test-asan asan serve lint format clean distclean bench
+.PHONY: all deps build test test-main test-asan asan serve lint format clean distclean bench \
+	fuzz-smoke
 
 all: build
 
@@ -63,6 +65,10 @@ serve: build
 bench: build
 	bash bench/run.sh
 
+# libFuzzer over every tests/fuzz/fuzz_*.c, FUZZ_SECONDS each (build-fuzz/; not part of test).
+fuzz-smoke: deps/.ready
+	bash scripts/fuzz-smoke.sh
+
 C_FILES = $(shell git ls-files '*.c' '*.h')
 
 lint: build
@@ -75,7 +81,7 @@ format:
 	clang-format -i $(C_FILES)
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) build-fuzz
 
 distclean: clean
 	rm -rf deps

@@ -30,7 +30,7 @@ JOBS="${JOBS:-$(nproc)}"
 
 SYSTEM_PKGS=(build-essential cmake pkg-config git ca-certificates openssl
     libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev libssl-dev libedit-dev
-    nodejs npm python3 python3-jinja2 procps clang-format clang-tidy cppcheck chromium)
+    nodejs npm python3 python3-jinja2 procps clang clang-format clang-tidy cppcheck chromium)
 
 say() { printf 'deps: %s\n' "$*" >&2; }
 die() { printf 'deps: error: %s\n' "$*" >&2; exit 1; }

@@ -243,14 +243,27 @@ json_t *api_probs_json(const struct proto_msg *ev, int with_ids);
 void api_error(struct http_reply *rep, int code, const char *msg);
 void api_errorf(struct http_reply *rep, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-/* Serializes obj (stolen) as the reply body. */
+/* Serializes obj (stolen) as the reply body. In an error (status >= 400), the folders given to
+ * api_redact_add are replaced. */
 void api_reply(struct http_reply *rep, int status, json_t *obj);
+
+/* Error replies show "ROOT/x" as "WITHx": the server's model folders as "" (a file's place in
+ * its store), the home directory as "~/". Set up before the server starts; not thread-safe. */
+void api_redact_add(const char *root, const char *with);
+void api_redact_clear(void);
+/* text with the folders replaced (malloc'd). */
+char *api_redact(const char *text);
 
 /* The error reply of a protocol (api_error for Ollama's shape, openai_error...). */
 typedef void (*api_error_fn)(struct http_reply *rep, int code, const char *msg);
 
+/* The deepest nesting of arrays and objects in JSON text (a scan, no parse; text that is not
+ * JSON gives some number, and the parser then refuses it). */
+#define API_MAX_JSON_DEPTH 64
+size_t api_json_depth(const char *text, size_t len);
+
 /* Parses a request body as a JSON object; on failure answers 400 through error and returns
- * NULL. */
+ * NULL. Nesting deeper than API_MAX_JSON_DEPTH is refused before parsing. */
 json_t *api_parse_body(const struct http_request *req, struct http_reply *rep, api_error_fn error);
 
 /* Typed field access: 0 when absent (out untouched) or well-typed, ERR_BAD_REQUEST with a
@@ -338,6 +351,8 @@ char *api_model_template(const char *path);
  * ERR_BAD_REQUEST when the template fails (raise_exception, a cap, an error: the message names the
  * template line). */
 int api_chat_prompt(struct native_req *req, json_t *messages, struct err *e);
+/* More messages than this in one conversation is ERR_TOO_LARGE (api_chat_prompt). */
+#define API_MAX_MESSAGES 10000
 /* Which template api_chat_prompt uses: "preset", "gguf", "ollama" or NULL for none; *out gets
  * a copy of it (free it) when out is not NULL. */
 const char *api_chat_template(const struct native_req *req, char **out);
@@ -353,6 +368,31 @@ void openai_error(struct http_reply *rep, int code, const char *msg);
 int api_render_messages(struct native_req *req, json_t *messages, const char *system,
                         struct err *e);
 void api_not_found(const struct http_request *req, struct http_reply *rep);
+
+/* ---- the guard in front of every route (guard.c) ---- */
+
+struct api_guard_config {
+    const char *const *keys; /* API keys (copied as SHA-256 digests); none: no key needed */
+    int n_keys;
+    int check_host;        /* bound to loopback: refuse Host names that are not ours (403) */
+    const char *bind_host; /* the address bound, an allowed Host */
+    const char *hosts;     /* more allowed Host names, comma-separated (".x.org": any under it) */
+    const char *origins;   /* more CORS origins, comma-separated fnmatch patterns; "*": any */
+};
+
+/* Sets up the guard for the process (one server). ERR_BAD_REQUEST for an empty key. */
+int api_guard_init(const struct api_guard_config *c, struct err *e);
+void api_guard_free(void);
+int api_guard_has_keys(void);
+/* The http_config guard: Host (403), Origin (403), OPTIONS preflights (204), keys (401), each
+ * refusal in the shape of the path's API. Returns 1 when it answered. Any thread. */
+int api_guard(const struct http_request *req, struct http_reply *rep);
+/* The error shape of the API path belongs to (Ollama's for /api/, Anthropic's for
+ * /v1/messages, OpenAI's for /v1/, llama-server's for the rest). */
+api_error_fn api_error_for_path(const char *path);
+/* The http_config too_large callback: a 413 in the path's shape. */
+void api_too_large(const struct http_request *req, struct http_reply *rep, const char *msg);
+
 void api_bad_method(const struct http_request *req, struct http_reply *rep);
 
 #endif

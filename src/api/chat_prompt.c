@@ -204,6 +204,11 @@ int api_chat_prompt(struct native_req *req, json_t *messages, struct err *e)
 {
     char *tmpl = NULL;
     const char *which = api_chat_template(req, &tmpl);
+    if (json_array_size(messages) > API_MAX_MESSAGES) {
+        free(tmpl);
+        return err_set(e, ERR_TOO_LARGE, "a conversation has at most %d messages",
+                       API_MAX_MESSAGES);
+    }
     if (which && strcmp(which, "gguf") != 0)
         log_debug("model=%s template=%s", req->model, which);
     json_t *shots = req->model_messages ? json_loads(req->model_messages, 0, NULL) : NULL;

@@ -166,7 +166,9 @@ static void stream_step(struct gen_run *g)
         rc = native_next(g->job, &ev, &e);
     }
     if (rc) {
-        g->fmt->stream_error(g, e.msg, &g->out);
+        char *msg = api_redact(e.msg); /* no server folder in an error (api_reply's rule) */
+        g->fmt->stream_error(g, msg, &g->out);
+        free(msg);
         g->done = 1;
         return;
     }
@@ -185,8 +187,11 @@ static void stream_step(struct gen_run *g)
         int last = g->choice + 1 >= g->n_choices;
         g->fmt->end(g, &ev, last, &g->out);
         if (last || !next_choice(g, &e, &rc)) {
-            if (rc)
-                g->fmt->stream_error(g, e.msg, &g->out);
+            if (rc) {
+                char *msg = api_redact(e.msg);
+                g->fmt->stream_error(g, msg, &g->out);
+                free(msg);
+            }
             g->done = 1;
         }
     }

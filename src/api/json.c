@@ -3,6 +3,7 @@
 #include "base/log.h"
 #include "base/util.h"
 
+#include <ctype.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -28,18 +29,121 @@ void api_errorf(struct http_reply *rep, int code, const char *fmt, ...)
     api_error(rep, code, msg);
 }
 
+/* Folders whose names error replies must not show (api_redact_add), longest first. */
+#define REDACT_MAX 16
+static struct {
+    char *root;
+    const char *with;
+} redact[REDACT_MAX];
+static int n_redact;
+
+void api_redact_add(const char *root, const char *with)
+{
+    size_t l = root ? strlen(root) : 0;
+    while (l > 1 && root[l - 1] == '/')
+        l--;
+    if (l < 2 || n_redact >= REDACT_MAX)
+        return;
+    for (int i = 0; i < n_redact; i++)
+        if (strlen(redact[i].root) == l && !strncmp(redact[i].root, root, l))
+            return;
+    int at = n_redact++;
+    while (at > 0 && strlen(redact[at - 1].root) < l) {
+        redact[at] = redact[at - 1];
+        at--;
+    }
+    redact[at].root = xstrndup(root, l);
+    redact[at].with = with;
+}
+
+void api_redact_clear(void)
+{
+    for (int i = 0; i < n_redact; i++)
+        free(redact[i].root);
+    n_redact = 0;
+}
+
+/* text with every registered folder replaced: "ROOT/x" becomes "WITHx" (malloc'd). */
+char *api_redact(const char *text)
+{
+    struct buf b;
+    buf_init(&b, 0);
+    const char *p = text;
+    while (*p) {
+        int hit = -1;
+        if (*p == '/')
+            for (int i = 0; i < n_redact && hit < 0; i++) {
+                size_t l = strlen(redact[i].root);
+                if (!strncmp(p, redact[i].root, l) &&
+                    (p[l] == '/' || (!isalnum((unsigned char)p[l]) && !strchr("-_.", p[l])) ||
+                     !p[l]))
+                    hit = i;
+            }
+        if (hit < 0) {
+            buf_append(&b, p, 1);
+            p++;
+            continue;
+        }
+        size_t l = strlen(redact[hit].root);
+        buf_puts(&b, redact[hit].with);
+        p += l;
+        if (*p == '/' && !*redact[hit].with)
+            p++;
+    }
+    buf_append(&b, "", 1);
+    return b.data;
+}
+
 void api_reply(struct http_reply *rep, int status, json_t *obj)
 {
     char *s = json_dumps(obj, JSON_COMPACT);
     json_decref(obj);
+    /* An error never tells a client where the server keeps its files (CVE-2024-39719). */
+    if (s && status >= 400 && n_redact) {
+        char *r = api_redact(s);
+        free(s);
+        s = r;
+    }
     http_reply_json(rep, status, s ? s : "{}");
     free(s);
+}
+
+size_t api_json_depth(const char *text, size_t len)
+{
+    size_t depth = 0, max = 0;
+    int in_string = 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = text[i];
+        if (in_string) {
+            if (c == '\\')
+                i++;
+            else if (c == '"')
+                in_string = 0;
+        } else if (c == '"') {
+            in_string = 1;
+        } else if (c == '[' || c == '{') {
+            if (++depth > max)
+                max = depth;
+        } else if ((c == ']' || c == '}') && depth) {
+            depth--;
+        }
+    }
+    return max;
 }
 
 json_t *api_parse_body(const struct http_request *req, struct http_reply *rep, api_error_fn error)
 {
     if (req->body_len == 0) {
         error(rep, ERR_BAD_REQUEST, "missing request body");
+        return NULL;
+    }
+    /* jansson allows 2048 levels; nothing a request means needs more than a few, and deep
+     * nesting costs stack in every recursive walk after parsing. */
+    if (api_json_depth(req->body, req->body_len) > API_MAX_JSON_DEPTH) {
+        char msg[128];
+        snprintf(msg, sizeof msg, "the request body nests JSON deeper than %d levels",
+                 API_MAX_JSON_DEPTH);
+        error(rep, ERR_BAD_REQUEST, msg);
         return NULL;
     }
     json_error_t je;

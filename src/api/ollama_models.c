@@ -39,8 +39,7 @@ void ollama_root(const struct http_request *req, struct http_reply *rep)
             return;
         }
         /* Caches must keep the text and the page apart. */
-        rep->headers[0].name = "Vary";
-        rep->headers[0].value = "Accept";
+        http_reply_header(rep, "Vary", "Accept");
     }
     http_reply_text(rep, 200, "hearth is running");
 }

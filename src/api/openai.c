@@ -26,9 +26,15 @@ void openai_error(struct http_reply *rep, int code, const char *msg)
     json_t *e = json_object();
     json_object_set_new(e, "message", json_string(msg));
     json_object_set_new(e, "type",
-                        json_string(status >= 500 ? "server_error" : "invalid_request_error"));
+                        json_string(status >= 500   ? "server_error"
+                                    : status == 401 ? "authentication_error"
+                                    : status == 403 ? "permission_error"
+                                                    : "invalid_request_error"));
     json_object_set_new(e, "param", json_null());
-    json_object_set_new(e, "code", status == 404 ? json_string("model_not_found") : json_null());
+    json_object_set_new(e, "code",
+                        status == 404   ? json_string("model_not_found")
+                        : status == 401 ? json_string("invalid_api_key")
+                                        : json_null());
     json_t *o = json_object();
     json_object_set_new(o, "error", e);
     api_reply(rep, status, o);

@@ -31,6 +31,8 @@ const char *err_name(int code)
     case ERR_UNAVAILABLE: return "unavailable";
     case ERR_BUSY: return "busy";
     case ERR_NO_MEMORY: return "insufficient_memory";
+    case ERR_UNAUTHORIZED: return "unauthorized";
+    case ERR_FORBIDDEN: return "forbidden";
     default: return "internal_error";
     }
 }
@@ -48,6 +50,8 @@ int err_http_status(int code)
     case ERR_UNAVAILABLE: return 503;
     case ERR_BUSY: return 503;
     case ERR_NO_MEMORY: return 507;
+    case ERR_UNAUTHORIZED: return 401;
+    case ERR_FORBIDDEN: return 403;
     default: return 500;
     }
 }

@@ -104,6 +104,27 @@ void cli_human_size(double bytes, char *out, size_t len);
  * absent). Returns 0 or ERR_BAD_REQUEST. */
 int cli_parse_host(const char *in, char *host, size_t host_len, unsigned short *port);
 
+/* `hearth serve`'s access settings (serve_secure.c): the flags' values as given (NULL when
+ * absent), then what serve_secure_setup made of them (owned; serve_secure_free frees them). */
+struct http_config;
+struct serve_secure {
+    const char *api_key_arg, *api_key_file, *ssl_cert_arg, *ssl_key_arg, *max_body_arg,
+        *timeout_arg;
+    int insecure_no_auth;
+    char **keys;
+    int n_keys;
+    char *cert_pem, *key_pem;
+};
+
+/* Reads the keys (flag, file, HEARTH_API_KEY), refuses a non-loopback host without one (unless
+ * insecure_no_auth), reads the TLS files and limits into cfg, and sets cfg's guard. Returns 0,
+ * or -1 after printing why. */
+int serve_secure_setup(struct serve_secure *s, const char *host, struct http_config *cfg);
+void serve_secure_free(struct serve_secure *s);
+/* Keeps the store's folders and the home directory out of error replies (api_redact_add). */
+struct store;
+void serve_secure_redact(const struct store *st);
+
 /* Prints "hearth: error: MSG" on stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

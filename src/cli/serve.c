@@ -58,6 +58,22 @@ static void serve_usage(void)
         "                            503 until it is), kept loaded, and used by the\n"
         "                            llama-server routes when a request names none\n"
         "  --no-metrics              do not serve GET /metrics (Prometheus)\n"
+        "  --api-key KEY             require this key (comma-separated: several) on every\n"
+        "                            route but /, /ui/*, /health and /v1/health, sent as\n"
+        "                            'Authorization: Bearer KEY' or 'X-Api-Key: KEY'\n"
+        "                            [HEARTH_API_KEY, one key; the CLI sends it too]\n"
+        "  --api-key-file FILE       keys one per line ('#' comments); the file must not be\n"
+        "                            readable by group or others (chmod 600)\n"
+        "  --insecure-no-auth        allow a non-loopback --host without any key (refused\n"
+        "                            otherwise: anyone who reaches the port could use it)\n"
+        "  --ssl-cert-file FILE      serve HTTPS with this PEM certificate (chain)\n"
+        "                            [HEARTH_SSL_CERT_FILE]\n"
+        "  --ssl-key-file FILE       and this PEM private key [HEARTH_SSL_KEY_FILE]\n"
+        "  --max-body SIZE           largest request body, e.g. 16MiB (default 16MiB; blob\n"
+        "                            uploads are streamed and not bound by it)\n"
+        "                            [HEARTH_MAX_BODY]\n"
+        "  --timeout SECONDS         close a connection that sends or takes nothing this\n"
+        "                            long, headers included (default 60) [HEARTH_TIMEOUT]\n"
         "  --no-webui                do not serve the web UI (GET / in a browser, /ui/)\n"
         "  -h, --help                print this help\n"
         "\n"
@@ -66,7 +82,13 @@ static void serve_usage(void)
         "worker that sends nothing that long while requests wait on it (a worker sends nothing\n"
         "while it reads a prompt: keep it above the longest prompt's time);\n"
         "HEARTH_STRICT_OPTIONS=1 answers unknown request options with 400\n"
-        "instead of a warning; HEARTH_LOG_LEVEL=debug|info|warn|error;\n"
+        "instead of a warning; while bound to loopback, a Host header that is not a loopback\n"
+        "name, an address or the machine's name is refused (403; DNS rebinding), unless\n"
+        "HEARTH_ALLOWED_HOSTS (comma-separated names, \".example.org\" for every name under it)\n"
+        "lists it; browser pages of other origins than localhost's are refused (403) unless\n"
+        "HEARTH_ORIGINS or OLLAMA_ORIGINS (comma-separated patterns like\n"
+        "https://app.example.org or chrome-extension://*; \"*\" for any) list them;\n"
+        "HEARTH_LOG_LEVEL=debug|info|warn|error;\n"
         "HEARTH_PROMPT_CACHE_RAM_MB (default 512) keeps long prompts pushed out of their slot in\n"
         "each worker's RAM, then HEARTH_PROMPT_CACHE_DIR (default ~/.cache/hearth/prompts, "
         "\"off\"\n"
@@ -278,6 +300,7 @@ int cmd_serve(int argc, char **argv)
                *preset_arg = NULL, *mem_arg = NULL, *max_loaded_arg = NULL, *queue_arg = NULL;
     char **dirs = xcalloc((size_t)argc + 64, sizeof(char *));
     int n_dirs = 0, status = 1, no_metrics = 0, no_webui = 0;
+    struct serve_secure sec = {0};
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -313,6 +336,26 @@ int cmd_serve(int argc, char **argv)
             i++;
         } else if (!strcmp(a, "--no-metrics")) {
             no_metrics = 1;
+        } else if (!strcmp(a, "--insecure-no-auth")) {
+            sec.insecure_no_auth = 1;
+        } else if (!strcmp(a, "--api-key") && v) {
+            sec.api_key_arg = v;
+            i++;
+        } else if (!strcmp(a, "--api-key-file") && v) {
+            sec.api_key_file = v;
+            i++;
+        } else if (!strcmp(a, "--ssl-cert-file") && v) {
+            sec.ssl_cert_arg = v;
+            i++;
+        } else if (!strcmp(a, "--ssl-key-file") && v) {
+            sec.ssl_key_arg = v;
+            i++;
+        } else if (!strcmp(a, "--max-body") && v) {
+            sec.max_body_arg = v;
+            i++;
+        } else if (!strcmp(a, "--timeout") && v) {
+            sec.timeout_arg = v;
+            i++;
         } else if (!strcmp(a, "--no-webui")) {
             no_webui = 1;
         } else if ((!strcmp(a, "--model") || !strcmp(a, "-m")) && v) {
@@ -322,7 +365,10 @@ int cmd_serve(int argc, char **argv)
                    !strcmp(a, "--keep-alive") || !strcmp(a, "--model") || !strcmp(a, "-m") ||
                    !strcmp(a, "--parallel") || !strcmp(a, "-np") || !strcmp(a, "--models-preset") ||
                    !strcmp(a, "--max-memory") || !strcmp(a, "--max-loaded-models") ||
-                   !strcmp(a, "--max-queue")) {
+                   !strcmp(a, "--max-queue") || !strcmp(a, "--api-key") ||
+                   !strcmp(a, "--api-key-file") || !strcmp(a, "--ssl-cert-file") ||
+                   !strcmp(a, "--ssl-key-file") || !strcmp(a, "--max-body") ||
+                   !strcmp(a, "--timeout")) {
             cli_error("%s needs a value", a);
             free(dirs);
             return 2;
@@ -458,8 +504,10 @@ int cmd_serve(int argc, char **argv)
     };
     struct http_server *srv;
     struct err e = {0};
-    if (http_start(&cfg, &srv, &e)) {
-        cli_error("%s", e.msg);
+    serve_secure_redact(ctx.store);
+    if (serve_secure_setup(&sec, host, &cfg) || http_start(&cfg, &srv, &e)) {
+        if (e.msg[0])
+            cli_error("%s", e.msg);
         sched_free(ctx.sched);
         store_free(ctx.store);
         free(routes);
@@ -499,6 +547,7 @@ int cmd_serve(int argc, char **argv)
     log_info("msg=\"stopped\"");
     status = 0;
 out:
+    serve_secure_free(&sec);
     free(env_dirs);
     free(dirs);
     return status;

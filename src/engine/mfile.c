@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ggml.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -70,6 +71,53 @@ static int cmp_names(const void *a, const void *b)
     return c ? c : (x->n > y->n) - (x->n < y->n);
 }
 
+/* No key twice; and the metadata libllama trusts before it can fail cleanly: its layer count is
+ * checked with an assert (an abort of the whole process), and Ollama divided by a mistyped one
+ * (CVE-2024-8063). A layer count must be an integer from 1 to MFILE_MAX_LAYERS. */
+static int cmp_keys(const void *a, const void *b)
+{
+    const struct mfile_kv *x = *(const struct mfile_kv *const *)a;
+    const struct mfile_kv *y = *(const struct mfile_kv *const *)b;
+    if (x->key_len != y->key_len)
+        return x->key_len < y->key_len ? -1 : 1;
+    return memcmp(x->key, y->key, x->key_len);
+}
+
+static int check_meta(struct mfile *f, struct err *e)
+{
+    /* A duplicate key would mean one thing to us and another to libllama (gguf refuses them). */
+    if (f->n_kv > 1) {
+        const struct mfile_kv **k = xcalloc(f->n_kv, sizeof(const struct mfile_kv *));
+        for (uint64_t i = 0; i < f->n_kv; i++)
+            k[i] = &f->kv[i];
+        qsort(k, f->n_kv, sizeof(const struct mfile_kv *), cmp_keys);
+        int rc = 0;
+        for (uint64_t i = 1; i < f->n_kv && !rc; i++)
+            if (!cmp_keys(&k[i - 1], &k[i]))
+                rc = err_set(e, ERR_BAD_MODEL, "duplicate metadata key '%.*s'",
+                             (int)(k[i]->key_len > 64 ? 64 : k[i]->key_len), k[i]->key);
+        free(k);
+        if (rc)
+            return rc;
+    }
+    char *arch = mfile_get_str(f, "general.architecture");
+    if (!arch)
+        return 0;
+    char key[128];
+    snprintf(key, sizeof key, "%.100s.block_count", arch);
+    free(arch);
+    const struct mfile_kv *kv = mfile_find(f, key);
+    if (!kv)
+        return 0;
+    int64_t n;
+    if (mfile_get_int(f, key, &n))
+        return err_set(e, ERR_BAD_MODEL, "%s is not an integer", key);
+    if (n < 1 || n > MFILE_MAX_LAYERS)
+        return err_set(e, ERR_BAD_MODEL, "%s is %lld; llama.cpp takes 1 to %d layers", key,
+                       (long long)n, MFILE_MAX_LAYERS);
+    return 0;
+}
+
 static int parse(struct mfile *f, struct err *e)
 {
     struct rd r = {f->map, f->map + f->size};
@@ -95,6 +143,11 @@ static int parse(struct mfile *f, struct err *e)
         struct mfile_kv *kv = &f->kv[i];
         if (rd_str(&r, MFILE_MAX_KEY, &kv->key, &kv->key_len) || kv->key_len == 0)
             return err_set(e, ERR_BAD_MODEL, "metadata key %llu is truncated or too long",
+                           (unsigned long long)i);
+        /* ggml looks keys up as C strings: "general.alignment\0x" would be one key to us and
+         * another to it. */
+        if (memchr(kv->key, '\0', kv->key_len))
+            return err_set(e, ERR_BAD_MODEL, "metadata key %llu holds a NUL byte",
                            (unsigned long long)i);
         if (!need(&r, 4))
             return err_set(e, ERR_BAD_MODEL, "file truncated in metadata");
@@ -167,6 +220,11 @@ static int parse(struct mfile *f, struct err *e)
                          (unsigned long long)i, GGML_MAX_NAME_LEN);
             break;
         }
+        if (memchr(ti[i].s, '\0', ti[i].n)) {
+            rc = err_set(e, ERR_BAD_MODEL, "tensor %llu: the name holds a NUL byte",
+                         (unsigned long long)i);
+            break;
+        }
         int nl = (int)ti[i].n;
         uint32_t nd = rd_u32(&r);
         if (nd < 1 || nd > GGML_MAX_DIMS || !need(&r, 8ull * nd + 12)) {
@@ -227,6 +285,9 @@ static int parse(struct mfile *f, struct err *e)
         uint64_t pos = (uint64_t)(r.p - f->map);
         f->data_offset = (pos + f->alignment - 1) / f->alignment * f->alignment;
         f->tensor_bytes = 0;
+        /* As ggml's reader demands: each tensor's data follows the previous one's, padded to
+         * the alignment, so none overlaps another. */
+        uint64_t expect = 0;
         uint64_t embd = 0, output = 0;
         for (uint64_t i = 0; i < f->n_tensors && !rc; i++) {
             if (ti[i].n > 4 && !memcmp(ti[i].s, "blk.", 4))
@@ -242,6 +303,14 @@ static int parse(struct mfile *f, struct err *e)
                              "%zu-byte file (truncated download?)",
                              (int)ti[i].n, ti[i].s, (unsigned long long)ti[i].bytes,
                              (unsigned long long)f->data_offset + ti[i].off, f->size);
+            else if (ti[i].off != expect)
+                rc = err_set(e, ERR_BAD_MODEL,
+                             "tensor '%.*s' is at offset %llu of the data, expected %llu (tensors "
+                             "must follow each other)",
+                             (int)ti[i].n, ti[i].s, (unsigned long long)ti[i].off,
+                             (unsigned long long)expect);
+            /* Both are at most the file size here, so this does not overflow. */
+            expect += (ti[i].bytes + f->alignment - 1) / f->alignment * f->alignment;
             f->tensor_bytes += ti[i].bytes;
         }
         f->output_bytes = output ? output : embd;
@@ -261,6 +330,8 @@ static int parse(struct mfile *f, struct err *e)
                 rc = err_set(e, ERR_BAD_MODEL, "duplicate tensor '%.*s'", (int)ti[i].n, ti[i].s);
     }
     free(ti);
+    if (!rc)
+        rc = check_meta(f, e);
     return rc;
 }
 

@@ -4,7 +4,8 @@
  * Ollama: see shared/reference/security.md), so every model path goes through mfile_open first:
  * it maps the file read-only and checks magic, version, every count against the file size,
  * every string and array length, the alignment (a power of two, at most 64 KiB), and every
- * tensor's type, shape and extent (inside the file, aligned, no duplicates). Only then is the
+ * tensor's type, shape and extent (inside the file, aligned, no duplicates), and that the
+ * architecture's block_count is an integer from 1 to MFILE_MAX_LAYERS. Only then is the
  * path handed to llama_model_load_from_file.
  *
  * The struct keeps the file mapped so later modules (store, scheduler) can read metadata without
@@ -22,6 +23,7 @@
 #define MFILE_MAX_KV        (1u << 20)
 #define MFILE_MAX_KEY       65535u
 #define MFILE_MAX_ALIGNMENT 65536u
+#define MFILE_MAX_LAYERS    512 /* LLAMA_MAX_LAYERS: a larger block_count aborts libllama */
 
 /* GGUF value types (the file format's numbering). */
 enum mfile_vtype {

@@ -85,6 +85,13 @@ int httpc_request(const char *base_url, const char *path, const struct httpc_opt
     struct xfer x = {o, out, {0}, 0};
     buf_init(&x.line, 64u << 20);
     struct curl_slist *hdr = curl_slist_append(NULL, "Content-Type: application/json");
+    /* A server started with keys wants one: HEARTH_API_KEY, as `hearth serve` reads it. */
+    const char *key = getenv("HEARTH_API_KEY");
+    char auth[1100];
+    if (key && *key && strlen(key) < 1024 && !strpbrk(key, "\r\n")) {
+        snprintf(auth, sizeof auth, "Authorization: Bearer %s", key);
+        hdr = curl_slist_append(hdr, auth);
+    }
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, o->method);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);

@@ -17,9 +17,9 @@ struct httpc_opts {
     volatile int *interrupt; /* when non-NULL and set, the transfer stops (Ctrl-C) */
 };
 
-/* Performs a request to base_url + path. Returns 0 with *status and (unless on_line) the body
- * in out (capped at 64 MiB); ERR_UNAVAILABLE when nothing listens there, ERR_CANCELLED when
- * interrupted, ERR_IO otherwise. */
+/* Performs a request to base_url + path, with HEARTH_API_KEY as a Bearer token when it is set.
+ * Returns 0 with *status and (unless on_line) the body in out (capped at 64 MiB); ERR_UNAVAILABLE
+ * when nothing listens there, ERR_CANCELLED when interrupted, ERR_IO otherwise. */
 int httpc_request(const char *base_url, const char *path, const struct httpc_opts *o, int *status,
                   struct buf *out, struct err *e);
 

@@ -17,6 +17,7 @@ struct http_server {
     struct MHD_Daemon *mhd;
     struct http_config cfg;
     uint16_t port;
+    char *tls_cert, *tls_key; /* owned copies: libmicrohttpd keeps pointers to them */
 };
 
 /* Per request: the body being received, then the reply. Freed when both the request (MHD's
@@ -64,12 +65,21 @@ static void state_unref(struct req_state *st)
 
 const char *http_header(const struct http_request *r, const char *name)
 {
-    return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+    return r->conn ? MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name) : NULL;
 }
 
 const char *http_query(const struct http_request *r, const char *name)
 {
-    return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+    return r->conn ? MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name) : NULL;
+}
+
+void http_reply_header(struct http_reply *rep, const char *name, const char *value)
+{
+    if (rep->n_headers >= HTTP_MAX_EXTRA_HEADERS)
+        return;
+    snprintf(rep->headers[rep->n_headers].name, sizeof rep->headers[0].name, "%s", name);
+    snprintf(rep->headers[rep->n_headers].value, sizeof rep->headers[0].value, "%s", value);
+    rep->n_headers++;
 }
 
 void http_reply_json(struct http_reply *rep, int status, const char *json)
@@ -177,11 +187,28 @@ static enum MHD_Result respond(struct MHD_Connection *conn, struct req_state *st
     }
     if (rep->stream.next)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
-    for (size_t i = 0; i < ARRAY_LEN(rep->headers) && rep->headers[i].name; i++)
+    for (int i = 0; i < rep->n_headers; i++)
         MHD_add_response_header(resp, rep->headers[i].name, rep->headers[i].value);
     enum MHD_Result r = MHD_queue_response(conn, (unsigned)rep->status, resp);
     MHD_destroy_response(resp);
     return r;
+}
+
+/* A 413 for a body over the cap, in the shape the route's API uses when too_large is set. */
+static void answer_too_large(struct http_server *srv, struct MHD_Connection *conn,
+                             struct req_state *st)
+{
+    char msg[128];
+    snprintf(msg, sizeof msg, "request body is larger than %zu bytes", srv->cfg.max_body);
+    if (srv->cfg.too_large) {
+        struct http_request req = {
+            .method = st->method, .path = st->path, .body = "", .conn = conn};
+        srv->cfg.too_large(&req, &st->rep, msg);
+        return;
+    }
+    char json[192];
+    snprintf(json, sizeof json, "{\"error\":\"%s\"}", msg);
+    http_reply_json(&st->rep, 413, json);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -198,9 +225,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         st->t0 = now_us();
         snprintf(st->method, sizeof st->method, "%s", method);
         st->path = xstrdup(url);
-        buf_init(&st->body, HTTP_MAX_BODY);
+        buf_init(&st->body, srv->cfg.max_body);
         buf_init(&st->rep.body, 0);
         *con_cls = st;
+        if (srv->cfg.guard) {
+            struct http_request req = {
+                .method = st->method, .path = st->path, .body = "", .conn = conn};
+            st->rep.status = 500;
+            if (srv->cfg.guard(&req, &st->rep)) {
+                st->too_large = 2; /* answered: ignore the body */
+                return respond(conn, st);
+            }
+        }
         const struct http_upload_route *up = find_upload(&srv->cfg, method, url);
         if (up) {
             struct http_request req = {
@@ -217,12 +253,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         }
         const char *cl =
             MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-        if (cl && strtoull(cl, NULL, 10) > HTTP_MAX_BODY) {
+        if (cl && strtoull(cl, NULL, 10) > srv->cfg.max_body) {
             /* Refuse at once rather than read a body we will not use. */
-            char msg[128];
-            snprintf(msg, sizeof msg, "{\"error\":\"request body is larger than %u bytes\"}",
-                     HTTP_MAX_BODY);
-            http_reply_json(&st->rep, 413, msg);
+            answer_too_large(srv, conn, st);
             st->too_large = 2;
             return respond(conn, st);
         }
@@ -253,10 +286,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (st->too_large == 2)
         return MHD_YES;
     if (st->too_large) {
-        char msg[128];
-        snprintf(msg, sizeof msg, "{\"error\":\"request body is larger than %u bytes\"}",
-                 HTTP_MAX_BODY);
-        http_reply_json(&st->rep, 413, msg);
+        answer_too_large(srv, conn, st);
         return respond(conn, st);
     }
     struct http_request req = {
@@ -319,6 +349,42 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
     log_debug("msg=%s src=libmicrohttpd", log_q(msg));
 }
 
+bool http_tls_supported(void)
+{
+    return MHD_is_feature_supported(MHD_FEATURE_TLS) == MHD_YES;
+}
+
+static bool addr_is_loopback(const struct sockaddr *sa)
+{
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)(const void *)sa;
+        return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+    }
+    if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)(const void *)sa;
+        if (IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr))
+            return true;
+        /* ::ffff:127.x.y.z */
+        return IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr) && in6->sin6_addr.s6_addr[12] == 127;
+    }
+    return false;
+}
+
+bool http_host_is_loopback(const char *host)
+{
+    struct addrinfo hints = {0}, *ai = NULL;
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    if (!host || !*host || getaddrinfo(host, NULL, &hints, &ai) || !ai)
+        return false;
+    bool all = true;
+    for (const struct addrinfo *p = ai; p; p = p->ai_next)
+        if (!addr_is_loopback(p->ai_addr))
+            all = false;
+    freeaddrinfo(ai);
+    return all;
+}
+
 int http_start(const struct http_config *cfg, struct http_server **out, struct err *e)
 {
     struct addrinfo hints = {0}, *ai = NULL;
@@ -331,22 +397,49 @@ int http_start(const struct http_config *cfg, struct http_server **out, struct e
     if (gai)
         return err_set(e, ERR_BAD_REQUEST, "cannot resolve host '%s': %s", cfg->host,
                        gai_strerror(gai));
+    int tls = cfg->tls_cert_pem && cfg->tls_key_pem;
+    if (tls && !http_tls_supported()) {
+        freeaddrinfo(ai);
+        return err_set(e, ERR_BAD_REQUEST, "this libmicrohttpd was built without TLS support");
+    }
     struct http_server *s = xcalloc(1, sizeof *s);
     s->cfg = *cfg;
+    if (!s->cfg.max_body)
+        s->cfg.max_body = HTTP_DEFAULT_MAX_BODY;
     /* ITC lets http_quiesce stop the listener while connection threads go on. */
     unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
                      MHD_USE_ERROR_LOG | MHD_USE_ITC;
     if (ai->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;
-    s->mhd = MHD_start_daemon(
-        flags, cfg->port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
-        MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections ? cfg->max_connections : 256u,
-        MHD_OPTION_CONNECTION_TIMEOUT, cfg->idle_timeout_s ? cfg->idle_timeout_s : 60u,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-        MHD_OPTION_END);
+    struct MHD_OptionItem opts[16];
+    int n = 0;
+#define OPT(o, v, p) opts[n++] = (struct MHD_OptionItem){(o), (intptr_t)(v), (p)}
+    OPT(MHD_OPTION_SOCK_ADDR, 0, ai->ai_addr);
+    OPT(MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections ? cfg->max_connections : 256u, NULL);
+    OPT(MHD_OPTION_CONNECTION_TIMEOUT, cfg->idle_timeout_s ? cfg->idle_timeout_s : 60u, NULL);
+    OPT(MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, NULL);
+    OPT(MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, NULL);
+    if (tls) {
+        flags |= MHD_USE_TLS;
+        s->tls_cert = xstrdup(cfg->tls_cert_pem);
+        s->tls_key = xstrdup(cfg->tls_key_pem);
+        OPT(MHD_OPTION_HTTPS_MEM_CERT, 0, s->tls_cert);
+        OPT(MHD_OPTION_HTTPS_MEM_KEY, 0, s->tls_key);
+    }
+    OPT(MHD_OPTION_END, 0, NULL);
+#undef OPT
+    s->mhd = MHD_start_daemon(flags, cfg->port, NULL, NULL, on_request, s, MHD_OPTION_ARRAY, opts,
+                              MHD_OPTION_END);
     freeaddrinfo(ai);
     if (!s->mhd) {
+        free(s->tls_cert);
+        free(s->tls_key);
         free(s);
+        if (tls)
+            return err_set(e, ERR_IO,
+                           "cannot listen on %s:%u (is the address in use, or the TLS "
+                           "certificate or key invalid?)",
+                           cfg->host, cfg->port);
         return err_set(e, ERR_IO, "cannot listen on %s:%u (is the address in use?)", cfg->host,
                        cfg->port);
     }
@@ -372,5 +465,7 @@ void http_stop(struct http_server *s)
     if (!s)
         return;
     MHD_stop_daemon(s->mhd);
+    free(s->tls_cert);
+    free(s->tls_key);
     free(s);
 }

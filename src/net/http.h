@@ -2,7 +2,7 @@
  * responses that are either whole or streamed.
  *
  * Every request runs its handler on its connection's own thread once the whole body has arrived
- * (at most HTTP_MAX_BODY bytes; more is answered 413 without reading it), except on the
+ * (at most http_config.max_body bytes; more is answered 413 without reading it), except on the
  * streamed-upload routes (struct http_sink below), whose bodies go to a sink as they arrive. A
  * handler fills a struct http_reply: either a whole body, or a stream whose next() is called on
  * that thread whenever the client can take more and may block until it has something to send. The
@@ -19,14 +19,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define HTTP_MAX_BODY (32u << 20)
+/* The default cap on a buffered request body (struct http_config's max_body). */
+#define HTTP_DEFAULT_MAX_BODY (16u << 20)
+/* Extra response headers a reply may carry (CORS). */
+#define HTTP_MAX_EXTRA_HEADERS 12
 
 struct http_request {
     const char *method;
     const char *path; /* without the query string */
     const char *body; /* NUL-terminated; "" when there is none */
     size_t body_len;
-    void *conn; /* the libmicrohttpd connection, for http_header/http_query */
+    void *conn; /* the libmicrohttpd connection, for http_header/http_query; NULL: none (a
+                 * request made up without a network, as the fuzz targets do) */
 };
 
 /* A request header or query argument, or NULL. Valid while the request is. */
@@ -51,11 +55,12 @@ struct http_reply {
     uint32_t tokens;
     char allow[64];  /* the Allow header of a 405 */
     int retry_after; /* seconds for a Retry-After header (a 503 of a full queue); 0: none */
-    /* More response headers, static strings (the web UI's ETag, CSP...); up to the first NULL
-     * name. */
+    /* More headers (http_reply_header: CORS, the web UI's ETag, CSP...); copied. */
     struct {
-        const char *name, *value;
-    } headers[8];
+        char name[48];
+        char value[512];
+    } headers[HTTP_MAX_EXTRA_HEADERS];
+    int n_headers;
 };
 
 typedef void (*http_handler)(const struct http_request *req, struct http_reply *rep);
@@ -67,7 +72,7 @@ struct http_route {
 };
 
 /* A streamed upload (Ollama's POST /api/blobs/:digest, bodies of many GB): instead of buffering
- * the body, the server hands it to a sink chunk by chunk as it arrives. HTTP_MAX_BODY does not
+ * the body, the server hands it to a sink chunk by chunk as it arrives. max_body does not
  * apply; the sink sets its own cap (in open, from Content-Length, and in write). All three
  * callbacks run on the connection's thread. */
 struct http_sink {
@@ -102,6 +107,18 @@ struct http_config {
     http_handler bad_method; /* the path matched but not the method; rep->allow is set */
     unsigned max_connections;
     unsigned idle_timeout_s; /* also bounds how long a client may take to send its headers */
+    size_t max_body;         /* cap on a buffered body; 0: HTTP_DEFAULT_MAX_BODY */
+    /* Runs once a request's headers are in, before any route (and before the body is read):
+     * returns 0 to go on (it may add headers to rep, which the final reply keeps), or non-zero
+     * after filling rep, which then answers the request at once. May be NULL. */
+    int (*guard)(const struct http_request *req, struct http_reply *rep);
+    /* HTTPS: PEM text of the certificate (chain) and its private key; both NULL for plain
+     * HTTP. Copied by http_start. */
+    const char *tls_cert_pem;
+    const char *tls_key_pem;
+    /* Fills rep with a 413 saying msg when a body is over max_body (so each API answers in its
+     * own shape); NULL: {"error": msg}. */
+    void (*too_large)(const struct http_request *req, struct http_reply *rep, const char *msg);
     /* Called when a request ends, with the matched route's pattern (NULL when none matched)
      * and the status; may be NULL. Any thread. */
     void (*on_complete)(const char *route, int status);
@@ -119,6 +136,16 @@ void http_stop(struct http_server *s);
 /* Whether the client of the request whose handler runs on this thread has closed its
  * connection (or it failed); false on any other thread. A poll of the socket: cheap. */
 bool http_client_gone(void);
+
+/* Whether host (an address or a name) resolves only to loopback addresses (127.0.0.0/8, ::1).
+ * A name that does not resolve is not loopback. */
+bool http_host_is_loopback(const char *host);
+
+/* Whether this libmicrohttpd can serve HTTPS. */
+bool http_tls_supported(void);
+
+/* Adds a response header (ignored past HTTP_MAX_EXTRA_HEADERS). */
+void http_reply_header(struct http_reply *rep, const char *name, const char *value);
 
 /* Helpers for handlers. */
 void http_reply_json(struct http_reply *rep, int status, const char *json);

@@ -42,18 +42,12 @@ static bool etag_matches(const char *inm, const char *etag)
 static void serve_asset(const struct http_request *req, struct http_reply *rep,
                         const struct web_asset *a)
 {
-    rep->headers[0].name = "Content-Security-Policy";
-    rep->headers[0].value = WEB_CSP;
-    rep->headers[1].name = "X-Content-Type-Options";
-    rep->headers[1].value = "nosniff";
-    rep->headers[2].name = "Referrer-Policy";
-    rep->headers[2].value = "no-referrer";
-    rep->headers[3].name = "Cache-Control";
-    rep->headers[3].value = "no-cache";
-    rep->headers[4].name = "ETag";
-    rep->headers[4].value = a->etag;
-    rep->headers[5].name = "X-Frame-Options";
-    rep->headers[5].value = "DENY";
+    http_reply_header(rep, "Content-Security-Policy", WEB_CSP);
+    http_reply_header(rep, "X-Content-Type-Options", "nosniff");
+    http_reply_header(rep, "Referrer-Policy", "no-referrer");
+    http_reply_header(rep, "Cache-Control", "no-cache");
+    http_reply_header(rep, "ETag", a->etag);
+    http_reply_header(rep, "X-Frame-Options", "DENY");
     buf_reset(&rep->body);
     if (etag_matches(http_header(req, "If-None-Match"), a->etag)) {
         rep->status = 304;
@@ -75,8 +69,7 @@ void web_index(const struct http_request *req, struct http_reply *rep)
     }
     serve_asset(req, rep, a);
     /* GET / answers browsers with this page and other clients with text. */
-    rep->headers[6].name = "Vary";
-    rep->headers[6].value = "Accept";
+    http_reply_header(rep, "Vary", "Accept");
 }
 
 static void handle_asset(const struct http_request *req, struct http_reply *rep)

@@ -205,7 +205,7 @@ test('blobs: a client that goes away mid-upload leaves no file', async () => {
   const digest = 'sha256:' + 'cd'.repeat(32);
   await new Promise((resolve) => {
     const sock = net.connect(srv.port, '127.0.0.1', () => {
-      sock.write(`POST /api/blobs/${digest} HTTP/1.1\r\nHost: x\r\nContent-Length: 10000000\r\n\r\n`);
+      sock.write(`POST /api/blobs/${digest} HTTP/1.1\r\nHost: localhost\r\nContent-Length: 10000000\r\n\r\n`);
       sock.write(Buffer.alloc(65536, 1), () => setTimeout(() => { sock.destroy(); resolve(); }, 200));
     });
   });

@@ -155,7 +155,7 @@ test('request body cap', async () => {
     assert.match(r.body.error, /larger than/);
   }
   // Declared too large: refused before the body is read.
-  const raw = await rawRequest(srv.port, 'POST /api/generate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 999999999999\r\n\r\n{');
+  const raw = await rawRequest(srv.port, 'POST /api/generate HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 999999999999\r\n\r\n{');
   assert.match(raw, /^HTTP\/1\.1 413/);
   assert.match(raw, /larger than/);
   await assertHealthy(assert, srv.url);
@@ -164,7 +164,7 @@ test('request body cap', async () => {
 test('garbage on the wire', async () => {
   const r1 = await rawRequest(srv.port, 'NONSENSE\r\n\r\n', 2000);
   assert.match(r1, /^HTTP\/1\.1 400|^$/);
-  const r2 = await rawRequest(srv.port, 'GET / HTTP/1.1\r\nHost: x\r\n' + 'X-Long: ' + 'a'.repeat(200000) + '\r\n\r\n', 3000);
+  const r2 = await rawRequest(srv.port, 'GET / HTTP/1.1\r\nHost: localhost\r\n' + 'X-Long: ' + 'a'.repeat(200000) + '\r\n\r\n', 3000);
   assert.ok(!/^HTTP\/1\.1 200/.test(r2), 'an oversized header is not served');
   await assertHealthy(assert, srv.url);
 });

@@ -137,6 +137,7 @@ int main(void)
     EXPECT_BAD(((struct spec){.offset = 1ull << 40}), "runs past the end");
     EXPECT_BAD(((struct spec){.drop_data_bytes = 1}), "runs past the end");
     EXPECT_BAD(((struct spec){.dup_name = 1}), "duplicate tensor");
+    EXPECT_BAD(((struct spec){.offset = 32}), "expected 0 (tensors must follow each other)");
     EXPECT_BAD(((struct spec){.arr_n = 1ull << 61}), "array");
     EXPECT_BAD(((struct spec){.type = 2, .ne0 = 8}), "multiple of 32"); /* Q4_0 rows */
 
