@@ -32,7 +32,10 @@ static json_t *status_json(const struct sched_status *st)
     json_object_set_new(o, "value", json_string(sched_state_name(failed ? SCHED_UNLOADED : state)));
     if (failed) {
         json_object_set_new(o, "failed", json_true());
-        json_object_set_new(o, "error", json_string(st->error[0] ? st->error : "load failed"));
+        /* The same words as the load's error reply: no server folder in them. */
+        char *msg = api_redact(st->error[0] ? st->error : "load failed");
+        json_object_set_new(o, "error", json_string(msg));
+        free(msg);
     }
     return o;
 }
