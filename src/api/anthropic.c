@@ -197,6 +197,10 @@ static int parse_thinking(json_t *t, struct native_req *req, struct err *e)
     if (rc)
         return err_set(e, ERR_BAD_REQUEST, "thinking.budget_tokens: must be a positive integer");
     req->think = 1;
+    if (budget > 0) {
+        req->gen.reasoning_budget = (int32_t)(budget < (1 << 24) ? budget : (1 << 24));
+        native_mark(req, "reasoning_budget");
+    }
     return 0;
 }
 

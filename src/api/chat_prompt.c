@@ -177,6 +177,25 @@ static int output_setup(struct native_req *req, const char *tmpl, int tools_on, 
     req->in_reasoning = req->think != 0 && chat_prompt_opens_reasoning(req->prompt);
     req->parse = tools_on || req->in_reasoning || req->syntax == CHAT_SYNTAX_HARMONY ||
                  strstr(tmpl, "<think>") || strstr(tmpl, "[THINK]") || req->think > 0;
+    /* The reasoning budget needs the text that closes this family's reasoning. */
+    if (req->gen.reasoning_budget >= 0 && !(req->gen.reasoning_end && *req->gen.reasoning_end)) {
+        const char *end = strstr(tmpl, "<think>")   ? "\n</think>\n\n"
+                          : strstr(tmpl, "[THINK]") ? "[/THINK]"
+                                                    : NULL;
+        if (end && req->think != 0) {
+            free(req->gen.reasoning_end);
+            req->gen.reasoning_end = xstrdup(end);
+        } else if (!req->prompt_warning[0]) {
+            snprintf(req->prompt_warning, sizeof req->prompt_warning,
+                     "reasoning_budget was not applied: %s",
+                     req->think == 0 ? "thinking is off"
+                                     : "the model's template has no <think> or [THINK] reasoning");
+        }
+    }
+    if (req->gen.reasoning_budget >= 0 && req->gen.grammar && *req->gen.grammar &&
+        !req->prompt_warning[0])
+        snprintf(req->prompt_warning, sizeof req->prompt_warning,
+                 "reasoning_budget was not applied: a grammar constrains the output");
     if (req->parse && tools_on && chat_syntax_needs_special(req->syntax))
         req->flags |= PROTO_GEN_RENDER_SPECIAL;
     if (req->syntax == CHAT_SYNTAX_HARMONY)

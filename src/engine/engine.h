@@ -40,6 +40,9 @@ int32_t sampler_sample(struct sampler *s, struct llama_context *ctx, int32_t idx
 
 /* Feeds a prompt token to the penalties (not the grammar). */
 void sampler_accept_prompt(struct sampler *s, int32_t token);
+/* A token the worker chose rather than sampled (the reasoning budget's closing text): the
+ * grammar and the penalties see it as if sampled. */
+void sampler_accept_forced(struct sampler *s, int32_t token);
 
 void sampler_free(struct sampler *s); /* NULL-safe */
 

@@ -426,6 +426,11 @@ static int slot_start(struct worker *w, struct slot *s, struct pending *p)
      * first word with the space prefix they add when tokenizing, which is not text. */
     s->from_bos = s->req.prompt && s->req.prompt[0] == '\0' && s->req.n_prefix_tokens == 0 &&
                   !(s->req.flags & PROTO_GEN_SUFFIX);
+    /* Not under a grammar: forced text the grammar does not allow would break its state. */
+    s->think_open = s->req.gen.reasoning_budget >= 0 && s->req.gen.reasoning_end &&
+                    s->req.gen.reasoning_end[0] && !(s->req.gen.grammar && s->req.gen.grammar[0]);
+    s->think_tail[0] = '\0';
+    s->n_forced = s->i_forced = 0;
     s->t_start = now_us();
     s->t_prompt_done = 0;
     s->cancelled = false;
@@ -484,7 +489,22 @@ static int slot_next(struct worker *w, struct slot *s)
         slot_shift(w, s);
     if (s->toks.n >= w->n_ctx)
         return slot_finish(w, s, PROTO_STOP_CONTEXT);
-    llama_token tok = sampler_sample(&s->smpl, w->ctx, s->i_batch);
+    /* The reasoning budget is spent and the model is still thinking: its closing text comes
+     * next, token by token, instead of samples. */
+    if (s->think_open && s->n_forced == 0 && st->gen_n >= (uint32_t)p->reasoning_budget) {
+        int32_t n = llama_tokenize(w->vocab, p->reasoning_end, (int32_t)strlen(p->reasoning_end),
+                                   s->forced, (int32_t)ARRAY_LEN(s->forced), false, true);
+        s->n_forced = n > 0 ? n : 0;
+        s->i_forced = 0;
+        s->think_open = false;
+    }
+    llama_token tok;
+    if (s->i_forced < s->n_forced) {
+        tok = s->forced[s->i_forced++];
+        sampler_accept_forced(&s->smpl, tok);
+    } else {
+        tok = sampler_sample(&s->smpl, w->ctx, s->i_batch);
+    }
     if (llama_vocab_is_eog(w->vocab, tok) && !p->ignore_eos)
         return slot_finish(w, s, PROTO_STOP_EOS);
     st->gen_n++;
@@ -498,7 +518,23 @@ static int slot_next(struct worker *w, struct slot *s)
     int32_t pn = llama_token_to_piece(w->vocab, tok, piece, sizeof piece, lstrip,
                                       (s->req.flags & PROTO_GEN_RENDER_SPECIAL) != 0);
     if (pn < 0)
-        pn = 0; /* a piece longer than 256 bytes does not occur in real vocabularies */
+        pn = 0;          /* a piece longer than 256 bytes does not occur in real vocabularies */
+    if (s->think_open) { /* did the model close its reasoning itself? */
+        size_t have = strlen(s->think_tail), end = strlen(p->reasoning_end);
+        size_t add = (size_t)pn < sizeof s->think_tail - 1 ? (size_t)pn : sizeof s->think_tail - 1;
+        if (have + add >= sizeof s->think_tail) {
+            size_t drop = have + add - (sizeof s->think_tail - 1);
+            memmove(s->think_tail, s->think_tail + drop, have - drop + 1);
+            have -= drop;
+        }
+        memcpy(s->think_tail + have, piece + pn - add, add);
+        s->think_tail[have + add] = '\0';
+        /* The closing tag alone counts ("</think>" of "\n</think>\n\n"). */
+        const char *tag = p->reasoning_end + strspn(p->reasoning_end, "\n ");
+        size_t tl = strcspn(tag, "\n");
+        if (tl && tl <= end && memmem(s->think_tail, have + add, tag, tl))
+            s->think_open = false;
+    }
     bool stopped = textout_feed(&s->to, piece, (size_t)pn);
     int sent = send_token(w, s->req.id, &s->to, 1, s->want_probs ? &probs : NULL);
     free_probs(&probs);

@@ -76,6 +76,13 @@ static const struct param_desc table[] = {
      "stop when this text is generated; it is not printed (repeatable)"},
     {"grammar", NULL, PARAM_GEN, PARAM_STR, offsetof(struct gen_params, grammar), 0, 0, 0, NULL,
      PARAMS_MAX_GRAMMAR_LEN, 0, "GBNF grammar that constrains the output"},
+    {"reasoning_budget", NULL, GI(reasoning_budget), -1, 1 << 24, -1, NULL, 0, 0,
+     "tokens the model may think before its reasoning is closed for it; -1 no limit, 0 no "
+     "thinking"},
+    {"reasoning_end", NULL, PARAM_GEN, PARAM_STR, offsetof(struct gen_params, reasoning_end), 0,
+     0, 0, NULL, 64, 0,
+     "the text that closes reasoning, written when reasoning_budget runs out (the chat APIs set "
+     "it from the template)"},
     {"logit_bias", NULL, PARAM_GEN, PARAM_BIAS, offsetof(struct gen_params, logit_bias), -1e9,
      1e9, 0, NULL, 0, PARAMS_MAX_LOGIT_BIAS,
      "TOKEN+BIAS or TOKEN-BIAS, e.g. 15043+1 or 2-inf to ban (repeatable)"},
@@ -185,6 +192,7 @@ void gen_params_free(struct gen_params *p)
     if (!p)
         return;
     free(p->grammar);
+    free(p->reasoning_end);
     strlist_free(&p->stop);
     strlist_free(&p->dry_sequence_breakers);
     free(p->logit_bias);

@@ -66,8 +66,11 @@ struct gen_params {
     int32_t num_keep; /* prompt tokens kept when a prompt is truncated to fit */
     int64_t seed;     /* -1: random */
     bool ignore_eos;
-    bool context_shift; /* on a full context, drop the oldest half after num_keep and go on */
-    char *grammar;      /* GBNF, owned; NULL or "" for none */
+    bool context_shift;       /* on a full context, drop the oldest half after num_keep and go on */
+    char *grammar;            /* GBNF, owned; NULL or "" for none */
+    int32_t reasoning_budget; /* tokens of thinking before reasoning_end is written; -1 any */
+    char *reasoning_end;      /* the text that closes the model's reasoning (set from the chat
+                                 template by the API layer, e.g. "\n</think>\n\n"); owned */
     struct strlist stop;
     struct strlist dry_sequence_breakers; /* empty: llama.cpp's defaults */
     struct logit_bias_entry *logit_bias;  /* owned */

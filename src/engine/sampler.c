@@ -187,6 +187,13 @@ int32_t sampler_sample(struct sampler *s, struct llama_context *ctx, int32_t idx
     return tok;
 }
 
+void sampler_accept_forced(struct sampler *s, int32_t token)
+{
+    if (s->grammar)
+        llama_sampler_accept(s->grammar, token);
+    llama_sampler_accept(s->chain, token);
+}
+
 void sampler_accept_prompt(struct sampler *s, int32_t token)
 {
     llama_sampler_accept(s->chain, token);

@@ -38,6 +38,12 @@ struct slot {
     int32_t i_batch; /* its row of logits in this step's batch, or -1 */
     int64_t t_start, t_prompt_done;
     bool cancelled, want_probs, from_bos;
+    /* The reasoning budget (gen.reasoning_budget): thinking ends by itself (its closing text
+     * seen in the output), or the closing text's tokens are forced once the budget is spent. */
+    bool think_open;
+    char think_tail[72]; /* the output's last bytes, to see the closing text */
+    llama_token forced[32];
+    int n_forced, i_forced;
 };
 
 /* A request that arrived while every slot was taken (GENERATE, or EMBED on a generative model,
