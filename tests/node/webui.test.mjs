@@ -469,6 +469,34 @@ test('API key: saved in the browser and sent as a Bearer token on every request'
   await page.click('#key-save');
 });
 
+test('a server that needs a key: the page loads, a 401 asks for the key, the right key works', async () => {
+  const kdir = mkdtempSync(join(process.env.TEST_TMP || tmpdir(), 'hearth-webui-key-'));
+  copyFileSync(join(MODELS, 'stories260K.gguf'), join(kdir, 'stories260K.gguf'));
+  const keyed = await startServer({ modelsDir: kdir, args: ['--api-key', 'sk-right'] }); // stop() removes kdir
+  const ctx = await browser.newContext(); // a browser with no key saved
+  const p = await ctx.newPage();
+  p.setDefaultTimeout(T);
+  p.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  try {
+    await p.goto(keyed.url + '/'); // the page and its files need no key
+    await p.waitForSelector('body[data-ready="true"]');
+    await p.locator('#key-dialog[open]').waitFor();
+    assert.match(await p.locator('#key-why').textContent(), /needs an API key \(401\)/);
+    // A wrong key: refused, and asked again.
+    await p.fill('#api-key', 'sk-wrong');
+    await p.click('#key-save');
+    await p.locator('#key-why', { hasText: 'refused this key' }).waitFor();
+    // The right one: the models come.
+    await p.fill('#api-key', 'sk-right');
+    await p.click('#key-save');
+    await p.waitForSelector('#model option[value="stories260K:latest"]', { state: 'attached' });
+    assert.equal(await p.locator('#key-dialog[open]').count(), 0);
+  } finally {
+    await ctx.close();
+    await keyed.stop();
+  }
+});
+
 test('phone width: nothing overflows sideways, the conversation list opens from a button', async () => {
   await page.setViewportSize({ width: 390, height: 844 });
   await page.goto(srv.url + '/');
