@@ -15,8 +15,8 @@ static void flags_of(const struct cli_command *c, char *out, size_t len)
         return;
     }
     /* run: its own flags, then one per parameter, as run.c parses them. */
-    size_t o =
-        (size_t)snprintf(out, len, "--verbose --help --special --no-bos --grammar-file --ctx --format");
+    size_t o = (size_t)snprintf(
+        out, len, "--verbose --help --special --no-bos --grammar-file --ctx --format");
     int n;
     const struct param_desc *t = params_table(&n);
     for (int i = 0; i < n && o < len; i++) {

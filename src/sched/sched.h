@@ -21,9 +21,9 @@
 
 #include "base/err.h"
 #include "engine/client.h"
+#include "engine/estimate.h"
 #include "engine/params.h"
 #include "engine/proto.h"
-#include "engine/estimate.h"
 
 #include <stdint.h>
 #include <time.h>

@@ -22,13 +22,14 @@ static char *result(const struct chat_parse_opts *o, const uint8_t *d, size_t n,
     const char *c = chat_parser_content(p, &cl);
     const char *r = chat_parser_reasoning(p, &rl);
     char *calls = json_dumps(chat_parser_tool_calls(p), JSON_COMPACT);
-    size_t len = cl + rl + strlen(calls) + 3;
+    size_t kl = strlen(calls);
+    size_t len = cl + rl + kl + 3;
     char *s = malloc(len);
     memcpy(s, c, cl);
     s[cl] = 1;
     memcpy(s + cl + 1, r, rl);
     s[cl + 1 + rl] = 1;
-    strcpy(s + cl + rl + 2, calls);
+    memcpy(s + cl + rl + 2, calls, kl + 1);
     free(calls);
     chat_parser_free(p);
     return s;

@@ -8,8 +8,8 @@
  * refuses is a bug in mfile's checks, and aborts here. */
 #include "api/api.h"
 #include "api/model_info.h"
-#include "engine/mfile.h"
 #include "engine/estimate.h"
+#include "engine/mfile.h"
 
 #include <gguf.h>
 

@@ -4,8 +4,8 @@
 #include "base/util.h"
 #include "check.h"
 #include "engine/client.h"
-#include "engine/mfile.h"
 #include "engine/estimate.h"
+#include "engine/mfile.h"
 #include "sched/sched.h"
 
 #include <pthread.h>
