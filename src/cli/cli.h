@@ -84,6 +84,10 @@ struct spinner;
 struct spinner *cli_spinner_start(const char *msg);
 void cli_spinner_stop(struct spinner *s);
 
+/* --verbose's timings on stderr, as Ollama prints them, from a final /api/generate or /api/chat
+ * object. */
+void cli_print_timings(json_t *final);
+
 /* The Ollama options object of "name=value" strings, typed by the parameter table. */
 json_t *cli_options_json(const struct strlist *given);
 

@@ -74,28 +74,6 @@ static int on_chat_line(void *ud, const char *line)
     return 0;
 }
 
-static double num(json_t *o, const char *k)
-{
-    return (double)json_integer_value(json_object_get(o, k));
-}
-
-static void print_timings(json_t *f)
-{
-    double pc = num(f, "prompt_eval_count"), pd = num(f, "prompt_eval_duration");
-    double ec = num(f, "eval_count"), ed = num(f, "eval_duration");
-    fprintf(stderr,
-            "total duration:       %.3fs\n"
-            "load duration:        %.3fms\n"
-            "prompt eval count:    %.0f token(s)\n"
-            "prompt eval duration: %.3fms\n"
-            "prompt eval rate:     %.2f tokens/s\n"
-            "eval count:           %.0f token(s)\n"
-            "eval duration:        %.3fms\n"
-            "eval rate:            %.2f tokens/s\n",
-            num(f, "total_duration") / 1e9, num(f, "load_duration") / 1e6, pc, pd / 1e6,
-            pd > 0 ? pc * 1e9 / pd : 0, ec, ed / 1e6, ed > 0 ? ec * 1e9 / ed : 0);
-}
-
 static int remote_chat(void *ud, const struct repl_state *st, json_t *messages, char **reply)
 {
     struct remote *r = ud;
@@ -149,7 +127,7 @@ static int remote_chat(void *ud, const struct repl_state *st, json_t *messages, 
         cli_error("the server answered %d", status);
         ret = 1;
     } else if (t.final && st->verbose) {
-        print_timings(t.final);
+        cli_print_timings(t.final);
     }
     json_decref(t.final);
     *reply = buf_steal(&t.content);

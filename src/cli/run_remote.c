@@ -111,7 +111,7 @@ static double ns_of(json_t *o, const char *k)
     return (double)json_integer_value(json_object_get(o, k));
 }
 
-static void print_stats(json_t *f)
+void cli_print_timings(json_t *f)
 {
     double pc = ns_of(f, "prompt_eval_count"), pd = ns_of(f, "prompt_eval_duration");
     double ec = ns_of(f, "eval_count"), ed = ns_of(f, "eval_duration");
@@ -166,7 +166,7 @@ static int generate(const char *base, const char *model, const char *prompt, jso
         cli_error("the server answered %d", status);
         ret = 1;
     } else if (s.final && verbose) {
-        print_stats(s.final);
+        cli_print_timings(s.final);
     }
     json_decref(s.final);
     return ret;
