@@ -2,6 +2,7 @@
  * configures them (trim_blocks, lstrip_blocks, keep_trailing_newline off). */
 #include "chat/jinja_int.h"
 
+#include "base/utf8.h"
 #include "base/util.h"
 
 #include <stdlib.h>
@@ -71,21 +72,7 @@ static char *normalize(struct jctx *c, const char *src, size_t len, size_t *out_
 
 static void put_utf8(char *o, size_t *j, uint32_t cp)
 {
-    if (cp < 0x80) {
-        o[(*j)++] = (char)cp;
-    } else if (cp < 0x800) {
-        o[(*j)++] = (char)(0xc0 | (cp >> 6));
-        o[(*j)++] = (char)(0x80 | (cp & 0x3f));
-    } else if (cp < 0x10000) {
-        o[(*j)++] = (char)(0xe0 | (cp >> 12));
-        o[(*j)++] = (char)(0x80 | ((cp >> 6) & 0x3f));
-        o[(*j)++] = (char)(0x80 | (cp & 0x3f));
-    } else {
-        o[(*j)++] = (char)(0xf0 | (cp >> 18));
-        o[(*j)++] = (char)(0x80 | ((cp >> 12) & 0x3f));
-        o[(*j)++] = (char)(0x80 | ((cp >> 6) & 0x3f));
-        o[(*j)++] = (char)(0x80 | (cp & 0x3f));
-    }
+    *j += utf8_put(o + *j, cp);
 }
 
 static int hexval(char ch)

@@ -2,6 +2,7 @@
  * they share with filters (case, strip, split, replace, str.format), as Python defines them. */
 #include "chat/jinja_int.h"
 
+#include "base/utf8.h"
 #include "base/util.h"
 
 #include <stdio.h>
@@ -77,21 +78,7 @@ static int is_cased_letter(uint32_t cp)
 
 static void put_cp(char *o, size_t *j, uint32_t cp)
 {
-    if (cp < 0x80) {
-        o[(*j)++] = (char)cp;
-    } else if (cp < 0x800) {
-        o[(*j)++] = (char)(0xc0 | (cp >> 6));
-        o[(*j)++] = (char)(0x80 | (cp & 0x3f));
-    } else if (cp < 0x10000) {
-        o[(*j)++] = (char)(0xe0 | (cp >> 12));
-        o[(*j)++] = (char)(0x80 | ((cp >> 6) & 0x3f));
-        o[(*j)++] = (char)(0x80 | (cp & 0x3f));
-    } else {
-        o[(*j)++] = (char)(0xf0 | (cp >> 18));
-        o[(*j)++] = (char)(0x80 | ((cp >> 12) & 0x3f));
-        o[(*j)++] = (char)(0x80 | ((cp >> 6) & 0x3f));
-        o[(*j)++] = (char)(0x80 | (cp & 0x3f));
-    }
+    *j += utf8_put(o + *j, cp);
 }
 
 static uint32_t next_cp(const char *p, size_t n, size_t *i)
