@@ -87,3 +87,17 @@ size_t utf8_put(char *out, uint32_t cp)
     out[3] = (char)(0x80 | (cp & 0x3f));
     return 4;
 }
+
+uint32_t utf8_get(const char *p, size_t n, size_t *i)
+{
+    const unsigned char *s = (const unsigned char *)p;
+    unsigned char ch = s[*i];
+    int len = ch < 0x80 ? 1 : (ch >> 5) == 6 ? 2 : (ch >> 4) == 14 ? 3 : (ch >> 3) == 30 ? 4 : 1;
+    if (*i + (size_t)len > n)
+        len = 1;
+    uint32_t cp = len == 1 ? ch : (uint32_t)(ch & (0x7f >> len));
+    for (int k = 1; k < len; k++)
+        cp = (cp << 6) | (s[*i + (size_t)k] & 0x3f);
+    *i += (size_t)len;
+    return cp;
+}

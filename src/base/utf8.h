@@ -14,6 +14,10 @@ int utf8_seq(const unsigned char *s, size_t n);
  * by U+FFFD, so it can go into JSON. */
 char *utf8_sanitize(const char *s, size_t n);
 
+/* Reads the code point at s[*i] (n bytes in all) and moves *i past it. Lenient, as a renderer
+ * needs: a stray or truncated byte is read as itself, one byte long. *i < n. */
+uint32_t utf8_get(const char *s, size_t n, size_t *i);
+
 /* Writes code point cp (at most U+10FFFF) as UTF-8 at out, which has room for 4 bytes; returns
  * the bytes written. */
 size_t utf8_put(char *out, uint32_t cp);

@@ -81,20 +81,6 @@ static void put_cp(char *o, size_t *j, uint32_t cp)
     *j += utf8_put(o + *j, cp);
 }
 
-static uint32_t next_cp(const char *p, size_t n, size_t *i)
-{
-    const unsigned char *s = (const unsigned char *)p;
-    unsigned char ch = s[*i];
-    int len = ch < 0x80 ? 1 : (ch >> 5) == 6 ? 2 : (ch >> 4) == 14 ? 3 : (ch >> 3) == 30 ? 4 : 1;
-    if (*i + (size_t)len > n)
-        len = 1;
-    uint32_t cp = len == 1 ? ch : (uint32_t)(ch & (0x7f >> len));
-    for (int k = 1; k < len; k++)
-        cp = (cp << 6) | (s[*i + (size_t)k] & 0x3f);
-    *i += (size_t)len;
-    return cp;
-}
-
 struct jv jx_case(struct jctx *c, struct jv s, int mode)
 {
     /* mode 'u' upper, 'l' lower, 'c' capitalize, 't' str.title(), 'j' jinja's title */
@@ -102,7 +88,7 @@ struct jv jx_case(struct jctx *c, struct jv s, int mode)
     size_t j = 0, i = 0;
     int word_start = 1, first = 1;
     while (i < s.u.s.n) {
-        uint32_t cp = next_cp(s.u.s.p, s.u.s.n, &i);
+        uint32_t cp = utf8_get(s.u.s.p, s.u.s.n, &i);
         int up;
         switch (mode) {
         case 'u': up = 1; break;

@@ -2,6 +2,7 @@
  * printing as Python's str(), repr() and json.dumps() print them. */
 #include "chat/jinja_int.h"
 
+#include "base/utf8.h"
 #include "base/util.h"
 
 #include <math.h>
@@ -423,19 +424,6 @@ void jv_fmt_float(char *out, size_t cap, double f)
 #undef OUT
 }
 
-static uint32_t utf8_next(const unsigned char *s, size_t n, size_t *i)
-{
-    unsigned char ch = s[*i];
-    int len = ch < 0x80 ? 1 : (ch >> 5) == 6 ? 2 : (ch >> 4) == 14 ? 3 : (ch >> 3) == 30 ? 4 : 1;
-    if (*i + (size_t)len > n)
-        len = 1;
-    uint32_t cp = len == 1 ? ch : (uint32_t)(ch & (0x7f >> len));
-    for (int k = 1; k < len; k++)
-        cp = (cp << 6) | (s[*i + (size_t)k] & 0x3f);
-    *i += (size_t)len;
-    return cp;
-}
-
 static void repr_str(struct jctx *c, struct jsb *b, const char *p, size_t n)
 {
     int has_sq = memchr(p, '\'', n) != NULL, has_dq = memchr(p, '"', n) != NULL;
@@ -445,7 +433,7 @@ static void repr_str(struct jctx *c, struct jsb *b, const char *p, size_t n)
     const unsigned char *s = (const unsigned char *)p;
     while (i < n) {
         size_t start = i;
-        uint32_t cp = utf8_next(s, n, &i);
+        uint32_t cp = utf8_get((const char *)s, n, &i);
         char esc[16];
         if (cp == (uint32_t)q || cp == '\\') {
             snprintf(esc, sizeof esc, "\\%c", (char)cp);
@@ -564,7 +552,7 @@ static void json_str(struct jctx *c, struct jsb *b, const char *p, size_t n)
             jx_put(c, b, p + i - run, run);
             run = 0;
             size_t k = i;
-            uint32_t cp = utf8_next((const unsigned char *)p, n, &k);
+            uint32_t cp = utf8_get(p, n, &k);
             char u[16];
             if (cp >= 0x10000) {
                 cp -= 0x10000;
@@ -725,7 +713,7 @@ struct jlist *jv_iter(struct jctx *c, int line, struct jv v)
         size_t i = 0;
         while (i < v.u.s.n) {
             size_t s = i;
-            utf8_next((const unsigned char *)v.u.s.p, v.u.s.n, &i);
+            utf8_get(v.u.s.p, v.u.s.n, &i);
             jl_push(c, l.u.l, jv_strb(v.u.s.p + s, i - s));
         }
         return l.u.l;
