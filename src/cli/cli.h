@@ -23,6 +23,7 @@ int cmd_create(int argc, char **argv);
 int cmd_pull(int argc, char **argv);
 int cmd_doctor(int argc, char **argv);
 int cmd_completion(int argc, char **argv);
+int cmd_config(int argc, char **argv);
 
 /* The command table (main.c): usage, per-command --help and shell completion come from it. */
 struct cli_command {
@@ -30,7 +31,8 @@ struct cli_command {
     int (*fn)(int argc, char **argv);
     const char *args;  /* e.g. "MODEL [PROMPT]" */
     const char *help;  /* one line */
-    const char *flags; /* space-separated, for completion; NULL: run's, from the params table */
+    const char *flags; /* space-separated, for completion; NULL: made from a table (run's from
+                          the params table, serve's and config's from the settings table) */
     int own_help;      /* the command answers --help itself */
 };
 extern const struct cli_command cli_commands[];
@@ -108,22 +110,21 @@ void cli_human_size(double bytes, char *out, size_t len);
  * absent). Returns 0 or ERR_BAD_REQUEST. */
 int cli_parse_host(const char *in, char *host, size_t host_len, unsigned short *port);
 
-/* `hearth serve`'s access settings (serve_secure.c): the flags' values as given (NULL when
- * absent), then what serve_secure_setup made of them (owned; serve_secure_free frees them). */
+/* `hearth serve`'s access settings (serve_secure.c): what serve_secure_setup made of the
+ * settings (owned; serve_secure_free frees them). */
 struct http_config;
+struct settings;
 struct serve_secure {
-    const char *api_key_arg, *api_key_file, *ssl_cert_arg, *ssl_key_arg, *max_body_arg,
-        *timeout_arg;
-    int insecure_no_auth;
     char **keys;
     int n_keys;
     char *cert_pem, *key_pem;
 };
 
-/* Reads the keys (flag, file, HEARTH_API_KEY), refuses a non-loopback host without one (unless
- * insecure_no_auth), reads the TLS files and limits into cfg, and sets cfg's guard. Returns 0,
- * or -1 after printing why. */
-int serve_secure_setup(struct serve_secure *s, const char *host, struct http_config *cfg);
+/* Reads the keys (--api-key, HEARTH_API_KEY, --api-key-file), refuses a non-loopback host
+ * without one (unless --insecure-no-auth), reads the TLS files and limits into cfg, and sets
+ * cfg's guard. Returns 0, or -1 after printing why. */
+int serve_secure_setup(struct serve_secure *s, const struct settings *set, const char *host,
+                       struct http_config *cfg);
 void serve_secure_free(struct serve_secure *s);
 /* Keeps the store's folders and the home directory out of error replies (api_redact_add). */
 struct store;

@@ -1,7 +1,9 @@
 /* `hearth completion bash|zsh`: shell completion scripts made from the command table
- * (cli_commands) and, for `run`, the parameter table, so they list what the binary accepts.
+ * (cli_commands), for `run` the parameter table and for `serve` and `config` the settings table,
+ * so they list what the binary accepts.
  * Model names complete from `hearth list` when a server answers. */
 #include "cli/cli.h"
+#include "cli/serve_settings.h"
 #include "engine/params.h"
 
 #include <stdio.h>
@@ -12,6 +14,11 @@ static void flags_of(const struct cli_command *c, char *out, size_t len)
 {
     if (c->flags) {
         snprintf(out, len, "%s", c->flags);
+        return;
+    }
+    if (!strcmp(c->name, "serve") || !strcmp(c->name, "config")) {
+        int o = !strcmp(c->name, "config") ? snprintf(out, len, "--json ") : 0;
+        serve_settings_flags(out + o, len - (size_t)o);
         return;
     }
     /* run: its own flags, then one per parameter, as run.c parses them. */

@@ -18,10 +18,9 @@
  * whether the command prints its own --help (the others get one made from this table). */
 const struct cli_command cli_commands[] = {
     {"serve", cmd_serve, "[flags]", "serve the Ollama, OpenAI, Anthropic and llama-server APIs",
-     "--host --models-dir --keep-alive --parallel --max-memory --max-loaded-models --max-queue "
-     "--models-preset --model --no-metrics --no-webui --api-key --api-key-file "
-     "--insecure-no-auth --ssl-cert-file --ssl-key-file --max-body --timeout --help",
-     1},
+     NULL, 1},
+    {"config", cmd_config, "[--json] [serve's flags]",
+     "print the settings serve would run with and where each came from", NULL, 1},
     {"run", cmd_run, "MODEL [PROMPT]",
      "chat with a model, or answer PROMPT: MODEL is a .gguf path (run directly) or a model name "
      "(run through the server)",

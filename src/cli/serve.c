@@ -3,6 +3,7 @@
 #include "base/log.h"
 #include "base/util.h"
 #include "cli/cli.h"
+#include "cli/serve_settings.h"
 #include "net/http.h"
 #include "sched/sched.h"
 #include "store/preset.h"
@@ -18,84 +19,6 @@
 #include <unistd.h>
 
 #define DEFAULT_PORT 11434
-
-static void serve_usage(void)
-{
-    printf(
-        "Usage: hearth serve [flags]\n"
-        "\n"
-        "Serves the Ollama, OpenAI, Anthropic and llama-server APIs on 127.0.0.1:11434 and\n"
-        "loads each model in a worker process on first use. Models are found in the\n"
-        "--models-dir folders, Ollama's store ($OLLAMA_MODELS, else ~/.ollama/models) and\n"
-        "the Hugging Face cache ($HF_HUB_CACHE, else $HF_HOME/hub, else\n"
-        "~/.cache/huggingface/hub).\n"
-        "\n"
-        "Flags (environment variables in brackets; a flag wins over its variable):\n"
-        "  --host HOST[:PORT]        address to listen on (default 127.0.0.1:%d)\n"
-        "                            [HEARTH_HOST, then OLLAMA_HOST]\n"
-        "  --models-dir DIR          a folder of .gguf files, repeatable; a file's stem is\n"
-        "                            the model's name [HEARTH_MODELS_DIR, ':'-separated]\n"
-        "  --keep-alive DURATION     how long an idle model stays loaded (default 5m;\n"
-        "                            negative keeps it forever) [HEARTH_KEEP_ALIVE, then\n"
-        "                            OLLAMA_KEEP_ALIVE]\n"
-        "  -np, --parallel N         requests each model serves at once, each in a slot of\n"
-        "                            num_ctx tokens (default 4; more wait in a queue)\n"
-        "                            [HEARTH_NUM_PARALLEL, then OLLAMA_NUM_PARALLEL]\n"
-        "  --max-memory SIZE         memory the loaded models may take in all, e.g. 6GiB or\n"
-        "                            800MB (default: what /proc/meminfo calls available);\n"
-        "                            idle models are unloaded to make room, and a model\n"
-        "                            that cannot fit is answered 507 [HEARTH_MAX_MEMORY]\n"
-        "  --max-loaded-models N     models loaded at once at most (default 3; 0: no cap)\n"
-        "                            [HEARTH_MAX_LOADED_MODELS, then OLLAMA_MAX_LOADED_MODELS]\n"
-        "  --max-queue N             requests that may wait for a model or a slot (default\n"
-        "                            512; 0: no cap); more are answered 503 with Retry-After\n"
-        "                            [HEARTH_MAX_QUEUE, then OLLAMA_MAX_QUEUE]\n"
-        "  --models-preset FILE      presets in llama-server's INI format, re-read when it\n"
-        "                            changes (default $XDG_CONFIG_HOME/hearth/presets.ini,\n"
-        "                            else ~/.config/hearth/presets.ini; a missing default\n"
-        "                            file is no presets) [HEARTH_MODELS_PRESET]\n"
-        "  -m, --model NAME          a default model: loaded at start (GET /health answers\n"
-        "                            503 until it is), kept loaded, and used by the\n"
-        "                            llama-server routes when a request names none\n"
-        "  --no-metrics              do not serve GET /metrics (Prometheus)\n"
-        "  --api-key KEY             require this key (comma-separated: several) on every\n"
-        "                            route but /, /ui/*, /health and /v1/health, sent as\n"
-        "                            'Authorization: Bearer KEY' or 'X-Api-Key: KEY'\n"
-        "                            [HEARTH_API_KEY, one key; the CLI sends it too]\n"
-        "  --api-key-file FILE       keys one per line ('#' comments); the file must not be\n"
-        "                            readable by group or others (chmod 600)\n"
-        "  --insecure-no-auth        allow a non-loopback --host without any key (refused\n"
-        "                            otherwise: anyone who reaches the port could use it)\n"
-        "  --ssl-cert-file FILE      serve HTTPS with this PEM certificate (chain)\n"
-        "                            [HEARTH_SSL_CERT_FILE]\n"
-        "  --ssl-key-file FILE       and this PEM private key [HEARTH_SSL_KEY_FILE]\n"
-        "  --max-body SIZE           largest request body, e.g. 16MiB (default 16MiB; blob\n"
-        "                            uploads are streamed and not bound by it)\n"
-        "                            [HEARTH_MAX_BODY]\n"
-        "  --timeout SECONDS         close a connection that sends or takes nothing this\n"
-        "                            long, headers included (default 60) [HEARTH_TIMEOUT]\n"
-        "  --no-webui                do not serve the web UI (GET / in a browser, /ui/)\n"
-        "  -h, --help                print this help\n"
-        "\n"
-        "Other variables: HEARTH_LOAD_TIMEOUT (default 5m; 0 disables) stops a worker whose\n"
-        "model takes longer to load; HEARTH_STALL_TIMEOUT (default 5m; 0 disables) kills a\n"
-        "worker that sends nothing that long while requests wait on it (a worker sends nothing\n"
-        "while it reads a prompt: keep it above the longest prompt's time);\n"
-        "HEARTH_STRICT_OPTIONS=1 answers unknown request options with 400\n"
-        "instead of a warning; while bound to loopback, a Host header that is not a loopback\n"
-        "name, an address or the machine's name is refused (403; DNS rebinding), unless\n"
-        "HEARTH_ALLOWED_HOSTS (comma-separated names, \".example.org\" for every name under it)\n"
-        "lists it; browser pages of other origins than localhost's are refused (403) unless\n"
-        "HEARTH_ORIGINS or OLLAMA_ORIGINS (comma-separated patterns like\n"
-        "https://app.example.org or chrome-extension://*; \"*\" for any) list them;\n"
-        "HEARTH_LOG_LEVEL=debug|info|warn|error;\n"
-        "HEARTH_PROMPT_CACHE_RAM_MB (default 512) keeps long prompts pushed out of their slot in\n"
-        "each worker's RAM, then HEARTH_PROMPT_CACHE_DIR (default ~/.cache/hearth/prompts, "
-        "\"off\"\n"
-        "disables) on disk, across model unloads, within HEARTH_PROMPT_CACHE_MAX_MB (default\n"
-        "1024).\n",
-        DEFAULT_PORT);
-}
 
 /* Parses HOST[:PORT], [V6]:PORT, :PORT or a URL like http://host:port/. */
 int cli_parse_host(const char *in, char *host, size_t host_len, unsigned short *port)
@@ -234,195 +157,67 @@ static int client_gone(void)
     return http_client_gone();
 }
 
-/* A flag's value, else the first variable set. */
-static const char *flag_or_env(const char *flag, const char *var1, const char *var2)
+/* Keeps the prompt cache's folder where workers find it (they inherit the environment),
+ * creating the default one. */
+static void prompt_cache_dir(const struct settings *set)
 {
-    if (flag)
-        return flag;
-    const char *v = var1 ? getenv(var1) : NULL;
-    if ((!v || !*v) && var2)
-        v = getenv(var2);
-    return v && *v ? v : NULL;
-}
-
-static int count_option(const char *text, const char *what, int max, int *out)
-{
-    int64_t v;
-    if (!text)
-        return 0;
-    if (parse_i64(text, &v) || v < 0 || v > max) {
-        cli_error("invalid %s '%s' (expected a number from 0 to %d)", what, text, max);
-        return -1;
-    }
-    *out = (int)v;
-    return 0;
-}
-
-static int duration_option(const char *var, int64_t *ms)
-{
-    const char *v = getenv(var);
-    if (!v || !*v)
-        return 0;
-    if (sched_parse_keep_alive(v, ms) || *ms < 0) {
-        cli_error("invalid %s '%s' (expected a duration like 5m or 30s, or seconds)", var, v);
-        return -1;
-    }
-    return 0;
-}
-
-/* The scheduler's limits from the flags and the environment. */
-static int sched_options(const char *mem_arg, const char *max_loaded_arg, const char *queue_arg,
-                         struct sched_config *c)
-{
-    mem_arg = flag_or_env(mem_arg, "HEARTH_MAX_MEMORY", NULL);
-    if (mem_arg && (estimate_parse_size(mem_arg, &c->max_memory) || c->max_memory == 0)) {
-        cli_error("invalid max-memory '%s' (expected a size like 6GiB or 800MB)", mem_arg);
-        return -1;
-    }
-    if (count_option(
-            flag_or_env(max_loaded_arg, "HEARTH_MAX_LOADED_MODELS", "OLLAMA_MAX_LOADED_MODELS"),
-            "max-loaded-models", 1024, &c->max_loaded) ||
-        count_option(flag_or_env(queue_arg, "HEARTH_MAX_QUEUE", "OLLAMA_MAX_QUEUE"), "max-queue",
-                     1 << 20, &c->max_queue))
-        return -1;
-    if (duration_option("HEARTH_LOAD_TIMEOUT", &c->load_timeout_ms) ||
-        duration_option("HEARTH_STALL_TIMEOUT", &c->stall_timeout_ms))
-        return -1;
-    /* A request that needs the place of models in use waits for them as long as a load may
-     * take (0: no load timeout, so it waits as long as they run). */
-    c->busy_wait_ms = c->load_timeout_ms > 0 ? c->load_timeout_ms : INT64_MAX / 4;
-    return 0;
+    if (set->v[SETTING_PROMPT_CACHE_DIR].text)
+        return;
+    char dir[4096];
+    serve_settings_value(set, SETTING_PROMPT_CACHE_DIR, dir, sizeof dir);
+    char parent[4096];
+    snprintf(parent, sizeof parent, "%s", dir);
+    for (char *p = parent + 1; *p; p++) /* mkdir -p */
+        if (*p == '/') {
+            *p = '\0';
+            mkdir(parent, 0700);
+            *p = '/';
+        }
+    mkdir(dir, 0700);
+    setenv("HEARTH_PROMPT_CACHE_DIR", dir, 1);
 }
 
 int cmd_serve(int argc, char **argv)
 {
-    const char *host_arg = NULL, *keep_arg = NULL, *model_arg = NULL, *parallel_arg = NULL,
-               *preset_arg = NULL, *mem_arg = NULL, *max_loaded_arg = NULL, *queue_arg = NULL;
-    char **dirs = xcalloc((size_t)argc + 64, sizeof(char *));
-    int n_dirs = 0, status = 1, no_metrics = 0, no_webui = 0;
+    struct settings conf;
+    int status = serve_settings_read(&conf, argc, argv);
+    if (status == SERVE_SETTINGS_HELP) {
+        serve_settings_usage(stdout);
+        serve_settings_free(&conf);
+        return 0;
+    }
+    if (status) {
+        serve_settings_free(&conf);
+        return status;
+    }
+    status = 1;
     struct serve_secure sec = {0};
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!a)
-            break;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            serve_usage();
-            free(dirs);
-            return 0;
-        } else if (!strcmp(a, "--host") && v) {
-            host_arg = v;
-            i++;
-        } else if (!strcmp(a, "--models-dir") && v) {
-            dirs[n_dirs++] = (char *)v;
-            i++;
-        } else if (!strcmp(a, "--keep-alive") && v) {
-            keep_arg = v;
-            i++;
-        } else if ((!strcmp(a, "--parallel") || !strcmp(a, "-np")) && v) {
-            parallel_arg = v;
-            i++;
-        } else if (!strcmp(a, "--models-preset") && v) {
-            preset_arg = v;
-            i++;
-        } else if (!strcmp(a, "--max-memory") && v) {
-            mem_arg = v;
-            i++;
-        } else if (!strcmp(a, "--max-loaded-models") && v) {
-            max_loaded_arg = v;
-            i++;
-        } else if (!strcmp(a, "--max-queue") && v) {
-            queue_arg = v;
-            i++;
-        } else if (!strcmp(a, "--no-metrics")) {
-            no_metrics = 1;
-        } else if (!strcmp(a, "--insecure-no-auth")) {
-            sec.insecure_no_auth = 1;
-        } else if (!strcmp(a, "--api-key") && v) {
-            sec.api_key_arg = v;
-            i++;
-        } else if (!strcmp(a, "--api-key-file") && v) {
-            sec.api_key_file = v;
-            i++;
-        } else if (!strcmp(a, "--ssl-cert-file") && v) {
-            sec.ssl_cert_arg = v;
-            i++;
-        } else if (!strcmp(a, "--ssl-key-file") && v) {
-            sec.ssl_key_arg = v;
-            i++;
-        } else if (!strcmp(a, "--max-body") && v) {
-            sec.max_body_arg = v;
-            i++;
-        } else if (!strcmp(a, "--timeout") && v) {
-            sec.timeout_arg = v;
-            i++;
-        } else if (!strcmp(a, "--no-webui")) {
-            no_webui = 1;
-        } else if ((!strcmp(a, "--model") || !strcmp(a, "-m")) && v) {
-            model_arg = v;
-            i++;
-        } else if (!strcmp(a, "--host") || !strcmp(a, "--models-dir") ||
-                   !strcmp(a, "--keep-alive") || !strcmp(a, "--model") || !strcmp(a, "-m") ||
-                   !strcmp(a, "--parallel") || !strcmp(a, "-np") || !strcmp(a, "--models-preset") ||
-                   !strcmp(a, "--max-memory") || !strcmp(a, "--max-loaded-models") ||
-                   !strcmp(a, "--max-queue") || !strcmp(a, "--api-key") ||
-                   !strcmp(a, "--api-key-file") || !strcmp(a, "--ssl-cert-file") ||
-                   !strcmp(a, "--ssl-key-file") || !strcmp(a, "--max-body") ||
-                   !strcmp(a, "--timeout")) {
-            cli_error("%s needs a value", a);
-            free(dirs);
-            return 2;
-        } else {
-            cli_error("unknown flag '%s' (see hearth serve --help)", a);
-            free(dirs);
-            return 2;
-        }
-    }
-    char *env_dirs = NULL;
-    if (n_dirs == 0 && getenv("HEARTH_MODELS_DIR")) {
-        env_dirs = xstrdup(getenv("HEARTH_MODELS_DIR"));
-        char *save = NULL;
-        for (char *d = strtok_r(env_dirs, ":", &save); d && n_dirs < 64;
-             d = strtok_r(NULL, ":", &save))
-            dirs[n_dirs++] = d;
-    }
-    if (!host_arg)
-        host_arg = getenv("HEARTH_HOST");
-    if (!host_arg)
-        host_arg = getenv("OLLAMA_HOST");
+    const struct setting_value *v = conf.v;
+    char **dirs = v[SETTING_MODELS_DIR].list.v;
+    int n_dirs = v[SETTING_MODELS_DIR].list.n;
+    const char *model_arg = v[SETTING_MODEL].text;
+    int no_metrics = (int)v[SETTING_NO_METRICS].num, no_webui = (int)v[SETTING_NO_WEBUI].num;
     char host[256];
     uint16_t port;
-    if (cli_parse_host(host_arg ? host_arg : "127.0.0.1", host, sizeof host, &port)) {
-        cli_error("invalid host '%s' (expected HOST[:PORT])", host_arg);
-        goto out;
-    }
-    if (!keep_arg)
-        keep_arg = getenv("HEARTH_KEEP_ALIVE");
-    if (!keep_arg)
-        keep_arg = getenv("OLLAMA_KEEP_ALIVE");
-    int64_t keep_ms = (int64_t)5 * 60 * 1000;
-    if (keep_arg && sched_parse_keep_alive(keep_arg, &keep_ms)) {
-        cli_error("invalid keep-alive '%s' (expected a duration like 5m or 1h)", keep_arg);
-        goto out;
-    }
-    if (!parallel_arg)
-        parallel_arg = getenv("HEARTH_NUM_PARALLEL");
-    if (!parallel_arg)
-        parallel_arg = getenv("OLLAMA_NUM_PARALLEL");
-    int64_t parallel = 4;
-    if (parallel_arg && *parallel_arg &&
-        (parse_i64(parallel_arg, &parallel) || parallel < 1 || parallel > 256)) {
-        cli_error("invalid parallel '%s' (expected a number of slots from 1 to 256)", parallel_arg);
-        goto out;
-    }
+    /* checked by serve_settings_read */
+    cli_parse_host(v[SETTING_HOST].text ? v[SETTING_HOST].text
+                                        : serve_settings_table[SETTING_HOST].def,
+                   host, sizeof host, &port);
+    int64_t keep_ms = v[SETTING_KEEP_ALIVE].num;
     struct sched_config scfg_sched;
     sched_config_init(&scfg_sched, keep_ms);
-    if (sched_options(mem_arg, max_loaded_arg, queue_arg, &scfg_sched))
-        goto out;
-    if (!preset_arg)
-        preset_arg = getenv("HEARTH_MODELS_PRESET");
+    if (v[SETTING_MAX_MEMORY].text)
+        scfg_sched.max_memory = (uint64_t)v[SETTING_MAX_MEMORY].num;
+    scfg_sched.max_loaded = (int)v[SETTING_MAX_LOADED_MODELS].num;
+    scfg_sched.max_queue = (int)v[SETTING_MAX_QUEUE].num;
+    scfg_sched.load_timeout_ms = v[SETTING_LOAD_TIMEOUT].num;
+    scfg_sched.stall_timeout_ms = v[SETTING_STALL_TIMEOUT].num;
+    /* A request that needs the place of models in use waits for them as long as a load may
+     * take (0: no load timeout, so it waits as long as they run). */
+    scfg_sched.busy_wait_ms =
+        scfg_sched.load_timeout_ms > 0 ? scfg_sched.load_timeout_ms : INT64_MAX / 4;
     char preset_path[4096];
-    if (check_presets(preset_arg, preset_path, sizeof preset_path))
+    if (check_presets(v[SETTING_MODELS_PRESET].text, preset_path, sizeof preset_path))
         goto out;
 
     /* Signals are taken by this thread alone, with sigwait; every other thread (libmicrohttpd's,
@@ -435,25 +230,7 @@ int cmd_serve(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     /* Workers keep long prompts across unloads in the prompt cache (src/engine/kvcache.c). */
-    char prompt_dir[4096];
-    if (!getenv("HEARTH_PROMPT_CACHE_DIR")) {
-        const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
-        if (xdg && *xdg)
-            snprintf(prompt_dir, sizeof prompt_dir, "%s/hearth/prompts", xdg);
-        else
-            snprintf(prompt_dir, sizeof prompt_dir, "%s/.cache/hearth/prompts",
-                     home ? home : "/tmp");
-        char parent[4096];
-        snprintf(parent, sizeof parent, "%s", prompt_dir);
-        for (char *p = parent + 1; *p; p++) /* mkdir -p */
-            if (*p == '/') {
-                *p = '\0';
-                mkdir(parent, 0700);
-                *p = '/';
-            }
-        mkdir(prompt_dir, 0700);
-        setenv("HEARTH_PROMPT_CACHE_DIR", prompt_dir, 1);
-    }
+    prompt_cache_dir(&conf);
 
     struct api_ctx ctx = {0};
     struct store_config scfg = {.dirs = dirs, .n_dirs = n_dirs, .presets = preset_path};
@@ -462,10 +239,9 @@ int cmd_serve(int argc, char **argv)
              log_q(store_ollama_root(ctx.store)), log_q(store_hf_hub(ctx.store)));
     scfg_sched.waiter_gone = client_gone;
     ctx.sched = sched_new(&scfg_sched);
-    ctx.num_parallel = (int32_t)parallel;
+    ctx.num_parallel = (int32_t)v[SETTING_PARALLEL].num;
     ctx.webui = !no_webui;
-    const char *strict = getenv("HEARTH_STRICT_OPTIONS");
-    ctx.strict_options = strict && strcmp(strict, "0") != 0 && *strict;
+    ctx.strict_options = (int)v[SETTING_STRICT_OPTIONS].num;
     api = &ctx;
 
     /* One table for every protocol. */
@@ -505,7 +281,7 @@ int cmd_serve(int argc, char **argv)
     struct http_server *srv;
     struct err e = {0};
     serve_secure_redact(ctx.store);
-    if (serve_secure_setup(&sec, host, &cfg) || http_start(&cfg, &srv, &e)) {
+    if (serve_secure_setup(&sec, &conf, host, &cfg) || http_start(&cfg, &srv, &e)) {
         if (e.msg[0])
             cli_error("%s", e.msg);
         sched_free(ctx.sched);
@@ -548,7 +324,6 @@ int cmd_serve(int argc, char **argv)
     status = 0;
 out:
     serve_secure_free(&sec);
-    free(env_dirs);
-    free(dirs);
+    serve_settings_free(&conf);
     return status;
 }

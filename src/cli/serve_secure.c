@@ -4,6 +4,7 @@
 #include "base/log.h"
 #include "base/util.h"
 #include "cli/cli.h"
+#include "cli/serve_settings.h"
 #include "engine/estimate.h"
 #include "net/http.h"
 #include "store/store.h"
@@ -18,15 +19,6 @@
 #define KEY_FILE_MAX (1u << 20)
 #define KEYS_MAX     1024
 #define TLS_FILE_MAX (1u << 20)
-#define TIMEOUT_MAX  86400
-
-static const char *env_or(const char *flag, const char *var)
-{
-    if (flag)
-        return flag;
-    const char *v = getenv(var);
-    return v && *v ? v : NULL;
-}
 
 static void add_key(struct serve_secure *s, const char *k, size_t n)
 {
@@ -92,11 +84,13 @@ static int read_key_file(struct serve_secure *s, const char *path)
     return 0;
 }
 
-int serve_secure_setup(struct serve_secure *s, const char *host, struct http_config *cfg)
+int serve_secure_setup(struct serve_secure *s, const struct settings *set, const char *host,
+                       struct http_config *cfg)
 {
-    const char *env_key = getenv("HEARTH_API_KEY");
-    if (s->api_key_arg) {
-        for (const char *p = s->api_key_arg; *p;) {
+    const struct setting_value *v = set->v;
+    const char *key_arg = v[SETTING_API_KEY].text;
+    if (key_arg && v[SETTING_API_KEY].source == SETTING_FROM_FLAG) {
+        for (const char *p = key_arg; *p;) {
             const char *comma = strchr(p, ',');
             size_t n = comma ? (size_t)(comma - p) : strlen(p);
             add_key(s, p, n);
@@ -106,15 +100,16 @@ int serve_secure_setup(struct serve_secure *s, const char *host, struct http_con
             cli_error("--api-key is empty");
             return -1;
         }
-    } else if (env_key && *env_key) {
-        add_key(s, env_key, strlen(env_key));
+    } else if (key_arg) { /* HEARTH_API_KEY: one key */
+        add_key(s, key_arg, strlen(key_arg));
     }
-    if (s->api_key_file && read_key_file(s, s->api_key_file))
+    const char *key_file = v[SETTING_API_KEY_FILE].text;
+    if (key_file && read_key_file(s, key_file))
         return -1;
 
     int loopback = http_host_is_loopback(host);
     if (!loopback && !s->n_keys) {
-        if (!s->insecure_no_auth) {
+        if (!v[SETTING_INSECURE_NO_AUTH].num) {
             cli_error("refusing to listen on %s without an API key: anyone who can reach it could "
                       "use and change its models. Set a key with --api-key KEY, --api-key-file "
                       "FILE or HEARTH_API_KEY, or pass --insecure-no-auth to serve it open",
@@ -129,8 +124,7 @@ int serve_secure_setup(struct serve_secure *s, const char *host, struct http_con
                  log_q(host));
     }
 
-    const char *cert = env_or(s->ssl_cert_arg, "HEARTH_SSL_CERT_FILE");
-    const char *key = env_or(s->ssl_key_arg, "HEARTH_SSL_KEY_FILE");
+    const char *cert = v[SETTING_SSL_CERT_FILE].text, *key = v[SETTING_SSL_KEY_FILE].text;
     if (!cert != !key) {
         cli_error("HTTPS needs both --ssl-cert-file and --ssl-key-file");
         return -1;
@@ -151,36 +145,20 @@ int serve_secure_setup(struct serve_secure *s, const char *host, struct http_con
         cfg->tls_key_pem = s->key_pem;
     }
 
-    const char *body = env_or(s->max_body_arg, "HEARTH_MAX_BODY");
-    if (body) {
-        uint64_t b;
-        if (estimate_parse_size(body, &b) || b < 1024 || b > ((uint64_t)1 << 32)) {
-            cli_error("invalid max-body '%s' (expected a size from 1KiB to 4GiB, e.g. 16MiB)",
-                      body);
-            return -1;
-        }
-        cfg->max_body = (size_t)b;
-    }
-    const char *to = env_or(s->timeout_arg, "HEARTH_TIMEOUT");
-    if (to) {
-        int64_t t;
-        if (parse_i64(to, &t) || t < 1 || t > TIMEOUT_MAX) {
-            cli_error("invalid timeout '%s' (expected seconds from 1 to %d)", to, TIMEOUT_MAX);
-            return -1;
-        }
-        cfg->idle_timeout_s = (unsigned)t;
-    }
+    /* checked by serve_settings_read */
+    if (v[SETTING_MAX_BODY].text)
+        cfg->max_body = (size_t)v[SETTING_MAX_BODY].num;
+    if (v[SETTING_TIMEOUT].text)
+        cfg->idle_timeout_s = (unsigned)v[SETTING_TIMEOUT].num;
 
     /* Origins: both variables add to the defaults. */
-    char origins[4096];
-    const char *ho = getenv("HEARTH_ORIGINS"), *oo = getenv("OLLAMA_ORIGINS");
-    snprintf(origins, sizeof origins, "%s,%s", ho ? ho : "", oo ? oo : "");
+    const char *origins = v[SETTING_ORIGINS].text ? v[SETTING_ORIGINS].text : "";
     struct api_guard_config g = {
         .keys = (const char *const *)s->keys,
         .n_keys = s->n_keys,
         .check_host = loopback,
         .bind_host = host,
-        .hosts = getenv("HEARTH_ALLOWED_HOSTS"),
+        .hosts = v[SETTING_ALLOWED_HOSTS].text,
         .origins = origins,
     };
     struct err e = {0};

@@ -289,7 +289,7 @@ test('HTTPS with --ssl-cert-file and --ssl-key-file', async () => {
 
 test('bad values of the new flags are refused at start', () => {
   let r = serveOnce(['--max-body', 'lots']);
-  assert.equal(r.code, 1);
+  assert.equal(r.code, 2, 'a bad value is a usage error, as an unknown flag is');
   assert.match(r.stderr, /invalid max-body 'lots'/);
   r = serveOnce(['--timeout', '0']);
   assert.match(r.stderr, /invalid timeout '0'/);
