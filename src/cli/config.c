@@ -76,7 +76,6 @@ static void print_table(const struct settings *s)
         wn = n > wn ? n : wn;
         wv = m > wv ? m : wv;
     }
-    wv = wv > 48 ? 48 : wv; /* a longer value pushes its own line's source out, not all */
     printf("%-*s  %-*s  %s\n", wn, "SETTING", wv, "VALUE", "SOURCE");
     for (int i = 0; i < SETTING_COUNT; i++) {
         const struct setting_value *v = &s->v[i];

@@ -6,7 +6,6 @@
 
 #include <ggml-backend.h>
 #include <llama.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -65,44 +64,6 @@ static void usage(FILE *out)
     fprintf(out, "\n`hearth COMMAND --help` describes each command.\n");
 }
 
-void cli_wrap(FILE *out, const char *head, int indent, const char *text)
-{
-    int col = *head ? fprintf(out, "  %s", head) : 0;
-    if (*head && col >= indent) {
-        fputc('\n', out);
-        col = 0;
-    }
-    fprintf(out, "%*s", indent - col, "");
-    col = indent;
-    const char *p = text;
-    while (*p) {
-        size_t w = strcspn(p, " ");
-        if (col > indent && col + 1 + (int)w > 100) {
-            fprintf(out, "\n%*s", indent, "");
-            col = indent;
-        } else if (col > indent) {
-            fputc(' ', out);
-            col++;
-        }
-        fprintf(out, "%.*s", (int)w, p);
-        col += (int)w;
-        p += w;
-        while (*p == ' ')
-            p++;
-    }
-    fputc('\n', out);
-}
-
-void cli_error(const char *fmt, ...)
-{
-    char msg[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "hearth: error: %s\n", msg);
-}
-
 int cmd_version(int argc, char **argv)
 {
     (void)argv;
@@ -142,7 +103,7 @@ int main(int argc, char **argv)
         if (!c->own_help)
             for (int a = 2; a < argc; a++)
                 if (!strcmp(argv[a], "-h") || !strcmp(argv[a], "--help")) {
-                    printf("Usage: hearth %s %s\n\n", c->name, c->args);
+                    printf("Usage: hearth %s%s%s\n\n", c->name, *c->args ? " " : "", c->args);
                     cli_wrap(stdout, "", 0, c->help);
                     return 0;
                 }

@@ -186,9 +186,12 @@ int cmd_show(int argc, char **argv)
             part = argv[i] + 2;
         else if (!strcmp(argv[i], "-v") || !strcmp(argv[i], "--verbose"))
             verbose = 1;
+        else if (!strcmp(argv[i], "--json"))
+            continue; /* print_json_if_asked */
         else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
             printf("Usage: hearth show MODEL [--modelfile|--parameters|--template|--system|"
-                   "--license] [-v]\n"
+                   "--license] [-v|--verbose] [--json]\n"
+                   "--json prints the server's /api/show answer as it is, for scripts.\n"
                    "--parameters prints every parameter's effective value and where it came\n"
                    "from: default, gguf (general.sampling.*), [*], model (the model's own\n"
                    "parameters), section (its preset section).\n");
@@ -212,6 +215,8 @@ int cmd_show(int argc, char **argv)
     json_decref(req);
     if (rc)
         return 1;
+    if (print_json_if_asked(argc, argv, r))
+        return 0;
     json_t *hp = json_object_get(r, "hearth_parameters");
     if (part && !strcmp(part, "parameters") && json_is_array(hp)) {
         /* Every effective value and the layer it came from (hearth's extension of /api/show). */

@@ -275,7 +275,6 @@ int cmd_serve(int argc, char **argv)
         .not_found = api_not_found,
         .bad_method = api_bad_method,
         .max_connections = 256,
-        .idle_timeout_s = 60,
         .on_complete = metrics_request,
     };
     struct http_server *srv;

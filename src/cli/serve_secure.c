@@ -145,11 +145,9 @@ int serve_secure_setup(struct serve_secure *s, const struct settings *set, const
         cfg->tls_key_pem = s->key_pem;
     }
 
-    /* checked by serve_settings_read */
-    if (v[SETTING_MAX_BODY].text)
-        cfg->max_body = (size_t)v[SETTING_MAX_BODY].num;
-    if (v[SETTING_TIMEOUT].text)
-        cfg->idle_timeout_s = (unsigned)v[SETTING_TIMEOUT].num;
+    /* checked by serve_settings_read; the defaults too */
+    cfg->max_body = (size_t)v[SETTING_MAX_BODY].num;
+    cfg->idle_timeout_s = (unsigned)v[SETTING_TIMEOUT].num;
 
     /* Origins: both variables add to the defaults. */
     const char *origins = v[SETTING_ORIGINS].text ? v[SETTING_ORIGINS].text : "";

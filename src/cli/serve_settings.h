@@ -86,10 +86,10 @@ struct setting {
     const char *env[2];     /* in order of precedence; NULL-padded */
     const char *def;        /* the default as users read it; NULL: none (unset) */
     enum setting_kind kind;
+    unsigned flags;       /* SETTING_SECRET, SETTING_LENIENT, SETTING_ADDS */
     int64_t min, max;     /* INT, SIZE, DURATION */
     const char *expected; /* what a bad value is told it should be */
     const char *choices;  /* CHOICE: space-separated words; LIST: the variables' separator */
-    unsigned flags;       /* SETTING_SECRET, SETTING_LENIENT, SETTING_ADDS */
     const char *help;     /* one or a few sentences, no trailing period */
 };
 

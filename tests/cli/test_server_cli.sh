@@ -53,6 +53,8 @@ expect_contains "show architecture" "$OUT" "architecture         llama"
 expect_contains "show quantization" "$OUT" "quantization         F32"
 run_hearth show stories260K --modelfile
 expect_contains "show --modelfile" "$OUT" "FROM $T/models/stories260K.gguf"
+run_hearth show stories260K --json
+expect_eq "show --json parses back" "$(printf '%s' "$OUT" | python3 -c 'import json, sys; print(json.load(sys.stdin)["details"]["family"])')" llama
 run_hearth show stories260K -v
 expect_contains "show -v metadata" "$OUT" "llama.block_count"
 run_hearth show nope
