@@ -144,8 +144,8 @@ int cmd_completion(int argc, char **argv)
     if (argc == 1 && (!strcmp(argv[0], "-h") || !strcmp(argv[0], "--help"))) {
         printf("Usage: hearth completion bash|zsh\n\n"
                "Prints a completion script for the shell: commands, each command's flags (run's\n"
-               "from the parameter table), and model names from `hearth list` when a server\n"
-               "answers.\n"
+               "from the parameter table, serve's and config's from the settings table), and\n"
+               "model names from `hearth list` when a server answers.\n"
                "  bash: hearth completion bash > /etc/bash_completion.d/hearth\n"
                "        (or `source <(hearth completion bash)` in ~/.bashrc)\n"
                "  zsh:  hearth completion zsh > \"${fpath[1]}/_hearth\"\n");
