@@ -22,6 +22,7 @@ struct native_job {
     int finished; /* DONE, EMBEDDING or ERROR received, or the worker died */
     int first_seen;
     int cancelled;
+    int64_t t_gone_check; /* when the client's connection was last looked at */
 };
 
 static uint64_t next_id(void)
@@ -156,9 +157,19 @@ int native_next(struct native_job *j, struct proto_msg *ev, struct err *e)
     for (;;) {
         if (api->shutting_down && !j->cancelled)
             native_cancel(j);
-        int rc = mux_recv(j->mux, j->chan, ev, 200, e);
+        /* A client that hung up while its answer is computed whole (nothing is written to it
+         * until the end) is seen here: the worker stops and frees the slot. Streams see it when
+         * a write fails. Looked at every 50 ms at most: it costs a system call. */
+        if (!j->cancelled && now_us() - j->t_gone_check >= 50000) {
+            j->t_gone_check = now_us();
+            if (http_client_gone()) {
+                log_info("msg=\"client hung up: generation cancelled\" model=%s", log_q(j->model));
+                native_cancel(j);
+            }
+        }
+        int rc = mux_recv(j->mux, j->chan, ev, 100, e);
         if (rc == 1) {
-            /* Nothing yet: look at shutting_down again, and at a worker that went quiet. */
+            /* Nothing yet: look at shutting_down, the client and a worker that went quiet again. */
             runner_check_stall(api->sched, j->runner);
             continue;
         }

@@ -378,6 +378,7 @@ static int slot_fail(struct worker *w, struct slot *s, int code, const char *msg
 static int slot_start(struct worker *w, struct slot *s, struct pending *p)
 {
     struct err e = {0};
+    int64_t t0 = now_us();
     int rc = sampler_init(&s->smpl, w->model, &p->req.gen, w->n_ctx, &e);
     if (rc) {
         rc = send_error(w, p->req.id, rc, e.msg);
@@ -390,8 +391,10 @@ static int slot_start(struct worker *w, struct slot *s, struct pending *p)
 
     bool no_cache = (p->req.flags & PROTO_GEN_NO_CACHE) != 0;
     size_t reuse = no_cache ? 0 : shared_prefix(s, &p->toks);
+    int64_t t1 = now_us();
     if (s->n_past - reuse >= 32) /* what the new prompt does not share goes to the cache */
-        kvcache_save(w, s);
+        kvcache_save(w, s, false);
+    int64_t t2 = now_us();
     /* The disk only helps when the sequence misses a good part of a long prompt. */
     if (!no_cache && reuse + 1 < p->toks.n && p->toks.n >= 32) {
         size_t restored = kvcache_restore(w, s, &p->toks, reuse);
@@ -400,6 +403,8 @@ static int slot_start(struct worker *w, struct slot *s, struct pending *p)
         else if (reuse > s->n_past)
             reuse = s->n_past; /* a damaged file emptied the sequence */
     }
+    log_debug("msg=\"slot start\" slot=%d sampler_us=%lld save_us=%lld restore_us=%lld", s->seq,
+              (long long)(t1 - t0), (long long)(t2 - t1), (long long)(now_us() - t2));
     if (reuse >= p->toks.n)
         reuse = p->toks.n - 1; /* the last prompt token is computed again, for its logits */
     if (reuse == 0 ||
@@ -446,7 +451,7 @@ static int slot_embed(struct worker *w, struct slot *s, struct pending *p)
     proto_msg_init(&out, PROTO_EMBEDDING);
     out.id = p->req.id;
     struct err e = {0};
-    kvcache_save(w, s);
+    kvcache_save(w, s, false);
     slot_clear(w, s);
     int rc = worker_embed(w, s->seq, &p->req, &out, &e);
     slot_clear(w, s);
@@ -584,6 +589,10 @@ static void batch_add(struct llama_batch *b, llama_token tok, size_t pos, int se
     b->logits[i] = logits;
 }
 
+/* What the prompt tokens of a step may cost while other slots generate: a pause this short in
+ * their streams goes unnoticed. */
+#define STEP_PROMPT_US 100000.0
+
 int worker_step(struct worker *w)
 {
     int rc = assign(w);
@@ -612,10 +621,15 @@ int worker_step(struct worker *w)
         n_gen++;
     }
     /* Then prompts, oldest request first. While other slots generate, a step takes at most a
-     * quarter of a micro-batch of prompt tokens, so their tokens keep coming while a long prompt
-     * is read. */
+     * quarter of a micro-batch of prompt tokens, or as many as cost STEP_PROMPT_US where prompt
+     * tokens are cheap (a GPU), so their tokens keep coming while a long prompt is read and a
+     * crowd of new requests still starts within a step or two. */
     int32_t budget = (int32_t)w->n_batch - b->n_tokens;
     int32_t cap = (int32_t)w->n_ubatch / 4 > 32 ? (int32_t)w->n_ubatch / 4 : 32;
+    if (w->prompt_us_per_token > 0 && STEP_PROMPT_US / w->prompt_us_per_token > cap)
+        cap = STEP_PROMPT_US / w->prompt_us_per_token < budget
+                  ? (int32_t)(STEP_PROMPT_US / w->prompt_us_per_token)
+                  : budget;
     if (n_gen && budget > cap)
         budget = cap;
     for (;;) {

@@ -298,12 +298,24 @@ static struct kv_entry *entry_new(const llama_token *toks, uint32_t n, uint8_t *
     return e;
 }
 
-void kvcache_save(struct worker *w, struct slot *s)
+#define KV_SAVE_CHEAP_US 2000.0
+
+void kvcache_save(struct worker *w, struct slot *s, bool unloading)
 {
     const char *dir = cache_dir();
     size_t budget = ram_budget();
     if ((!dir && !budget) || s->n_past < KV_MIN_TOKENS)
         return;
+    /* A save that costs under a couple of milliseconds is always worth it; a dearer one only
+     * where computing the prompt again would cost more than saving and restoring it. */
+    if (!unloading && w->save_us_per_token * (double)s->n_past > KV_SAVE_CHEAP_US &&
+        w->prompt_us_per_token < 2 * w->save_us_per_token) {
+        log_debug("msg=\"prompt not kept: computing it again is cheaper\" tokens=%zu "
+                  "prompt_us_per_token=%.1f save_us_per_token=%.1f",
+                  s->n_past, w->prompt_us_per_token, w->save_us_per_token);
+        return;
+    }
+    int64_t t0 = now_us();
     size_t size = llama_state_seq_get_size(w->ctx, s->seq);
     if (!size)
         return;
@@ -312,6 +324,8 @@ void kvcache_save(struct worker *w, struct slot *s)
         return;
     size = llama_state_seq_get_data(w->ctx, state, size, s->seq);
     uint32_t n = (uint32_t)s->n_past;
+    double per = (double)(now_us() - t0) / n;
+    w->save_us_per_token = w->save_us_per_token > 0 ? 0.7 * w->save_us_per_token + 0.3 * per : per;
     if (size > budget) { /* too big for RAM: straight to the disk */
         if (dir)
             write_later(w, dir, entry_new(s->toks.v, n, state, size));

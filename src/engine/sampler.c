@@ -47,6 +47,29 @@ static struct llama_sampler *init_grammar(const struct llama_vocab *vocab, const
     return g;
 }
 
+/* The end-of-generation tokens of a vocabulary, found once: a scan of a 128k vocabulary costs
+ * more than the rest of a request's sampler set-up. A worker has one model; the list follows it
+ * should the vocabulary change. */
+static const llama_token *eog_tokens(const struct llama_vocab *vocab, int32_t n_vocab, int *n)
+{
+    static const struct llama_vocab *for_vocab;
+    static llama_token *list;
+    static int n_list;
+    if (for_vocab != vocab) {
+        free(list);
+        list = NULL;
+        n_list = 0;
+        for (llama_token t = 0; t < n_vocab; t++)
+            if (llama_vocab_is_eog(vocab, t)) {
+                list = xrealloc(list, (size_t)(n_list + 1) * sizeof *list);
+                list[n_list++] = t;
+            }
+        for_vocab = vocab;
+    }
+    *n = n_list;
+    return list;
+}
+
 int sampler_init(struct sampler *s, const struct llama_model *model, const struct gen_params *p,
                  uint32_t n_ctx, struct err *e)
 {
@@ -73,9 +96,7 @@ int sampler_init(struct sampler *s, const struct llama_model *model, const struc
     int32_t n_supp = 0;
     const llama_token *supp = llama_vocab_get_suppress_tokens(vocab, &n_supp);
     int n_eog = 0;
-    if (p->ignore_eos)
-        for (llama_token t = 0; t < n_vocab; t++)
-            n_eog += llama_vocab_is_eog(vocab, t);
+    const llama_token *eog = p->ignore_eos ? eog_tokens(vocab, n_vocab, &n_eog) : NULL;
     size_t nb = (size_t)p->n_logit_bias + (size_t)n_supp + (size_t)n_eog;
     if (nb) {
         llama_logit_bias *b = xcalloc(nb, sizeof *b);
@@ -95,10 +116,8 @@ int sampler_init(struct sampler *s, const struct llama_model *model, const struc
         }
         for (int32_t i = 0; i < n_supp; i++)
             b[k++] = (llama_logit_bias){supp[i], -INFINITY};
-        if (p->ignore_eos)
-            for (llama_token t = 0; t < n_vocab; t++)
-                if (llama_vocab_is_eog(vocab, t))
-                    b[k++] = (llama_logit_bias){t, -INFINITY};
+        for (int i = 0; i < n_eog; i++)
+            b[k++] = (llama_logit_bias){eog[i], -INFINITY};
         llama_sampler_chain_add(chain, llama_sampler_init_logit_bias(n_vocab, (int32_t)k, b));
         free(b);
     }

@@ -537,7 +537,7 @@ int worker_main(int argc, char **argv)
         free(in);
     }
     for (int i = 0; i < w.n_slots; i++) {
-        kvcache_save(&w, &w.slots[i]); /* the model is being unloaded: keep its prompts */
+        kvcache_save(&w, &w.slots[i], true); /* the model is being unloaded: keep its prompts */
         tokvec_free(&w.slots[i].toks);
     }
     kvcache_flush(&w);

@@ -77,6 +77,7 @@ struct worker {
     struct llama_batch batch; /* n_batch tokens, reused every step */
     int peer_gone;
     double prompt_us_per_token; /* measured cost of a prompt token in a step; 0 until known */
+    double save_us_per_token;   /* measured cost of saving a token's state; 0 until known */
     struct inbox *inbox, **inbox_tail; /* messages read early, for the main loop */
     char model_id[64]; /* hex SHA-256 of the model file's path, size and time: cache files' key */
     struct buf out;    /* messages of this step, written at once by worker_flush */
@@ -88,8 +89,11 @@ struct worker {
 /* The prompt cache (kvcache.c): a RAM tier (HEARTH_PROMPT_CACHE_RAM_MB) in front of a directory
  * (HEARTH_PROMPT_CACHE_DIR). */
 void kvcache_set_model(struct worker *w, const char *path);
-/* Keeps what the slot's sequence holds (toks[0..n_past)) when it is long enough to keep. */
-void kvcache_save(struct worker *w, struct slot *s);
+/* Keeps what the slot's sequence holds (toks[0..n_past)) when it is long enough to keep. While
+ * the model stays loaded (a slot is being reused), a prompt is kept only where computing it again
+ * would cost more than saving and restoring it, both as measured on this machine: on a GPU a
+ * short prompt is recomputed faster than its state is copied out and back. Unloading keeps all. */
+void kvcache_save(struct worker *w, struct slot *s, bool unloading);
 /* Writes everything the RAM tier holds to the directory, waits for the writer to finish, and
  * frees it all (the worker is exiting). */
 void kvcache_flush(struct worker *w);

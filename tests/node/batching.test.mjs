@@ -2,7 +2,7 @@
 // each gets exactly the text it gets alone.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, post, assertHealthy } from './helpers.mjs';
+import { startServer, post, assertHealthy, slotsFree } from './helpers.mjs';
 
 let srv;
 before(async () => { srv = await startServer({ args: ['--parallel', '4'] }); });
@@ -96,13 +96,7 @@ test('a queued request that is abandoned leaves, and the others finish', async (
     assert.equal(r.status, 200, r.text);
     assert.equal(r.body.tokens_predicted, 200);
   }
-  let busy = true;
-  for (let i = 0; i < 100 && busy; i++) {
-    const slots = await (await fetch(srv.url + '/slots')).json();
-    busy = slots.some((s) => s.is_processing);
-    if (busy) await new Promise((r) => setTimeout(r, 20));
-  }
-  assert.ok(!busy, 'no slot still works for the abandoned request');
+  assert.ok(await slotsFree(srv.url), 'no slot still works for the abandoned request');
   const m = await (await fetch(srv.url + '/metrics')).text();
   assert.match(m, /^hearth_queue_depth 0$/m);
   await assertHealthy(assert, srv.url);
@@ -131,11 +125,15 @@ test('num_parallel per request is a load option: one slot serves requests one at
 });
 
 test('a long prompt is read in small chunks while another request keeps generating', async () => {
-  // num_ubatch 128: a step takes at most 32 prompt tokens while a slot generates, so the long
-  // prompt below spans many steps, and the generating slot gains a token in each of them.
-  const load = { num_ctx: 8192, num_ubatch: 128, num_batch: 128 };
-  const gen = post(srv.url, '/completion', { model: 'stories260K', prompt: 'Once upon a time',
-    n_predict: 4000, ignore_eos: true, temperature: 0, ...load });
+  // num_batch 32: a step holds at most 32 tokens, the generating slot's among them (prompt tokens
+  // this cheap would otherwise fill a whole batch per step), so the long prompt below spans many
+  // steps, and the generating slot gains a token in each of them.
+  const load = { num_ctx: 8192, num_ubatch: 32, num_batch: 32 };
+  // It would run for 4000 tokens; it is abandoned once the long prompt is done.
+  const ctl = new AbortController();
+  const gen = fetch(srv.url + '/completion', { method: 'POST', signal: ctl.signal,
+    body: JSON.stringify({ model: 'stories260K', prompt: 'Once upon a time', n_predict: 4000,
+      ignore_eos: true, temperature: 0, ...load }) });
   let slots = [];
   for (let i = 0; i < 500; i++) { // wait until it generates
     slots = await (await fetch(srv.url + '/slots')).json();
@@ -160,6 +158,8 @@ test('a long prompt is read in small chunks while another request keeps generati
   const r = await long;
   assert.equal(r.status, 200, r.text);
   assert.equal(r.body.tokens_predicted, 4);
-  const g = await gen;
-  assert.equal(g.status, 200, g.text);
+  ctl.abort();
+  await assert.rejects(gen, /abort/i);
+  assert.ok(await slotsFree(srv.url), 'the abandoned generation left its slot');
+  await assertHealthy(assert, srv.url);
 });

@@ -81,6 +81,17 @@ export async function waitForLog(srv, re) {
   return srv.log();
 }
 
+// Waits (up to about `tries` × 20 ms) until no slot of the server works on a request; returns
+// whether they all became free.
+export async function slotsFree(url, tries = 100) {
+  for (let i = 0; i < tries; i++) {
+    const slots = await (await fetch(url + '/slots')).json();
+    if (!slots.some((s) => s.is_processing)) return true;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return false;
+}
+
 // POST JSON (or raw text) and return { status, body (parsed when JSON), text }.
 export async function post(url, path, body, { method = 'POST', raw = false, headers = {} } = {}) {
   const res = await fetch(url + path, {

@@ -2,7 +2,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Ollama } from 'ollama';
-import { startServer, KNOWN_CONTINUATION, assertHealthy } from './helpers.mjs';
+import { startServer, KNOWN_CONTINUATION, assertHealthy, slotsFree } from './helpers.mjs';
 
 let srv, ollama;
 before(async () => {
@@ -172,13 +172,7 @@ test('abort of a stream stops the generation', async () => {
     }
   })(), /abort/i);
   // The slot is free again within a step or two: /slots and /metrics say so.
-  let busy = true;
-  for (let i = 0; i < 50 && busy; i++) {
-    const slots = await (await fetch(srv.url + '/slots')).json();
-    busy = slots.some((x) => x.is_processing);
-    if (busy) await new Promise((r) => setTimeout(r, 20));
-  }
-  assert.ok(!busy, 'the aborted request no longer holds the model');
+  assert.ok(await slotsFree(srv.url, 50), 'the aborted request no longer holds the model');
   const metrics = await (await fetch(srv.url + '/metrics')).text();
   assert.match(metrics, /^hearth_queue_depth 0$/m);
   // The worker is free again at once: a short request is not stuck behind the long one.
