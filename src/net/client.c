@@ -104,6 +104,11 @@ int httpc_request(const char *base_url, const char *path, const struct httpc_opt
     curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
+    /* A server with a certificate of its own (self-signed, a private CA): HEARTH_CA_FILE names
+     * the certificate to trust, in place of the system's. */
+    const char *ca = getenv("HEARTH_CA_FILE");
+    if (ca && *ca)
+        curl_easy_setopt(c, CURLOPT_CAINFO, ca);
     CURLcode rc = curl_easy_perform(c);
     long code = 0;
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
@@ -115,6 +120,11 @@ int httpc_request(const char *base_url, const char *path, const struct httpc_opt
         ret = err_set(e, ERR_UNAVAILABLE,
                       "could not connect to a hearth server at %s; is `hearth serve` running?",
                       base_url);
+    else if (rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE)
+        ret = err_set(e, ERR_UNAVAILABLE,
+                      "the certificate of %s is not trusted (%s); set HEARTH_CA_FILE to the "
+                      "certificate (or its CA's) in PEM",
+                      base_url, curl_easy_strerror(rc));
     else if (rc != CURLE_OK)
         ret = err_set(e, ERR_IO, "%s: %s", url, curl_easy_strerror(rc));
     /* A last line without a newline. */

@@ -273,6 +273,15 @@ test('HTTPS with --ssl-cert-file and --ssl-key-file', async () => {
     await assert.rejects(new Promise((resolve, reject) => {
       https.get({ host: '127.0.0.1', port: s.port, path: '/health' }, resolve).on('error', reject);
     }), /self[- ]signed|certificate/);
+    // The CLI: with HEARTH_CA_FILE naming the certificate it talks to the server; without it
+    // it says how to trust the certificate.
+    const env = { ...process.env, HEARTH_HOST: `https://127.0.0.1:${s.port}`, HEARTH_API_KEY: KEY };
+    const ps = spawnSync(HEARTH, ['ps'], { env: { ...env, HEARTH_CA_FILE: cert }, encoding: 'utf8' });
+    assert.equal(ps.status, 0, ps.stderr);
+    assert.match(ps.stdout, /NAME/);
+    const untrusted = spawnSync(HEARTH, ['ps'], { env: { ...env, HEARTH_CA_FILE: '' }, encoding: 'utf8' });
+    assert.notEqual(untrusted.status, 0);
+    assert.match(untrusted.stderr, /not trusted.*HEARTH_CA_FILE/);
     // Plain HTTP to the HTTPS port gets no HTTP answer.
     const plain = await rawRequest(s.port, 'GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n', 3000);
     assert.ok(!/^HTTP\/1\.1 200/.test(plain));
