@@ -1,0 +1,336 @@
+// Remote engines (README "Remote engines"): a second real `hearth serve`, with an API key, plays
+// the remote OpenAI-compatible server; the first has preset sections pointing model names at it.
+// Through the official ollama, openai and anthropic clients: answers equal the remote's own,
+// streams arrive token by token, a dead remote is a 502 in each API's shape, a wrong key is the
+// remote's 401, and the key never shows in the first server's log or answers.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, copyFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import net from 'node:net';
+import OpenAI from 'openai';
+import Anthropic from '@anthropic-ai/sdk';
+import { Ollama } from 'ollama';
+import { startServer, assertHealthy, post, HEARTH, MODELS, MKMODEL, LLAMA_DATA, KNOWN_CONTINUATION } from './helpers.mjs';
+
+const KEY = 'sk-remote-test-7f3a9c1e5b2d4680';
+let remote, proxy, deadPort, dir;
+let seen = ''; // every answer the proxy gave, to look for the key in
+
+// A port with nothing listening on it.
+async function freePort() {
+  const s = net.createServer();
+  await new Promise((r) => s.listen(0, '127.0.0.1', r));
+  const port = s.address().port;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+function modelsDir(prefix) {
+  const d = mkdtempSync(join(process.env.TEST_TMP || tmpdir(), prefix));
+  copyFileSync(join(MODELS, 'stories260K.gguf'), join(d, 'stories260K.gguf'));
+  return d;
+}
+
+before(async () => {
+  const rdir = modelsDir('hearth-remote-engine-');
+  // A random-weight model big enough that generating a few hundred tokens takes a while: the
+  // stream's timing shows whether the proxy passes tokens on as they come.
+  execFileSync(MKMODEL, ['--vocab', join(LLAMA_DATA, 'ggml-vocab-llama-spm.gguf'), '--arch', 'llama',
+    '--n-embd', '256', '--n-layer', '6', '--n-ff', '768', '--n-ctx', '2048', '--out', join(rdir, 'slow.gguf')],
+  { stdio: 'ignore' });
+  remote = await startServer({ modelsDir: rdir, args: ['--api-key', KEY] });
+  deadPort = await freePort();
+  dir = modelsDir('hearth-remote-proxy-');
+  const ini = join(dir, 'presets.ini');
+  writeFileSync(ini, `[far]
+remote = ${remote.url}/v1
+remote-model = stories260K
+remote-api-key-env = REMOTE_TEST_KEY
+
+[far-slow]
+remote = ${remote.url}/v1/
+remote-model = slow
+remote-api-key-env = REMOTE_TEST_KEY
+remote-timeout = 30
+
+[far-tuned]
+remote = ${remote.url}/v1
+remote-model = stories260K
+remote-api-key-env = REMOTE_TEST_KEY
+temp = 0
+num_predict = 9
+
+[dead]
+remote = http://127.0.0.1:${deadPort}/v1
+remote-model = stories260K
+remote-connect-timeout = 2
+
+[wrong-key]
+remote = ${remote.url}/v1
+remote-model = stories260K
+remote-api-key-env = REMOTE_WRONG_KEY
+
+[no-key-var]
+remote = ${remote.url}/v1
+remote-model = stories260K
+remote-api-key-env = REMOTE_UNSET_KEY_VAR
+
+[missing-model]
+remote = ${remote.url}/v1
+remote-model = no-such-model
+remote-api-key-env = REMOTE_TEST_KEY
+`);
+  proxy = await startServer({
+    modelsDir: dir,
+    args: ['--models-preset', ini],
+    env: { REMOTE_TEST_KEY: KEY, REMOTE_WRONG_KEY: 'sk-wrong-key-0000', HEARTH_LOG_LEVEL: 'debug', REMOTE_UNSET_KEY_VAR: '' },
+  });
+});
+
+after(async () => {
+  await proxy?.stop();
+  await remote?.stop();
+});
+
+const direct = () => new OpenAI({ baseURL: remote.url + '/v1', apiKey: KEY, maxRetries: 0 });
+const viaOpenAI = () => new OpenAI({ baseURL: proxy.url + '/v1', apiKey: 'unused', maxRetries: 0 });
+const viaAnthropic = () => new Anthropic({ baseURL: proxy.url, apiKey: 'unused', maxRetries: 0 });
+const viaOllama = () => new Ollama({ host: proxy.url });
+const messages = [{ role: 'user', content: 'Tell me a story' }];
+
+function remember(x) {
+  seen += typeof x === 'string' ? x : JSON.stringify(x);
+  return x;
+}
+
+test('OpenAI chat and completions: whole and streamed answers equal the remote\'s own', async () => {
+  const want = await direct().chat.completions.create({ model: 'stories260K', messages, max_tokens: 24, temperature: 0, seed: 42 });
+  const got = remember(await viaOpenAI().chat.completions.create({ model: 'far', messages, max_tokens: 24, temperature: 0, seed: 42 }));
+  assert.equal(got.choices[0].message.content, want.choices[0].message.content);
+  assert.ok(want.choices[0].message.content.length > 10);
+  assert.equal(got.model, 'far:latest');
+  assert.equal(got.usage.completion_tokens, want.usage.completion_tokens);
+  assert.equal(got.choices[0].finish_reason, 'length');
+
+  const stream = await viaOpenAI().chat.completions.create({ model: 'far', messages, max_tokens: 24, temperature: 0, stream: true });
+  let text = '', chunks = 0;
+  for await (const c of stream) {
+    remember(c);
+    const d = c.choices[0]?.delta?.content;
+    if (d) { text += d; chunks++; }
+  }
+  assert.equal(text, want.choices[0].message.content);
+  assert.ok(chunks > 3, `${chunks} chunks`);
+
+  const c = remember(await viaOpenAI().completions.create({ model: 'far', prompt: 'Once upon a time', max_tokens: 30, temperature: 0 }));
+  assert.ok(KNOWN_CONTINUATION.startsWith(c.choices[0].text), c.choices[0].text);
+  assert.ok(c.choices[0].text.length > 20);
+});
+
+test('Ollama generate and chat through the official client, whole and streamed', async () => {
+  const ollama = viaOllama();
+  const raw = remember(await ollama.generate({ model: 'far', prompt: 'Once upon a time', raw: true, options: { temperature: 0, num_predict: 30 } }));
+  assert.ok(KNOWN_CONTINUATION.startsWith(raw.response), raw.response);
+  assert.ok(raw.response.length > 20);
+  assert.equal(raw.done_reason, 'length');
+  assert.ok(raw.eval_count > 0);
+
+  let streamed = '', parts = 0;
+  for await (const p of await ollama.generate({ model: 'far', prompt: 'Once upon a time', raw: true, stream: true, options: { temperature: 0, num_predict: 30 } })) {
+    remember(p);
+    streamed += p.response;
+    if (p.response) parts++;
+  }
+  assert.equal(streamed, raw.response);
+  assert.ok(parts > 3);
+
+  const want = await direct().chat.completions.create({ model: 'stories260K', messages, max_tokens: 20, temperature: 0 });
+  const chat = remember(await ollama.chat({ model: 'far', messages, options: { temperature: 0, num_predict: 20 } }));
+  assert.equal(chat.message.content, want.choices[0].message.content);
+  let sc = '';
+  for await (const p of await ollama.chat({ model: 'far', messages, stream: true, options: { temperature: 0, num_predict: 20 } })) sc += remember(p).message.content;
+  assert.equal(sc, want.choices[0].message.content);
+});
+
+test('Anthropic messages through the official client, whole and streamed', async () => {
+  const want = await direct().chat.completions.create({ model: 'stories260K', messages, max_tokens: 16, temperature: 0 });
+  const got = remember(await viaAnthropic().messages.create({ model: 'far', max_tokens: 16, messages, temperature: 0 }));
+  assert.equal(got.content[0].text, want.choices[0].message.content);
+  assert.equal(got.stop_reason, 'max_tokens');
+  assert.equal(got.usage.output_tokens, want.usage.completion_tokens);
+  const stream = await viaAnthropic().messages.create({ model: 'far', max_tokens: 16, messages, temperature: 0, stream: true });
+  let text = '';
+  for await (const ev of stream) {
+    remember(ev);
+    if (ev.type === 'content_block_delta') text += ev.delta.text;
+  }
+  assert.equal(text, want.choices[0].message.content);
+});
+
+test('a preset\'s parameters reach the remote; the request\'s beat them', async () => {
+  const r = remember(await viaOpenAI().completions.create({ model: 'far-tuned', prompt: 'Once upon a time' }));
+  assert.equal(r.usage.completion_tokens, 9, 'num_predict = 9 from the section');
+  assert.ok(KNOWN_CONTINUATION.startsWith(r.choices[0].text), 'temp = 0 from the section');
+  const r2 = remember(await viaOpenAI().completions.create({ model: 'far-tuned', prompt: 'Once upon a time', max_tokens: 4 }));
+  assert.equal(r2.usage.completion_tokens, 4);
+});
+
+test('streaming is token by token: chunks arrive spread over the generation, not at its end', async () => {
+  async function timing(client, model) {
+    const t0 = Date.now();
+    const times = [];
+    const s = await client.completions.create({ model, prompt: 'Once', max_tokens: 300, temperature: 0, stream: true });
+    for await (const c of s) if (c.choices[0]?.text) times.push(Date.now() - t0);
+    return times;
+  }
+  const d = await timing(direct(), 'slow');
+  const p = await timing(viaOpenAI(), 'far-slow');
+  const spread = (t) => t[t.length - 1] - t[0];
+  assert.ok(d.length > 50 && p.length > 50, `${d.length} and ${p.length} chunks`);
+  // The remote itself takes a while to generate; through the proxy the first chunk comes long
+  // before the last, as it does directly (a buffering proxy would deliver them all at once).
+  assert.ok(spread(d) > 150, `the remote generated too fast to tell (${spread(d)} ms)`);
+  assert.ok(spread(p) > spread(d) * 0.4, `proxy spread ${spread(p)} ms, direct ${spread(d)} ms`);
+  assert.ok(p[0] < p[p.length - 1] / 2, `first chunk at ${p[0]} ms, last at ${p[p.length - 1]} ms`);
+});
+
+test('a client that goes away ends the upstream request', async () => {
+  const ac = new AbortController();
+  const res = await fetch(proxy.url + '/v1/completions', {
+    method: 'POST', signal: ac.signal, headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'far-slow', prompt: 'Once', max_tokens: 1500, temperature: 0, stream: true }),
+  });
+  const reader = res.body.getReader();
+  await reader.read();
+  ac.abort();
+  // The remote's slot goes idle long before 1500 tokens could have been generated.
+  const busy = async () => {
+    const r = await fetch(remote.url + '/slots?model=slow', { headers: { authorization: `Bearer ${KEY}` } });
+    return (await r.json()).some((s) => s.is_processing);
+  };
+  let idle = false;
+  for (let i = 0; i < 60 && !idle; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    idle = !(await busy());
+  }
+  assert.ok(idle, 'the remote still generates for a client that left');
+});
+
+test('a dead remote is a clear 502 in each API\'s shape, within the timeout', async () => {
+  const t0 = Date.now();
+  const o = await post(proxy.url, '/api/generate', { model: 'dead', prompt: 'hi', stream: false });
+  remember(o.text);
+  assert.equal(o.status, 502);
+  assert.match(o.body.error, /model 'dead:latest'.*127\.0\.0\.1:\d+.*cannot be reached/);
+  const s = await post(proxy.url, '/api/chat', { model: 'dead', messages });
+  assert.equal(s.status, 502, 'a stream that cannot start is a 502, not a 200 with an error');
+  await assert.rejects(viaOpenAI().chat.completions.create({ model: 'dead', messages }), (e) => {
+    assert.equal(e.status, 502);
+    assert.equal(e.error.type, 'server_error');
+    assert.match(e.message, /dead:latest/);
+    return true;
+  });
+  await assert.rejects(viaOpenAI().chat.completions.create({ model: 'dead', messages, stream: true }), (e) => e.status === 502);
+  await assert.rejects(viaAnthropic().messages.create({ model: 'dead', max_tokens: 5, messages }), (e) => {
+    assert.equal(e.status, 502);
+    assert.equal(e.error.type, 'error');
+    assert.equal(e.error.error.type, 'api_error');
+    return true;
+  });
+  assert.ok(Date.now() - t0 < 20000, `${Date.now() - t0} ms`);
+  assert.match(proxy.log(), /remote connect failed, retrying/);
+  await assertHealthy(assert, proxy.url);
+});
+
+test('the remote\'s 4xx pass through with its message: a wrong key is a 401, an unknown model a 404', async () => {
+  await assert.rejects(viaOpenAI().chat.completions.create({ model: 'wrong-key', messages }), (e) => {
+    assert.equal(e.status, 401);
+    assert.match(e.message, /remote server answered 401/);
+    return true;
+  });
+  const o = await post(proxy.url, '/api/chat', { model: 'wrong-key', messages, stream: false });
+  remember(o.text);
+  assert.equal(o.status, 401);
+  await assert.rejects(viaAnthropic().messages.create({ model: 'wrong-key', max_tokens: 5, messages }), (e) => {
+    assert.equal(e.status, 401);
+    assert.equal(e.error.error.type, 'authentication_error');
+    return true;
+  });
+  const nf = await post(proxy.url, '/v1/chat/completions', { model: 'missing-model', messages });
+  remember(nf.text);
+  assert.equal(nf.status, 404);
+  assert.match(nf.body.error.message, /no-such-model/);
+});
+
+test('an unset key variable is a clear error naming the variable, not the value', async () => {
+  const o = await post(proxy.url, '/api/generate', { model: 'no-key-var', prompt: 'hi', stream: false });
+  assert.equal(o.status, 422);
+  assert.match(o.body.error, /remote-api-key-env names REMOTE_UNSET_KEY_VAR, which is not set/);
+});
+
+test('/api/tags, /v1/models and hearth show: remote, size 0, where it points, never the key', async () => {
+  const tags = remember(await fetch(proxy.url + '/api/tags').then((r) => r.json()));
+  const far = tags.models.find((m) => m.name === 'far:latest');
+  assert.ok(far, JSON.stringify(tags));
+  assert.equal(far.size, 0);
+  assert.equal(far.source, 'remote');
+  assert.equal(far.details.format, 'remote');
+  assert.deepEqual(far.remote, { url: remote.url + '/v1', model: 'stories260K', api_key_env: 'REMOTE_TEST_KEY' });
+  const models = remember(await fetch(proxy.url + '/v1/models').then((r) => r.json()));
+  assert.equal(models.data.find((m) => m.id === 'far-slow:latest').remote.url, remote.url + '/v1');
+  const show = remember(await post(proxy.url, '/api/show', { model: 'far-tuned' }));
+  assert.equal(show.status, 200);
+  assert.equal(show.body.remote.model, 'stories260K');
+  assert.match(show.body.parameters, /num_predict\s+9/);
+  const env = { ...process.env, HEARTH_HOST: `127.0.0.1:${proxy.port}` };
+  const cli = remember(execFileSync(HEARTH, ['show', 'far'], { env, encoding: 'utf8' }));
+  assert.match(cli, new RegExp(`url\\s+${remote.url}/v1`));
+  assert.match(cli, /\$REMOTE_TEST_KEY/);
+  const list = remember(execFileSync(HEARTH, ['list'], { env, encoding: 'utf8' }));
+  assert.match(list, /far:latest\s+\S+\s+0 B\s+-\s+remote/);
+  const config = remember(execFileSync(HEARTH, ['config'], { env: { ...env, REMOTE_TEST_KEY: KEY }, encoding: 'utf8' }));
+  assert.ok(config.length > 0);
+  // No worker was started for any of it.
+  const ps = await fetch(proxy.url + '/api/ps').then((r) => r.json());
+  assert.deepEqual(ps.models, []);
+});
+
+test('embeddings and a load request for a remote model', async () => {
+  const load = await post(proxy.url, '/api/generate', { model: 'far' });
+  assert.equal(load.status, 200);
+  assert.equal(load.body.done_reason, 'load');
+  // stories260K is not an embedding model: the remote refuses, and its refusal comes back.
+  const emb = await post(proxy.url, '/v1/embeddings', { model: 'far', input: 'hello' });
+  remember(emb.text);
+  const direct = await post(remote.url, '/v1/embeddings', { model: 'stories260K', input: 'hello' }, { headers: { authorization: `Bearer ${KEY}` } });
+  assert.equal(emb.status === 200, direct.status === 200, `${emb.status} ${emb.text} vs ${direct.status}`);
+  if (direct.status === 200)
+    assert.deepEqual(emb.body.data[0].embedding.length, direct.body.data[0].embedding.length);
+});
+
+test('the key never appears in the proxy\'s log or answers', async () => {
+  assert.ok(seen.length > 1000);
+  assert.ok(!seen.includes(KEY), 'an answer holds the key');
+  assert.ok(!proxy.log().includes(KEY), 'the log holds the key');
+  assert.match(proxy.log(), /level=debug/, 'the log was at debug level');
+  await assertHealthy(assert, proxy.url);
+  await assertHealthy(assert, remote.url);
+});
+
+test('bad remote values in a presets file stop startup with the line and a clear message', () => {
+  const cases = [
+    ['[x]\nremote = ftp://h/v1\nremote-model = m\n', /presets\.ini:2: remote must be an http:\/\/ or https:\/\/ URL/],
+    ['[x]\nremote = http://h/v1\n', /presets\.ini:1: \[x:latest\] has remote but no remote-model/],
+    ['[x]\nremote = http://h/v1\nremote-model = m\nremote-api-key-env = sk-123\n', /remote-api-key-env must name an environment variable/],
+  ];
+  for (const [text, re] of cases) {
+    const ini = join(dir, 'bad.ini');
+    writeFileSync(ini, text);
+    const r = spawnSync(HEARTH, ['serve', '--host', '127.0.0.1:0', '--models-preset', ini], { encoding: 'utf8', timeout: 10000 });
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, re);
+  }
+});
