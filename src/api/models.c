@@ -78,8 +78,9 @@ static void handle_list(const struct http_request *req, struct http_reply *rep)
         if (list[i].remote) {
             /* Served elsewhere: always ready, never loaded here. */
             json_object_set_new(o, "status", json_pack("{s:s}", "value", "loaded"));
-            json_object_set_new(o, "remote", json_pack("{s:s, s:s}", "url", list[i].remote->url,
-                                                       "model", list[i].remote->model));
+            json_object_set_new(o, "remote",
+                                json_pack("{s:s, s:s}", "url", list[i].remote->url, "model",
+                                          list[i].remote->model));
         }
         json_array_append_new(data, o);
     }

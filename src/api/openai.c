@@ -877,8 +877,8 @@ static json_t *model_obj(const struct store_model *m)
     json_object_set_new(o, "created", json_integer((json_int_t)m->mtime));
     json_object_set_new(o, "owned_by", json_string("hearth"));
     if (m->remote)
-        json_object_set_new(o, "remote", json_pack("{s:s, s:s}", "url", m->remote->url, "model",
-                                                   m->remote->model));
+        json_object_set_new(
+            o, "remote", json_pack("{s:s, s:s}", "url", m->remote->url, "model", m->remote->model));
     return o;
 }
 

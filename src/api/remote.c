@@ -19,8 +19,8 @@
 #include "net/http.h"
 
 #include <curl/curl.h>
-#include <stdarg.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -73,8 +73,7 @@ static void curl_init_once(void)
 
 /* A generation parameter as the JSON field a remote understands: OpenAI's names where OpenAI
  * has the knob, else the params-table name (llama-server's and hearth's). NULL: not sent. */
-static json_t *param_json(const struct param_desc *d, const struct gen_params *g,
-                          const char **name)
+static json_t *param_json(const struct param_desc *d, const struct gen_params *g, const char **name)
 {
     const char *p = (const char *)g + d->offset;
     *name = !strcmp(d->name, "num_predict") ? "max_tokens" : d->name;
@@ -423,8 +422,7 @@ static void transfer_done(struct remote_job *j, CURLcode result)
                    : j->status == 413 ? ERR_TOO_LARGE
                    : j->status == 429 ? ERR_RATE_LIMITED
                                       : ERR_BAD_REQUEST;
-        fail(j, code, "model '%s': the remote server answered %ld: %s", j->model, j->status,
-             msg);
+        fail(j, code, "model '%s': the remote server answered %ld: %s", j->model, j->status, msg);
         return;
     }
     if (j->line.len) /* a last line without its newline */
@@ -532,9 +530,8 @@ int remote_start(const struct native_req *req, struct remote_job **out, struct e
     buf_init(&j->line, REMOTE_MAX_LINE);
     buf_init(&j->whole, REMOTE_MAX_BODY);
     j->headers = curl_slist_append(NULL, "Content-Type: application/json");
-    j->headers = curl_slist_append(j->headers, kind == REMOTE_EMBED
-                                                   ? "Accept: application/json"
-                                                   : "Accept: text/event-stream");
+    j->headers = curl_slist_append(j->headers, kind == REMOTE_EMBED ? "Accept: application/json"
+                                                                    : "Accept: text/event-stream");
     if (key) {
         j->key = xstrdup(key);
         size_t hl = strlen(key) + 32;
@@ -580,9 +577,8 @@ int remote_next(struct remote_job *j, struct proto_msg *ev, struct err *e)
         if (j->retry_at_us) {
             int64_t wait = j->retry_at_us - now_us();
             if (wait > 0) {
-                struct timespec ts = {0, (wait > REMOTE_STEP_MS * 1000 ? REMOTE_STEP_MS * 1000
-                                                                       : wait) *
-                                             1000};
+                struct timespec ts = {
+                    0, (wait > REMOTE_STEP_MS * 1000 ? REMOTE_STEP_MS * 1000 : wait) * 1000};
                 nanosleep(&ts, NULL);
                 continue;
             }

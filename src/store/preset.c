@@ -224,8 +224,8 @@ static int check_remote_key(struct parser *ps, const char *key, const char *cano
         /* The name of a variable, never the key itself: the file may be shared or shown. */
         int ok = strlen(value) <= 128 && !(value[0] >= '0' && value[0] <= '9');
         for (const char *c = value; ok && *c; c++)
-            ok = (*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') ||
-                 (*c >= '0' && *c <= '9') || *c == '_';
+            ok = (*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') ||
+                 *c == '_';
         if (!ok)
             return perr(ps,
                         "%s must name an environment variable (letters, digits and '_'), "
@@ -234,8 +234,7 @@ static int check_remote_key(struct parser *ps, const char *key, const char *cano
     } else {
         int64_t v;
         if (parse_i64(value, &v) || v < 1 || v > 86400)
-            return perr(ps, "%s must be a number of seconds from 1 to 86400, not '%s'", key,
-                        value);
+            return perr(ps, "%s must be a number of seconds from 1 to 86400, not '%s'", key, value);
     }
     return 0;
 }
@@ -254,8 +253,7 @@ static int check_sections(struct parser *ps)
         else if (remote && find_kv(s, "model"))
             what = "has both model and remote: a name is either a local model or a remote one";
         else if (!remote && (find_kv(s, "remote-model") || find_kv(s, "remote-api-key-env") ||
-                             find_kv(s, "remote-timeout") ||
-                             find_kv(s, "remote-connect-timeout")))
+                             find_kv(s, "remote-timeout") || find_kv(s, "remote-connect-timeout")))
             what = "has remote-* keys but no remote = URL";
         if (what) {
             ps->line = s->line;

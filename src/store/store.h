@@ -63,14 +63,14 @@ struct store_model {
     char quant[32];  /* from the GGUF's file type or the file name; "" when unknown */
     char digest[72]; /* "sha256:HEX" of the GGUF when the store knows it (Ollama, HF LFS) */
     /* What the store says beside the weights (Ollama's layers, a preset section): */
-    char *template_text;   /* a chat template: Jinja, or Ollama's Go template; owned */
-    int template_is_go;    /* template_text is a Go template (Ollama's template layer) */
-    char *system;          /* default system prompt; owned */
-    char *tool_format;     /* a preset's tool-call-format (chat_parse.h names), or NULL */
-    char *license;         /* owned */
-    char *messages_json;   /* few-shot messages, a JSON array of {role, content}; owned */
-    struct strlist params; /* "name=value" in the params table's names (Ollama's params layer,
-                            * PARAMETER lines); lists such as stop repeat the name */
+    char *template_text;         /* a chat template: Jinja, or Ollama's Go template; owned */
+    int template_is_go;          /* template_text is a Go template (Ollama's template layer) */
+    char *system;                /* default system prompt; owned */
+    char *tool_format;           /* a preset's tool-call-format (chat_parse.h names), or NULL */
+    char *license;               /* owned */
+    char *messages_json;         /* few-shot messages, a JSON array of {role, content}; owned */
+    struct strlist params;       /* "name=value" in the params table's names (Ollama's params layer,
+                                  * PARAMETER lines); lists such as stop repeat the name */
     struct store_remote *remote; /* STORE_SRC_REMOTE: where it is served; owned */
 };
 

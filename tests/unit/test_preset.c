@@ -178,7 +178,8 @@ static void test_remote_keys(void)
     CHECK_ERR("[a]\nremote = localhost:8080/v1\nremote-model = m\n",
               "remote must be an http:// or https:// URL");
     CHECK_ERR("[a]\nremote = \"http://x/v1 y\"\nremote-model = m\n", "without spaces");
-    CHECK_ERR("\n[a]\nremote = http://x/v1\n", "t.ini:2: [a:latest] has remote but no remote-model");
+    CHECK_ERR("\n[a]\nremote = http://x/v1\n",
+              "t.ini:2: [a:latest] has remote but no remote-model");
     CHECK_ERR("[a]\nmodel = b\nremote = http://x/v1\nremote-model = m\n",
               "has both model and remote");
     CHECK_ERR("[a]\nremote-model = m\n", "has remote-* keys but no remote = URL");
