@@ -329,14 +329,19 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *ud)
         buf_append(&j->whole, data, n < room ? n : room);
         return n;
     }
-    for (size_t i = 0; i < n && !j->failed; i++) {
-        if (data[i] != '\n') {
-            if (buf_append(&j->line, &data[i], 1))
-                fail(j, ERR_BAD_GATEWAY,
-                     "model '%s': the remote server sent a line longer than %u bytes", j->model,
-                     REMOTE_MAX_LINE);
-            continue;
+    for (size_t i = 0; i < n && !j->failed;) {
+        const char *nl = memchr(data + i, '\n', n - i);
+        size_t span = nl ? (size_t)(nl - (data + i)) : n - i;
+        if (buf_append(&j->line, data + i, span)) {
+            fail(j, ERR_BAD_GATEWAY,
+                 "model '%s': the remote server sent a line longer than %u bytes", j->model,
+                 REMOTE_MAX_LINE);
+            break;
         }
+        i += span;
+        if (!nl)
+            break;
+        i++;
         take_line(j, j->line.data ? j->line.data : "", j->line.len);
         buf_reset(&j->line);
     }
@@ -402,6 +407,11 @@ static void transfer_done(struct remote_job *j, CURLcode result)
     if (result == CURLE_OPERATION_TIMEDOUT) {
         fail(j, ERR_BAD_GATEWAY, "model '%s': the remote server at %s sent nothing for %d s",
              j->model, j->url, j->timeout_s);
+        return;
+    }
+    if (result != CURLE_OK && j->received) {
+        fail(j, ERR_BAD_GATEWAY, "model '%s': the connection to the remote server at %s failed: %s",
+             j->model, j->url, j->curl_err[0] ? j->curl_err : curl_easy_strerror(result));
         return;
     }
     if (result != CURLE_OK) {

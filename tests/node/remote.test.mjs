@@ -10,13 +10,49 @@ import { mkdtempSync, copyFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import net from 'node:net';
+import http from 'node:http';
 import OpenAI from 'openai';
 import Anthropic from '@anthropic-ai/sdk';
 import { Ollama } from 'ollama';
 import { startServer, assertHealthy, post, HEARTH, MODELS, MKMODEL, LLAMA_DATA, KNOWN_CONTINUATION } from './helpers.mjs';
 
 const KEY = 'sk-remote-test-7f3a9c1e5b2d4680';
-let remote, proxy, deadPort, dir;
+let remote, proxy, deadPort, dir, fake;
+const fakeSeen = []; // what the fake remote received: {path, auth, body}
+
+// A remote that misbehaves on purpose (a real hearth never does): the remote-model name picks
+// how. Answers the real remote cannot be made to give are the inputs tested here.
+function startFake() {
+  const srv = http.createServer((req, res) => {
+    let raw = '';
+    req.on('data', (d) => { raw += d; });
+    req.on('end', () => {
+      const body = JSON.parse(raw || '{}');
+      fakeSeen.push({ path: req.url, auth: req.headers.authorization, body });
+      const sse = () => res.writeHead(200, { 'content-type': 'text/event-stream' });
+      const chunk = (text) => `data: ${JSON.stringify({ choices: [{ index: 0, delta: { content: text }, finish_reason: null }] })}\n\n`;
+      switch (body.model) {
+      case 'error500': res.writeHead(500, { 'content-type': 'application/json' }); res.end(JSON.stringify({ error: { message: 'engine exploded' } })); break;
+      case 'echokey': res.writeHead(401, { 'content-type': 'application/json' }); res.end(JSON.stringify({ error: { message: `bad key ${req.headers.authorization}` } })); break;
+      case 'notjson': sse(); res.end('data: {nope\n\n'); break;
+      case 'longline': sse(); res.end('data: ' + 'x'.repeat(2 << 20) + '\n\n'); break;
+      case 'stall': sse(); res.write(chunk('first')); break; // then nothing, ever
+      case 'midfail': sse(); res.write(chunk('Hello')); setTimeout(() => req.socket.destroy(), 100); break;
+      case 'whole':
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ choices: [{ index: 0, message: { role: 'assistant', content: 'a whole answer' }, finish_reason: 'stop' }], usage: { prompt_tokens: 3, completion_tokens: 4 } }));
+        break;
+      default:
+        sse();
+        res.write(chunk('Hi'));
+        res.write(chunk(' there'));
+        res.write(`data: ${JSON.stringify({ choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] })}\n\n`);
+        res.end('data: [DONE]\n\n');
+      }
+    });
+  });
+  return new Promise((r) => srv.listen(0, '127.0.0.1', () => r(srv)));
+}
 let seen = ''; // every answer the proxy gave, to look for the key in
 
 // A port with nothing listening on it.
@@ -43,6 +79,10 @@ before(async () => {
   { stdio: 'ignore' });
   remote = await startServer({ modelsDir: rdir, args: ['--api-key', KEY] });
   deadPort = await freePort();
+  fake = await startFake();
+  const fakeUrl = `http://127.0.0.1:${fake.address().port}/v1`;
+  const fakeSections = ['error500', 'echokey', 'notjson', 'longline', 'stall', 'midfail', 'whole', 'plain'].map((m) =>
+    `[fake-${m}]\nremote = ${fakeUrl}\nremote-model = ${m}\nremote-api-key-env = REMOTE_TEST_KEY\nremote-timeout = 2\n`).join('\n');
   dir = modelsDir('hearth-remote-proxy-');
   const ini = join(dir, 'presets.ini');
   writeFileSync(ini, `[far]
@@ -82,6 +122,14 @@ remote-api-key-env = REMOTE_UNSET_KEY_VAR
 remote = ${remote.url}/v1
 remote-model = no-such-model
 remote-api-key-env = REMOTE_TEST_KEY
+
+${fakeSections}
+[fake-params]
+remote = ${fakeUrl}
+remote-model = plain
+top-k = 17
+num_ctx = 4096
+system = You are a remote.
 `);
   proxy = await startServer({
     modelsDir: dir,
@@ -93,6 +141,8 @@ remote-api-key-env = REMOTE_TEST_KEY
 after(async () => {
   await proxy?.stop();
   await remote?.stop();
+  fake?.closeAllConnections();
+  fake?.close();
 });
 
 const direct = () => new OpenAI({ baseURL: remote.url + '/v1', apiKey: KEY, maxRetries: 0 });
@@ -309,6 +359,61 @@ test('embeddings and a load request for a remote model', async () => {
   assert.equal(emb.status === 200, direct.status === 200, `${emb.status} ${emb.text} vs ${direct.status}`);
   if (direct.status === 200)
     assert.deepEqual(emb.body.data[0].embedding.length, direct.body.data[0].embedding.length);
+});
+
+test('bad answers from a remote: 5xx, not JSON, a line too long, a stall, a cut stream', async () => {
+  const chat = (model, extra = {}) => post(proxy.url, '/v1/chat/completions', { model, messages, ...extra });
+  let r = remember(await chat('fake-error500'));
+  assert.equal(r.status, 502);
+  assert.match(r.body.error.message, /fake-error500:latest.*answered 500: engine exploded/);
+  r = remember(await chat('fake-notjson'));
+  assert.equal(r.status, 502);
+  assert.match(r.body.error.message, /a stream that is not JSON/);
+  r = remember(await chat('fake-longline'));
+  assert.equal(r.status, 502);
+  assert.match(r.body.error.message, /a line longer than 1048576 bytes/);
+  const t0 = Date.now();
+  r = remember(await post(proxy.url, '/api/chat', { model: 'fake-stall', messages }));
+  const lines = r.text.trim().split('\n').map((l) => JSON.parse(l));
+  assert.equal(r.status, 200, 'the stream had started');
+  assert.equal(lines[0].message.content, 'first');
+  assert.match(lines[lines.length - 1].error, /sent nothing for 2 s/);
+  assert.ok(Date.now() - t0 < 10000);
+  r = remember(await chat('fake-midfail', { stream: true }));
+  assert.equal(r.status, 200);
+  assert.match(r.text, /Hello/);
+  assert.match(r.text, /"error"/);
+  // A remote that does not stream: its whole answer is taken.
+  const w = remember(await viaOpenAI().chat.completions.create({ model: 'fake-whole', messages }));
+  assert.equal(w.choices[0].message.content, 'a whole answer');
+  assert.equal(w.usage.completion_tokens, 4);
+  // The remote quoting the key back: masked.
+  r = remember(await chat('fake-echokey'));
+  assert.equal(r.status, 401);
+  assert.match(r.body.error.message, /bad key Bearer \*{8}/);
+  await assertHealthy(assert, proxy.url);
+});
+
+test('what a remote receives: the key as a Bearer token, the section\'s system prompt and sampling settings, no load settings', async () => {
+  fakeSeen.length = 0;
+  const r = await viaOpenAI().chat.completions.create({ model: 'fake-params', messages, temperature: 0.5, max_tokens: 7 });
+  assert.equal(r.choices[0].message.content, 'Hi there');
+  const got = fakeSeen[0];
+  assert.equal(got.path, '/v1/chat/completions');
+  assert.equal(got.auth, undefined, 'fake-params has no key');
+  assert.deepEqual(got.body.messages, [{ role: 'system', content: 'You are a remote.' }, ...messages]);
+  assert.equal(got.body.model, 'plain');
+  assert.equal(got.body.stream, true);
+  assert.equal(got.body.max_tokens, 7);
+  assert.equal(got.body.temperature, 0.5);
+  assert.equal(got.body.top_k, 17);
+  assert.equal(got.body.num_ctx, undefined);
+  assert.equal(got.body.top_p, undefined, 'hearth\'s defaults are not sent');
+  fakeSeen.length = 0;
+  await viaOpenAI().completions.create({ model: 'fake-plain', prompt: 'Once' });
+  assert.equal(fakeSeen[0].path, '/v1/completions');
+  assert.equal(fakeSeen[0].auth, `Bearer ${KEY}`);
+  assert.equal(fakeSeen[0].body.prompt, 'Once');
 });
 
 test('the key never appears in the proxy\'s log or answers', async () => {
