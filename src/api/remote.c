@@ -587,8 +587,8 @@ int remote_next(struct remote_job *j, struct proto_msg *ev, struct err *e)
         if (j->retry_at_us) {
             int64_t wait = j->retry_at_us - now_us();
             if (wait > 0) {
-                struct timespec ts = {
-                    0, (wait > REMOTE_STEP_MS * 1000 ? REMOTE_STEP_MS * 1000 : wait) * 1000};
+                const int64_t step_us = (int64_t)REMOTE_STEP_MS * 1000;
+                struct timespec ts = {0, (long)((wait > step_us ? step_us : wait) * 1000)};
                 nanosleep(&ts, NULL);
                 continue;
             }
