@@ -220,7 +220,7 @@ static int output_setup(struct native_req *req, const char *tmpl, int tools_on, 
 }
 
 /* A remote model gets the conversation itself (in OpenAI's shape: tool-call arguments as JSON
- * text), not a prompt: its server has the template. */
+ * text), not a prompt: its server has the template. Tools travel beside it (remote.c). */
 static void remote_messages(struct native_req *req, json_t *all)
 {
     json_t *out = json_deep_copy(all);
@@ -241,10 +241,13 @@ static void remote_messages(struct native_req *req, json_t *all)
     }
     json_decref(req->messages);
     req->messages = out;
-    if (json_array_size(req->tools) && req->tool_choice != API_TOOLS_NONE)
-        snprintf(req->prompt_warning, sizeof req->prompt_warning,
-                 "tools are not forwarded to a remote model: it saw the conversation without "
-                 "them");
+    /* remote.c writes the remote's reasoning and tool calls back in this syntax, so that they
+     * reach every API the way a local model's do. Only when the caller can want them: the
+     * parser trims the content's edges, and otherwise the remote's content passes unchanged. */
+    req->parse = (json_array_size(req->tools) && req->tool_choice != API_TOOLS_NONE) ||
+                 req->think == 1 || req->think_level[0];
+    req->syntax = CHAT_SYNTAX_HERMES;
+    req->in_reasoning = 0;
 }
 
 int api_chat_prompt(struct native_req *req, json_t *messages, struct err *e)

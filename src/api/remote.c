@@ -59,6 +59,11 @@ struct remote_job {
     int failed;
     struct err err;
     int ended; /* the last event is queued */
+    /* A chat's reasoning and tool calls, written back as text the Hermes parser reads (gen.c
+     * splits them out for each API as it does a local model's output): */
+    int parse;     /* the request's output is parsed (api_chat_prompt): else content only */
+    int in_think;  /* "<think>" was written and not closed yet */
+    json_t *calls; /* [{name, arguments (text so far)}] by the remote's index */
     struct proto_msg *q;
     size_t q_head, q_n, q_cap;
 };
@@ -118,6 +123,26 @@ static json_t *param_json(const struct param_desc *d, const struct gen_params *g
     return NULL;
 }
 
+/* The request's tools, tool_choice and template arguments, in OpenAI's (and llama-server's)
+ * fields. */
+static void tools_json(const struct native_req *req, json_t *o)
+{
+    if (req->kwargs)
+        json_object_set(o, "chat_template_kwargs", req->kwargs);
+    if (!json_array_size(req->tools))
+        return;
+    json_object_set(o, "tools", req->tools);
+    static const char *const choice[] = {"auto", "none", "required"};
+    if (req->tool_choice == API_TOOLS_FUNCTION)
+        json_object_set_new(
+            o, "tool_choice",
+            json_pack("{s:s, s:{s:s}}", "type", "function", "function", "name", req->tool_name));
+    else
+        json_object_set_new(o, "tool_choice", json_string(choice[req->tool_choice]));
+    if (!req->parallel_tool_calls)
+        json_object_set_new(o, "parallel_tool_calls", json_false());
+}
+
 static char *request_body(const struct native_req *req, enum remote_kind kind)
 {
     json_t *o = json_object();
@@ -132,6 +157,7 @@ static char *request_body(const struct native_req *req, enum remote_kind kind)
     } else {
         if (kind == REMOTE_CHAT) {
             json_object_set(o, "messages", req->messages);
+            tools_json(req, o);
         } else {
             json_object_set_new(o, "prompt", json_string(req->prompt ? req->prompt : ""));
             if (req->suffix)
@@ -215,6 +241,97 @@ static void token(struct remote_job *j, const char *text, size_t len)
     j->n_chunks++;
 }
 
+#define REMOTE_MAX_CALLS 128
+
+static void think_close(struct remote_job *j)
+{
+    if (j->in_think) {
+        token(j, "</think>", 8);
+        j->n_chunks--;
+        j->in_think = 0;
+    }
+}
+
+/* A chat message or delta: reasoning (as <think>...</think>), content, and pieces of tool
+ * calls, kept until the end. */
+static void chat_piece(struct remote_job *j, json_t *m)
+{
+    json_t *r = json_object_get(m, "reasoning_content");
+    if (!json_is_string(r))
+        r = json_object_get(m, "reasoning");
+    if (j->parse && json_is_string(r) && json_string_length(r)) {
+        if (!j->in_think) {
+            token(j, "<think>", 7);
+            j->n_chunks--;
+            j->in_think = 1;
+        }
+        token(j, json_string_value(r), json_string_length(r));
+    }
+    json_t *c = json_object_get(m, "content");
+    if (json_is_string(c) && json_string_length(c)) {
+        think_close(j);
+        token(j, json_string_value(c), json_string_length(c));
+    }
+    if (!j->parse)
+        return;
+    size_t i;
+    json_t *tc;
+    json_array_foreach(json_object_get(m, "tool_calls"), i, tc)
+    {
+        json_t *idx = json_object_get(tc, "index");
+        size_t at = json_is_integer(idx) ? (size_t)json_integer_value(idx) : i;
+        if (at >= REMOTE_MAX_CALLS)
+            continue;
+        if (!j->calls)
+            j->calls = json_array();
+        while (json_array_size(j->calls) <= at)
+            json_array_append_new(j->calls, json_pack("{s:s, s:s}", "name", "", "arguments", ""));
+        json_t *call = json_array_get(j->calls, at), *f = json_object_get(tc, "function");
+        const char *name = json_string_value(json_object_get(f, "name"));
+        json_t *args = json_object_get(f, "arguments");
+        if (name && *name)
+            json_object_set_new(call, "name", json_string(name));
+        if (json_is_string(args)) {
+            struct buf b;
+            buf_init(&b, REMOTE_MAX_BODY);
+            buf_puts(&b, json_string_value(json_object_get(call, "arguments")));
+            buf_append(&b, json_string_value(args), json_string_length(args));
+            json_object_set_new(call, "arguments", json_stringn(b.data ? b.data : "", b.len));
+            buf_free(&b);
+        } else if (json_is_object(args)) { /* Ollama-like servers send an object */
+            char *text = json_dumps(args, JSON_COMPACT);
+            json_object_set_new(call, "arguments", json_string(text ? text : "{}"));
+            free(text);
+        }
+    }
+}
+
+/* The end of a chat: the tool calls, complete now, as Hermes <tool_call> text. */
+static void chat_end(struct remote_job *j)
+{
+    think_close(j);
+    size_t i;
+    json_t *call;
+    json_array_foreach(j->calls, i, call)
+    {
+        const char *name = json_string_value(json_object_get(call, "name"));
+        const char *text = json_string_value(json_object_get(call, "arguments"));
+        if (!name || !*name)
+            continue;
+        json_t *args = text && *text ? json_loads(text, JSON_DECODE_ANY, NULL) : json_object();
+        json_t *o = json_pack("{s:s, s:o}", "name", name, "arguments",
+                              args ? args : json_string(text ? text : ""));
+        char *body = json_dumps(o, JSON_COMPACT);
+        json_decref(o);
+        struct buf b;
+        buf_init(&b, 0);
+        buf_printf(&b, "<tool_call>%s</tool_call>", body ? body : "{}");
+        token(j, b.data, b.len);
+        buf_free(&b);
+        free(body);
+    }
+}
+
 static void usage(struct remote_job *j, json_t *u)
 {
     json_t *p = json_object_get(u, "prompt_tokens"), *c = json_object_get(u, "completion_tokens");
@@ -280,11 +397,11 @@ static void sse_data(struct remote_job *j, const char *data, size_t len)
         return;
     }
     json_t *c0 = json_array_get(json_object_get(o, "choices"), 0);
-    json_t *piece = j->kind == REMOTE_CHAT
-                        ? json_object_get(json_object_get(c0, "delta"), "content")
-                        : json_object_get(c0, "text");
-    if (json_is_string(piece))
-        token(j, json_string_value(piece), json_string_length(piece));
+    json_t *text = json_object_get(c0, "text");
+    if (j->kind == REMOTE_CHAT)
+        chat_piece(j, json_object_get(c0, "delta"));
+    else if (json_is_string(text))
+        token(j, json_string_value(text), json_string_length(text));
     finish_reason(j, json_object_get(c0, "finish_reason"));
     if (json_is_object(json_object_get(o, "usage")))
         usage(j, json_object_get(o, "usage"));
@@ -472,11 +589,11 @@ static void transfer_done(struct remote_job *j, CURLcode result)
             return;
         }
         json_t *c0 = json_array_get(json_object_get(o, "choices"), 0);
-        json_t *piece = j->kind == REMOTE_CHAT
-                            ? json_object_get(json_object_get(c0, "message"), "content")
-                            : json_object_get(c0, "text");
-        if (json_is_string(piece))
-            token(j, json_string_value(piece), json_string_length(piece));
+        json_t *text = json_object_get(c0, "text");
+        if (j->kind == REMOTE_CHAT)
+            chat_piece(j, json_object_get(c0, "message"));
+        else if (json_is_string(text))
+            token(j, json_string_value(text), json_string_length(text));
         finish_reason(j, json_object_get(c0, "finish_reason"));
         json_decref(o);
     } else if (j->kind == REMOTE_EMBED || !j->sse) {
@@ -485,6 +602,8 @@ static void transfer_done(struct remote_job *j, CURLcode result)
     }
     if (j->failed)
         return;
+    if (j->kind == REMOTE_CHAT)
+        chat_end(j);
     if (!j->stats.gen_n)
         j->stats.gen_n = j->n_chunks;
     int64_t t = now_us();
@@ -532,6 +651,7 @@ int remote_start(const struct native_req *req, struct remote_job **out, struct e
     pthread_once(&curl_once, curl_init_once);
     struct remote_job *j = xcalloc(1, sizeof *j);
     j->kind = kind;
+    j->parse = req->parse;
     snprintf(j->model, sizeof j->model, "%s", req->model);
     size_t ul = strlen(r->url) + strlen(path) + 1;
     j->url = xmalloc(ul);
@@ -625,6 +745,7 @@ void remote_free(struct remote_job *j)
     for (size_t i = 0; i < j->q_n; i++)
         proto_msg_free(&j->q[j->q_head + i]);
     free(j->q);
+    json_decref(j->calls);
     free(j->url);
     free(j->body);
     buf_free(&j->line);

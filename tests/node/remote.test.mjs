@@ -38,6 +38,17 @@ function startFake() {
       case 'longline': sse(); res.end('data: ' + 'x'.repeat(2 << 20) + '\n\n'); break;
       case 'stall': sse(); res.write(chunk('first')); break; // then nothing, ever
       case 'midfail': sse(); res.write(chunk('Hello')); setTimeout(() => req.socket.destroy(), 100); break;
+      case 'tools': { // reasoning, then a tool call whose arguments come in pieces
+        sse();
+        const d = (delta, fr = null) => res.write(`data: ${JSON.stringify({ choices: [{ index: 0, delta, finish_reason: fr }] })}\n\n`);
+        d({ reasoning_content: 'The user wants ' });
+        d({ reasoning_content: 'the weather.' });
+        d({ tool_calls: [{ index: 0, id: 'call_x', type: 'function', function: { name: 'get_weather', arguments: '{"city":' } }] });
+        d({ tool_calls: [{ index: 0, function: { arguments: ' "Paris"}' } }] });
+        d({}, 'tool_calls');
+        res.end('data: [DONE]\n\n');
+        break;
+      }
       case 'whole':
         res.writeHead(200, { 'content-type': 'application/json' });
         res.end(JSON.stringify({ choices: [{ index: 0, message: { role: 'assistant', content: 'a whole answer' }, finish_reason: 'stop' }], usage: { prompt_tokens: 3, completion_tokens: 4 } }));
@@ -84,7 +95,7 @@ before(async () => {
   deadPort = await freePort();
   fake = await startFake();
   const fakeUrl = `http://127.0.0.1:${fake.address().port}/v1`;
-  const fakeSections = ['error500', 'echokey', 'notjson', 'longline', 'stall', 'midfail', 'whole', 'plain'].map((m) =>
+  const fakeSections = ['error500', 'echokey', 'notjson', 'longline', 'stall', 'midfail', 'whole', 'plain', 'tools'].map((m) =>
     `[fake-${m}]\nremote = ${fakeUrl}\nremote-model = ${m}\nremote-api-key-env = REMOTE_TEST_KEY\nremote-timeout = 2\n`).join('\n');
   dir = modelsDir('hearth-remote-proxy-');
   const ini = join(dir, 'presets.ini');
@@ -410,6 +421,50 @@ test('what a remote receives: the key as a Bearer token, the section\'s system p
   assert.equal(fakeSeen[0].path, '/v1/completions');
   assert.equal(fakeSeen[0].auth, `Bearer ${KEY}`);
   assert.equal(fakeSeen[0].body.prompt, 'Once');
+});
+
+test('tools go to the remote; its reasoning and tool calls come back in each API\'s shape', async () => {
+  const tools = [{ type: 'function', function: { name: 'get_weather', description: 'Weather of a city',
+    parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } } }];
+  fakeSeen.length = 0;
+  const o = remember(await viaOpenAI().chat.completions.create({ model: 'fake-tools', messages, tools, tool_choice: 'required' }));
+  assert.deepEqual(fakeSeen[0].body.tools, tools);
+  assert.equal(fakeSeen[0].body.tool_choice, 'required');
+  const call = o.choices[0].message.tool_calls[0];
+  assert.equal(call.function.name, 'get_weather');
+  assert.deepEqual(JSON.parse(call.function.arguments), { city: 'Paris' });
+  assert.equal(o.choices[0].finish_reason, 'tool_calls');
+  assert.equal(o.choices[0].message.reasoning_content, 'The user wants the weather.');
+
+  let streamedArgs = '', name = '';
+  for await (const c of await viaOpenAI().chat.completions.create({ model: 'fake-tools', messages, tools, stream: true })) {
+    const tc = remember(c).choices[0]?.delta?.tool_calls?.[0];
+    if (tc?.function?.name) name = tc.function.name;
+    if (tc?.function?.arguments) streamedArgs += tc.function.arguments;
+  }
+  assert.equal(name, 'get_weather');
+  assert.deepEqual(JSON.parse(streamedArgs), { city: 'Paris' });
+
+  const ol = remember(await viaOllama().chat({ model: 'fake-tools', messages, tools, think: true }));
+  assert.equal(ol.message.tool_calls[0].function.name, 'get_weather');
+  assert.deepEqual(ol.message.tool_calls[0].function.arguments, { city: 'Paris' });
+  assert.equal(ol.message.thinking, 'The user wants the weather.');
+
+  const an = remember(await viaAnthropic().messages.create({ model: 'fake-tools', max_tokens: 50, messages,
+    tools: [{ name: 'get_weather', description: 'Weather of a city', input_schema: tools[0].function.parameters }] }));
+  const use = an.content.find((b) => b.type === 'tool_use');
+  assert.deepEqual(use.input, { city: 'Paris' });
+  assert.equal(an.stop_reason, 'tool_use');
+  // A tool result goes back to the remote in OpenAI's shape, arguments as JSON text.
+  fakeSeen.length = 0;
+  await viaOpenAI().chat.completions.create({ model: 'fake-plain', messages: [...messages,
+    { role: 'assistant', content: null, tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } }] },
+    { role: 'tool', tool_call_id: 'call_1', content: 'sunny' }], tools });
+  const sent = fakeSeen[0].body.messages;
+  assert.equal(sent[1].tool_calls[0].function.arguments, '{"city":"Paris"}');
+  assert.equal(sent[2].role, 'tool');
+  assert.equal(sent[2].tool_call_id, 'call_1');
+  assert.equal(sent[2].content, 'sunny');
 });
 
 test('the key never appears in the proxy\'s log or answers', async () => {
