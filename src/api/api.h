@@ -344,7 +344,8 @@ void metrics_generation(const struct gen_stats *st);
 void metrics_first_token(double seconds);
 void metrics_worker_restart(void);
 
-/* The model's chat template from its GGUF (malloc'd), or NULL when it has none. */
+/* The model's chat template from its GGUF (malloc'd), or NULL when it has none (or path is
+ * NULL). */
 char *api_model_template(const char *path);
 
 /* Renders a chat (canonical messages, chat/chat.h; borrowed) for req's model into req->prompt:

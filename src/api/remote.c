@@ -123,12 +123,14 @@ static json_t *param_json(const struct param_desc *d, const struct gen_params *g
     return NULL;
 }
 
-/* The request's tools, tool_choice and template arguments, in OpenAI's (and llama-server's)
- * fields. */
+/* The request's tools, tool_choice, reasoning effort and template arguments, in OpenAI's (and
+ * llama-server's) fields. */
 static void tools_json(const struct native_req *req, json_t *o)
 {
     if (req->kwargs)
         json_object_set(o, "chat_template_kwargs", req->kwargs);
+    if (req->think_level[0])
+        json_object_set_new(o, "reasoning_effort", json_string(req->think_level));
     if (!json_array_size(req->tools))
         return;
     json_object_set(o, "tools", req->tools);
