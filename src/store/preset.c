@@ -217,6 +217,14 @@ static int check_remote_key(struct parser *ps, const char *key, const char *cano
                         key, value);
         if (strlen(value) >= PRESET_MAX_PATH_VALUE || has_control(value) || strchr(value, ' '))
             return perr(ps, "%s must be a URL without spaces or control characters", key);
+        /* A password in the URL would show in listings and messages; the key has its place. */
+        const char *host = strstr(value, "://") + 3;
+        const char *at = strchr(host, '@');
+        if (at && at < host + strcspn(host, "/?#"))
+            return perr(ps,
+                        "%s must not hold credentials (user:password@): put the key in the "
+                        "variable remote-api-key-env names",
+                        key);
     } else if (!strcmp(canon, "remote-model")) {
         if (strlen(value) > 256 || has_control(value))
             return perr(ps, "%s must be a model name of at most 256 bytes", key);

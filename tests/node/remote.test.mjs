@@ -483,6 +483,7 @@ test('bad remote values in a presets file stop startup with the line and a clear
     ['[x]\nremote = ftp://h/v1\nremote-model = m\n', /bad\.ini:2: remote must be an http:\/\/ or https:\/\/ URL/],
     ['[x]\nremote = http://h/v1\n', /bad\.ini:1: \[x:latest\] has remote but no remote-model/],
     ['[x]\nremote = http://h/v1\nremote-model = m\nremote-api-key-env = sk-123\n', /remote-api-key-env must name an environment variable/],
+    ['[x]\nremote = https://me:pw@h/v1\nremote-model = m\n', /remote must not hold credentials/],
   ];
   for (const [text, re] of cases) {
     const ini = join(dir, 'bad.ini');

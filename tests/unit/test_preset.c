@@ -178,6 +178,11 @@ static void test_remote_keys(void)
     CHECK_ERR("[a]\nremote = localhost:8080/v1\nremote-model = m\n",
               "remote must be an http:// or https:// URL");
     CHECK_ERR("[a]\nremote = \"http://x/v1 y\"\nremote-model = m\n", "without spaces");
+    CHECK_ERR("[a]\nremote = https://u:secret@x/v1\nremote-model = m\n",
+              "remote must not hold credentials");
+    struct preset_set *q = parse("[a]\nremote = https://x/v1?user=a@b\nremote-model = m\n");
+    CHECK(q != NULL); /* an '@' after the host is not a password */
+    preset_release(q);
     CHECK_ERR("\n[a]\nremote = http://x/v1\n",
               "t.ini:2: [a:latest] has remote but no remote-model");
     CHECK_ERR("[a]\nmodel = b\nremote = http://x/v1\nremote-model = m\n",
