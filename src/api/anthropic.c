@@ -17,6 +17,7 @@ void anthropic_error(struct http_reply *rep, int code, const char *msg)
                        : status == 401 ? "authentication_error"
                        : status == 403 ? "permission_error"
                        : status == 413 ? "request_too_large"
+                       : status == 429 ? "rate_limit_error"
                        : status == 503 ? "overloaded_error"
                        : status >= 500 ? "api_error"
                                        : "invalid_request_error";

@@ -79,14 +79,20 @@ struct native_req {
     int parse; /* split reasoning / tool calls out of the output */
     enum chat_syntax syntax;
     int in_reasoning; /* the prompt left the model inside its reasoning */
+    /* A model served by a remote server (README "Remote engines"; remote.h): */
+    struct store_remote *remote; /* where, or NULL for a local model; owned */
+    json_t *messages;            /* a chat for it, canonical, instead of a prompt; owned */
+    uint64_t remote_set;         /* params table entries a preset set (native_resolve): sent
+                                  * to it with req_set's; defaults are not (the remote keeps
+                                  * its own) */
 };
 
 void native_req_init(struct native_req *r, enum native_kind kind);
 void native_req_free(struct native_req *r);
 
-/* Finds req->model in the store, sets req->path and the model_* fields, and fills every
- * parameter the request did not set from the layers beneath it (settings_apply). May be called
- * before or after the request's fields are applied. */
+/* Finds req->model in the store, sets req->path (or req->remote) and the model_* fields, and
+ * fills every parameter the request did not set from the layers beneath it (settings_apply).
+ * May be called before or after the request's fields are applied. */
 int native_resolve(struct native_req *req, struct err *e);
 
 /* ---- the precedence of settings (settings.c) ---- */
@@ -338,7 +344,8 @@ void metrics_generation(const struct gen_stats *st);
 void metrics_first_token(double seconds);
 void metrics_worker_restart(void);
 
-/* The model's chat template from its GGUF (malloc'd), or NULL when it has none. */
+/* The model's chat template from its GGUF (malloc'd), or NULL when it has none (or path is
+ * NULL). */
 char *api_model_template(const char *path);
 
 /* Renders a chat (canonical messages, chat/chat.h; borrowed) for req's model into req->prompt:

@@ -219,6 +219,37 @@ static int output_setup(struct native_req *req, const char *tmpl, int tools_on, 
     return 0;
 }
 
+/* A remote model gets the conversation itself (in OpenAI's shape: tool-call arguments as JSON
+ * text), not a prompt: its server has the template. Tools travel beside it (remote.c). */
+static void remote_messages(struct native_req *req, json_t *all)
+{
+    json_t *out = json_deep_copy(all);
+    size_t i, k;
+    json_t *m, *call;
+    json_array_foreach(out, i, m)
+    {
+        json_array_foreach(json_object_get(m, "tool_calls"), k, call)
+        {
+            json_t *f = json_object_get(call, "function");
+            json_t *args = json_object_get(f, "arguments");
+            if (json_is_object(args) || json_is_array(args)) {
+                char *text = json_dumps(args, JSON_COMPACT);
+                json_object_set_new(f, "arguments", json_string(text ? text : "{}"));
+                free(text);
+            }
+        }
+    }
+    json_decref(req->messages);
+    req->messages = out;
+    /* remote.c writes the remote's reasoning and tool calls back in this syntax, so that they
+     * reach every API the way a local model's do. Only when the caller can want them: the
+     * parser trims the content's edges, and otherwise the remote's content passes unchanged. */
+    req->parse = (json_array_size(req->tools) && req->tool_choice != API_TOOLS_NONE) ||
+                 req->think == 1 || req->think_level[0];
+    req->syntax = CHAT_SYNTAX_HERMES;
+    req->in_reasoning = 0;
+}
+
 int api_chat_prompt(struct native_req *req, json_t *messages, struct err *e)
 {
     char *tmpl = NULL;
@@ -257,6 +288,13 @@ int api_chat_prompt(struct native_req *req, json_t *messages, struct err *e)
     for (; i < n; i++)
         json_array_append(all, json_array_get(messages, i));
     name_results(all);
+    if (req->remote) {
+        remote_messages(req, all);
+        json_decref(all);
+        json_decref(shots);
+        free(tmpl);
+        return 0;
+    }
     json_t *kwargs = prompt_kwargs(req);
     int tools_on = json_array_size(req->tools) && req->tool_choice != API_TOOLS_NONE;
     struct chat_input in = {.messages = all,

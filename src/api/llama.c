@@ -467,7 +467,7 @@ static void handle_props(const struct http_request *hreq, struct http_reply *rep
     json_object_set_new(o, "default_generation_settings", gs);
     json_object_set_new(o, "total_slots", json_integer(api->num_parallel));
     json_object_set_new(o, "model_alias", json_string(req.model));
-    json_object_set_new(o, "model_path", json_string(req.path));
+    json_object_set_new(o, "model_path", json_string(req.path ? req.path : "")); /* remote: "" */
     char *tmpl = api_model_template(req.path);
     json_object_set_new(o, "chat_template", json_string(tmpl ? tmpl : ""));
     free(tmpl);

@@ -43,7 +43,7 @@ static void human_count(uint64_t n, char *out, size_t len)
 char *api_model_template(const char *path)
 {
     struct mfile mf;
-    if (mfile_open(path, &mf, NULL))
+    if (!path || mfile_open(path, &mf, NULL)) /* NULL: a remote model, no file */
         return NULL;
     char *t = mfile_get_str(&mf, "tokenizer.chat_template");
     mfile_close(&mf);

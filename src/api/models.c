@@ -73,9 +73,17 @@ static void handle_list(const struct http_request *req, struct http_reply *rep)
     int n;
     store_list(api->store, &list, &n);
     json_t *data = json_array();
-    for (int i = 0; i < n; i++)
-        json_array_append_new(
-            data, model_json(list[i].name, list[i].mtime, status_of(st, n_st, list[i].name)));
+    for (int i = 0; i < n; i++) {
+        json_t *o = model_json(list[i].name, list[i].mtime, status_of(st, n_st, list[i].name));
+        if (list[i].remote) {
+            /* Served elsewhere: always ready, never loaded here. */
+            json_object_set_new(o, "status", json_pack("{s:s}", "value", "loaded"));
+            json_object_set_new(o, "remote",
+                                json_pack("{s:s, s:s}", "url", list[i].remote->url, "model",
+                                          list[i].remote->model));
+        }
+        json_array_append_new(data, o);
+    }
     /* Models the scheduler holds that no store lists: `serve --model FILE.gguf`. */
     for (int k = 0; k < n_st; k++) {
         int listed = 0;

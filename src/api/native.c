@@ -1,6 +1,7 @@
 /* The one implementation of generation behind every API: a native request is sent to its
  * model's worker and its events come back, whatever wire format the client speaks. */
 #include "api/api.h"
+#include "api/remote.h"
 #include "base/log.h"
 #include "base/util.h"
 #include "engine/client.h"
@@ -23,6 +24,7 @@ struct native_job {
     int first_seen;
     int cancelled;
     int64_t t_gone_check; /* when the client's connection was last looked at */
+    struct remote_job *remote; /* a remote model's request: no runner, no worker */
 };
 
 static uint64_t next_id(void)
@@ -53,6 +55,8 @@ void native_req_free(struct native_req *r)
     free(r->tool_format);
     json_decref(r->tools);
     json_decref(r->kwargs);
+    json_decref(r->messages);
+    store_remote_free(r->remote);
     free(r->prompt);
     free(r->suffix);
     free(r->prefix_tokens);
@@ -84,6 +88,26 @@ int native_resolve(struct native_req *req, struct err *e)
     free(req->tool_format);
     req->tool_format = m.tool_format;
     m.template_text = m.system = m.messages_json = m.tool_format = NULL;
+    store_remote_free(req->remote);
+    req->remote = m.remote;
+    m.remote = NULL;
+    if (req->remote) {
+        /* What a remote gets: the parameters the request or a preset set, not hearth's
+         * defaults, which would override the remote's own. */
+        int n;
+        params_table(&n);
+        enum preset_origin *origin = xcalloc((size_t)n, sizeof *origin);
+        struct gen_params gen;
+        struct load_params load;
+        settings_layers(&m, &gen, &load, origin);
+        req->remote_set = 0;
+        for (int i = 0; i < n && i < 64; i++)
+            if (origin[i] >= PRESET_ORIGIN_GLOBAL)
+                req->remote_set |= (uint64_t)1 << i;
+        gen_params_free(&gen);
+        load_params_free(&load);
+        free(origin);
+    }
     store_model_free(&m);
     return 0;
 }
@@ -102,6 +126,16 @@ int native_start(struct native_req *req, struct native_job **out, struct err *e)
     struct native_job *j = xcalloc(1, sizeof *j);
     j->t0 = now_us();
     j->keep_alive_ms = req->keep_alive_ms;
+    snprintf(j->model, sizeof j->model, "%s", req->model);
+    if (req->remote) { /* nothing to load: the scheduler never sees it */
+        int rrc = remote_start(req, &j->remote, e);
+        if (rrc) {
+            free(j);
+            return rrc;
+        }
+        *out = j;
+        return 0;
+    }
     if (req->load.num_parallel == 0)
         req->load.num_parallel = api->num_parallel;
     int rc =
@@ -154,6 +188,18 @@ int native_next(struct native_job *j, struct proto_msg *ev, struct err *e)
     proto_msg_init(ev, 0);
     if (j->finished)
         return err_set(e, ERR_INTERNAL, "the job has ended");
+    if (j->remote) {
+        int rc = remote_next(j->remote, ev, e);
+        if (rc || ev->type == PROTO_DONE || ev->type == PROTO_EMBEDDING)
+            j->finished = 1;
+        if (!rc && ev->type == PROTO_TOKEN && !j->first_seen) {
+            j->first_seen = 1;
+            metrics_first_token((double)(now_us() - j->t0) / 1e6);
+        }
+        if (!rc && (ev->type == PROTO_DONE || ev->type == PROTO_EMBEDDING))
+            metrics_generation(&ev->stats);
+        return rc;
+    }
     for (;;) {
         if (api->shutting_down && !j->cancelled)
             native_cancel(j);
@@ -232,6 +278,10 @@ void native_cancel(struct native_job *j)
     if (!j || j->finished || j->cancelled)
         return;
     j->cancelled = 1;
+    if (j->remote) { /* the upstream request ends in native_finish */
+        j->finished = 1;
+        return;
+    }
     struct proto_msg c;
     proto_msg_init(&c, PROTO_CANCEL);
     c.id = j->id;
@@ -243,6 +293,11 @@ void native_finish(struct native_job *j)
 {
     if (!j)
         return;
+    if (j->remote) {
+        remote_free(j->remote);
+        free(j);
+        return;
+    }
     if (!j->finished) {
         native_cancel(j);
         /* Drain to the end of this request so the worker is free for the next one. */
@@ -272,13 +327,18 @@ int64_t native_start_us(const struct native_job *j)
 
 const struct model_info *native_info(const struct native_job *j)
 {
-    return runner_info(j->runner);
+    static const struct model_info none;
+    return j->remote ? &none : runner_info(j->runner);
 }
 
 int native_load_only(struct native_req *req, int *unloaded, int64_t *load_us, struct err *e)
 {
     *unloaded = 0;
     *load_us = 0;
+    if (req->remote) { /* a remote model is always there: nothing to load or unload */
+        *unloaded = req->keep_alive_ms == 0;
+        return 0;
+    }
     if (req->keep_alive_ms == 0) {
         sched_unload(api->sched, req->model);
         *unloaded = 1;

@@ -395,7 +395,7 @@ static void handle_generate(const struct http_request *hreq, struct http_reply *
     } else if (tmpl && *tmpl) {
         rc = apply_go_template(tmpl, system, prompt, &req.prompt, &e);
     } else {
-        if (api_chat_template(&req, NULL)) {
+        if (req.remote || api_chat_template(&req, NULL)) {
             json_t *msgs = json_array();
             if (system && *system)
                 json_array_append_new(msgs,

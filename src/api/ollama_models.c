@@ -62,8 +62,45 @@ static void identity_digest(const char *path, int64_t size, time_t mtime, char h
     sha256_hex(id, (size_t)n, hex);
 }
 
+/* Where a remote model points (never its key: only the variable that holds it). */
+static json_t *remote_json(const struct store_remote *r)
+{
+    json_t *o = json_pack("{s:s, s:s}", "url", r->url, "model", r->model);
+    if (r->key_env)
+        json_object_set_new(o, "api_key_env", json_string(r->key_env));
+    return o;
+}
+
+/* A remote model has no file: its details say "remote" and its size is 0. */
+static json_t *remote_details(void)
+{
+    return json_pack("{s:s, s:s, s:s, s:[], s:s, s:s}", "parent_model", "", "format", "remote",
+                     "family", "", "families", "parameter_size", "", "quantization_level", "");
+}
+
+static json_t *remote_entry(const char *name, const struct store_model *m)
+{
+    char id[8192], hex[65], ts[48];
+    int n = snprintf(id, sizeof id, "remote\n%s\n%s", m->remote->url, m->remote->model);
+    sha256_hex(id, (size_t)(n < (int)sizeof id ? n : (int)sizeof id - 1), hex);
+    api_time_fmt(m->mtime, ts, sizeof ts);
+    json_t *o = json_object();
+    json_object_set_new(o, "name", json_string(name));
+    json_object_set_new(o, "model", json_string(name));
+    json_object_set_new(o, "modified_at", json_string(ts));
+    json_object_set_new(o, "size", json_integer(0));
+    json_object_set_new(o, "digest", json_string(hex));
+    json_object_set_new(o, "source", json_string(store_source_name(m->source)));
+    json_object_set_new(o, "remote", remote_json(m->remote));
+    json_object_set_new(o, "details", remote_details());
+    json_object_set_new(o, "capabilities", json_pack("[s]", "completion"));
+    return o;
+}
+
 static json_t *model_entry(const char *name, const struct store_model *m)
 {
+    if (m->remote)
+        return remote_entry(name, m);
     const char *path = m->path;
     json_t *o = json_object();
     char ts[48], hex[65];
@@ -204,6 +241,35 @@ static json_t *modelfile_text(const struct store_model *m, const char *tmpl, con
     return s;
 }
 
+/* /api/show of a remote model: where it points, and the parameters hearth sends it. */
+static void remote_show(const struct store_model *m, struct http_reply *rep)
+{
+    snprintf(rep->model, sizeof rep->model, "%s", m->name);
+    json_t *o = json_object();
+    settings_show(m, o);
+    struct buf b;
+    buf_init(&b, 1u << 20);
+    buf_printf(&b, "# %s is served by a remote server\n# remote = %s\n# remote-model = %s\n",
+               m->name, m->remote->url, m->remote->model);
+    if (m->system)
+        buf_printf(&b, "SYSTEM \"\"\"%s\"\"\"\n", m->system);
+    json_object_set_new(o, "modelfile", json_stringn(b.data ? b.data : "", b.len));
+    buf_free(&b);
+    json_object_set_new(o, "template", json_string(""));
+    json_object_set_new(o, "template_source", json_null());
+    if (m->system)
+        json_object_set_new(o, "system", json_string(m->system));
+    json_object_set_new(o, "source", json_string(store_source_name(m->source)));
+    json_object_set_new(o, "remote", remote_json(m->remote));
+    json_object_set_new(o, "details", remote_details());
+    json_object_set_new(o, "model_info", json_object());
+    json_object_set_new(o, "capabilities", json_pack("[s]", "completion"));
+    char ts[48];
+    api_time_fmt(m->mtime, ts, sizeof ts);
+    json_object_set_new(o, "modified_at", json_string(ts));
+    api_reply(rep, 200, o);
+}
+
 void ollama_show(const struct http_request *hreq, struct http_reply *rep)
 {
     json_t *body = api_parse_body(hreq, rep, api_error);
@@ -220,6 +286,10 @@ void ollama_show(const struct http_request *hreq, struct http_reply *rep)
         rc = api_get_bool(body, "verbose", &verbose, &e);
     if (!rc)
         rc = store_find(api->store, name, &m, &e);
+    if (!rc && m.remote) {
+        remote_show(&m, rep);
+        goto out;
+    }
     if (!rc)
         rc = model_details_read(m.path, &d, &e);
     if (!rc)

@@ -29,6 +29,7 @@ void openai_error(struct http_reply *rep, int code, const char *msg)
                         json_string(status >= 500   ? "server_error"
                                     : status == 401 ? "authentication_error"
                                     : status == 403 ? "permission_error"
+                                    : status == 429 ? "rate_limit_error"
                                                     : "invalid_request_error"));
     json_object_set_new(e, "param", json_null());
     json_object_set_new(e, "code",
@@ -875,6 +876,9 @@ static json_t *model_obj(const struct store_model *m)
     json_object_set_new(o, "object", json_string("model"));
     json_object_set_new(o, "created", json_integer((json_int_t)m->mtime));
     json_object_set_new(o, "owned_by", json_string("hearth"));
+    if (m->remote)
+        json_object_set_new(
+            o, "remote", json_pack("{s:s, s:s}", "url", m->remote->url, "model", m->remote->model));
     return o;
 }
 

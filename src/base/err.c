@@ -33,6 +33,8 @@ const char *err_name(int code)
     case ERR_NO_MEMORY: return "insufficient_memory";
     case ERR_UNAUTHORIZED: return "unauthorized";
     case ERR_FORBIDDEN: return "forbidden";
+    case ERR_BAD_GATEWAY: return "bad_gateway";
+    case ERR_RATE_LIMITED: return "rate_limited";
     default: return "internal_error";
     }
 }
@@ -52,6 +54,8 @@ int err_http_status(int code)
     case ERR_NO_MEMORY: return 507;
     case ERR_UNAUTHORIZED: return 401;
     case ERR_FORBIDDEN: return 403;
+    case ERR_BAD_GATEWAY: return 502;
+    case ERR_RATE_LIMITED: return 429;
     default: return 500;
     }
 }

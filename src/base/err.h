@@ -26,6 +26,8 @@ enum err_code {
     ERR_NO_MEMORY = -13,    /* a model does not fit in the memory left: 507 */
     ERR_UNAUTHORIZED = -14, /* a missing or wrong API key: 401 */
     ERR_FORBIDDEN = -15,    /* a Host or Origin the server does not serve: 403 */
+    ERR_BAD_GATEWAY = -16,  /* a remote engine failed or cannot be reached: 502 */
+    ERR_RATE_LIMITED = -17, /* a remote engine said 429: passed on as 429 */
 };
 
 /* A code plus its message, for functions that report more than a code. */

@@ -244,7 +244,20 @@ int cmd_show(int argc, char **argv)
     json_t *d = json_object_get(r, "details"), *info = json_object_get(r, "model_info");
     const char *arch = jstr(d, "family");
     char key[160];
+    json_t *remote = json_object_get(r, "remote");
+    if (remote) {
+        printf("  Remote\n");
+        printf("    %-20s %s\n", "url", jstr(remote, "url"));
+        printf("    %-20s %s\n", "model", jstr(remote, "model"));
+        if (*jstr(remote, "api_key_env"))
+            printf("    %-20s $%s\n", "api key", jstr(remote, "api_key_env"));
+        printf("\n");
+    }
     printf("  Model\n");
+    if (remote) {
+        printf("    %-20s %s\n\n", "source", jstr(r, "source"));
+        goto capabilities;
+    }
     printf("    %-20s %s\n", "architecture", arch);
     printf("    %-20s %s\n", "parameters", jstr(d, "parameter_size"));
     snprintf(key, sizeof key, "%s.context_length", arch);
@@ -255,6 +268,7 @@ int cmd_show(int argc, char **argv)
            (long long)json_integer_value(json_object_get(info, key)));
     printf("    %-20s %s\n", "quantization", jstr(d, "quantization_level"));
     printf("    %-20s %s\n\n", "source", jstr(r, "source"));
+capabilities:
     printf("  Capabilities\n");
     size_t i;
     json_t *c;

@@ -36,6 +36,7 @@ struct req_state {
     const char *route;            /* the matched route's pattern (a bounded label for metrics) */
     const struct http_sink *sink; /* a streamed upload */
     void *sink_ctx;               /* set between the sink's open and close */
+    struct MHD_Connection *conn;  /* for http_client_gone inside a stream's next() */
 };
 
 /* The connection whose handler this thread runs (connection threads run one at a time). */
@@ -102,7 +103,11 @@ static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max)
 {
     (void)pos;
     struct req_state *st = cls;
+    /* next() may block for a long time (a remote model thinking): let it see a client that
+     * left. */
+    current_conn = st->conn;
     size_t n = st->rep.stream.next(st->rep.stream.ctx, buf, max);
+    current_conn = NULL;
     return n ? (ssize_t)n : MHD_CONTENT_READER_END_OF_STREAM;
 }
 
@@ -302,6 +307,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     st->rep.status = 500;
     st->route = r ? r->path : NULL;
     current_conn = conn;
+    st->conn = conn;
     if (r)
         r->handler(&req, &st->rep);
     else if (known)

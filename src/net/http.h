@@ -133,8 +133,8 @@ void http_quiesce(struct http_server *s);
 /* Closes everything and frees the server; waits for connection threads. NULL-safe. */
 void http_stop(struct http_server *s);
 
-/* Whether the client of the request whose handler runs on this thread has closed its
- * connection (or it failed); false on any other thread. A poll of the socket: cheap. */
+/* Whether the client of the request whose handler (or stream next()) runs on this thread has
+ * closed its connection (or it failed); false on any other thread. A poll of the socket: cheap. */
 bool http_client_gone(void);
 
 /* Whether host (an address or a name) resolves only to loopback addresses (127.0.0.0/8, ::1).

@@ -204,6 +204,73 @@ static int set_param(struct parser *ps, const char *key, const char *canon, cons
     return add_kv(ps, d->name, v, d->type == PARAM_LIST || d->type == PARAM_BIAS);
 }
 
+/* The remote-* keys: a URL hearth can reach with libcurl, an environment variable's name, and
+ * timeouts in seconds. */
+static int check_remote_key(struct parser *ps, const char *key, const char *canon,
+                            const char *value, int global)
+{
+    if (global)
+        return perr(ps, "%s belongs in a model's section, not [*]", key);
+    if (!strcmp(canon, "remote")) {
+        if (strncmp(value, "http://", 7) != 0 && strncmp(value, "https://", 8) != 0)
+            return perr(ps, "%s must be an http:// or https:// URL (the server's /v1), not '%s'",
+                        key, value);
+        if (strlen(value) >= PRESET_MAX_PATH_VALUE || has_control(value) || strchr(value, ' '))
+            return perr(ps, "%s must be a URL without spaces or control characters", key);
+        /* A password in the URL would show in listings and messages; the key has its place. */
+        const char *host = strstr(value, "://") + 3;
+        const char *at = strchr(host, '@');
+        if (at && at < host + strcspn(host, "/?#"))
+            return perr(ps,
+                        "%s must not hold credentials (user:password@): put the key in the "
+                        "variable remote-api-key-env names",
+                        key);
+    } else if (!strcmp(canon, "remote-model")) {
+        if (strlen(value) > 256 || has_control(value))
+            return perr(ps, "%s must be a model name of at most 256 bytes", key);
+    } else if (!strcmp(canon, "remote-api-key-env")) {
+        /* The name of a variable, never the key itself: the file may be shared or shown. */
+        int ok = strlen(value) <= 128 && !(value[0] >= '0' && value[0] <= '9');
+        for (const char *c = value; ok && *c; c++)
+            ok = (*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') ||
+                 *c == '_';
+        if (!ok)
+            return perr(ps,
+                        "%s must name an environment variable (letters, digits and '_'), "
+                        "not hold the key itself",
+                        key);
+    } else {
+        int64_t v;
+        if (parse_i64(value, &v) || v < 1 || v > 86400)
+            return perr(ps, "%s must be a number of seconds from 1 to 86400, not '%s'", key, value);
+    }
+    return 0;
+}
+
+/* A section that names a remote must say which of its models, and cannot also be a local
+ * model. */
+static int check_sections(struct parser *ps)
+{
+    for (int i = 0; i < ps->p->n; i++) {
+        const struct section *s = &ps->p->s[i];
+        const struct preset_kv *remote = find_kv(s, "remote");
+        const char *what = NULL;
+        if (remote && !find_kv(s, "remote-model"))
+            what = "has remote but no remote-model (the name the remote server knows the "
+                   "model by)";
+        else if (remote && find_kv(s, "model"))
+            what = "has both model and remote: a name is either a local model or a remote one";
+        else if (!remote && (find_kv(s, "remote-model") || find_kv(s, "remote-api-key-env") ||
+                             find_kv(s, "remote-timeout") || find_kv(s, "remote-connect-timeout")))
+            what = "has remote-* keys but no remote = URL";
+        if (what) {
+            ps->line = s->line;
+            return perr(ps, "[%s] %s", s->name, what);
+        }
+    }
+    return 0;
+}
+
 static int set_model_key(struct parser *ps, const char *key, const char *canon, const char *value)
 {
     struct err e2 = {0};
@@ -223,6 +290,10 @@ static int set_model_key(struct parser *ps, const char *key, const char *canon, 
     } else if (!strcmp(canon, "messages")) {
         if (check_messages(value, &e2))
             return perr(ps, "%s", e2.msg);
+    } else if (!strncmp(canon, "remote", 6)) {
+        int rc = check_remote_key(ps, key, canon, value, global);
+        if (rc)
+            return rc;
     }
     return add_kv(ps, canon, value, 0);
 }
@@ -471,6 +542,8 @@ int preset_parse(const char *name, const char *text, size_t len, struct preset_s
         rc = parse_line(&ps, p, nl);
         p = nl < end && *nl == '\r' && nl + 1 < end && nl[1] == '\n' ? nl + 2 : nl + 1;
     }
+    if (!rc)
+        rc = check_sections(&ps);
     gen_params_free(&ps.gen);
     load_params_free(&ps.load);
     if (rc) {

@@ -57,8 +57,9 @@ const char *preset_origin_name(enum preset_origin o);
  * LLAMA_ARG_CTX_SIZE, num_ctx), and "model", "mmproj", "chat-template", "chat-template-file",
  * "ollama-template", "tool-call-format", "system", "messages", "license", "adapter",
  * "load-on-startup",
- * "stop-timeout" for the others. Values are unquoted and unescaped, and normalized where the
- * file may spell them several ways (booleans are "true"/"false", flash_attn "-1"/"0"/"1", a
+ * "stop-timeout", "remote", "remote-model", "remote-api-key-env", "remote-timeout",
+ * "remote-connect-timeout" for the others. Values are unquoted and unescaped, and normalized where
+ * the file may spell them several ways (booleans are "true"/"false", flash_attn "-1"/"0"/"1", a
  * negation such as no-mmap is stored as use_mmap with the opposite value, load-mode as
  * use_mmap and use_mlock). A list parameter (stop, dry_sequence_breakers, logit_bias) appears
  * once per value, in file order. */

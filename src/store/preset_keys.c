@@ -85,6 +85,13 @@ static const struct preset_key keys[] = {
     {"license", PKEY_MODEL, "license"},
     {"adapter", PKEY_MODEL, "adapter"},
     {"lora", PKEY_MODEL, "adapter"},
+    /* hearth's: the model is served by a remote OpenAI-compatible server (README "Remote
+     * engines"). */
+    {"remote", PKEY_MODEL, "remote"},
+    {"remote-model", PKEY_MODEL, "remote-model"},
+    {"remote-api-key-env", PKEY_MODEL, "remote-api-key-env"},
+    {"remote-timeout", PKEY_MODEL, "remote-timeout"},
+    {"remote-connect-timeout", PKEY_MODEL, "remote-connect-timeout"},
     /* llama-server's router keys. */
     {"load-on-startup", PKEY_ROUTER, "load-on-startup"},
     {"stop-timeout", PKEY_ROUTER, "stop-timeout"},

@@ -20,7 +20,7 @@
 
 const char *store_source_name(enum store_source src)
 {
-    static const char *const names[] = {"path", "folder", "ollama", "hf", "preset"};
+    static const char *const names[] = {"path", "folder", "ollama", "hf", "preset", "remote"};
     return (unsigned)src < ARRAY_LEN(names) ? names[src] : "?";
 }
 
@@ -85,7 +85,18 @@ void store_model_free(struct store_model *m)
     free(m->license);
     free(m->messages_json);
     strlist_free(&m->params);
+    store_remote_free(m->remote);
     memset(m, 0, sizeof *m);
+}
+
+void store_remote_free(struct store_remote *r)
+{
+    if (!r)
+        return;
+    free(r->url);
+    free(r->model);
+    free(r->key_env);
+    free(r);
 }
 
 void store_free(struct store *s)
@@ -441,11 +452,54 @@ static void apply_section(const struct preset_set *p, const char *name, struct s
     }
 }
 
-/* A section [name] with a `model` key: that model under this name. Returns 0, 1 when there is
- * no such section, or an error. */
+static void canon_section(const char *name, char *canon, size_t len)
+{
+    struct model_ref r;
+    if (model_ref_parse(name, &r, NULL) == 0)
+        model_ref_format(&r, canon, len);
+    else
+        snprintf(canon, len, "%s", name);
+}
+
+static int section_seconds(const struct preset_set *p, const char *name, const char *key, int def)
+{
+    const char *v = preset_get(p, name, key);
+    long n = v ? strtol(v, NULL, 10) : 0; /* checked by the parser: 1 to 86400 */
+    return n > 0 ? (int)n : def;
+}
+
+/* A section [name] with a `remote` key (the parser made sure it has remote-model and no
+ * model): a name with no file behind it. */
+static void remote_model(const struct preset_set *p, const char *name, struct store_model *out)
+{
+    memset(out, 0, sizeof *out);
+    canon_section(name, out->name, sizeof out->name);
+    out->source = STORE_SRC_REMOTE;
+    struct store_remote *r = xcalloc(1, sizeof *r);
+    const char *url = preset_get(p, name, "remote");
+    size_t n = strlen(url);
+    while (n > 0 && url[n - 1] == '/')
+        n--;
+    r->url = xstrndup(url, n);
+    const char *model = preset_get(p, name, "remote-model");
+    r->model = xstrdup(model ? model : "");
+    const char *env = preset_get(p, name, "remote-api-key-env");
+    r->key_env = env ? xstrdup(env) : NULL;
+    r->timeout_s = section_seconds(p, name, "remote-timeout", STORE_REMOTE_TIMEOUT_S);
+    r->connect_timeout_s =
+        section_seconds(p, name, "remote-connect-timeout", STORE_REMOTE_CONNECT_TIMEOUT_S);
+    out->remote = r;
+}
+
+/* A section [name] with a `model` key: that model under this name; with a `remote` key: a
+ * remote model. Returns 0, 1 when there is no such section, or an error. */
 static int preset_model(const struct store *s, const struct preset_set *p, const char *name,
                         int depth, struct store_model *out, struct err *e)
 {
+    if (p && preset_get(p, name, "remote")) {
+        remote_model(p, name, out);
+        return 0;
+    }
     const char *target = p ? preset_get(p, name, "model") : NULL;
     if (!target)
         return 1;
@@ -459,13 +513,7 @@ static int preset_model(const struct store *s, const struct preset_set *p, const
     if (rc)
         return err_set(e, rc == ERR_NOT_FOUND ? ERR_NOT_FOUND : rc, "preset [%s]: %s", name,
                        te.msg);
-    char canon[sizeof out->name];
-    struct model_ref r;
-    if (model_ref_parse(name, &r, NULL) == 0)
-        model_ref_format(&r, canon, sizeof canon);
-    else
-        snprintf(canon, sizeof canon, "%s", name);
-    snprintf(out->name, sizeof out->name, "%s", canon);
+    canon_section(name, out->name, sizeof out->name);
     out->source = STORE_SRC_PRESET;
     return 0;
 }
@@ -615,7 +663,7 @@ int store_list(const struct store *s, struct store_model **out, int *n)
         struct store_model m;
         struct err pe = {0};
         int rc = preset_model(s, p, secs[i], 0, &m, &pe);
-        if (rc == 0 && m.path)
+        if (rc == 0 && (m.path || m.remote))
             *model_list_add(&l) = m;
         else if (rc < 0)
             log_warn("msg=\"%s\"", pe.msg);
@@ -785,7 +833,8 @@ int store_copy(const struct store *s, const char *src, const char *dst, struct e
             snprintf(from.ns, sizeof from.ns, "%s", OLLAMA_DEFAULT_NS);
         }
         rc = store_ollama_copy(s, &from, &d, e);
-    } else if (m.source == STORE_SRC_PRESET || m.source == STORE_SRC_HF) {
+    } else if (m.source == STORE_SRC_PRESET || m.source == STORE_SRC_REMOTE ||
+               m.source == STORE_SRC_HF) {
         rc = preset_copy(s, &m, dst, e);
     } else {
         rc = err_set(e, ERR_BAD_REQUEST, "cannot copy '%s' (%s) to '%s'", m.name,
@@ -824,6 +873,7 @@ int store_delete(const struct store *s, const char *name, struct err *e)
         break;
     case STORE_SRC_HF: rc = store_hf_delete(s, &r, e); break;
     case STORE_SRC_PRESET:
+    case STORE_SRC_REMOTE:
         /* The name goes; the model it pointed at stays. */
         rc = s->presets ? preset_write_section(s->presets, m.name, NULL, e)
                         : err_set(e, ERR_INTERNAL, "no presets file");
@@ -832,7 +882,7 @@ int store_delete(const struct store *s, const char *name, struct err *e)
     }
     /* A section that only described the model (its template, system prompt, parameters) goes
      * with it, so that a later model of that name does not inherit it. */
-    if (!rc && m.source != STORE_SRC_PRESET && s->presets) {
+    if (!rc && m.source != STORE_SRC_PRESET && m.source != STORE_SRC_REMOTE && s->presets) {
         struct preset_set *p = store_presets(s);
         int n = 0;
         const struct preset_kv *kv = preset_entries(p, m.name, &n);

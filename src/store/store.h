@@ -34,15 +34,28 @@ enum store_source {
     STORE_SRC_OLLAMA, /* Ollama's store */
     STORE_SRC_HF,     /* the Hugging Face hub cache */
     STORE_SRC_PRESET, /* a preset section with a `model` key */
+    STORE_SRC_REMOTE, /* a preset section with a `remote` key: no file, a remote server */
 };
 
-/* "path", "folder", "ollama", "hf", "preset": for `hearth list` and /api/tags. */
+/* "path", "folder", "ollama", "hf", "preset", "remote": for `hearth list` and /api/tags. */
 const char *store_source_name(enum store_source s);
+
+/* A model served by a remote OpenAI-compatible server (README "Remote engines"). */
+struct store_remote {
+    char *url;             /* the server's base URL (".../v1"), without a trailing '/'; owned */
+    char *model;           /* the name the remote server knows the model by; owned */
+    char *key_env;         /* the environment variable holding its API key, or NULL; owned */
+    int timeout_s;         /* the longest wait for the next byte of an answer */
+    int connect_timeout_s; /* the longest wait for a connection */
+};
+
+#define STORE_REMOTE_TIMEOUT_S         300
+#define STORE_REMOTE_CONNECT_TIMEOUT_S 10
 
 struct store_model {
     char name[STORE_MAX_NAME + 16]; /* canonical name (model_ref_format) */
     enum store_source source;
-    char *path;    /* the GGUF (the first shard of a split model); owned */
+    char *path;    /* the GGUF (the first shard of a split model); owned; NULL when remote */
     char *mmproj;  /* a multimodal projector, or NULL; owned */
     char *adapter; /* a LoRA adapter (Ollama's adapter layer, ADAPTER), or NULL; owned */
     int64_t size;  /* bytes of every shard together */
@@ -50,15 +63,18 @@ struct store_model {
     char quant[32];  /* from the GGUF's file type or the file name; "" when unknown */
     char digest[72]; /* "sha256:HEX" of the GGUF when the store knows it (Ollama, HF LFS) */
     /* What the store says beside the weights (Ollama's layers, a preset section): */
-    char *template_text;   /* a chat template: Jinja, or Ollama's Go template; owned */
-    int template_is_go;    /* template_text is a Go template (Ollama's template layer) */
-    char *system;          /* default system prompt; owned */
-    char *tool_format;     /* a preset's tool-call-format (chat_parse.h names), or NULL */
-    char *license;         /* owned */
-    char *messages_json;   /* few-shot messages, a JSON array of {role, content}; owned */
-    struct strlist params; /* "name=value" in the params table's names (Ollama's params layer,
-                            * PARAMETER lines); lists such as stop repeat the name */
+    char *template_text;         /* a chat template: Jinja, or Ollama's Go template; owned */
+    int template_is_go;          /* template_text is a Go template (Ollama's template layer) */
+    char *system;                /* default system prompt; owned */
+    char *tool_format;           /* a preset's tool-call-format (chat_parse.h names), or NULL */
+    char *license;               /* owned */
+    char *messages_json;         /* few-shot messages, a JSON array of {role, content}; owned */
+    struct strlist params;       /* "name=value" in the params table's names (Ollama's params layer,
+                                  * PARAMETER lines); lists such as stop repeat the name */
+    struct store_remote *remote; /* STORE_SRC_REMOTE: where it is served; owned */
 };
+
+void store_remote_free(struct store_remote *r); /* NULL-safe */
 
 struct store_config {
     char *const *dirs; /* --models-dir folders, searched in order */

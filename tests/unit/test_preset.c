@@ -156,6 +156,47 @@ static void test_model_keys(void)
     CHECK_ERR("[a]\nhf-file = x.gguf\n", "'hf-file' is a llama-server or Ollama setting");
 }
 
+/* A remote engine's keys (README "Remote engines"): the section as parsed, and every bad value
+ * refused with its line. */
+static void test_remote_keys(void)
+{
+    struct preset_set *p = parse("[big]\nremote = https://gpu.example:8000/v1/\n"
+                                 "remote-model = meta-llama/Llama-3.1-70B-Instruct\n"
+                                 "remote-api-key-env = VLLM_KEY\nremote-timeout = 60\n"
+                                 "remote-connect-timeout = 3\ntemp = 0.2\n");
+    CHECK(p != NULL);
+    if (!p)
+        return;
+    CHECK_STR(preset_get(p, "big", "remote"), "https://gpu.example:8000/v1/");
+    CHECK_STR(preset_get(p, "big", "remote-model"), "meta-llama/Llama-3.1-70B-Instruct");
+    CHECK_STR(preset_get(p, "big", "remote-api-key-env"), "VLLM_KEY");
+    CHECK_STR(preset_get(p, "big", "remote-timeout"), "60");
+    CHECK_STR(preset_get(p, "big", "temperature"), "0.2");
+    preset_release(p);
+    CHECK_ERR("[a]\nremote = ftp://x/v1\nremote-model = m\n",
+              "t.ini:2: remote must be an http:// or https:// URL");
+    CHECK_ERR("[a]\nremote = localhost:8080/v1\nremote-model = m\n",
+              "remote must be an http:// or https:// URL");
+    CHECK_ERR("[a]\nremote = \"http://x/v1 y\"\nremote-model = m\n", "without spaces");
+    CHECK_ERR("[a]\nremote = https://u:secret@x/v1\nremote-model = m\n",
+              "remote must not hold credentials");
+    struct preset_set *q = parse("[a]\nremote = https://x/v1?user=a@b\nremote-model = m\n");
+    CHECK(q != NULL); /* an '@' after the host is not a password */
+    preset_release(q);
+    CHECK_ERR("\n[a]\nremote = http://x/v1\n",
+              "t.ini:2: [a:latest] has remote but no remote-model");
+    CHECK_ERR("[a]\nmodel = b\nremote = http://x/v1\nremote-model = m\n",
+              "has both model and remote");
+    CHECK_ERR("[a]\nremote-model = m\n", "has remote-* keys but no remote = URL");
+    CHECK_ERR("[*]\nremote = http://x/v1\n", "remote belongs in a model's section");
+    CHECK_ERR("[a]\nremote = http://x/v1\nremote-model = m\nremote-api-key-env = sk-abc123\n",
+              "remote-api-key-env must name an environment variable");
+    CHECK_ERR("[a]\nremote = http://x/v1\nremote-model = m\nremote-timeout = 0\n",
+              "remote-timeout must be a number of seconds from 1 to 86400");
+    CHECK_ERR("[a]\nremote = http://x/v1\nremote-model = m\nremote-connect-timeout = x\n",
+              "remote-connect-timeout must be a number of seconds");
+}
+
 static void test_quotes(void)
 {
     struct preset_set *p = parse("[a]\r\nsystem = \"x;y # z\\t\\\\ \\x41\"  ; c\r\n"
@@ -377,6 +418,7 @@ int main(void)
 {
     test_keys();
     test_model_keys();
+    test_remote_keys();
     test_quotes();
     test_errors();
     test_write();
