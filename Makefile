@@ -8,6 +8,8 @@
 #   make bench    hearth against llama-server built from the same llama.cpp (bench/RESULTS.md)
 #   make fuzz-smoke  every tests/fuzz target under libFuzzer for FUZZ_SECONDS (60) each (clang)
 #   make CUDA=1   the same against libllama with ggml's CUDA backend (deps/llama-cuda, build-cuda/)
+#   make static   hearth with libllama and the other libraries linked in (build-static/), the
+#                 executable `hearth bundle` should run from
 
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
@@ -21,15 +23,25 @@ BUILD ?= build
 DEPS_READY = deps/.ready
 endif
 ASAN_BUILD ?= build-asan
+STATIC_BUILD ?= build-static
 
 .PHONY: all deps build test test-main test-asan asan serve lint format clean distclean bench \
-	fuzz-smoke
+	fuzz-smoke static
 
 all: build
 
 deps/.ready: scripts/deps.sh src/web/package-lock.json tests/node/package-lock.json
 	bash scripts/deps.sh
 	touch $@
+
+# The static libllama for bundles comes on top of the usual dependencies.
+deps/.ready-static: deps/.ready scripts/deps.sh
+	bash scripts/deps.sh --static
+	touch $@
+
+static: deps/.ready-static
+	cmake -S . -B $(STATIC_BUILD) -DHEARTH_STATIC=ON $(CMAKE_FLAGS) >/dev/null
+	cmake --build $(STATIC_BUILD) -j $(JOBS) --target hearth
 
 # The CUDA build of libllama comes on top of the usual dependencies.
 deps/.ready-cuda: deps/.ready scripts/deps.sh
@@ -81,7 +93,7 @@ format:
 	clang-format -i $(C_FILES)
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) build-fuzz
+	rm -rf $(BUILD) $(ASAN_BUILD) $(STATIC_BUILD) build-fuzz
 
 distclean: clean
 	rm -rf deps

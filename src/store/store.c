@@ -49,6 +49,11 @@ struct store *store_init(const struct store_config *cfg)
     struct err e = {0};
     if (s->presets && preset_live_open(s->presets, 0, &s->live, &e))
         log_error("msg=\"presets not loaded\" err=%s", log_q(e.msg));
+    if (!s->presets && cfg->presets_text &&
+        preset_parse("the bundle's preset", cfg->presets_text, strlen(cfg->presets_text), &s->fixed,
+                     &e))
+        log_error("msg=\"presets not loaded\" err=%s", log_q(e.msg));
+    s->own_only = cfg->own_only;
     return s;
 }
 
@@ -69,6 +74,8 @@ const char *store_presets_path(const struct store *s)
 
 struct preset_set *store_presets(const struct store *s)
 {
+    if (s->fixed)
+        return preset_retain(s->fixed);
     return s->live ? preset_live_get(s->live) : NULL;
 }
 
@@ -99,6 +106,7 @@ void store_free(struct store *s)
     free(s->ollama_root);
     free(s->presets);
     preset_live_free(s->live);
+    preset_release(s->fixed);
     free(s);
 }
 
@@ -507,6 +515,10 @@ static int find_source(const struct store *s, const char *name, const struct mod
                        name);
     if (r.kind == REF_PATH)
         return path_find(&r, out, e);
+    if (s->own_only && r.kind != REF_PLAIN)
+        return err_set(e, ERR_NOT_FOUND,
+                       "model '%s' not found (this server has no Hugging Face or Ollama store)",
+                       name);
     /* Candidates from every source the name can mean. */
     struct store_model c[3];
     int n = 0;
@@ -515,7 +527,7 @@ static int find_source(const struct store *s, const char *name, const struct mod
     if (r.kind == REF_PLAIN) {
         if (folder_find(s, &r, &c[n]) == 0)
             n++;
-        rc = store_ollama_find(s, &r, &c[n], &ce);
+        rc = s->own_only ? ERR_NOT_FOUND : store_ollama_find(s, &r, &c[n], &ce);
         if (rc == 0)
             n++;
         else if (rc != ERR_NOT_FOUND)
@@ -605,8 +617,10 @@ int store_list(const struct store *s, struct store_model **out, int *n)
 {
     struct model_list l = {0};
     folder_list(s, &l);
-    store_ollama_list(s, &l);
-    store_hf_list(s, &l);
+    if (!s->own_only) {
+        store_ollama_list(s, &l);
+        store_hf_list(s, &l);
+    }
     /* Names a preset section gives (model = ...). */
     struct preset_set *p = store_presets(s);
     int n_sec;
