@@ -307,12 +307,6 @@ int cmd_bundle(int argc, char **argv)
         cli_error("the preset of %s: %s", inner, e.msg);
         goto out;
     }
-#ifndef HEARTH_STATIC
-    fprintf(stderr,
-            "hearth: warning: this hearth is not the static build (make static builds "
-            "build-static/hearth): the bundle runs only where libllama and hearth's libraries "
-            "are installed\n");
-#endif
     struct bar bar = {.tty = isatty(STDERR_FILENO), .last = -1};
     struct bundle b;
     if (bundle_write(exe, m.path, preset.data, preset.len, out, on_copy, &bar, &b, &e)) {
@@ -323,6 +317,12 @@ int cmd_bundle(int argc, char **argv)
     cli_human_size((double)b.file_size, hs, sizeof hs);
     cli_human_size((double)b.gguf_size, ms, sizeof ms);
     printf("bundled %s (%s) into %s (%s)\nmodel sha256 %s\n", inner, ms, out, hs, b.weights_sha);
+#ifndef HEARTH_STATIC
+    fprintf(stderr,
+            "hearth: warning: this hearth is not the static build (make static builds "
+            "build-static/hearth): the bundle runs only where libllama and hearth's libraries "
+            "are installed\n");
+#endif
     status = 0;
 out:
     buf_free(&preset);

@@ -253,8 +253,11 @@ int cli_serve_main(int argc, char **argv, const char *bundle_presets)
         scfg.own_only = 1;
     }
     ctx.store = store_init(&scfg);
-    log_info("msg=\"model sources\" folders=%d ollama=%s hf=%s", n_dirs,
-             log_q(store_ollama_root(ctx.store)), log_q(store_hf_hub(ctx.store)));
+    if (bundle_presets)
+        log_info("msg=\"model sources\" bundle=true folders=%d", n_dirs);
+    else
+        log_info("msg=\"model sources\" folders=%d ollama=%s hf=%s", n_dirs,
+                 log_q(store_ollama_root(ctx.store)), log_q(store_hf_hub(ctx.store)));
     scfg_sched.waiter_gone = client_gone;
     ctx.sched = sched_new(&scfg_sched);
     ctx.num_parallel = (int32_t)v[SETTING_PARALLEL].num;

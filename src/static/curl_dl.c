@@ -54,9 +54,8 @@ FORWARD(sym, CURLMcode, curl_multi_poll,
         (m, extra, n, timeout_ms, numfds), CURLM_BAD_HANDLE)
 FORWARD(sym, CURLU *, curl_url, (void), (), NULL)
 FORWARD_VOID(sym, curl_url_cleanup, (CURLU * u), (u))
-FORWARD(sym, CURLUcode, curl_url_get,
-        (const CURLU *u, CURLUPart what, char **part, unsigned int flags), (u, what, part, flags),
-        CURLUE_OUT_OF_MEMORY)
+FORWARD(sym, CURLUcode, curl_url_get, (CURLU * u, CURLUPart what, char **part, unsigned int flags),
+        (u, what, part, flags), CURLUE_OUT_OF_MEMORY)
 FORWARD(sym, CURLUcode, curl_url_set,
         (CURLU * u, CURLUPart what, const char *part, unsigned int flags), (u, what, part, flags),
         CURLUE_OUT_OF_MEMORY)
