@@ -1,7 +1,7 @@
 # hearth: the commands a developer needs. CMake does the building; this file wraps it.
 #
 #   make          install dependencies (first time) and build build/hearth
-#   make test     build, run every test, then run them again under ASan+UBSan
+#   make test     build (and make static), run every test, then run them again under ASan+UBSan
 #   make serve    build and run the server on 127.0.0.1:11434 (SERVE_ARGS=... for other flags)
 #   make lint     clang-format check, clang-tidy, cppcheck
 #   make asan     the sanitizer build alone (build-asan/) and its tests
@@ -56,7 +56,9 @@ build: $(DEPS_READY)
 
 test: test-main test-asan
 
-test-main: build
+# The static build comes first: test_bundle checks its bundles with ldd (cached after the first
+# run: about 4 minutes of libllama on 2 cores, then hearth itself).
+test-main: build static
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
 
 asan: deps/.ready

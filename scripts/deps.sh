@@ -32,6 +32,7 @@ JOBS="${JOBS:-$(nproc)}"
 
 SYSTEM_PKGS=(build-essential cmake pkg-config git ca-certificates openssl
     libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev libssl-dev libedit-dev
+    libunistring-dev libp11-kit-dev
     nodejs npm python3 python3-jinja2 procps clang clang-format clang-tidy cppcheck chromium)
 
 say() { printf 'deps: %s\n' "$*" >&2; }

@@ -433,7 +433,7 @@ static char *serve_presets(const struct self *me)
     }
     buf_free(&b);
     struct buf out;
-    buf_init(&out, BUNDLE_MAX_PRESET * 2);
+    buf_init(&out, (size_t)BUNDLE_MAX_PRESET * 2);
     struct err e = {0};
     if (preset_format_section(&out, me->name, &all, &e)) {
         strlist_free(&all);

@@ -179,7 +179,8 @@ int bundle_locate(int fd, struct bundle *b, struct err *e)
     if (size < elf_end + BUNDLE_STAMP + BUNDLE_TRAILER ||
         pread_all(fd, t, BUNDLE_TRAILER, size - BUNDLE_TRAILER))
         return err_set(e, ERR_BAD_MODEL, "the bundle has no trailer");
-    if (memcmp(t + BUNDLE_TRAILER - sizeof trailer_magic, trailer_magic, sizeof trailer_magic) ||
+    if (memcmp(t + BUNDLE_TRAILER - sizeof trailer_magic, trailer_magic, sizeof trailer_magic) !=
+            0 ||
         get_u32(t) != BUNDLE_VERSION || get_u32(t + 4) != BUNDLE_TRAILER)
         return err_set(e, ERR_BAD_MODEL, "the bundle's trailer is damaged (bad magic or version)");
     memset(b, 0, sizeof *b);

@@ -5,6 +5,8 @@
 #ifndef HEARTH_STATIC_FORWARD_H
 #define HEARTH_STATIC_FORWARD_H
 
+/* params is a parameter list and ret a type: neither can stand in parentheses. */
+/* NOLINTBEGIN(bugprone-macro-parentheses) */
 #define FORWARD(LOOKUP, ret, name, params, args, fail)                                             \
     ret name params                                                                                \
     {                                                                                              \
@@ -14,7 +16,7 @@
             f = (ret(*) params)LOOKUP(#name);                                                      \
             __atomic_store_n(&fn, f, __ATOMIC_RELEASE);                                            \
         }                                                                                          \
-        return f ? f args : fail;                                                                  \
+        return f ? f args : (fail);                                                                \
     }
 
 #define FORWARD_VOID(LOOKUP, name, params, args)                                                   \
@@ -29,5 +31,6 @@
         if (f)                                                                                     \
             f args;                                                                                \
     }
+/* NOLINTEND(bugprone-macro-parentheses) */
 
 #endif
