@@ -159,9 +159,12 @@ int bundle_locate(int fd, struct bundle *b, struct err *e)
     if (bundle_elf_end(fd, size, &elf_end) || elf_end == size)
         return 1;
     unsigned char s[BUNDLE_STAMP];
-    if (size - elf_end < sizeof stamp_magic || pread_all(fd, s, sizeof stamp_magic, elf_end) ||
-        memcmp(s, stamp_magic, sizeof stamp_magic) != 0)
-        return 1; /* something else appended to an executable: not ours */
+    /* What follows the image starts as our stamp does (a copy cut inside the stamp is still
+     * ours), or it is something else appended to an executable: not ours. */
+    size_t have =
+        size - elf_end < sizeof stamp_magic ? (size_t)(size - elf_end) : sizeof stamp_magic;
+    if (pread_all(fd, s, have, elf_end) || memcmp(s, stamp_magic, have) != 0)
+        return 1;
     if (size - elf_end < BUNDLE_STAMP || pread_all(fd, s, BUNDLE_STAMP, elf_end))
         return err_set(e, ERR_BAD_MODEL, "the bundle is truncated: its stamp is cut short");
     if (get_u32(s + 16) != BUNDLE_VERSION)
