@@ -446,7 +446,7 @@ static char *serve_presets(const struct self *me)
 
 static int run_it(const struct self *me, int argc, char **argv)
 {
-    struct run_preset rp = {.name = me->name};
+    struct run_preset rp = {.prog = me->prog, .name = me->name};
     int n;
     const struct preset_kv *kv = preset_entries(me->preset, me->name, &n);
     for (int i = 0; i < n; i++) {

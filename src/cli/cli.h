@@ -32,6 +32,7 @@ int cli_serve_main(int argc, char **argv, const char *bundle_presets);
 
 /* What a bundle's preset says about its model, for `run` on it. */
 struct run_preset {
+    const char *prog;      /* the bundle's name as typed, for --help */
     const char *name;      /* the model's name, for the REPL's /show */
     struct strlist params; /* "name=value", applied before the command line's flags */
     const char *system;    /* the system prompt, or NULL */

@@ -154,6 +154,7 @@ struct run_opts {
     struct strlist given; /* "name=value" of every parameter flag, for the server's options */
     char *format;         /* --format as JSON text: "\"json\"" or a schema; NULL for none */
     int grammar_file;     /* --grammar-file or --grammar was given */
+    const char *bundle;   /* a bundle's name as typed, for --help; NULL for hearth run */
 };
 
 static int read_file(const char *path, size_t max, char **out)
@@ -256,7 +257,7 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
             break;
         }
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            cli_run_usage(NULL);
+            cli_run_usage(o->bundle);
             return -1;
         }
         if (!strcmp(a, "--verbose")) {
@@ -278,7 +279,8 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
         const char *eq = strchr(body, '=');
         size_t nl = eq ? (size_t)(eq - body) : strlen(body);
         if (nl >= sizeof name) {
-            cli_error("unknown flag '%s' (see hearth run --help)", a);
+            cli_error("unknown flag '%s' (see %s --help%s)", a,
+                      o->bundle ? o->bundle : "hearth run", o->bundle ? "-run" : "");
             return 1;
         }
         memcpy(name, body, nl);
@@ -288,7 +290,8 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
         const char *pname = name;
         if (a[1] != '-') {
             if (strcmp(name, "n") != 0) {
-                cli_error("unknown flag '%s' (see hearth run --help)", a);
+                cli_error("unknown flag '%s' (see %s --help%s)", a,
+                          o->bundle ? o->bundle : "hearth run", o->bundle ? "-run" : "");
                 return 1;
             }
             pname = "num_predict";
@@ -341,7 +344,8 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
                 d = NULL;
         }
         if (!d) {
-            cli_error("unknown flag '%s' (see hearth run --help)", a);
+            cli_error("unknown flag '%s' (see %s --help%s)", a,
+                      o->bundle ? o->bundle : "hearth run", o->bundle ? "-run" : "");
             return 1;
         }
         if (d->type == PARAM_BOOL && !val)
@@ -677,6 +681,7 @@ int cli_run_preset(const char *path, const struct run_preset *rp, int argc, char
         }
         strlist_add(&o.given, kv);
     }
+    o.bundle = rp ? rp->prog : NULL;
     char **args = argv;
     if (path) { /* the model first, as `hearth run PATH ...` has it */
         args = xcalloc((size_t)argc + 2, sizeof *args);

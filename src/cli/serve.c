@@ -276,6 +276,10 @@ int cli_serve_main(int argc, char **argv, const char *bundle_presets)
     for (size_t t = 0; t < ARRAY_LEN(tables); t++) {
         if ((tables[t] == web_routes && no_webui) || (tables[t] == metrics_routes && no_metrics))
             continue;
+        /* A bundle serves what it holds: no downloads, no new models, no blob uploads. */
+        if (bundle_presets &&
+            (tables[t] == pull_routes || tables[t] == create_routes || tables[t] == blobs_routes))
+            continue;
         const struct http_route *r;
         int n;
         tables[t](&r, &n);
@@ -286,6 +290,8 @@ int cli_serve_main(int argc, char **argv, const char *bundle_presets)
     const struct http_upload_route *uploads;
     int n_uploads;
     blobs_upload_routes(&uploads, &n_uploads);
+    if (bundle_presets)
+        n_uploads = 0;
     struct http_config cfg = {
         .host = host,
         .port = port,

@@ -5,6 +5,7 @@
 #include "base/buf.h"
 #include "base/log.h"
 #include "base/util.h"
+#include "engine/bundle.h"
 #include "store/layout.h"
 #include "store/preset.h"
 #include "store/store_int.h"
@@ -15,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -222,6 +224,16 @@ int store_stat_model(struct store_model *m)
         return ERR_NOT_FOUND;
     m->size = st.st_size;
     m->mtime = st.st_mtime;
+    /* A bundle (a preset's model = ./bundle, as a bundle's own server has it): its model's
+     * size, not the executable's. */
+    size_t pl = strlen(m->path);
+    int fd;
+    struct bundle b;
+    if ((pl < 5 || strcasecmp(m->path + pl - 5, ".gguf") != 0) &&
+        bundle_open(m->path, &fd, &b, NULL) == 0) {
+        m->size = (int64_t)b.gguf_size;
+        close(fd);
+    }
     int count = store_shard_count(m->path);
     for (int k = 2; k <= count; k++) {
         char p[LAYOUT_MAX_PATH];
@@ -745,6 +757,9 @@ static int folder_copy(const struct store_model *m, const struct model_ref *dst,
 static int preset_copy(const struct store *s, const struct store_model *m, const char *dst,
                        struct err *e)
 {
+    if (s->fixed)
+        return err_set(e, ERR_BAD_REQUEST, "cannot copy '%s': a bundle's models are fixed",
+                       m->name);
     if (!s->presets)
         return err_set(e, ERR_BAD_REQUEST,
                        "cannot copy '%s': a Hugging Face model gets another name through a "
@@ -839,8 +854,13 @@ int store_delete(const struct store *s, const char *name, struct err *e)
     case STORE_SRC_HF: rc = store_hf_delete(s, &r, e); break;
     case STORE_SRC_PRESET:
         /* The name goes; the model it pointed at stays. */
-        rc = s->presets ? preset_write_section(s->presets, m.name, NULL, e)
-                        : err_set(e, ERR_INTERNAL, "no presets file");
+        if (s->presets)
+            rc = preset_write_section(s->presets, m.name, NULL, e);
+        else if (s->fixed)
+            rc = err_set(e, ERR_BAD_REQUEST, "cannot delete '%s': a bundle's models are fixed",
+                         m.name);
+        else
+            rc = err_set(e, ERR_INTERNAL, "no presets file");
         break;
     default: rc = err_set(e, ERR_BAD_REQUEST, "'%s' is a file path; delete the file itself", name);
     }

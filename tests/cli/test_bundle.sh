@@ -77,6 +77,10 @@ expect_contains "help: verify" "$OUT" "./story --verify"
 run_fresh ./story --help-run
 expect_contains "help-run: run's flags" "$OUT" "--temperature X"
 expect_contains "help-run: usage" "$OUT" "Usage: ./story [PROMPT] [flags]"
+run_fresh ./story "a prompt" --help
+expect_contains "help after a prompt: the bundle's usage" "$OUT" "Usage: ./story [PROMPT] [flags]"
+run_fresh ./story "" --bogus
+expect_clean_failure "an unknown flag" "unknown flag '--bogus'"
 run_fresh ./story --verify
 expect_eq "verify exit" "$RC" 0
 expect_contains "verify" "$OUT" "the bundle is intact"
@@ -100,6 +104,7 @@ else
     base="http://127.0.0.1:$port"
     tags="$(curl -s "$base/api/tags")"
     expect_contains "serve: /api/tags lists the bundled model" "$tags" '"name":"stories260K:latest"'
+    expect_contains "serve: the model's size, not the bundle's" "$tags" "\"size\":$(stat -c %s "$STORIES"),"
     expect_eq "serve: only the bundled model" "$(printf '%s' "$tags" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["models"]))')" 1
     gen="$(curl -s "$base/api/generate" -d '{"model":"stories260K","prompt":"Once upon a time","stream":false,"options":{"num_predict":12}}')"
     expect_eq "serve: generation with the preset's temperature" "$(printf '%s' "$gen" | python3 -c 'import json,sys; print(json.load(sys.stdin)["response"])')" ", there was a little girl named Lily. She"
@@ -108,6 +113,11 @@ else
     expect_eq "serve: the web UI" "$(curl -s -o /dev/null -w '%{http_code}' "$base/")" 200
     show="$(curl -s "$base/api/show" -d '{"model":"stories260K"}')"
     expect_contains "serve: the preset's system prompt" "$show" 'You tell stories.\nShort ones.'
+    expect_eq "serve: no pull route" "$(curl -s -o /dev/null -w '%{http_code}' "$base/api/pull" -d '{"model":"x"}')" 404
+    expect_eq "serve: no create route" "$(curl -s -o /dev/null -w '%{http_code}' "$base/api/create" -d '{"model":"x","from":"stories260K"}')" 404
+    del="$(curl -s -X DELETE "$base/api/delete" -d '{"model":"stories260K"}')"
+    expect_contains "serve: the bundled model cannot be deleted" "$del" "a bundle's models are fixed"
+    expect_eq "serve: still listed after a delete" "$(curl -s "$base/api/tags" | grep -c stories260K)" 1
     missing="$(curl -s "$base/api/generate" -d '{"model":"llama3","prompt":"x","stream":false}')"
     expect_contains "serve: no other store" "$missing" "not found"
 fi
