@@ -4,6 +4,7 @@
 # build (make static: $HEARTH_STATIC_BIN), its bundle runs with nothing of the checkout and ldd
 # shows only the C library's parts.
 . "$(dirname "$0")/lib.sh"
+PTY_RUN="$(cd "$(dirname "$0")" && pwd)/pty_run.py"
 
 # The model by name from a folder, with a preset section that the bundle must carry.
 mkdir -p "$T/models"
@@ -126,6 +127,32 @@ wait "$spid" 2>/dev/null
 expect_contains "serve: stops cleanly" "$(cat "$T/serve.log")" 'msg="stopped"'
 run_fresh ./story serve --models-preset "$F/empty/x.ini"
 expect_clean_failure "serve: --models-preset refused" "its own preset"
+
+# A chat model (random weights, qwen2's vocabulary and template): a prompt is one turn of chat
+# through the template, the preset's system prompt first; without one the REPL opens on a
+# terminal with that system prompt.
+if [ -x "${MKMODEL:-}" ] && [ -f "${LLAMA_DATA:-}/ggml-vocab-qwen2.gguf" ]; then
+    "$MKMODEL" --vocab "$LLAMA_DATA/ggml-vocab-qwen2.gguf" --arch qwen2 --n-embd 64 --n-layer 2 \
+        --type q8_0 --out "$T/models/chat.gguf" >/dev/null 2>&1
+    printf '[chat]\nsystem = Answer in one word.\ntemperature = 0\nnum_predict = 4\n' >"$T/chat.ini"
+    run_hearth bundle chat -o "$F/run/chat" --models-dir "$T/models" --models-preset "$T/chat.ini"
+    expect_eq "chat: bundle exit" "$RC" 0
+    run_fresh ./chat "hi" --verbose
+    expect_eq "chat: exit" "$RC" 0
+    # <|im_start|>system\nAnswer in one word.<|im_end|>\n<|im_start|>user\nhi<|im_end|>\n
+    # <|im_start|>assistant\n: 19 tokens of qwen2's vocabulary, where "hi" alone is one.
+    expect_contains "chat: the template and the system prompt" "$ERR" "prompt eval count:    19 token(s)"
+    run_fresh ./chat "hi" --system-ignored
+    expect_clean_failure "chat: a bad flag" "unknown flag '--system-ignored'"
+    printf 'wait >>> \nsend /show system\\n\nwait Answer in one word.\nsend /bye\\n\n' |
+        (cd "$F/run" && env -i PATH=/usr/bin:/bin HOME="$F/home" TERM=xterm LD_LIBRARY_PATH="$LIBS" \
+            ASAN_OPTIONS="${ASAN_OPTIONS:-}" HEARTH_NOHISTORY=1 \
+            timeout 60 python3 "$PTY_RUN" 50 "$T/pty.out" -- ./chat)
+    expect_eq "chat: the REPL ends with /bye" "$?" 0
+    expect_contains "chat: the REPL shows the preset's system prompt" "$(cat "$T/pty.out")" "Answer in one word."
+else
+    echo "test_bundle: SKIP the chat model checks: no mkmodel or qwen2 vocabulary"
+fi
 
 # Damaged copies refuse to start: one line naming the problem, exit 1, and no generation.
 size="$(stat -c %s "$T/story")"
