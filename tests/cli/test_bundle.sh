@@ -62,6 +62,10 @@ expect_eq "fresh: nothing on stderr" "$ERR" ""
 # Flags replace the preset's values.
 run_fresh ./story "" -n 5 --verbose
 expect_contains "fresh: -n replaces num_predict" "$ERR" "eval count:           5 token(s)"
+# Without mmap, libllama reads the weights from the executable's stream instead.
+run_fresh ./story "" -n 12 --no-use-mmap
+expect_eq "fresh: read without mmap" "$OUT" "${KNOWN_STORY:0:${#OUT}}"
+expect_contains "fresh: read without mmap, twelve tokens" "$OUT" "little girl"
 # The prompt from a pipe.
 (cd "$F/run" && printf 'Once upon a time' | timeout 60 env -i PATH=/usr/bin:/bin HOME="$F/home" \
     LD_LIBRARY_PATH="$LIBS" ASAN_OPTIONS="${ASAN_OPTIONS:-}" ./story -n 12 >"$T/piped" 2>&1)
