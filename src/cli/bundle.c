@@ -413,7 +413,8 @@ static void describe(const struct self *me)
     cli_wrap(stdout, head, 30, "print hearth's and libllama's versions");
 }
 
-/* The preset with the bundle's own path as its model, loaded when the server starts. */
+/* The preset with the bundle's own path as its model (serve loads it at start: the default
+ * model). */
 static char *serve_presets(const struct self *me)
 {
     int n;
@@ -423,9 +424,8 @@ static char *serve_presets(const struct self *me)
     buf_init(&b, 0);
     buf_printf(&b, "model=%s", me->path);
     strlist_add(&all, b.data);
-    strlist_add(&all, "load-on-startup=true");
     for (int i = 0; i < n; i++) {
-        if (!strcmp(kv[i].key, "model") || !strcmp(kv[i].key, "load-on-startup"))
+        if (!strcmp(kv[i].key, "model"))
             continue;
         b.len = 0;
         buf_printf(&b, "%s=%s", kv[i].key, kv[i].value);
@@ -520,7 +520,7 @@ int cli_bundle_main(int argc, char **argv, int *status)
         }
         close(me.fd); /* the server runs for long; the workers open the file themselves */
         me.fd = -1;
-        *status = cli_serve_main(argc - 2, argv + 2, text);
+        *status = cli_serve_main(argc - 2, argv + 2, text, me.name);
         free(text);
     } else {
         close(me.fd);

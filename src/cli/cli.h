@@ -27,8 +27,9 @@ int cmd_config(int argc, char **argv);
 int cmd_bundle(int argc, char **argv);
 
 /* `hearth serve`'s body. bundle_presets: a bundle's preset text (with its `model` key), served
- * as the only presets, with no Hugging Face or Ollama store; NULL for hearth serve itself. */
-int cli_serve_main(int argc, char **argv, const char *bundle_presets);
+ * as the only presets, with no Hugging Face or Ollama store; bundle_model: its model's name, the
+ * default model (as --model NAME) unless --model is given. Both NULL for hearth serve itself. */
+int cli_serve_main(int argc, char **argv, const char *bundle_presets, const char *bundle_model);
 
 /* What a bundle's preset says about its model, for `run` on it. */
 struct run_preset {

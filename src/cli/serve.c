@@ -179,10 +179,10 @@ static void prompt_cache_dir(const struct settings *set)
 
 int cmd_serve(int argc, char **argv)
 {
-    return cli_serve_main(argc, argv, NULL);
+    return cli_serve_main(argc, argv, NULL, NULL);
 }
 
-int cli_serve_main(int argc, char **argv, const char *bundle_presets)
+int cli_serve_main(int argc, char **argv, const char *bundle_presets, const char *bundle_model)
 {
     struct settings conf;
     int status = serve_settings_read(&conf, argc, argv);
@@ -201,6 +201,9 @@ int cli_serve_main(int argc, char **argv, const char *bundle_presets)
     char **dirs = v[SETTING_MODELS_DIR].list.v;
     int n_dirs = v[SETTING_MODELS_DIR].list.n;
     const char *model_arg = v[SETTING_MODEL].text;
+    /* A bundle's model is the default, as llama-server's -m is, and loads at start. */
+    if (!model_arg && bundle_model)
+        model_arg = bundle_model;
     int no_metrics = (int)v[SETTING_NO_METRICS].num, no_webui = (int)v[SETTING_NO_WEBUI].num;
     char host[256];
     uint16_t port;

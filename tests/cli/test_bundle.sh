@@ -115,6 +115,10 @@ else
     expect_eq "serve: generation with the preset's temperature" "$(printf '%s' "$gen" | python3 -c 'import json,sys; print(json.load(sys.stdin)["response"])')" ", there was a little girl named Lily. She"
     oai="$(curl -s "$base/v1/completions" -d '{"model":"stories260K","prompt":"Once upon a time","max_tokens":5}')"
     expect_contains "serve: OpenAI completions" "$oai" '"text":", there was a little'
+    lc="$(curl -s "$base/completion" -d '{"prompt":"Once upon a time","n_predict":5}')"
+    expect_contains "serve: llama-server's /completion with no model: the bundle's" "$lc" '"content":", there was a little'
+    anth="$(curl -s "$base/v1/messages" -H 'content-type: application/json' -d '{"model":"stories260K","max_tokens":3,"messages":[{"role":"user","content":"hi"}]}')"
+    expect_contains "serve: Anthropic messages" "$anth" '"stop_reason":"max_tokens"'
     expect_eq "serve: the web UI" "$(curl -s -o /dev/null -w '%{http_code}' "$base/")" 200
     show="$(curl -s "$base/api/show" -d '{"model":"stories260K"}')"
     expect_contains "serve: the preset's system prompt" "$show" 'You tell stories.\nShort ones.'
