@@ -1,13 +1,15 @@
 # hearth: the commands a developer needs. CMake does the building; this file wraps it.
 #
 #   make          install dependencies (first time) and build build/hearth
-#   make test     build, run every test, then run them again under ASan+UBSan
+#   make test     build (and make static), run every test, then run them again under ASan+UBSan
 #   make serve    build and run the server on 127.0.0.1:11434 (SERVE_ARGS=... for other flags)
 #   make lint     clang-format check, clang-tidy, cppcheck
 #   make asan     the sanitizer build alone (build-asan/) and its tests
 #   make bench    hearth against llama-server built from the same llama.cpp (bench/RESULTS.md)
 #   make fuzz-smoke  every tests/fuzz target under libFuzzer for FUZZ_SECONDS (60) each (clang)
 #   make CUDA=1   the same against libllama with ggml's CUDA backend (deps/llama-cuda, build-cuda/)
+#   make static   hearth with libllama and the other libraries linked in (build-static/), the
+#                 executable `hearth bundle` should run from
 
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
@@ -21,15 +23,25 @@ BUILD ?= build
 DEPS_READY = deps/.ready
 endif
 ASAN_BUILD ?= build-asan
+STATIC_BUILD ?= build-static
 
 .PHONY: all deps build test test-main test-asan asan serve lint format clean distclean bench \
-	fuzz-smoke
+	fuzz-smoke static
 
 all: build
 
 deps/.ready: scripts/deps.sh src/web/package-lock.json tests/node/package-lock.json
 	bash scripts/deps.sh
 	touch $@
+
+# The static libllama for bundles comes on top of the usual dependencies.
+deps/.ready-static: deps/.ready scripts/deps.sh
+	bash scripts/deps.sh --static
+	touch $@
+
+static: deps/.ready-static
+	cmake -S . -B $(STATIC_BUILD) -DHEARTH_STATIC=ON $(CMAKE_FLAGS) >/dev/null
+	cmake --build $(STATIC_BUILD) -j $(JOBS) --target hearth
 
 # The CUDA build of libllama comes on top of the usual dependencies.
 deps/.ready-cuda: deps/.ready scripts/deps.sh
@@ -44,7 +56,9 @@ build: $(DEPS_READY)
 
 test: test-main test-asan
 
-test-main: build
+# The static build comes first: test_bundle checks its bundles with ldd (cached after the first
+# run: about 4 minutes of libllama on 2 cores, then hearth itself).
+test-main: build static
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
 
 asan: deps/.ready
@@ -81,7 +95,7 @@ format:
 	clang-format -i $(C_FILES)
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) build-fuzz
+	rm -rf $(BUILD) $(ASAN_BUILD) $(STATIC_BUILD) build-fuzz
 
 distclean: clean
 	rm -rf deps

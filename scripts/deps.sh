@@ -9,6 +9,8 @@
 #   scripts/deps.sh --cuda     libllama with ggml's CUDA backend, plus llama-server and
 #                              llama-bench from the same build, into deps/llama-cuda
 #                              (`make CUDA=1` builds hearth against it)
+#   scripts/deps.sh --static   libllama and ggml as static libraries, into deps/llama-static
+#                              (`make static` builds a self-contained hearth for bundles)
 #
 # libllama: when pkg-config knows `llama` (and LLAMA_CPP_SRC is unset) that one is used and
 # nothing is built. Otherwise the pinned llama.cpp release is built from the source that the npm
@@ -30,6 +32,7 @@ JOBS="${JOBS:-$(nproc)}"
 
 SYSTEM_PKGS=(build-essential cmake pkg-config git ca-certificates openssl
     libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev libssl-dev libedit-dev
+    libunistring-dev libp11-kit-dev
     nodejs npm python3 python3-jinja2 procps clang clang-format clang-tidy cppcheck chromium)
 
 say() { printf 'deps: %s\n' "$*" >&2; }
@@ -299,6 +302,51 @@ install_llama_cuda() {
     fi
 }
 
+# The static build, for `make static` (bundles: one executable that runs on another machine of
+# the same kind with nothing installed). BUILD_SHARED_LIBS=OFF gives libllama.a and ggml's
+# archives; ggml's own thread pool replaces OpenMP (a static libgomp is not what a bundle wants);
+# and the CPU code is built for a known instruction set rather than this machine's
+# (-march=native could die with SIGILL on the machine the bundle is copied to): x86-64-v3
+# (AVX2, FMA, F16C, BMI2: Intel since 2013, AMD since 2015) on x86-64, the compiler's default
+# elsewhere. HEARTH_STATIC_CPU=native builds for this machine instead. Cached like the shared build.
+install_llama_static() {
+    local src="${LLAMA_CPP_SRC:-$CACHE_ROOT/llama.cpp-$LLAMA_VERSION-src}" key prefix
+    [ -f "$src/include/llama.h" ] || { mkdir -p "$CACHE_ROOT"; fetch_source "$src"; }
+    local opts=("${CMAKE_OPTS[@]/-DBUILD_SHARED_LIBS=ON/-DBUILD_SHARED_LIBS=OFF}")
+    opts+=(-DGGML_OPENMP=OFF -DCMAKE_POSITION_INDEPENDENT_CODE=ON)
+    if [ "${HEARTH_STATIC_CPU:-}" != native ]; then
+        opts=("${opts[@]/-DGGML_NATIVE=ON/-DGGML_NATIVE=OFF}")
+        [ "$(uname -m)" = x86_64 ] &&
+            opts+=(-DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON)
+    fi
+    key="$(git -C "$src" rev-parse --short=12 HEAD 2>/dev/null || echo nogit)"
+    key="$key-static-$(printf '%s\n' "${opts[@]}" | sha256sum | cut -c1-8)"
+    prefix="$CACHE_ROOT/llama-$key"
+    if [ ! -f "$prefix/.complete" ]; then
+        local bdir
+        bdir="$(mktemp -d)"
+        say "building static libllama from $src (a few minutes on 2 cores)"
+        cmake -S "$src" -B "$bdir" "${opts[@]}" -DCMAKE_INSTALL_PREFIX="$prefix" \
+            -DCMAKE_INSTALL_LIBDIR=lib >"$bdir.log" 2>&1 ||
+            { tail -30 "$bdir.log" >&2; die "static configure failed (log: $bdir.log)"; }
+        set -o pipefail
+        cmake --build "$bdir" -j "$JOBS" --target llama ggml 2>&1 | tee -a "$bdir.log" |
+            progress "building static libllama" ||
+            { tail -30 "$bdir.log" >&2; die "static llama.cpp build failed (log: $bdir.log)"; }
+        rm -rf "$prefix"
+        cmake --install "$bdir" >>"$bdir.log" 2>&1 || die "install failed (log: $bdir.log)"
+        echo "$key" >"$prefix/.complete"
+        rm -rf "$bdir" "$bdir.log"
+    else
+        say "static libllama $key from cache $prefix"
+    fi
+    if [ "$(cat "$DEPS/llama-static/.complete" 2>/dev/null)" != "$key" ]; then
+        mkdir -p "$DEPS"
+        rm -rf "$DEPS/llama-static"
+        cp -a "$prefix" "$DEPS/llama-static"
+    fi
+}
+
 case "${1:-all}" in
 all) install_system; install_llama; install_testdata; install_node_deps; install_llama_server ;;
 --llama-server) install_llama_server ;;
@@ -306,5 +354,6 @@ all) install_system; install_llama; install_testdata; install_node_deps; install
 --node) install_node_deps ;;
 --llama) install_llama; install_testdata ;;
 --cuda) install_llama_cuda ;;
-*) die "usage: scripts/deps.sh [--system|--llama|--llama-server|--node|--cuda]" ;;
+--static) install_llama_static ;;
+*) die "usage: scripts/deps.sh [--system|--llama|--llama-server|--node|--cuda|--static]" ;;
 esac

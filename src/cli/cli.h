@@ -24,6 +24,30 @@ int cmd_pull(int argc, char **argv);
 int cmd_doctor(int argc, char **argv);
 int cmd_completion(int argc, char **argv);
 int cmd_config(int argc, char **argv);
+int cmd_bundle(int argc, char **argv);
+
+/* `hearth serve`'s body. bundle_presets: a bundle's preset text (with its `model` key), served
+ * as the only presets, with no Hugging Face or Ollama store; bundle_model: its model's name, the
+ * default model (as --model NAME) unless --model is given. Both NULL for hearth serve itself. */
+int cli_serve_main(int argc, char **argv, const char *bundle_presets, const char *bundle_model);
+
+/* What a bundle's preset says about its model, for `run` on it. */
+struct run_preset {
+    const char *prog;      /* the bundle's name as typed, for --help */
+    const char *name;      /* the model's name, for the REPL's /show */
+    struct strlist params; /* "name=value", applied before the command line's flags */
+    const char *system;    /* the system prompt, or NULL */
+    const char *tmpl;      /* a Jinja chat template in place of the GGUF's, or NULL */
+};
+/* `hearth run PATH ARGS...` with a preset's defaults: ARGS are run's flags and the prompt (a
+ * prompt is rendered through the chat template, when there is one, as a one-turn chat). */
+int cli_run_preset(const char *path, const struct run_preset *rp, int argc, char **argv);
+/* run's --help; bundle: the bundle's name as typed, for its own usage line (NULL: hearth run). */
+void cli_run_usage(const char *bundle);
+
+/* When this executable is a bundle (engine/bundle.h): checks it and runs the command argv asks
+ * of it, returning 1 with the exit status in *status. Returns 0 when it is plain hearth. */
+int cli_bundle_main(int argc, char **argv, int *status);
 
 /* The command table (main.c): usage, per-command --help and shell completion come from it. */
 struct cli_command {

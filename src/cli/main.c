@@ -40,6 +40,9 @@ const struct cli_command cli_commands[] = {
     {"stop", cmd_stop, "MODEL", "unload a model", "--help", 0},
     {"doctor", cmd_doctor, "", "check this machine: CPU, memory, GPUs, stores, registries",
      "--help", 1},
+    {"bundle", cmd_bundle, "NAME -o FILE",
+     "write one executable holding hearth and a model: ./FILE chats, answers or serves it",
+     "--output --name --models-dir --models-preset --help", 1},
     {"completion", cmd_completion, "bash|zsh", "print a shell completion script", "--help", 1},
     {"version", cmd_version, "", "print hearth's and libllama's versions and backends", "--help",
      0},
@@ -91,6 +94,12 @@ int cmd_version(int argc, char **argv)
 int main(int argc, char **argv)
 {
     log_init();
+    /* A worker of a bundle is this same file: it finds the model from the path it is sent. */
+    if (argc >= 2 && !strcmp(argv[1], "worker"))
+        return worker_main(argc - 2, argv + 2);
+    int bundle_status;
+    if (cli_bundle_main(argc, argv, &bundle_status))
+        return bundle_status;
     if (argc < 2) {
         usage(stdout);
         return 0;

@@ -98,32 +98,41 @@ static void print_flag(const struct param_desc *d)
     print_wrapped(left, text);
 }
 
-static void run_usage(void)
+void cli_run_usage(const char *bundle)
 {
-    printf(
-        "Usage: hearth run MODEL [PROMPT] [flags]\n"
-        "\n"
-        "MODEL.gguf (a path) loads in a worker process of its own; a model name runs through\n"
-        "the server (HEARTH_HOST). The generated text streams to stdout. PROMPT \"\" starts\n"
-        "from the beginning-of-text token alone. Without PROMPT the prompt is read from\n"
-        "stdin when it is piped; on a terminal a chat opens (the conversation is kept; /? lists\n"
-        "its commands: /set parameter, /set system, /show, /load, /save, /clear...; \"\"\"\n"
-        "spans lines; Ctrl-C stops an answer; /bye or Ctrl-D leaves; history in\n"
-        "~/.hearth/history unless HEARTH_NOHISTORY=1).\n"
-        "\n"
-        "Flags:\n"
-        "  -n N                           same as --num-predict N\n"
-        "  --seed N, --ctx N, --threads N same as --seed, --num-ctx, --num-thread\n"
-        "  --grammar-file FILE            read the GBNF grammar from FILE\n"
-        "  --format json|SCHEMA|@FILE     answer in JSON: any JSON object, or JSON matching\n"
-        "                                 a JSON schema given inline or read from FILE\n"
-        "  --special                      parse special tokens written in the prompt\n"
-        "  --no-bos                       do not add the beginning-of-text token\n"
-        "  --no-NAME                      turns a boolean off (--no-use-mmap)\n"
-        "  --verbose                      print load time and token rates to stderr\n"
-        "  -h, --help                     print this help\n"
-        "\n"
-        "Sampling and generation (each value is checked against its range):\n");
+    if (bundle)
+        printf("Usage: %s [PROMPT] [flags]\n"
+               "\n"
+               "Answers PROMPT with the model inside this bundle, or, without PROMPT, reads it\n"
+               "from stdin when it is piped and opens a chat on a terminal (/? lists its\n"
+               "commands). The flags replace the bundle's own parameters.\n",
+               bundle);
+    else
+        printf(
+            "Usage: hearth run MODEL [PROMPT] [flags]\n"
+            "\n"
+            "MODEL.gguf (a path) loads in a worker process of its own; a model name runs through\n"
+            "the server (HEARTH_HOST). The generated text streams to stdout. PROMPT \"\" starts\n"
+            "from the beginning-of-text token alone. Without PROMPT the prompt is read from\n"
+            "stdin when it is piped; on a terminal a chat opens (the conversation is kept; /? "
+            "lists\n"
+            "its commands: /set parameter, /set system, /show, /load, /save, /clear...; \"\"\"\n"
+            "spans lines; Ctrl-C stops an answer; /bye or Ctrl-D leaves; history in\n"
+            "~/.hearth/history unless HEARTH_NOHISTORY=1).\n");
+    printf("\n"
+           "Flags:\n"
+           "  -n N                           same as --num-predict N\n"
+           "  --seed N, --ctx N, --threads N same as --seed, --num-ctx, --num-thread\n"
+           "  --grammar-file FILE            read the GBNF grammar from FILE\n"
+           "  --format json|SCHEMA|@FILE     answer in JSON: any JSON object, or JSON matching\n"
+           "                                 a JSON schema given inline or read from FILE\n"
+           "  --special                      parse special tokens written in the prompt\n"
+           "  --no-bos                       do not add the beginning-of-text token\n"
+           "  --no-NAME                      turns a boolean off (--no-use-mmap)\n"
+           "  --verbose                      print load time and token rates to stderr\n"
+           "  -h, --help                     print this help\n"
+           "\n"
+           "Sampling and generation (each value is checked against its range):\n");
     int n;
     const struct param_desc *t = params_table(&n);
     for (int i = 0; i < n; i++)
@@ -145,6 +154,7 @@ struct run_opts {
     struct strlist given; /* "name=value" of every parameter flag, for the server's options */
     char *format;         /* --format as JSON text: "\"json\"" or a schema; NULL for none */
     int grammar_file;     /* --grammar-file or --grammar was given */
+    const char *bundle;   /* a bundle's name as typed, for --help; NULL for hearth run */
 };
 
 static int read_file(const char *path, size_t max, char **out)
@@ -247,7 +257,7 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
             break;
         }
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            run_usage();
+            cli_run_usage(o->bundle);
             return -1;
         }
         if (!strcmp(a, "--verbose")) {
@@ -269,7 +279,8 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
         const char *eq = strchr(body, '=');
         size_t nl = eq ? (size_t)(eq - body) : strlen(body);
         if (nl >= sizeof name) {
-            cli_error("unknown flag '%s' (see hearth run --help)", a);
+            cli_error("unknown flag '%s' (see %s --help%s)", a,
+                      o->bundle ? o->bundle : "hearth run", o->bundle ? "-run" : "");
             return 1;
         }
         memcpy(name, body, nl);
@@ -279,7 +290,8 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
         const char *pname = name;
         if (a[1] != '-') {
             if (strcmp(name, "n") != 0) {
-                cli_error("unknown flag '%s' (see hearth run --help)", a);
+                cli_error("unknown flag '%s' (see %s --help%s)", a,
+                          o->bundle ? o->bundle : "hearth run", o->bundle ? "-run" : "");
                 return 1;
             }
             pname = "num_predict";
@@ -332,7 +344,8 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
                 d = NULL;
         }
         if (!d) {
-            cli_error("unknown flag '%s' (see hearth run --help)", a);
+            cli_error("unknown flag '%s' (see %s --help%s)", a,
+                      o->bundle ? o->bundle : "hearth run", o->bundle ? "-run" : "");
             return 1;
         }
         if (d->type == PARAM_BOOL && !val)
@@ -502,6 +515,7 @@ struct local {
     const struct model_info *info;
     uint64_t id;
     int dead;
+    int once; /* a one-shot answer: no blank line after it, as the REPL leaves one */
 };
 
 static int local_chat(void *ud, const struct repl_state *st, json_t *messages, char **reply)
@@ -558,7 +572,8 @@ static int local_chat(void *ud, const struct repl_state *st, json_t *messages, c
     int rc = generate_once(l->w, l->o, &gen, flags, l->info, prompt, l->id++, now_us(), &out);
     free(prompt);
     gen_params_free(&gen);
-    fputc('\n', stdout);
+    if (!l->once)
+        fputc('\n', stdout);
     *reply = buf_steal(&out);
     if (rc == 1)
         l->dead = 1;
@@ -602,15 +617,16 @@ static int local_fatal(void *ud)
 }
 
 static int interactive(struct worker_proc *w, const struct run_opts *o,
-                       const struct model_info *info)
+                       const struct model_info *info, const struct run_preset *rp)
 {
     fprintf(stderr, "hearth: %s loaded (%u-token context%s). /? for help, /bye or Ctrl-D leaves.\n",
             info->desc, info->n_ctx,
             info->chat_template ? "" : "; no chat template: each message is a plain prompt");
     struct local l = {.w = w, .o = o, .info = info, .id = 1};
     struct repl_state st = {.think = -1, .verbose = o->verbose, .interrupt = &g_interrupts};
-    snprintf(st.model, sizeof st.model, "%s", o->model);
+    snprintf(st.model, sizeof st.model, "%s", rp ? rp->name : o->model);
     st.format = o->format ? xstrdup(o->format) : NULL;
+    st.system = rp && rp->system ? xstrdup(rp->system) : NULL;
     struct repl_ops ops = {.ud = &l, .chat = local_chat, .show = local_show, .fatal = local_fatal};
     int status = repl_run(&st, &ops);
     strlist_free(&st.params);
@@ -619,19 +635,67 @@ static int interactive(struct worker_proc *w, const struct run_opts *o,
     return status;
 }
 
+/* A bundle's prompt: one turn of chat through the template (the preset's system prompt first),
+ * as `ollama run MODEL PROMPT` answers. */
+static int chat_once(struct worker_proc *w, const struct run_opts *o, const struct model_info *info,
+                     const struct run_preset *rp)
+{
+    json_t *messages = json_array();
+    if (rp->system)
+        json_array_append_new(messages,
+                              json_pack("{s:s,s:s}", "role", "system", "content", rp->system));
+    json_array_append_new(messages, json_pack("{s:s,s:s}", "role", "user", "content", o->prompt));
+    struct local l = {.w = w, .o = o, .info = info, .id = 1, .once = 1};
+    struct repl_state st = {.think = -1, .verbose = o->verbose, .interrupt = &g_interrupts};
+    st.format = o->format;
+    char *reply = NULL;
+    int status = local_chat(&l, &st, messages, &reply);
+    free(reply);
+    json_decref(messages);
+    return status;
+}
+
 int cmd_run(int argc, char **argv)
+{
+    return cli_run_preset(NULL, NULL, argc, argv);
+}
+
+int cli_run_preset(const char *path, const struct run_preset *rp, int argc, char **argv)
 {
     struct run_opts o;
     memset(&o, 0, sizeof o);
     gen_params_init(&o.gen);
     load_params_init(&o.load);
+    /* The preset's parameters come first, so that the command line's flags replace them. */
+    for (int i = 0; rp && i < rp->params.n; i++) {
+        const char *kv = rp->params.v[i], *eq = strchr(kv, '=');
+        char name[64];
+        snprintf(name, sizeof name, "%.*s", eq ? (int)(eq - kv) : 0, kv);
+        const struct param_desc *d = eq ? params_find(name) : NULL;
+        struct err pe = {0};
+        if (!d || params_set_text(d->group == PARAM_GEN ? (void *)&o.gen : (void *)&o.load, d,
+                                  eq + 1, &pe)) {
+            fprintf(stderr, "hearth: warning: the preset's %s is ignored%s%s\n", kv,
+                    pe.msg[0] ? ": " : "", pe.msg);
+            continue;
+        }
+        strlist_add(&o.given, kv);
+    }
+    o.bundle = rp ? rp->prog : NULL;
+    char **args = argv;
+    if (path) { /* the model first, as `hearth run PATH ...` has it */
+        args = xcalloc((size_t)argc + 2, sizeof *args);
+        args[0] = (char *)path;
+        memcpy(args + 1, argv, (size_t)argc * sizeof *argv);
+        argc++;
+    }
     char *stdin_prompt = NULL;
     struct worker_proc *w = NULL;
     struct model_info info;
     memset(&info, 0, sizeof info);
     int status = 1;
 
-    int prc = parse_args(argc, argv, &o);
+    int prc = parse_args(argc, args, &o);
     if (prc) {
         status = prc < 0 ? 0 : 2;
         goto out;
@@ -640,7 +704,8 @@ int cmd_run(int argc, char **argv)
     int tty_in = isatty(STDIN_FILENO);
     /* A name rather than a file: ask the server, as `ollama run` does. */
     struct stat mst;
-    int remote = stat(o.model, &mst) != 0 && !strchr(o.model, '/') && !strstr(o.model, ".gguf");
+    int remote =
+        !rp && stat(o.model, &mst) != 0 && !strchr(o.model, '/') && !strstr(o.model, ".gguf");
     if (!o.prompt && !tty_in) {
         struct buf b;
         buf_init(&b, PROTO_MAX_PROMPT);
@@ -684,17 +749,25 @@ int cmd_run(int argc, char **argv)
         cli_error("%s", e.msg);
         goto out;
     }
+    if (rp && rp->tmpl) {
+        free(info.chat_template);
+        info.chat_template = xstrdup(rp->tmpl);
+    }
     if (o.verbose)
         fprintf(stderr,
                 "hearth: loaded %s: %s, %u-token context (trained %u), %.1f MiB of weights, "
                 "%s\n",
                 o.model, info.desc, info.n_ctx, info.n_ctx_train, (double)info.size / (1 << 20),
                 info.chat_template ? "has a chat template" : "no chat template");
-    if (o.prompt)
+    if (o.prompt && rp && info.chat_template)
+        status = chat_once(w, &o, &info, rp);
+    else if (o.prompt)
         status = generate_once(w, &o, &o.gen, o.flags, &info, o.prompt, 1, t_start, NULL);
     else
-        status = interactive(w, &o, &info);
+        status = interactive(w, &o, &info, rp);
 out:
+    if (args != argv)
+        free(args);
     worker_free(w);
     free(info.desc);
     free(info.chat_template);

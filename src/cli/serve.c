@@ -179,6 +179,11 @@ static void prompt_cache_dir(const struct settings *set)
 
 int cmd_serve(int argc, char **argv)
 {
+    return cli_serve_main(argc, argv, NULL, NULL);
+}
+
+int cli_serve_main(int argc, char **argv, const char *bundle_presets, const char *bundle_model)
+{
     struct settings conf;
     int status = serve_settings_read(&conf, argc, argv);
     if (status == SERVE_SETTINGS_HELP) {
@@ -196,6 +201,9 @@ int cmd_serve(int argc, char **argv)
     char **dirs = v[SETTING_MODELS_DIR].list.v;
     int n_dirs = v[SETTING_MODELS_DIR].list.n;
     const char *model_arg = v[SETTING_MODEL].text;
+    /* A bundle's model is the default, as llama-server's -m is, and loads at start. */
+    if (!model_arg && bundle_model)
+        model_arg = bundle_model;
     int no_metrics = (int)v[SETTING_NO_METRICS].num, no_webui = (int)v[SETTING_NO_WEBUI].num;
     char host[256];
     uint16_t port;
@@ -216,8 +224,16 @@ int cmd_serve(int argc, char **argv)
      * take (0: no load timeout, so it waits as long as they run). */
     scfg_sched.busy_wait_ms =
         scfg_sched.load_timeout_ms > 0 ? scfg_sched.load_timeout_ms : INT64_MAX / 4;
-    char preset_path[4096];
-    if (check_presets(v[SETTING_MODELS_PRESET].text, preset_path, sizeof preset_path))
+    char preset_path[4096] = "";
+    /* A bundle's presets are its own; HEARTH_MODELS_PRESET, meant for hearth, is left alone. */
+    if (bundle_presets && v[SETTING_MODELS_PRESET].source == SETTING_FROM_FLAG) {
+        cli_error("a bundle serves its own model with its own preset: --models-preset does not "
+                  "apply");
+        status = 2;
+        goto out;
+    }
+    if (!bundle_presets &&
+        check_presets(v[SETTING_MODELS_PRESET].text, preset_path, sizeof preset_path))
         goto out;
 
     /* Signals are taken by this thread alone, with sigwait; every other thread (libmicrohttpd's,
@@ -234,9 +250,17 @@ int cmd_serve(int argc, char **argv)
 
     struct api_ctx ctx = {0};
     struct store_config scfg = {.dirs = dirs, .n_dirs = n_dirs, .presets = preset_path};
+    if (bundle_presets) {
+        scfg.presets = NULL;
+        scfg.presets_text = bundle_presets;
+        scfg.own_only = 1;
+    }
     ctx.store = store_init(&scfg);
-    log_info("msg=\"model sources\" folders=%d ollama=%s hf=%s", n_dirs,
-             log_q(store_ollama_root(ctx.store)), log_q(store_hf_hub(ctx.store)));
+    if (bundle_presets)
+        log_info("msg=\"model sources\" bundle=true folders=%d", n_dirs);
+    else
+        log_info("msg=\"model sources\" folders=%d ollama=%s hf=%s", n_dirs,
+                 log_q(store_ollama_root(ctx.store)), log_q(store_hf_hub(ctx.store)));
     scfg_sched.waiter_gone = client_gone;
     ctx.sched = sched_new(&scfg_sched);
     ctx.num_parallel = (int32_t)v[SETTING_PARALLEL].num;
@@ -255,6 +279,10 @@ int cmd_serve(int argc, char **argv)
     for (size_t t = 0; t < ARRAY_LEN(tables); t++) {
         if ((tables[t] == web_routes && no_webui) || (tables[t] == metrics_routes && no_metrics))
             continue;
+        /* A bundle serves what it holds: no downloads, no new models, no blob uploads. */
+        if (bundle_presets &&
+            (tables[t] == pull_routes || tables[t] == create_routes || tables[t] == blobs_routes))
+            continue;
         const struct http_route *r;
         int n;
         tables[t](&r, &n);
@@ -265,6 +293,8 @@ int cmd_serve(int argc, char **argv)
     const struct http_upload_route *uploads;
     int n_uploads;
     blobs_upload_routes(&uploads, &n_uploads);
+    if (bundle_presets)
+        n_uploads = 0;
     struct http_config cfg = {
         .host = host,
         .port = port,
@@ -297,7 +327,8 @@ int cmd_serve(int argc, char **argv)
     pthread_t startup;
     int have_startup = pthread_create(&startup, NULL, load_on_startup, &ctx) == 0;
     log_info("msg=\"listening\" addr=%s:%u models_dirs=%d keep_alive_ms=%lld presets=%s", host,
-             http_port(srv), n_dirs, (long long)keep_ms, log_q(preset_path));
+             http_port(srv), n_dirs, (long long)keep_ms,
+             log_q(bundle_presets ? "(the bundle's)" : preset_path));
     /* Tests and scripts read the port from this line when they ask for port 0. */
     fprintf(stderr, "hearth: listening on %s:%u\n", host, http_port(srv));
 

@@ -1,6 +1,7 @@
 #include "engine/mfile.h"
 
 #include "base/util.h"
+#include "engine/bundle.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -365,7 +366,18 @@ int mfile_open(const char *path, struct mfile *out, struct err *e)
     struct mfile f;
     memset(&f, 0, sizeof f);
     f.size = (size_t)st.st_size;
-    void *map = mmap(NULL, f.size, PROT_READ, MAP_PRIVATE, fd, 0);
+    struct bundle b;
+    struct err be = {0};
+    int brc = bundle_locate(fd, &b, &be);
+    if (brc < 0) {
+        close(fd);
+        return err_set(e, brc, "%s: %s", path, be.msg);
+    }
+    if (brc == 0) { /* the GGUF inside a bundle, at a page-aligned offset */
+        f.base = b.gguf_offset;
+        f.size = (size_t)b.gguf_size;
+    }
+    void *map = mmap(NULL, f.size, PROT_READ, MAP_PRIVATE, fd, (off_t)f.base);
     close(fd);
     if (map == MAP_FAILED)
         return err_set(e, ERR_IO, "%s: mmap: %s", path, strerror(errno));

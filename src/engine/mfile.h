@@ -53,8 +53,9 @@ struct mfile_kv {
 };
 
 struct mfile {
-    const uint8_t *map;
-    size_t size;
+    const uint8_t *map; /* the GGUF's first byte */
+    size_t size;        /* the GGUF's bytes */
+    uint64_t base;      /* where the GGUF starts in the file: 0, or its offset in a bundle */
     uint32_t version;
     uint64_t n_tensors;
     uint64_t n_kv;
@@ -71,9 +72,11 @@ struct mfile {
     uint64_t output_bytes;
 };
 
-/* Opens and checks path. On failure returns ERR_NOT_FOUND (missing), ERR_BAD_REQUEST (a
- * directory or not a regular file), ERR_IO, or ERR_BAD_MODEL, with a message in e that names
- * the problem, and *out is untouched. On success *out must be released with mfile_close. */
+/* Opens and checks path. A bundle (engine/bundle.h: hearth with a model appended) opens as
+ * the GGUF inside it: base is then its offset in the file. On failure returns ERR_NOT_FOUND
+ * (missing), ERR_BAD_REQUEST (a directory or not a regular file), ERR_IO, or ERR_BAD_MODEL (a
+ * damaged bundle too), with a message in e that names the problem, and *out is untouched. On
+ * success *out must be released with mfile_close. */
 int mfile_open(const char *path, struct mfile *out, struct err *e);
 void mfile_close(struct mfile *f);
 

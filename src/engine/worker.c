@@ -102,6 +102,7 @@ static int load_model(struct worker *w, const struct proto_msg *req, struct mode
     rc = mfile_open(req->path, &mf, e);
     if (rc)
         return rc;
+    uint64_t base = mf.base; /* non-zero: the GGUF inside a bundle */
     mfile_close(&mf);
 
     struct llama_model_params mp = llama_model_default_params();
@@ -136,7 +137,19 @@ static int load_model(struct worker *w, const struct proto_msg *req, struct mode
     else
         mp.load_mode = lp->use_mlock ? LLAMA_LOAD_MODE_MLOCK : LLAMA_LOAD_MODE_NONE;
     last_llama_error[0] = '\0';
-    w->model = llama_model_load_from_file(req->path, mp);
+    if (base) {
+        /* A bundle: libllama reads the GGUF from the stream's position and maps the weights
+         * at their offsets in the whole file (bundle.h keeps them aligned). The mapping
+         * outlives the stream. */
+        FILE *fp = fopen(req->path, "rb");
+        if (!fp)
+            return err_set(e, ERR_IO, "%s: %s", req->path, strerror(errno));
+        if (fseeko(fp, (off_t)base, SEEK_SET) == 0)
+            w->model = llama_model_load_from_file_ptr(fp, mp);
+        fclose(fp);
+    } else {
+        w->model = llama_model_load_from_file(req->path, mp);
+    }
     if (!w->model)
         return err_set(e, ERR_BAD_MODEL, "llama.cpp could not load %s: %s", req->path,
                        last_llama_error[0] ? last_llama_error : "see the log for details");

@@ -777,6 +777,29 @@ static int lock_dir(const char *path, struct err *e)
     return fd;
 }
 
+int preset_format_section(struct buf *out, const char *name, const struct strlist *kv,
+                          struct err *e)
+{
+    buf_printf(out, "[%s]\n", name);
+    for (int i = 0; i < kv->n; i++) {
+        const char *eq = strchr(kv->v[i], '=');
+        if (!eq)
+            return err_set(e, ERR_BAD_REQUEST, "'%s' is not KEY=VALUE", kv->v[i]);
+        const char *a = kv->v[i], *b = eq;
+        while (a < b && is_ws(*a))
+            a++;
+        while (b > a && is_ws(b[-1]))
+            b--;
+        buf_append(out, a, (size_t)(b - a));
+        buf_puts(out, " = ");
+        put_value(out, eq + 1);
+        if (buf_puts(out, "\n"))
+            return err_set(e, ERR_TOO_LARGE, "the section is larger than %u bytes",
+                           PRESET_MAX_FILE);
+    }
+    return 0;
+}
+
 int preset_write_section(const char *path, const char *name, const struct strlist *kv,
                          struct err *e)
 {
@@ -803,29 +826,8 @@ int preset_write_section(const char *path, const char *name, const struct strlis
     buf_init(&out, PRESET_MAX_FILE);
     if (rc)
         goto done;
-    if (kv) {
-        buf_printf(&sec, "[%s]\n", name);
-        for (int i = 0; i < kv->n; i++) {
-            const char *eq = strchr(kv->v[i], '=');
-            if (!eq) {
-                rc = err_set(e, ERR_BAD_REQUEST, "'%s' is not KEY=VALUE", kv->v[i]);
-                goto done;
-            }
-            const char *a = kv->v[i], *b = eq;
-            while (a < b && is_ws(*a))
-                a++;
-            while (b > a && is_ws(b[-1]))
-                b--;
-            buf_append(&sec, a, (size_t)(b - a));
-            buf_puts(&sec, " = ");
-            put_value(&sec, eq + 1);
-            if (buf_puts(&sec, "\n")) {
-                rc = err_set(e, ERR_TOO_LARGE, "the section is larger than %u bytes",
-                             PRESET_MAX_FILE);
-                goto done;
-            }
-        }
-    }
+    if (kv && (rc = preset_format_section(&sec, name, kv, e)))
+        goto done;
     size_t start = 0, stop = 0;
     if (find_span(text, len, canon, &start, &stop)) {
         buf_append(&out, text, start);

@@ -108,6 +108,13 @@ const char *const *preset_sections(const struct preset_set *p, int *n);
 int preset_write_section(const char *path, const char *name, const struct strlist *kv,
                          struct err *e);
 
+/* Appends section [name] with the given "key=value" lines to out, as preset_write_section
+ * writes it (values quoted and escaped where they need it). Returns 0, ERR_BAD_REQUEST for a
+ * line without '=', or ERR_TOO_LARGE when out's cap is reached. */
+struct buf;
+int preset_format_section(struct buf *out, const char *name, const struct strlist *kv,
+                          struct err *e);
+
 /* ---- the live file of a server ---- */
 
 struct preset_live;

@@ -5,6 +5,7 @@
 #include "base/buf.h"
 #include "base/log.h"
 #include "base/util.h"
+#include "engine/bundle.h"
 #include "store/layout.h"
 #include "store/preset.h"
 #include "store/store_int.h"
@@ -15,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -49,6 +51,11 @@ struct store *store_init(const struct store_config *cfg)
     struct err e = {0};
     if (s->presets && preset_live_open(s->presets, 0, &s->live, &e))
         log_error("msg=\"presets not loaded\" err=%s", log_q(e.msg));
+    if (!s->presets && cfg->presets_text &&
+        preset_parse("the bundle's preset", cfg->presets_text, strlen(cfg->presets_text), &s->fixed,
+                     &e))
+        log_error("msg=\"presets not loaded\" err=%s", log_q(e.msg));
+    s->own_only = cfg->own_only;
     return s;
 }
 
@@ -69,6 +76,8 @@ const char *store_presets_path(const struct store *s)
 
 struct preset_set *store_presets(const struct store *s)
 {
+    if (s->fixed)
+        return preset_retain(s->fixed);
     return s->live ? preset_live_get(s->live) : NULL;
 }
 
@@ -110,6 +119,7 @@ void store_free(struct store *s)
     free(s->ollama_root);
     free(s->presets);
     preset_live_free(s->live);
+    preset_release(s->fixed);
     free(s);
 }
 
@@ -225,6 +235,16 @@ int store_stat_model(struct store_model *m)
         return ERR_NOT_FOUND;
     m->size = st.st_size;
     m->mtime = st.st_mtime;
+    /* A bundle (a preset's model = ./bundle, as a bundle's own server has it): its model's
+     * size, not the executable's. */
+    size_t pl = strlen(m->path);
+    int fd;
+    struct bundle b;
+    if ((pl < 5 || strcasecmp(m->path + pl - 5, ".gguf") != 0) &&
+        bundle_open(m->path, &fd, &b, NULL) == 0) {
+        m->size = (int64_t)b.gguf_size;
+        close(fd);
+    }
     int count = store_shard_count(m->path);
     for (int k = 2; k <= count; k++) {
         char p[LAYOUT_MAX_PATH];
@@ -555,6 +575,10 @@ static int find_source(const struct store *s, const char *name, const struct mod
                        name);
     if (r.kind == REF_PATH)
         return path_find(&r, out, e);
+    if (s->own_only && r.kind != REF_PLAIN)
+        return err_set(e, ERR_NOT_FOUND,
+                       "model '%s' not found (this server has no Hugging Face or Ollama store)",
+                       name);
     /* Candidates from every source the name can mean. */
     struct store_model c[3];
     int n = 0;
@@ -563,7 +587,7 @@ static int find_source(const struct store *s, const char *name, const struct mod
     if (r.kind == REF_PLAIN) {
         if (folder_find(s, &r, &c[n]) == 0)
             n++;
-        rc = store_ollama_find(s, &r, &c[n], &ce);
+        rc = s->own_only ? ERR_NOT_FOUND : store_ollama_find(s, &r, &c[n], &ce);
         if (rc == 0)
             n++;
         else if (rc != ERR_NOT_FOUND)
@@ -653,8 +677,10 @@ int store_list(const struct store *s, struct store_model **out, int *n)
 {
     struct model_list l = {0};
     folder_list(s, &l);
-    store_ollama_list(s, &l);
-    store_hf_list(s, &l);
+    if (!s->own_only) {
+        store_ollama_list(s, &l);
+        store_hf_list(s, &l);
+    }
     /* Names a preset section gives (model = ...). */
     struct preset_set *p = store_presets(s);
     int n_sec;
@@ -779,6 +805,9 @@ static int folder_copy(const struct store_model *m, const struct model_ref *dst,
 static int preset_copy(const struct store *s, const struct store_model *m, const char *dst,
                        struct err *e)
 {
+    if (s->fixed)
+        return err_set(e, ERR_BAD_REQUEST, "cannot copy '%s': a bundle's models are fixed",
+                       m->name);
     if (!s->presets)
         return err_set(e, ERR_BAD_REQUEST,
                        "cannot copy '%s': a Hugging Face model gets another name through a "
@@ -875,8 +904,13 @@ int store_delete(const struct store *s, const char *name, struct err *e)
     case STORE_SRC_PRESET:
     case STORE_SRC_REMOTE:
         /* The name goes; the model it pointed at stays. */
-        rc = s->presets ? preset_write_section(s->presets, m.name, NULL, e)
-                        : err_set(e, ERR_INTERNAL, "no presets file");
+        if (s->presets)
+            rc = preset_write_section(s->presets, m.name, NULL, e);
+        else if (s->fixed)
+            rc = err_set(e, ERR_BAD_REQUEST, "cannot delete '%s': a bundle's models are fixed",
+                         m.name);
+        else
+            rc = err_set(e, ERR_INTERNAL, "no presets file");
         break;
     default: rc = err_set(e, ERR_BAD_REQUEST, "'%s' is a file path; delete the file itself", name);
     }

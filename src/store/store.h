@@ -82,6 +82,12 @@ struct store_config {
     const char *hf_hub;      /* NULL: layout_hf_hub() */
     const char *ollama_root; /* NULL: layout_ollama_root() */
     const char *presets;     /* the presets file, or NULL for none */
+    /* Presets given as text rather than a file (a bundle's, which never change; presets must
+     * then be NULL). A text that does not parse is logged and the store has no presets. */
+    const char *presets_text;
+    /* Only the presets' models and the --models-dir folders: the Hugging Face cache and
+     * Ollama's store are not searched (a bundle serves what it holds). */
+    int own_only;
 };
 
 /* Copies what it needs from cfg. Never fails: missing folders are empty sources. */

@@ -20,6 +20,8 @@ struct store {
     char *ollama_root;
     char *presets;
     struct preset_live *live; /* the presets file, re-read when it changes (preset.h) */
+    struct preset_set *fixed; /* presets given as text (a bundle's), or NULL */
+    int own_only;             /* store_config.own_only */
 };
 
 /* A growing list of models. */
