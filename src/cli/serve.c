@@ -6,6 +6,7 @@
 #include "cli/serve_settings.h"
 #include "net/http.h"
 #include "sched/sched.h"
+#include "store/create.h"
 #include "store/preset.h"
 #include "store/store.h"
 #include "web/web.h"
@@ -235,6 +236,7 @@ int cmd_serve(int argc, char **argv)
     struct api_ctx ctx = {0};
     struct store_config scfg = {.dirs = dirs, .n_dirs = n_dirs, .presets = preset_path};
     ctx.store = store_init(&scfg);
+    create_sweep(ctx.store); /* what a create killed on the way left behind */
     log_info("msg=\"model sources\" folders=%d ollama=%s hf=%s", n_dirs,
              log_q(store_ollama_root(ctx.store)), log_q(store_hf_hub(ctx.store)));
     scfg_sched.waiter_gone = client_gone;
