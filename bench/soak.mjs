@@ -37,10 +37,13 @@ const CLIENTS = num('SOAK_CLIENTS', 64);
 const HANGUP = num('SOAK_HANGUP', 0.1);
 const PARALLEL = num('SOAK_PARALLEL', 16);
 const FREE_MS = num('SOAK_FREE_MS', 250);
+const REPORT_S = num('SOAK_REPORT', 60);
 const HEARTH = process.env.HEARTH || join(ROOT, 'build', 'hearth');
-const MODEL = process.env.SOAK_MODEL || join(ROOT, '..', 'shared', 'models', 'stories260K.gguf');
+const MODEL = process.env.SOAK_MODEL ||
+  join(process.env.MODELS || join(ROOT, '..', 'shared', 'models'), 'stories260K.gguf');
 const RESULTS = process.env.SOAK_RESULTS || join(ROOT, 'bench', 'RESULTS.md');
 const NAME = 'soak';
+const CTX = 2048; // every request asks for the same context, so no request forces a reload
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const say = (s) => process.stderr.write(`soak: ${s}\n`);
@@ -50,11 +53,11 @@ const say = (s) => process.stderr.write(`soak: ${s}\n`);
 const work = mkdtempSync(join(tmpdir(), 'hearth-soak-'));
 copyFileSync(MODEL, join(work, `${NAME}.gguf`));
 const child = spawn(HEARTH, ['serve', '--host', '127.0.0.1:0', '--models-dir', work,
-  '--parallel', String(PARALLEL), '--ctx-size', '1024'], {
+  '--parallel', String(PARALLEL)], {
   env: { ...process.env, HEARTH_LOG_LEVEL: 'warn', HEARTH_KEEP_ALIVE: '-1',
     // The prompt cache is on and small, so that it fills during the warm-up: its RAM tier is
     // bounded growth by design, which the RSS check would otherwise count.
-    HEARTH_PROMPT_CACHE_DIR: join(work, 'prompts'), HEARTH_PROMPT_CACHE_RAM_MB: '16',
+    HEARTH_PROMPT_CACHE_DIR: join(work, 'prompts'), HEARTH_PROMPT_CACHE_RAM_MB: '4',
     HEARTH_PROMPT_CACHE_MAX_MB: '64',
     HF_HUB_CACHE: join(work, 'hf'), OLLAMA_MODELS: join(work, 'ollama'), XDG_CONFIG_HOME: join(work, 'cfg') },
   stdio: ['ignore', 'ignore', 'pipe'],
@@ -73,8 +76,12 @@ const URL_ = `http://127.0.0.1:${port}`;
 let serverGone = false;
 child.on('exit', (code, sig) => { serverGone = true; say(`hearth serve exited (${code ?? sig})`); });
 
-function cleanup() {
-  if (child.exitCode === null) child.kill('SIGTERM');
+async function cleanup() {
+  if (child.exitCode === null && child.signalCode === null) {
+    const gone = new Promise((r) => child.on('exit', r));
+    child.kill('SIGTERM');
+    await gone; // its worker writes the prompt cache as it goes
+  }
   rmSync(work, { recursive: true, force: true });
 }
 
@@ -101,16 +108,19 @@ async function restarts() {
 
 const stats = {
   started: 0, completed: 0, hungUp: 0, status: {}, errors: [], byKind: {},
-  freeMs: [], freeLate: 0, freeUnseen: 0, tokens: 0,
+  freeMs: [], pollMs: [], freeLate: 0, freeUnseen: 0, tokens: 0,
 };
 const fail = (msg) => { if (stats.errors.length < 50) stats.errors.push(msg); };
 let running = true;
 let paused = false;
 
-// A hang-up is found in /slots by its prompt: "Lily" said 200 + 40 * k times (k unique among the
-// hang-ups in flight), so that no other request's prompt has that many tokens.
-const markers = Array.from({ length: CLIENTS }, (_, k) => k);
-const markerTokens = (k) => 200 + 40 * k;
+// A hang-up is found in /slots by its prompt's length in tokens: a target T unique among the
+// hang-ups in flight, from T0 up, made of "Lily" (one token) said T - OFF[kind] times, where
+// OFF[kind] is what the API adds (BOS, the chat template), measured at the start. The other
+// requests' prompts are shorter than T0.
+const T0 = 100;
+const targets = Array.from({ length: CLIENTS }, (_, k) => T0 + k);
+const OFF = {};
 
 function words(n) { return Array(n).fill('Lily').join(' '); }
 
@@ -118,15 +128,15 @@ const KINDS = ['generate', 'chat', 'openai'];
 function request(kind, prompt, n) {
   if (kind === 'generate') {
     return { path: '/api/generate', body: { model: NAME, prompt, stream: true,
-      options: { num_predict: n, temperature: 0.8, seed: Math.floor(Math.random() * 1e9) } } };
+      options: { num_predict: n, num_ctx: CTX, temperature: 0.8, seed: Math.floor(Math.random() * 1e9) } } };
   }
   if (kind === 'chat') {
     return { path: '/api/chat', body: { model: NAME, stream: true,
       messages: [{ role: 'user', content: prompt }],
-      options: { num_predict: n, temperature: 0.8 } } };
+      options: { num_predict: n, num_ctx: CTX, temperature: 0.8 } } };
   }
   return { path: '/v1/chat/completions', body: { model: NAME, stream: true, max_tokens: n,
-    temperature: 0.8, messages: [{ role: 'user', content: prompt }] } };
+    num_ctx: CTX, temperature: 0.8, messages: [{ role: 'user', content: prompt }] } };
 }
 
 // Checks a whole NDJSON or SSE body; returns the tokens (chunks) it carried, or throws.
@@ -162,25 +172,35 @@ function checkBody(kind, text) {
 }
 
 // Polls /slots until no slot is busy with the hung-up request's prompt; returns the ms it took
-// from the hang-up, or -1 when it was never seen busy (already done).
-async function slotFreed(marker, t0) {
-  const lo = markerTokens(marker), hi = lo + 39;
-  const mine = (s) => s.is_processing && s.n_prompt_tokens >= lo && s.n_prompt_tokens <= hi;
+// from the hang-up.
+async function slotFreed(target, t0) {
+  const mine = (s) => s.is_processing && s.n_prompt_tokens === target;
+  let polls = 0, slowest = 0;
   for (;;) {
+    const tp = Date.now();
     const slots = await (await fetch(URL_ + '/slots')).json();
-    if (!slots.some(mine)) return Date.now() - t0;
+    polls++;
+    slowest = Math.max(slowest, Date.now() - tp);
+    stats.pollMs.push(Date.now() - tp);
+    if (!slots.some(mine)) {
+      if (process.env.SOAK_DEBUG && Date.now() - t0 > FREE_MS) say(`late: ${Date.now() - t0} ms, ${polls} polls, slowest ${slowest} ms`);
+      return Date.now() - t0;
+    }
     if (Date.now() - t0 > 10000) return 10000;
     await sleep(5);
   }
 }
 
-async function oneRequest() {
+async function oneRequest(active) {
   const kind = KINDS[Math.floor(Math.random() * KINDS.length)];
-  const hang = Math.random() < HANGUP && markers.length > 0;
-  const marker = hang ? markers.splice(Math.floor(Math.random() * markers.length), 1)[0] : -1;
+  const hang = Math.random() < HANGUP && targets.length > 0;
+  const target = hang ? targets.splice(Math.floor(Math.random() * targets.length), 1)[0] : -1;
   // Short prompts (at most 30 words) for the others; hang-ups generate long enough to be cut.
-  const prompt = hang ? words(markerTokens(marker)) : words(1 + Math.floor(Math.random() * 30));
+  const prompt = hang ? words(target - OFF[kind]) : words(1 + Math.floor(Math.random() * 30));
   const n = hang ? 100000 : 16 + Math.floor(Math.random() * 150);
+  active.kind = kind;
+  active.hang = hang;
+  active.phase = 'request';
   const { path, body } = request(kind, prompt, n);
   const ac = new AbortController();
   stats.started++;
@@ -194,6 +214,7 @@ async function oneRequest() {
       fail(`${path}: HTTP ${res.status} ${(await res.text()).slice(0, 200)}`);
       return;
     }
+    active.phase = 'streaming';
     if (!hang) {
       const text = await res.text();
       try {
@@ -220,13 +241,14 @@ async function oneRequest() {
     const t0 = Date.now();
     stats.hungUp++;
     k.hungUp++;
-    const ms = await slotFreed(marker, t0);
+    active.phase = 'waiting for the slot';
+    const ms = await slotFreed(target, t0);
     stats.freeMs.push(ms);
     if (ms > FREE_MS) stats.freeLate++;
   } catch (e) {
     if (!(hang && e.name === 'AbortError')) fail(`${path}: ${e.message}`);
   } finally {
-    if (marker >= 0) markers.push(marker);
+    if (target >= 0) targets.push(target);
   }
 }
 
@@ -246,6 +268,7 @@ async function quiesce(clientsIdle) {
 // ---- the run ----
 
 let inFlight = 0;
+const active = new Set();
 function trackedClient() {
   return (async () => {
     while (running && !serverGone) {
@@ -254,21 +277,50 @@ function trackedClient() {
         continue;
       }
       inFlight++;
-      try { await oneRequest(); } finally { inFlight--; }
+      const a = { t: Date.now() };
+      active.add(a);
+      try { await oneRequest(a); } finally { inFlight--; active.delete(a); }
     }
   })();
 }
-const clientsIdle = async () => { while (inFlight > 0) await sleep(20); };
+const clientsIdle = async () => {
+  const t = Date.now();
+  while (inFlight > 0) {
+    await sleep(20);
+    if (Date.now() - t > 60000) {
+      const what = [...active].map((a) => `${a.kind}${a.hang ? ' (hang-up)' : ''} ${a.phase} ` +
+        `for ${Math.round((Date.now() - a.t) / 1000)} s`);
+      fail(`${inFlight} requests still running 60 s after the load was paused: ${what.join('; ')}`);
+      return;
+    }
+  }
+};
 
 say(`hearth serve on port ${port}, model ${MODEL}, ${CLIENTS} clients, ${PARALLEL} slots, ` +
     `${WARMUP} s warm-up, ${SECONDS} s soak`);
+// What each API adds to a prompt, in tokens.
+for (const kind of KINDS) {
+  const { path, body } = request(kind, words(50), 100000);
+  const ac = new AbortController();
+  const res = await fetch(URL_ + path, { method: 'POST', signal: ac.signal, body: JSON.stringify(body),
+    headers: { 'content-type': 'application/json' } });
+  await res.body.getReader().read();
+  const busy = (await (await fetch(URL_ + '/slots')).json()).filter((x) => x.is_processing);
+  ac.abort();
+  if (busy.length !== 1) throw new Error(`calibrating ${kind}: ${busy.length} busy slots`);
+  OFF[kind] = busy[0].n_prompt_tokens - 50;
+  if (OFF[kind] < 0 || T0 - OFF[kind] < 40) throw new Error(`calibrating ${kind}: offset ${OFF[kind]}`);
+  while ((await (await fetch(URL_ + '/slots')).json()).some((x) => x.is_processing)) await sleep(20);
+}
+say(`prompt tokens each API adds: ${JSON.stringify(OFF)}`);
+const wpid = await workerPid();
 const t0 = Date.now();
 const clients = Array.from({ length: CLIENTS }, trackedClient);
 await sleep(WARMUP * 1000);
 await quiesce(clientsIdle);
-const wpid = await workerPid();
-const restarts0 = await restarts();
+// /proc first: a request of ours would hold a connection thread and its socket.
 const base = { daemon: procStats(child.pid), worker: wpid ? procStats(wpid) : null };
+const restarts0 = await restarts();
 const warm = { ...stats, started: stats.started, completed: stats.completed, hungUp: stats.hungUp };
 say(`warm-up done (${warm.started} requests); baseline daemon ${JSON.stringify(base.daemon)} ` +
     `worker ${wpid} ${JSON.stringify(base.worker)}`);
@@ -285,15 +337,16 @@ while (Date.now() - tSoak < SECONDS * 1000 && !serverGone) {
       for (const f of ['rss', 'threads', 'fds']) peak[who][f] = Math.max(peak[who][f], s[f]);
     } catch { /* gone: counted below */ }
   }
-  if (Date.now() - lastReport >= 60000) {
+  if (Date.now() - lastReport >= REPORT_S * 1000) {
     lastReport = Date.now();
     say(`${Math.round((Date.now() - tSoak) / 1000)} s: ${stats.started} requests, ${stats.completed} ` +
         `completed, ${stats.hungUp} hung up, ${stats.errors.length} errors`);
   }
 }
 await quiesce(clientsIdle);
+let end = null;
+try { end = { daemon: procStats(child.pid), worker: wpid ? procStats(wpid) : null }; } catch { /* gone */ }
 const wpid2 = serverGone ? 0 : await workerPid();
-const end = serverGone ? null : { daemon: procStats(child.pid), worker: wpid2 ? procStats(wpid2) : null };
 const restarts1 = serverGone ? NaN : await restarts();
 running = false;
 paused = false;
@@ -309,11 +362,17 @@ check('server up to the end', !serverGone, serverGone ? 'hearth serve exited' : 
 check('no 5xx', five === 0, `${five} of ${stats.started} (statuses ${JSON.stringify(stats.status)})`);
 check('every stream read to its end well formed and finished', stats.errors.length === 0,
   `${stats.completed} complete, ${stats.errors.length} bad`);
-const sorted = [...stats.freeMs].sort((a, b) => a - b);
-const pct = (p) => sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] : 0;
-check(`slot free within ${FREE_MS} ms of each hang-up`, stats.freeLate === 0 && sorted.length > 0,
-  `${sorted.length} hang-ups: median ${pct(0.5)} ms, p99 ${pct(0.99)} ms, max ${sorted.at(-1) ?? '-'} ms, ` +
-  `${stats.freeLate} late`);
+const pctOf = (arr) => {
+  const v = [...arr].sort((a, b) => a - b);
+  return (p) => (v.length ? v[Math.min(v.length - 1, Math.floor(p * v.length))] : 0);
+};
+const fp = pctOf(stats.freeMs), pp = pctOf(stats.pollMs);
+// The time is from the hang-up to the answer of the first /slots poll that shows the slot free,
+// so it includes that poll's own round trip (given beside it).
+check(`slot free within ${FREE_MS} ms of each hang-up`, stats.freeLate === 0 && stats.freeMs.length > 0,
+  `${stats.freeMs.length} hang-ups: median ${fp(0.5)} ms, p90 ${fp(0.9)} ms, p99 ${fp(0.99)} ms, ` +
+  `max ${fp(1)} ms, ${stats.freeLate} late; a /slots round trip: median ${pp(0.5)} ms, p99 ${pp(0.99)} ms, ` +
+  `max ${pp(1)} ms`);
 check('worker never restarted', wpid2 === wpid && restarts1 === restarts0, `pid ${wpid} -> ${wpid2}, ` +
   `restarts ${restarts0} -> ${restarts1}`);
 const mib = (b) => (b / 1048576).toFixed(1);
@@ -337,7 +396,7 @@ const lines = [
   `## Soak ${date}`,
   '',
   `Machine: ${cpus().length} × ${cpu}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB. hearth ${commit}. ` +
-  `Model: ${MODEL.split('/').pop()}, ${PARALLEL} slots of 1024 tokens. ${CLIENTS} streaming clients, ` +
+  `Model: ${MODEL.split('/').pop()}, ${PARALLEL} slots of ${CTX} tokens. ${CLIENTS} streaming clients, ` +
   `${Math.round(HANGUP * 100)} % hanging up midway; ${WARMUP} s warm-up, then ${SECONDS} s ` +
   `(${(SECONDS / 60).toFixed(0)} min${SECONDS < 3600 ? ', not the 60-minute record' : ''}); wall ${wall.toFixed(0)} s.`,
   '',
@@ -357,6 +416,6 @@ if (RESULTS !== '-') {
   appendFileSync(RESULTS, '\n' + lines.join('\n'));
   say(`results appended to ${RESULTS}`);
 }
-cleanup();
+await cleanup();
 say(failed.length ? `FAILED: ${failed.map((c) => c.name).join('; ')}` : 'all checks passed');
 process.exit(failed.length ? 1 : 0);

@@ -86,6 +86,9 @@ int quantize_main(int argc, char **argv)
                 quantize_type_list());
         return 2;
     }
+    /* The daemon ignores SIGPIPE and that is inherited: restore it, so that when the parent is
+     * gone (kill -9) the next progress line ends this child instead of a quantize for nobody. */
+    signal(SIGPIPE, SIG_DFL);
     llama_log_set(quantize_log, NULL);
     llama_backend_init();
     struct llama_model_quantize_params p = llama_model_quantize_default_params();
