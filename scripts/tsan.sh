@@ -14,13 +14,14 @@ BUILD="${TSAN_BUILD:-build-tsan}"
 JOBS="${JOBS:-$(nproc)}"
 command -v clang >/dev/null || { echo "tsan: clang is needed (scripts/deps.sh installs it)" >&2; exit 1; }
 
-CC=clang cmake -S . -B "$BUILD" -DHEARTH_TSAN=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+# Warnings are gcc's business (make build); clang has a few more of its own.
+CC=clang cmake -S . -B "$BUILD" -DHEARTH_TSAN=ON -DHEARTH_WERROR=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$BUILD" -j "$JOBS" --target hearth mkmodel test_sched test_proto
 
 REPORTS="$PWD/$BUILD/tsan"
 rm -rf "$REPORTS"
 mkdir -p "$REPORTS"
-export TSAN_OPTIONS="suppressions=$PWD/tests/tsan.supp log_path=$REPORTS/report second_deadlock_stack=1 history_size=4 ${TSAN_OPTIONS:-}"
+export TSAN_OPTIONS="suppressions=$PWD/tests/tsan.supp ignore_noninstrumented_modules=1 log_path=$REPORTS/report second_deadlock_stack=1 ${TSAN_OPTIONS:-}"
 args=("$@")
 [ ${#args[@]} -eq 0 ] && args=(-L tsan)
 rc=0

@@ -12,9 +12,9 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <jansson.h>
 #include <libgen.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -722,8 +722,10 @@ static void sweep_dir(const char *dir)
             p = n + 15;
         else if (strncmp(n, ".hearth-quantize-", 17) == 0)
             p = n + 17;
+        if (!p)
+            continue;
         char *end;
-        long pid = p ? strtol(p, &end, 10) : 0;
+        long pid = strtol(p, &end, 10);
         if (pid <= 0 || *end != '-' || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
             continue; /* not ours, or its process still runs */
         char path[LAYOUT_MAX_PATH + 256];
