@@ -109,7 +109,7 @@ static void *load_on_startup(void *arg)
                      "model=%s stop_timeout=%s",
                      log_q(names[i]), t);
     }
-    for (int i = 0; i < n && !ctx->shutting_down; i++) {
+    for (int i = 0; i < n && !api_shutting_down(ctx); i++) {
         const char *v = preset_get(p, names[i], "load-on-startup");
         if (!v || strcmp(v, "true") != 0)
             continue;
@@ -306,7 +306,7 @@ int cmd_serve(int argc, char **argv)
     int sig = 0;
     sigwait(&set, &sig);
     log_info("msg=\"shutting down\" signal=%s", sig == SIGTERM ? "SIGTERM" : "SIGINT");
-    ctx.shutting_down = 1;
+    __atomic_store_n(&ctx.shutting_down, 1, __ATOMIC_RELEASE);
     http_quiesce(srv);
     /* Streams notice shutting_down within 200 ms, cancel their generation and end with a final
      * event; give them a moment to do so before closing the connections. */
