@@ -17,6 +17,8 @@
 //   SOAK_PARALLEL=16   slots of the model (--parallel); the other clients queue
 //   SOAK_MODEL=path    a GGUF (default ../shared/models/stories260K.gguf)
 //   SOAK_RESULTS=file  where the results go (default bench/RESULTS.md; "-" for nowhere)
+//   SOAK_LOG=file      the server's log is appended there at the end
+//   HEARTH=path        the binary (default build/hearth; build-asan/hearth finds leaks at exit)
 import { spawn, execFileSync } from 'node:child_process';
 import { appendFileSync, copyFileSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
@@ -83,6 +85,8 @@ async function cleanup() {
     await gone; // its worker writes the prompt cache as it goes
   }
   rmSync(work, { recursive: true, force: true });
+  // SOAK_LOG=file keeps the server's log (its warnings, and a sanitizer's report at exit).
+  if (process.env.SOAK_LOG) appendFileSync(process.env.SOAK_LOG, log);
 }
 
 // ---- /proc ----
@@ -287,10 +291,10 @@ const clientsIdle = async () => {
   const t = Date.now();
   while (inFlight > 0) {
     await sleep(20);
-    if (Date.now() - t > 60000) {
+    if (Date.now() - t > 300000) {
       const what = [...active].map((a) => `${a.kind}${a.hang ? ' (hang-up)' : ''} ${a.phase} ` +
         `for ${Math.round((Date.now() - a.t) / 1000)} s`);
-      fail(`${inFlight} requests still running 60 s after the load was paused: ${what.join('; ')}`);
+      fail(`${inFlight} requests still running 300 s after the load was paused: ${what.join('; ')}`);
       return;
     }
   }
