@@ -9,7 +9,7 @@
 // (RLIMIT_FSIZE with SIGXFSZ ignored: writes fail with EFBIG as they would with ENOSPC).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, execFileSync, spawn } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync,
   writeFileSync } from 'node:fs';
@@ -64,8 +64,11 @@ function unwritableDir(name) {
   return join(dir, 'sub');
 }
 
-// The command line that runs argv with a file size limit of kb KiB and SIGXFSZ ignored.
-const fsizeLimited = (kb, argv) => ['bash', ['-c', `ulimit -f ${kb}; trap '' XFSZ; exec "$@"`, 'fsize', ...argv]];
+// A command line prefix that runs what follows with a file size limit of kb KiB and SIGXFSZ
+// ignored (startServer's wrap).
+const fsizeLimited = (kb) => ['bash', '-c', `ulimit -f ${kb}; trap '' XFSZ; exec "$@"`, 'fsize'];
+// A server over modelsDir with env (in full), run under wrap; stop() keeps the folder.
+const serverIn = (modelsDir, env, wrap = []) => startServer({ modelsDir, env, wrap, keep: true });
 
 before(async () => {
   work = mkdtempSync(join(process.env.TEST_TMP || tmpdir(), 'hearth-faults-'));
@@ -166,8 +169,9 @@ test('disk full during a pull (a 2 MiB tmpfs): a clear error, no model; with roo
 
 test('disk full during a pull (RLIMIT_FSIZE): a clear error, no model; without the limit it completes', async () => {
   const s = stores(join(work, 'fsize'));
-  const [cmd, args] = fsizeLimited(1024, [HEARTH, 'pull']);
-  await pullFailsThenRecovers(s, (name) => run(cmd, [...args, name], s.env), /File too large/, async () => {});
+  const [cmd, ...args] = fsizeLimited(1024);
+  await pullFailsThenRecovers(s, (name) => run(cmd, [...args, HEARTH, 'pull', name], s.env), /File too large/,
+    async () => {});
 });
 
 test('an unwritable store folder: the pull says so and writes nothing', async () => {
@@ -186,8 +190,7 @@ test('serve: disk full during /api/pull is an error in Ollama\'s shape; the serv
   // A server whose files are limited to 1 MiB: the store is the only thing it writes.
   const s = stores(join(work, 'serve-fsize'), { HEARTH_HOST: '' });
   const modelsDir = mkdtempSync(join(work, 'models-'));
-  const [cmd, args] = fsizeLimited(1024, [HEARTH]);
-  const srv = await startServerWith(cmd, args, s.env, modelsDir);
+  const srv = await serverIn(modelsDir, s.env, fsizeLimited(1024));
   try {
     reg.reset();
     const r = await post(srv.url, '/api/pull', { model: 'org/one', stream: false });
@@ -209,33 +212,6 @@ test('serve: disk full during /api/pull is an error in Ollama\'s shape; the serv
   }
 });
 
-// startServer with hearth run through a wrapper (cmd args... then `serve ...`).
-async function startServerWith(cmd, args, env, modelsDir, extraArgs = []) {
-  const child = spawn(cmd, [...args, 'serve', '--host', '127.0.0.1:0', '--models-dir', modelsDir, ...extraArgs], {
-    env: { HEARTH_LOG_LEVEL: 'info', HEARTH_PROMPT_CACHE_DIR: join(modelsDir, 'prompts'),
-      XDG_CONFIG_HOME: join(modelsDir, 'config'), ...env },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let log = '';
-  const port = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('hearth serve did not start: ' + log)), 15000);
-    child.stderr.on('data', (d) => {
-      log += d;
-      const m = log.match(/listening on [^\s]+:(\d+)/);
-      if (m) { clearTimeout(timer); resolve(Number(m[1])); }
-    });
-    child.on('exit', (code) => reject(new Error(`hearth serve exited ${code}: ${log}`)));
-  });
-  const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
-  return {
-    url: `http://127.0.0.1:${port}`, child, log: () => log, exited,
-    async stop() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-      return exited;
-    },
-  };
-}
-
 // ---- the prompt cache ----
 
 // A long prompt, the model unloaded (its worker writes the prompt cache as it goes), the same
@@ -243,8 +219,7 @@ async function startServerWith(cmd, args, env, modelsDir, extraArgs = []) {
 async function cacheFault(env, wrap, warn) {
   const modelsDir = mkdtempSync(join(work, 'pc-models-'));
   writeFileSync(join(modelsDir, 'stories260K.gguf'), readFileSync(join(MODELS, 'stories260K.gguf')));
-  const [cmd, args] = wrap || [HEARTH, []];
-  const srv = await startServerWith(cmd, args, { ...process.env, ...env }, modelsDir);
+  const srv = await serverIn(modelsDir, env, wrap || []);
   try {
     const prompt = 'Once upon a time '.repeat(40);
     const ask = () => post(srv.url, '/completion', { model: 'stories260K', prompt, n_predict: 16, temperature: 0 });
@@ -273,7 +248,7 @@ test('prompt cache on a full disk (a 64 KiB tmpfs): generation unchanged, a warn
   });
 
 test('prompt cache under a file size limit: generation unchanged, a warning logged', async () => {
-  await cacheFault({ HEARTH_PROMPT_CACHE_DIR: join(work, 'pc-fsize') }, fsizeLimited(64, [HEARTH]),
+  await cacheFault({ HEARTH_PROMPT_CACHE_DIR: join(work, 'pc-fsize') }, fsizeLimited(64),
     /msg="prompt cache not saved" dir=\S+ err="File too large"/);
   assert.deepEqual(readdirSync(join(work, 'pc-fsize')).filter((f) => f.includes('.tmp-')), []);
 });
@@ -287,7 +262,7 @@ test('prompt cache in a folder that cannot be written: generation unchanged, a w
 
 // A server over the stores s and a models folder; the stores outlive it.
 function serverOver(s, modelsDir, extra = {}) {
-  return startServerWith(HEARTH, [], { ...s.env, HEARTH_HOST: '', ...extra }, modelsDir);
+  return serverIn(modelsDir, { ...s.env, HEARTH_HOST: '', ...extra });
 }
 
 test('kill -9 of the daemon during /api/pull: a new daemon shows no model, and the pull then succeeds', async () => {
@@ -404,8 +379,7 @@ test('worker out of memory while loading (RLIMIT_AS): a clear error in each API\
   // (about 2.5 GiB of KV cache) cannot be allocated, a default one can. The scheduler's estimate
   // (against MemAvailable) lets it through, as it would on a machine whose memory is taken by
   // others between the estimate and the load.
-  const srv = await startServerWith('bash', ['-c', 'ulimit -v 1048576; exec "$@"', 'as', HEARTH],
-    { ...process.env }, modelsDir);
+  const srv = await serverIn(modelsDir, {}, ['bash', '-c', 'ulimit -v 1048576; exec "$@"', 'as']);
   const HUGE = 1 << 22;
   const OOM = /llama\.cpp could not create a context of 4194304 tokens: .*failed to allocate/;
   try {
