@@ -18,6 +18,8 @@
 //   SOAK_MODEL=path    a GGUF (default ../shared/models/stories260K.gguf)
 //   SOAK_RESULTS=file  where the results go (default bench/RESULTS.md; "-" for nowhere)
 //   SOAK_LOG=file      the server's log is appended there at the end
+//   SOAK_DEBUG=1       print each late hang-up with its /slots polls
+//   SOAK_REPORT=60     seconds between progress lines
 //   HEARTH=path        the binary (default build/hearth; build-asan/hearth finds leaks at exit)
 import { spawn, execFileSync } from 'node:child_process';
 import { appendFileSync, copyFileSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
