@@ -7,6 +7,8 @@
 #   make asan     the sanitizer build alone (build-asan/) and its tests
 #   make bench    hearth against llama-server built from the same llama.cpp (bench/RESULTS.md)
 #   make fuzz-smoke  every tests/fuzz target under libFuzzer for FUZZ_SECONDS (60) each (clang)
+#   make tsan     the ThreadSanitizer build (build-tsan/, clang) and its tests (ctest -L tsan)
+#   make soak     64 streaming clients against a real server for SOAK_SECONDS (bench/soak.mjs)
 #   make CUDA=1   the same against libllama with ggml's CUDA backend (deps/llama-cuda, build-cuda/)
 #   make static   hearth with libllama and the other libraries linked in (build-static/), the
 #                 executable `hearth bundle` should run from
@@ -26,7 +28,7 @@ ASAN_BUILD ?= build-asan
 STATIC_BUILD ?= build-static
 
 .PHONY: all deps build test test-main test-asan asan serve lint format clean distclean bench \
-	fuzz-smoke static
+	fuzz-smoke static tsan soak
 
 all: build
 
@@ -83,6 +85,15 @@ bench: build
 fuzz-smoke: deps/.ready
 	bash scripts/fuzz-smoke.sh
 
+# ThreadSanitizer over the scheduler and streaming tests (not part of test): scripts/tsan.sh.
+tsan: deps/.ready
+	bash scripts/tsan.sh
+
+# The soak (not part of test): a real server, 64 streaming clients, 10 % hanging up, for
+# SOAK_SECONDS (300; 3600 for the record); results into bench/RESULTS.md.
+soak: build
+	HEARTH=$(CURDIR)/$(BUILD)/hearth node bench/soak.mjs
+
 C_FILES = $(shell git ls-files '*.c' '*.h')
 
 lint: build
@@ -95,7 +106,7 @@ format:
 	clang-format -i $(C_FILES)
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(STATIC_BUILD) build-fuzz
+	rm -rf $(BUILD) $(ASAN_BUILD) $(STATIC_BUILD) build-fuzz build-tsan
 
 distclean: clean
 	rm -rf deps

@@ -24,13 +24,21 @@
 struct api_ctx {
     struct store *store;
     struct sched *sched;
-    volatile int shutting_down; /* set on SIGTERM/SIGINT: streams end with a final event */
-    int strict_options;         /* HEARTH_STRICT_OPTIONS: unknown options are a 400 */
-    const char *default_model;  /* serve --model: for llama-server routes that name none */
-    int default_ready;          /* 0 loading, 1 loaded, -1 failed (atomic) */
-    int32_t num_parallel;       /* slots per model when a request does not say (--parallel) */
-    int webui;                  /* GET / serves the web UI to browsers (off: --no-webui) */
+    /* Set on SIGTERM/SIGINT (streams end with a final event); read it with
+     * api_shutting_down, as connection threads do while the main thread sets it. */
+    int shutting_down;
+    int strict_options;        /* HEARTH_STRICT_OPTIONS: unknown options are a 400 */
+    const char *default_model; /* serve --model: for llama-server routes that name none */
+    int default_ready;         /* 0 loading, 1 loaded, -1 failed (atomic) */
+    int32_t num_parallel;      /* slots per model when a request does not say (--parallel) */
+    int webui;                 /* GET / serves the web UI to browsers (off: --no-webui) */
 };
+
+/* Whether the server is shutting down (ctx->shutting_down, read atomically). */
+static inline int api_shutting_down(const struct api_ctx *ctx)
+{
+    return __atomic_load_n(&ctx->shutting_down, __ATOMIC_ACQUIRE);
+}
 extern struct api_ctx *api;
 
 /* ---- the native request ---- */

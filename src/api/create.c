@@ -334,7 +334,7 @@ static size_t job_next(void *ctx, char *buf, size_t max)
         struct timespec ts;
         deadline_after_ms(&ts, 200);
         pthread_cond_timedwait(&j->cv, &j->mu, &ts);
-        if (api->shutting_down)
+        if (api_shutting_down(api))
             j->cancel = 1; /* stops a quantize; the rest of a create is short */
     }
     size_t n = j->out.len < max ? j->out.len : max;

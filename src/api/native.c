@@ -114,7 +114,7 @@ int native_resolve(struct native_req *req, struct err *e)
 
 int native_start(struct native_req *req, struct native_job **out, struct err *e)
 {
-    if (api->shutting_down)
+    if (api_shutting_down(api))
         return err_set(e, ERR_UNAVAILABLE, "the server is shutting down");
     /* A grammar from any source (a request field, a schema, a preset) is checked before a
      * model is loaded for it: libllama's parser crashes on some hostile grammars. */
@@ -201,7 +201,7 @@ int native_next(struct native_job *j, struct proto_msg *ev, struct err *e)
         return rc;
     }
     for (;;) {
-        if (api->shutting_down && !j->cancelled)
+        if (api_shutting_down(api) && !j->cancelled)
             native_cancel(j);
         /* A client that hung up while its answer is computed whole (nothing is written to it
          * until the end) is seen here: the worker stops and frees the slot. Streams see it when
@@ -252,7 +252,7 @@ int native_next(struct native_job *j, struct proto_msg *ev, struct err *e)
             ev->type == PROTO_DETOKENIZED)
             j->finished = 1;
         if (ev->type == PROTO_DONE && ev->stats.stop_reason == PROTO_STOP_CANCELLED &&
-            api->shutting_down) {
+            api_shutting_down(api)) {
             proto_msg_free(ev);
             return err_set(e, ERR_UNAVAILABLE, "the server is shutting down");
         }

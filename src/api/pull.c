@@ -74,7 +74,7 @@ static void queue_line(struct pull_job *j, json_t *o, int droppable)
 static void on_event(void *ud, const struct pull_event *ev)
 {
     struct pull_job *j = ud;
-    if (api->shutting_down)
+    if (api_shutting_down(api))
         j->cancel = 1;
     pthread_mutex_lock(&j->mu);
     int64_t t = now_us();
@@ -182,7 +182,7 @@ static size_t stream_next(void *ctx, char *buf, size_t max)
     pthread_mutex_lock(&j->mu);
     size_t n = 0;
     while (j->out_pos >= j->out.len && !j->finished) {
-        if (api->shutting_down)
+        if (api_shutting_down(api))
             j->cancel = 1;
         struct timespec ts;
         deadline_after_ms(&ts, HEARTBEAT_MS);

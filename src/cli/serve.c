@@ -6,6 +6,7 @@
 #include "cli/serve_settings.h"
 #include "net/http.h"
 #include "sched/sched.h"
+#include "store/create.h"
 #include "store/preset.h"
 #include "store/store.h"
 #include "web/web.h"
@@ -108,7 +109,7 @@ static void *load_on_startup(void *arg)
                      "model=%s stop_timeout=%s",
                      log_q(names[i]), t);
     }
-    for (int i = 0; i < n && !ctx->shutting_down; i++) {
+    for (int i = 0; i < n && !api_shutting_down(ctx); i++) {
         const char *v = preset_get(p, names[i], "load-on-startup");
         if (!v || strcmp(v, "true") != 0)
             continue;
@@ -256,6 +257,7 @@ int cli_serve_main(int argc, char **argv, const char *bundle_presets, const char
         scfg.own_only = 1;
     }
     ctx.store = store_init(&scfg);
+    create_sweep(ctx.store); /* what a create killed on the way left behind */
     if (bundle_presets)
         log_info("msg=\"model sources\" bundle=true folders=%d", n_dirs);
     else
@@ -335,7 +337,7 @@ int cli_serve_main(int argc, char **argv, const char *bundle_presets, const char
     int sig = 0;
     sigwait(&set, &sig);
     log_info("msg=\"shutting down\" signal=%s", sig == SIGTERM ? "SIGTERM" : "SIGINT");
-    ctx.shutting_down = 1;
+    __atomic_store_n(&ctx.shutting_down, 1, __ATOMIC_RELEASE);
     http_quiesce(srv);
     /* Streams notice shutting_down within 200 ms, cancel their generation and end with a final
      * event; give them a moment to do so before closing the connections. */

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -112,6 +113,7 @@ int quantize_run(const char *exe, const char *src, const char *dst, const char *
         close(out[1]);
         return err_set(e, ERR_IO, "pipe: %s", strerror(errno));
     }
+    pid_t parent = getpid();
     pid_t pid = fork();
     if (pid < 0) {
         int err = errno;
@@ -119,6 +121,12 @@ int quantize_run(const char *exe, const char *src, const char *dst, const char *
         return err_set(e, ERR_IO, "fork: %s", strerror(err));
     }
     if (pid == 0) {
+        /* The child dies with the thread that started it. That thread waits for it below, so
+         * this fires only when the whole parent dies (kill -9 of the daemon): no quantize goes
+         * on for nobody, writing a temporary file nobody will rename. */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent)
+            _exit(127);
         dup2(out[1], 1);
         dup2(errp[1], 2);
         execl(exe, exe, "quantize", src, dst, type, (char *)NULL);

@@ -9,10 +9,12 @@
 #include "store/layout.h"
 #include "store/preset.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <libgen.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -237,16 +239,22 @@ static int quantize(const struct create_opts *o, const char *src, const struct g
 /* ---- Ollama's store ---- */
 
 /* ROOT/blobs, through the one digest-to-path function. */
-static int blobs_dir(const char *root, char *out, size_t len, struct err *e)
+static int blobs_path(const char *root, char *out, size_t len, struct err *e)
 {
     char any[LAYOUT_MAX_PATH];
     int rc = layout_ollama_blob(
         root, "sha256:0000000000000000000000000000000000000000000000000000000000000000", any,
         sizeof any, e);
-    if (rc)
-        return rc;
-    snprintf(out, len, "%s", dirname(any));
-    return layout_mkdirs(out, e);
+    if (!rc)
+        snprintf(out, len, "%s", dirname(any));
+    return rc;
+}
+
+/* The same, created when missing. */
+static int blobs_dir(const char *root, char *out, size_t len, struct err *e)
+{
+    int rc = blobs_path(root, out, len, e);
+    return rc ? rc : layout_mkdirs(out, e);
 }
 
 /* The blob path of digest in dir's store (creating blobs/), into blob. Returns 0 and 1 in
@@ -700,6 +708,46 @@ int create_check(const struct store *s, const struct modelfile *mf, const struct
     return rc;
 }
 
+/* Removes dir's temporary files named .hearth-create-PID-* or .hearth-quantize-PID-* whose
+ * process is gone (kill -9 during a create; the name carries the creating process's pid). */
+static void sweep_dir(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        const char *n = de->d_name, *p = NULL;
+        if (strncmp(n, ".hearth-create-", 15) == 0)
+            p = n + 15;
+        else if (strncmp(n, ".hearth-quantize-", 17) == 0)
+            p = n + 17;
+        if (!p)
+            continue;
+        char *end;
+        long pid = strtol(p, &end, 10);
+        if (pid <= 0 || *end != '-' || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+            continue; /* not ours, or its process still runs */
+        char path[LAYOUT_MAX_PATH + 256];
+        snprintf(path, sizeof path, "%s/%s", dir, n);
+        if (unlink(path) == 0)
+            log_info("msg=\"removed a temporary file of an interrupted create\" file=%s",
+                     log_q(path));
+    }
+    closedir(d);
+}
+
+void create_sweep(const struct store *s)
+{
+    char dir[LAYOUT_MAX_PATH], presets[LAYOUT_MAX_PATH];
+    struct err e = {0};
+    if (store_ollama_root(s) && blobs_path(store_ollama_root(s), dir, sizeof dir, &e) == 0)
+        sweep_dir(dir);
+    create_presets_path(s, presets, sizeof presets);
+    snprintf(dir, sizeof dir, "%s/models", dirname(presets));
+    sweep_dir(dir);
+}
+
 int create_model(const struct store *s, const struct modelfile *mf, const struct create_opts *o,
                  struct err *e)
 {
@@ -710,6 +758,7 @@ int create_model(const struct store *s, const struct modelfile *mf, const struct
     if (ref.kind != REF_PLAIN && ref.kind != REF_OLLAMA)
         return err_set(e, ERR_BAD_REQUEST,
                        "'%s' cannot be a new model's name (expected NAME[:TAG])", o->name);
+    create_sweep(s);
     char canon[STORE_MAX_NAME + 16];
     model_ref_format(&ref, canon, sizeof canon);
     if (o->quantize && !quantize_type_name(o->quantize))

@@ -61,6 +61,12 @@ int create_model(const struct store *s, const struct modelfile *mf, const struct
 int create_check(const struct store *s, const struct modelfile *mf, const struct create_opts *o,
                  struct err *e);
 
+/* Removes what creates killed on the way left behind: the temporary files
+ * (.hearth-create-PID-*, .hearth-quantize-PID-*) in Ollama's blobs/ and in the models folder
+ * beside the presets file whose process PID no longer runs. Never fails; logs what it removed.
+ * Called as hearth serve starts and before each create. */
+void create_sweep(const struct store *s);
+
 /* The presets file create writes: store_presets_path(s), else preset_default_path(). */
 void create_presets_path(const struct store *s, char *out, size_t len);
 

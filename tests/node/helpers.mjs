@@ -40,9 +40,12 @@ export function makeModelsDir() {
   return dir;
 }
 
-export async function startServer({ env = {}, args = [], modelsDir } = {}) {
+// wrap: a command line the server runs under (['bash', '-c', 'ulimit ...; exec "$@"', 'x']);
+// keep: stop() leaves the models folder in place.
+export async function startServer({ env = {}, args = [], modelsDir, wrap = [], keep = false } = {}) {
   const dir = modelsDir || makeModelsDir();
-  const child = spawn(HEARTH, ['serve', '--host', '127.0.0.1:0', '--models-dir', dir, ...args], {
+  const argv = [...wrap, HEARTH, 'serve', '--host', '127.0.0.1:0', '--models-dir', dir, ...args];
+  const child = spawn(argv[0], argv.slice(1), {
     // The user's own Hugging Face cache and Ollama store stay out of tests: empty ones in dir.
     env: { ...process.env, HEARTH_LOG_LEVEL: 'info', HEARTH_PROMPT_CACHE_DIR: join(dir, 'prompts'),
       HF_HUB_CACHE: join(dir, 'hf-hub'), OLLAMA_MODELS: join(dir, 'ollama'),
@@ -66,9 +69,9 @@ export async function startServer({ env = {}, args = [], modelsDir } = {}) {
     url: `http://127.0.0.1:${port}`,
     log: () => log,
     async stop() {
-      if (child.exitCode === null) child.kill('SIGTERM');
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
       const r = await exited;
-      rmSync(dir, { recursive: true, force: true });
+      if (!keep) rmSync(dir, { recursive: true, force: true });
       return r;
     },
   };

@@ -456,12 +456,15 @@ static void test_queue_cap(void)
 
 /* ---- dropped waiters ---- */
 
+/* gone_set is published with release after gone_thread is written, and read with acquire
+ * before it, from the waiting threads (a volatile flag was a data race under TSan). */
 static pthread_t gone_thread;
-static volatile int gone_set;
+static int gone_set;
 
 static int fake_gone(void)
 {
-    return gone_set && pthread_equal(pthread_self(), gone_thread);
+    return __atomic_load_n(&gone_set, __ATOMIC_ACQUIRE) &&
+           pthread_equal(pthread_self(), gone_thread);
 }
 
 static void test_dropped_waiter(void)
@@ -473,7 +476,7 @@ static void test_dropped_waiter(void)
     c.waiter_gone = fake_gone;
     struct sched *s = sched_new(&c);
     load_ms = 400;
-    gone_set = 0;
+    __atomic_store_n(&gone_set, 0, __ATOMIC_RELEASE);
     struct job a = {s, "a", "10", 0, 0, {0}}, b = {s, "b", "20", 0, 0, {0}};
     pthread_t ta, tb;
     pthread_create(&ta, NULL, job_main, &a);
@@ -481,7 +484,7 @@ static void test_dropped_waiter(void)
     pthread_create(&tb, NULL, job_main, &b);
     usleep(100000); /* b waits for its turn to load */
     gone_thread = tb;
-    gone_set = 1; /* b's client hangs up */
+    __atomic_store_n(&gone_set, 1, __ATOMIC_RELEASE); /* b's client hangs up */
     pthread_join(tb, NULL);
     pthread_join(ta, NULL);
     CHECK(a.rc == 0);
@@ -489,7 +492,7 @@ static void test_dropped_waiter(void)
     CHECK(strstr(b.e.msg, "went away") != NULL);
     CHECK(loads_total == 1); /* b was never loaded for nobody */
     CHECK(sched_waiting(s) == 0);
-    gone_set = 0;
+    __atomic_store_n(&gone_set, 0, __ATOMIC_RELEASE);
     sched_free(s);
 }
 
