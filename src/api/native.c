@@ -23,7 +23,7 @@ struct native_job {
     int finished; /* DONE, EMBEDDING or ERROR received, or the worker died */
     int first_seen;
     int cancelled;
-    int64_t t_gone_check; /* when the client's connection was last looked at */
+    int64_t t_gone_check;      /* when the client's connection was last looked at */
     struct remote_job *remote; /* a remote model's request: no runner, no worker */
 };
 
