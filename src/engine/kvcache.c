@@ -188,9 +188,11 @@ static void entry_free(struct kv_entry *e)
  * long conversation's state is tens of megabytes, checksummed and written). It only touches the
  * entries handed to it and the directory. */
 
-#define KV_MAX_QUEUED                                                                              \
-    ((size_t)1 << 30) /* past this the disk cannot keep up: drop, do not queue                     \
-                       */
+/* What may wait for the writer while the model is loaded: the RAM budget, 16 MiB at least (one
+ * entry always). The writer has only idle CPU time, so under steady load it falls behind; past
+ * this the newest entries are dropped instead of growing the worker without bound. Unloading
+ * queues everything: decoding has stopped and the writer gets the CPU. */
+#define KV_MIN_QUEUED ((size_t)16 << 20)
 
 struct kv_writer {
     pthread_t thread;
@@ -233,7 +235,7 @@ static void *writer_main(void *arg)
 }
 
 /* Hands an entry to the writer (started on first use); it owns the entry from now on. */
-static void write_later(struct worker *w, const char *dir, struct kv_entry *e)
+static void write_later(struct worker *w, const char *dir, struct kv_entry *e, bool unloading)
 {
     struct kv_writer *wr = w->kv_writer;
     if (!wr) {
@@ -252,10 +254,17 @@ static void write_later(struct worker *w, const char *dir, struct kv_entry *e)
         w->kv_writer = wr;
     }
     pthread_mutex_lock(&wr->mu);
-    if (wr->queued_bytes + e->state_bytes > KV_MAX_QUEUED) {
+    size_t cap = ram_budget() > KV_MIN_QUEUED ? ram_budget() : KV_MIN_QUEUED;
+    if (!unloading && wr->queue && wr->queued_bytes + e->state_bytes > cap) {
         pthread_mutex_unlock(&wr->mu);
-        log_warn("msg=\"prompt cache: the disk is behind; a saved prompt is dropped\" tokens=%u",
-                 e->n_tokens);
+        if (!w->kv_dropped++)
+            log_warn("msg=\"prompt cache: the writer is behind; saved prompts are dropped (the "
+                     "next ones at debug level)\" tokens=%u queued_bytes=%zu",
+                     e->n_tokens, wr->queued_bytes);
+        else
+            log_debug("msg=\"prompt cache: the writer is behind; a saved prompt is dropped\" "
+                      "tokens=%u dropped=%llu",
+                      e->n_tokens, (unsigned long long)w->kv_dropped);
         entry_free(e);
         return;
     }
@@ -268,7 +277,7 @@ static void write_later(struct worker *w, const char *dir, struct kv_entry *e)
 }
 
 /* Moves the least recently used RAM entries to the disk until RAM holds at most `keep` bytes. */
-static void evict(struct worker *w, size_t keep)
+static void evict(struct worker *w, size_t keep, bool unloading)
 {
     const char *dir = cache_dir();
     while (w->kv_ram && w->kv_ram_bytes > keep) {
@@ -280,7 +289,7 @@ static void evict(struct worker *w, size_t keep)
         *victim = e->next;
         w->kv_ram_bytes -= e->state_bytes;
         if (dir)
-            write_later(w, dir, e);
+            write_later(w, dir, e, unloading);
         else
             entry_free(e);
     }
@@ -328,7 +337,7 @@ void kvcache_save(struct worker *w, struct slot *s, bool unloading)
     w->save_us_per_token = w->save_us_per_token > 0 ? 0.7 * w->save_us_per_token + 0.3 * per : per;
     if (size > budget) { /* too big for RAM: straight to the disk */
         if (dir)
-            write_later(w, dir, entry_new(s->toks.v, n, state, size));
+            write_later(w, dir, entry_new(s->toks.v, n, state, size), unloading);
         else
             free(state);
         return;
@@ -344,7 +353,7 @@ void kvcache_save(struct worker *w, struct slot *s, bool unloading)
             pp = &e->next;
         }
     }
-    evict(w, budget - size);
+    evict(w, budget - size, unloading);
     struct kv_entry *e = entry_new(s->toks.v, n, state, size);
     e->next = w->kv_ram;
     w->kv_ram = e;
@@ -355,7 +364,7 @@ void kvcache_save(struct worker *w, struct slot *s, bool unloading)
 
 void kvcache_flush(struct worker *w)
 {
-    evict(w, 0);
+    evict(w, 0, true);
     struct kv_writer *wr = w->kv_writer;
     if (!wr)
         return;

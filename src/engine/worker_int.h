@@ -77,6 +77,7 @@ struct worker {
     struct llama_batch batch; /* n_batch tokens, reused every step */
     int peer_gone;
     double prompt_us_per_token; /* measured cost of a prompt token in a step; 0 until known */
+    uint64_t kv_dropped;        /* saved prompts the writer was too far behind to take */
     double save_us_per_token;   /* measured cost of saving a token's state; 0 until known */
     struct inbox *inbox, **inbox_tail; /* messages read early, for the main loop */
     char model_id[64]; /* hex SHA-256 of the model file's path, size and time: cache files' key */
