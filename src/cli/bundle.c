@@ -241,13 +241,8 @@ int cmd_bundle(int argc, char **argv)
         goto out;
     }
     status = 1;
-    if (n_dirs == 0 && getenv("HEARTH_MODELS_DIR")) {
-        env_dirs = xstrdup(getenv("HEARTH_MODELS_DIR"));
-        char *save = NULL;
-        for (char *d = strtok_r(env_dirs, ":", &save); d && n_dirs < 64;
-             d = strtok_r(NULL, ":", &save))
-            dirs[n_dirs++] = d;
-    }
+    if (n_dirs == 0)
+        env_dirs = cli_env_dirs(dirs, &n_dirs, 64);
     if (!getenv("HEARTH_LOG_LEVEL"))
         log_set_level(LOG_LEVEL_WARN);
     if (!presets_arg)

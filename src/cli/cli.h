@@ -154,6 +154,10 @@ void serve_secure_free(struct serve_secure *s);
 struct store;
 void serve_secure_redact(const struct store *st);
 
+/* The folders of HEARTH_MODELS_DIR (':'-separated), at most max, appended to dirs; returns the
+ * string they point into (free it after), NULL when the variable is unset. */
+char *cli_env_dirs(char **dirs, int *n_dirs, int max);
+
 /* Prints "hearth: error: MSG" on stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -1,9 +1,11 @@
 /* The CLI's text output shared by every command: one-line errors and wrapped help. They live
  * outside main.c so that the library (and its unit tests) has them. */
+#include "base/util.h"
 #include "cli/cli.h"
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 void cli_wrap(FILE *out, const char *head, int indent, const char *text)
@@ -42,4 +44,16 @@ void cli_error(const char *fmt, ...)
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     fprintf(stderr, "hearth: error: %s\n", msg);
+}
+
+char *cli_env_dirs(char **dirs, int *n_dirs, int max)
+{
+    const char *v = getenv("HEARTH_MODELS_DIR");
+    if (!v)
+        return NULL;
+    char *copy = xstrdup(v);
+    char *save = NULL;
+    for (char *d = strtok_r(copy, ":", &save); d && *n_dirs < max; d = strtok_r(NULL, ":", &save))
+        dirs[(*n_dirs)++] = d;
+    return copy;
 }

@@ -228,27 +228,13 @@ int bundle_open(const char *path, int *fd, struct bundle *b, struct err *e)
     return 0;
 }
 
+static int copy_range(int in, int out, uint64_t off, uint64_t n, struct sha256_state *h,
+                      void (*progress)(void *ctx, uint64_t done, uint64_t total), void *ctx);
+
 /* Hashes n bytes of fd at off into s. */
-static int hash_range(int fd, struct sha256_state *s, uint64_t off, uint64_t n,
-                      void (*progress)(void *ctx, uint64_t done, uint64_t total), void *ctx)
+static int hash_range(int fd, struct sha256_state *s, uint64_t off, uint64_t n)
 {
-    enum { CHUNK = 1 << 20 };
-    char *buf = xmalloc(CHUNK);
-    uint64_t done = 0;
-    int rc = 0;
-    while (done < n) {
-        size_t k = n - done < CHUNK ? (size_t)(n - done) : CHUNK;
-        if (pread_all(fd, buf, k, off + done)) {
-            rc = -1;
-            break;
-        }
-        sha256_update(s, buf, k);
-        done += k;
-        if (progress)
-            progress(ctx, done, n);
-    }
-    free(buf);
-    return rc;
+    return copy_range(fd, -1, off, n, s, NULL, NULL);
 }
 
 /* The meta digest of a layout: stamp, trailer fields, GGUF header, preset. */
@@ -260,8 +246,8 @@ static int meta_digest(int fd, const struct bundle *b, char hex[65])
     struct sha256_state *h = sha256_begin();
     sha256_update(h, s, sizeof s);
     sha256_update(h, t, TRAILER_HASHED);
-    if (hash_range(fd, h, b->gguf_offset, b->header_size, NULL, NULL) ||
-        hash_range(fd, h, b->preset_offset, b->preset_size, NULL, NULL)) {
+    if (hash_range(fd, h, b->gguf_offset, b->header_size) ||
+        hash_range(fd, h, b->preset_offset, b->preset_size)) {
         sha256_abort(h);
         return -1;
     }
@@ -284,7 +270,7 @@ int bundle_check_meta(int fd, const struct bundle *b, struct err *e)
 int bundle_check_weights(int fd, const struct bundle *b, struct err *e)
 {
     struct sha256_state *h = sha256_begin();
-    if (hash_range(fd, h, b->gguf_offset, b->gguf_size, NULL, NULL)) {
+    if (hash_range(fd, h, b->gguf_offset, b->gguf_size)) {
         sha256_abort(h);
         return err_set(e, ERR_IO, "reading the bundle: %s", strerror(errno));
     }
@@ -312,7 +298,8 @@ int bundle_read_preset(int fd, const struct bundle *b, char **out, struct err *e
 
 /* ---- writing ---- */
 
-/* Copies n bytes of in from off to out, hashing them into h when h is not NULL. */
+/* Copies n bytes of in from off to out (none when out < 0), hashing them into h when h is not
+ * NULL. */
 static int copy_range(int in, int out, uint64_t off, uint64_t n, struct sha256_state *h,
                       void (*progress)(void *ctx, uint64_t done, uint64_t total), void *ctx)
 {
@@ -328,7 +315,7 @@ static int copy_range(int in, int out, uint64_t off, uint64_t n, struct sha256_s
         }
         if (h)
             sha256_update(h, buf, k);
-        if (write_all(out, buf, k)) {
+        if (out >= 0 && write_all(out, buf, k)) {
             rc = -2;
             break;
         }
