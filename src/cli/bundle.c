@@ -82,20 +82,26 @@ static void add_layer(struct strlist *acc, const char *const *kv, int n)
     *acc = next;
 }
 
-static void add_section(struct strlist *acc, const struct preset_set *p, const char *section)
+/* The generation and load parameters of a preset section, as KEY=VALUE lines. */
+static void section_params(const struct preset_set *p, const char *section, struct strlist *out)
 {
     int n;
     const struct preset_kv *kv = preset_entries(p, section, &n);
-    struct strlist layer = {0};
     for (int i = 0; i < n; i++) {
         if (!params_find(kv[i].key))
             continue;
         struct buf b;
         buf_init(&b, 0);
         buf_printf(&b, "%s=%s", kv[i].key, kv[i].value);
-        strlist_add(&layer, b.data);
+        strlist_add(out, b.data);
         buf_free(&b);
     }
+}
+
+static void add_section(struct strlist *acc, const struct preset_set *p, const char *section)
+{
+    struct strlist layer = {0};
+    section_params(p, section, &layer);
     add_layer(acc, (const char *const *)layer.v, layer.n);
     strlist_free(&layer);
 }
@@ -245,13 +251,8 @@ int cmd_bundle(int argc, char **argv)
         env_dirs = cli_env_dirs(dirs, &n_dirs, 64);
     if (!getenv("HEARTH_LOG_LEVEL"))
         log_set_level(LOG_LEVEL_WARN);
-    if (!presets_arg)
-        presets_arg = getenv("HEARTH_MODELS_PRESET");
     char presets[4096];
-    if (presets_arg && *presets_arg)
-        snprintf(presets, sizeof presets, "%s", presets_arg);
-    else
-        preset_default_path(presets, sizeof presets);
+    cli_presets_path(presets_arg, presets, sizeof presets);
     struct store_config cfg = {.dirs = dirs, .n_dirs = n_dirs, .presets = presets};
     s = store_init(&cfg);
     struct err e = {0};
@@ -442,17 +443,7 @@ static char *serve_presets(const struct self *me)
 static int run_it(const struct self *me, int argc, char **argv)
 {
     struct run_preset rp = {.prog = me->prog, .name = me->name};
-    int n;
-    const struct preset_kv *kv = preset_entries(me->preset, me->name, &n);
-    for (int i = 0; i < n; i++) {
-        if (!params_find(kv[i].key))
-            continue;
-        struct buf b;
-        buf_init(&b, 0);
-        buf_printf(&b, "%s=%s", kv[i].key, kv[i].value);
-        strlist_add(&rp.params, b.data);
-        buf_free(&b);
-    }
+    section_params(me->preset, me->name, &rp.params);
     rp.system = preset_get(me->preset, me->name, "system");
     rp.tmpl = preset_get(me->preset, me->name, "chat-template");
     int status = cli_run_preset(me->path, &rp, argc, argv);

@@ -158,6 +158,10 @@ void serve_secure_redact(const struct store *st);
  * string they point into (free it after), NULL when the variable is unset. */
 char *cli_env_dirs(char **dirs, int *n_dirs, int max);
 
+/* The presets file a command without a server uses: arg (--models-preset), else
+ * HEARTH_MODELS_PRESET, else the default path. */
+void cli_presets_path(const char *arg, char *out, size_t len);
+
 /* Prints "hearth: error: MSG" on stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -179,13 +179,8 @@ int cmd_create(int argc, char **argv)
     snprintf(dir, sizeof dir, "%s", file);
     char *base_dir = dirname(dir);
     struct bar bar = {.tty = isatty(1), .last_pct = -2};
-    if (!presets_arg)
-        presets_arg = getenv("HEARTH_MODELS_PRESET");
     char presets[4096];
-    if (presets_arg && *presets_arg)
-        snprintf(presets, sizeof presets, "%s", presets_arg);
-    else
-        preset_default_path(presets, sizeof presets);
+    cli_presets_path(presets_arg, presets, sizeof presets);
     struct store_config cfg = {.dirs = dirs, .n_dirs = n_dirs, .presets = presets};
     s = store_init(&cfg);
     char exe[4096];

@@ -2,6 +2,7 @@
  * outside main.c so that the library (and its unit tests) has them. */
 #include "base/util.h"
 #include "cli/cli.h"
+#include "store/preset.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -56,4 +57,14 @@ char *cli_env_dirs(char **dirs, int *n_dirs, int max)
     for (char *d = strtok_r(copy, ":", &save); d && *n_dirs < max; d = strtok_r(NULL, ":", &save))
         dirs[(*n_dirs)++] = d;
     return copy;
+}
+
+void cli_presets_path(const char *arg, char *out, size_t len)
+{
+    if (!arg)
+        arg = getenv("HEARTH_MODELS_PRESET");
+    if (arg && *arg)
+        snprintf(out, len, "%s", arg);
+    else
+        preset_default_path(out, len);
 }
