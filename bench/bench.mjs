@@ -14,24 +14,32 @@ function text(n, seed) { // about n tokens of plain words; seed makes every prom
   return out.join(' ');
 }
 
+// A server may close an idle keep-alive connection just as the client reuses it (llama-server
+// does; undici then reports "other side closed" or ECONNRESET before any answer): such a request
+// is sent again, up to three more times (another pooled connection may be just as stale).
+async function retried(url, what, fn) {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await fn();
+    } catch (e) {
+      if (attempt >= 3 || !/other side closed|ECONNRESET/.test(`${e.message} ${e.cause?.message}`)) throw e;
+      console.error(`bench: ${url}${what}: ${e.cause?.message}; sent again`);
+    }
+  }
+}
+
 async function completion(url, body) {
-  const t0 = performance.now();
-  const r = await fetch(url + '/completion', { method: 'POST', body: JSON.stringify({ model: MODEL, num_ctx: 8192, ...body }) });
-  const j = await r.json();
-  if (!r.ok) throw new Error(JSON.stringify(j));
-  return { ...j, wall_ms: performance.now() - t0 };
+  return retried(url, '/completion', async () => {
+    const t0 = performance.now();
+    const r = await fetch(url + '/completion', { method: 'POST', body: JSON.stringify({ model: MODEL, num_ctx: 8192, ...body }) });
+    const j = await r.json();
+    if (!r.ok) throw new Error(JSON.stringify(j));
+    return { ...j, wall_ms: performance.now() - t0 };
+  });
 }
 
 async function streamed(url, path, body) { // time to first token and token count of a stream
-  // A server may close an idle keep-alive connection just as the client reuses it (llama-server
-  // does; undici then reports "other side closed"): that request is sent once more.
-  try {
-    return await streamedOnce(url, path, body);
-  } catch (e) {
-    if (!/other side closed|ECONNRESET/.test(`${e.message} ${e.cause?.message}`)) throw e;
-    console.error(`bench: ${url}${path}: ${e.cause?.message}; sent again`);
-    return await streamedOnce(url, path, body);
-  }
+  return retried(url, path, () => streamedOnce(url, path, body));
 }
 
 async function streamedOnce(url, path, body) {

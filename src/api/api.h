@@ -405,8 +405,9 @@ int api_guard(const struct http_request *req, struct http_reply *rep);
 /* The error shape of the API path belongs to (Ollama's for /api/, Anthropic's for
  * /v1/messages, OpenAI's for /v1/, llama-server's for the rest). */
 api_error_fn api_error_for_path(const char *path);
-/* The http_config too_large callback: a 413 in the path's shape. */
-void api_too_large(const struct http_request *req, struct http_reply *rep, const char *msg);
+/* The http_config too_large callback: the code's reply (413, 414, 431) in the path's shape. */
+void api_too_large(const struct http_request *req, struct http_reply *rep, int code,
+                   const char *msg);
 
 void api_bad_method(const struct http_request *req, struct http_reply *rep);
 

@@ -132,9 +132,10 @@ api_error_fn api_error_for_path(const char *path)
     return llama_error;
 }
 
-void api_too_large(const struct http_request *req, struct http_reply *rep, const char *msg)
+void api_too_large(const struct http_request *req, struct http_reply *rep, int code,
+                   const char *msg)
 {
-    api_error_for_path(req->path)(rep, ERR_TOO_LARGE, msg);
+    api_error_for_path(req->path)(rep, code, msg);
 }
 
 /* ---- Host ---- */

@@ -35,6 +35,8 @@ const char *err_name(int code)
     case ERR_FORBIDDEN: return "forbidden";
     case ERR_BAD_GATEWAY: return "bad_gateway";
     case ERR_RATE_LIMITED: return "rate_limited";
+    case ERR_URI_TOO_LONG: return "uri_too_long";
+    case ERR_HEAD_TOO_LARGE: return "headers_too_large";
     default: return "internal_error";
     }
 }
@@ -56,6 +58,8 @@ int err_http_status(int code)
     case ERR_FORBIDDEN: return 403;
     case ERR_BAD_GATEWAY: return 502;
     case ERR_RATE_LIMITED: return 429;
+    case ERR_URI_TOO_LONG: return 414;
+    case ERR_HEAD_TOO_LARGE: return 431;
     default: return 500;
     }
 }

@@ -148,6 +148,8 @@ int serve_secure_setup(struct serve_secure *s, const struct settings *set, const
     /* checked by serve_settings_read; the defaults too */
     cfg->max_body = (size_t)v[SETTING_MAX_BODY].num;
     cfg->idle_timeout_s = (unsigned)v[SETTING_TIMEOUT].num;
+    cfg->header_timeout_s = (unsigned)v[SETTING_HEADER_TIMEOUT].num;
+    cfg->write_timeout_s = (unsigned)v[SETTING_WRITE_TIMEOUT].num;
 
     /* Origins: both variables add to the defaults. */
     const char *origins = v[SETTING_ORIGINS].text ? v[SETTING_ORIGINS].text : "";
@@ -166,9 +168,11 @@ int serve_secure_setup(struct serve_secure *s, const struct settings *set, const
     }
     cfg->guard = api_guard;
     cfg->too_large = api_too_large;
-    log_info("msg=\"access\" keys=%d host_check=%s tls=%s max_body=%zu timeout_s=%u", s->n_keys,
-             loopback ? "on" : "off", cert ? "on" : "off",
-             cfg->max_body ? cfg->max_body : (size_t)HTTP_DEFAULT_MAX_BODY, cfg->idle_timeout_s);
+    log_info("msg=\"access\" keys=%d host_check=%s tls=%s max_body=%zu timeout_s=%u "
+             "header_timeout_s=%u write_timeout_s=%u",
+             s->n_keys, loopback ? "on" : "off", cert ? "on" : "off",
+             cfg->max_body ? cfg->max_body : (size_t)HTTP_DEFAULT_MAX_BODY, cfg->idle_timeout_s,
+             cfg->header_timeout_s, cfg->write_timeout_s);
     return 0;
 }
 

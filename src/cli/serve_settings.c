@@ -174,9 +174,31 @@ const struct setting serve_settings_table[SETTING_COUNT] = {
                          .min = 1,
                          .max = 86400,
                          .expected = "seconds from 1 to 86400",
-                         .help =
-                             "close a connection that sends or takes nothing this long, headers "
-                             "included"},
+                         .help = "close a connection that sends nothing this long between "
+                                 "requests or while sending a body"},
+    [SETTING_HEADER_TIMEOUT] = {.name = "header-timeout",
+                                .flag = "--header-timeout",
+                                .arg = "SECONDS",
+                                .env = {"HEARTH_HEADER_TIMEOUT"},
+                                .def = "10",
+                                .kind = SETTING_KIND_INT,
+                                .min = 1,
+                                .max = 3600,
+                                .expected = "seconds from 1 to 3600",
+                                .help = "close a new connection whose request line and headers "
+                                        "are not all in this long after it opened, however "
+                                        "they trickle"},
+    [SETTING_WRITE_TIMEOUT] = {.name = "write-timeout",
+                               .flag = "--write-timeout",
+                               .arg = "SECONDS",
+                               .env = {"HEARTH_WRITE_TIMEOUT"},
+                               .def = "60",
+                               .kind = SETTING_KIND_INT,
+                               .min = 1,
+                               .max = 86400,
+                               .expected = "seconds from 1 to 86400",
+                               .help = "cut off a client that takes no bytes of an answer this "
+                                       "long (its generation stops)"},
 
     [SETTING_LOAD_TIMEOUT] = {.name = "load-timeout",
                               .arg = "DURATION",

@@ -7,17 +7,37 @@
 #include <microhttpd.h>
 #include <netdb.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
+
+/* A connection waiting for a request's head: the watchdog cuts it off (shutdown of its socket,
+ * which libmicrohttpd then sees as the client closing) when the deadline passes. libmicrohttpd's
+ * own timeout only measures silence, which a client sending a byte a second never reaches. */
+struct conn_watch {
+    int fd;
+    int in_head;      /* waiting for a request's line and headers */
+    int cut;          /* shut down by the watchdog */
+    int64_t deadline; /* now_us() clock */
+    int64_t opened;
+    struct conn_watch *prev, *next;
+};
 
 struct http_server {
     struct MHD_Daemon *mhd;
     struct http_config cfg;
     uint16_t port;
     char *tls_cert, *tls_key; /* owned copies: libmicrohttpd keeps pointers to them */
+    pthread_mutex_t watch_mu;
+    pthread_cond_t watch_cv;
+    struct conn_watch *watching;
+    pthread_t watchdog;
+    int watchdog_running;
+    int watch_stop;
 };
 
 /* Per request: the body being received, then the reply. Freed when both the request (MHD's
@@ -62,6 +82,94 @@ static void state_unref(struct req_state *st)
     buf_free(&st->rep.body);
     free(st->path);
     free(st);
+}
+
+static struct conn_watch *conn_watch_of(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
+/* Marks a connection as waiting for a request head until now + timeout_s, or (timeout_s 0) as
+ * past its head. */
+static void conn_watch_set(struct http_server *srv, struct MHD_Connection *conn, unsigned timeout_s)
+{
+    struct conn_watch *w = conn_watch_of(conn);
+    if (!w)
+        return;
+    pthread_mutex_lock(&srv->watch_mu);
+    w->in_head = timeout_s > 0;
+    w->deadline = now_us() + (int64_t)timeout_s * 1000000;
+    pthread_mutex_unlock(&srv->watch_mu);
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    struct http_server *srv = cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        if (!ci)
+            return;
+        struct conn_watch *w = xcalloc(1, sizeof *w);
+        w->fd = ci->connect_fd;
+        w->in_head = 1;
+        w->opened = now_us();
+        w->deadline = w->opened + (int64_t)srv->cfg.header_timeout_s * 1000000;
+        pthread_mutex_lock(&srv->watch_mu);
+        w->next = srv->watching;
+        if (w->next)
+            w->next->prev = w;
+        srv->watching = w;
+        pthread_mutex_unlock(&srv->watch_mu);
+        *socket_context = w;
+        return;
+    }
+    struct conn_watch *w = *socket_context;
+    if (!w)
+        return;
+    /* Closed: unlinked before libmicrohttpd closes the socket, so the watchdog never shuts down
+     * a descriptor that was reused. */
+    pthread_mutex_lock(&srv->watch_mu);
+    if (w->prev)
+        w->prev->next = w->next;
+    else
+        srv->watching = w->next;
+    if (w->next)
+        w->next->prev = w->prev;
+    pthread_mutex_unlock(&srv->watch_mu);
+    *socket_context = NULL;
+    free(w);
+}
+
+static void *watchdog_main(void *arg)
+{
+    struct http_server *srv = arg;
+    pthread_mutex_lock(&srv->watch_mu);
+    while (!srv->watch_stop) {
+        int64_t now = now_us();
+        for (struct conn_watch *w = srv->watching; w; w = w->next) {
+            if (!w->in_head || w->cut || w->deadline > now)
+                continue;
+            w->cut = 1;
+            shutdown(w->fd, SHUT_RDWR);
+            log_info("msg=\"connection closed: no whole request line and headers in time\" "
+                     "open_ms=%lld",
+                     (long long)((now - w->opened) / 1000));
+        }
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        ts.tv_nsec += 250 * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&srv->watch_cv, &srv->watch_mu, &ts);
+    }
+    pthread_mutex_unlock(&srv->watch_mu);
+    return NULL;
 }
 
 const char *http_header(const struct http_request *r, const char *name)
@@ -196,24 +304,71 @@ static enum MHD_Result respond(struct MHD_Connection *conn, struct req_state *st
         MHD_add_response_header(resp, rep->headers[i].name, rep->headers[i].value);
     enum MHD_Result r = MHD_queue_response(conn, (unsigned)rep->status, resp);
     MHD_destroy_response(resp);
+    /* From here on the silence that counts is the client not taking the answer. */
+    MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT, st->srv->cfg.write_timeout_s);
     return r;
 }
 
-/* A 413 for a body over the cap, in the shape the route's API uses when too_large is set. */
+/* A 413, 414 or 431 (code) saying msg, in the shape the route's API uses when too_large is set. */
+static void answer_limit(struct http_server *srv, struct MHD_Connection *conn, struct req_state *st,
+                         int code, const char *msg)
+{
+    if (srv->cfg.too_large) {
+        struct http_request req = {
+            .method = st->method, .path = st->path, .body = "", .conn = conn};
+        srv->cfg.too_large(&req, &st->rep, code, msg);
+        return;
+    }
+    char json[192];
+    snprintf(json, sizeof json, "{\"error\":\"%s\"}", msg);
+    http_reply_json(&st->rep, err_http_status(code), json);
+}
+
 static void answer_too_large(struct http_server *srv, struct MHD_Connection *conn,
                              struct req_state *st)
 {
     char msg[128];
     snprintf(msg, sizeof msg, "request body is larger than %zu bytes", srv->cfg.max_body);
-    if (srv->cfg.too_large) {
-        struct http_request req = {
-            .method = st->method, .path = st->path, .body = "", .conn = conn};
-        srv->cfg.too_large(&req, &st->rep, msg);
-        return;
+    answer_limit(srv, conn, st, ERR_TOO_LARGE, msg);
+}
+
+struct head_size {
+    size_t bytes;
+    unsigned count;
+};
+
+static enum MHD_Result count_value(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   const char *value)
+{
+    (void)kind;
+    struct head_size *h = cls;
+    h->bytes += strlen(key) + (value ? strlen(value) + 1 : 0) + 3; /* "k: v\r\n", "k=v&" */
+    h->count++;
+    return MHD_YES;
+}
+
+/* Checks the request head against HTTP_MAX_URI, HTTP_MAX_HEADER_BYTES and HTTP_MAX_HEADERS;
+ * fills st->rep and returns non-zero when one is passed. */
+static int head_over_limit(struct http_server *srv, struct MHD_Connection *conn,
+                           struct req_state *st)
+{
+    struct head_size uri = {strlen(st->path), 0}, hdr = {0, 0};
+    MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, count_value, &uri);
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, count_value, &hdr);
+    char msg[128];
+    if (uri.bytes > HTTP_MAX_URI) {
+        snprintf(msg, sizeof msg, "the request's path and query are longer than %d bytes",
+                 HTTP_MAX_URI);
+        answer_limit(srv, conn, st, ERR_URI_TOO_LONG, msg);
+        return 1;
     }
-    char json[192];
-    snprintf(json, sizeof json, "{\"error\":\"%s\"}", msg);
-    http_reply_json(&st->rep, 413, json);
+    if (hdr.bytes > HTTP_MAX_HEADER_BYTES || hdr.count > HTTP_MAX_HEADERS) {
+        snprintf(msg, sizeof msg, "the request's headers are over %d bytes or %d fields",
+                 HTTP_MAX_HEADER_BYTES, HTTP_MAX_HEADERS);
+        answer_limit(srv, conn, st, ERR_HEAD_TOO_LARGE, msg);
+        return 1;
+    }
+    return 0;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -233,6 +388,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         buf_init(&st->body, srv->cfg.max_body);
         buf_init(&st->rep.body, 0);
         *con_cls = st;
+        conn_watch_set(srv, conn, 0); /* the head is in */
+        if (head_over_limit(srv, conn, st)) {
+            st->too_large = 2; /* answered: ignore the body */
+            return respond(conn, st);
+        }
         if (srv->cfg.guard) {
             struct http_request req = {
                 .method = st->method, .path = st->path, .body = "", .conn = conn};
@@ -321,8 +481,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
-    (void)cls;
-    (void)conn;
+    struct http_server *srv = cls;
+    /* The connection may carry another request: it waits for its head, silence counting again
+     * as idle. */
+    conn_watch_set(srv, conn, srv->cfg.idle_timeout_s);
+    MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT, srv->cfg.idle_timeout_s);
     struct req_state *st = *con_cls;
     if (!st)
         return;
@@ -412,6 +575,18 @@ int http_start(const struct http_config *cfg, struct http_server **out, struct e
     s->cfg = *cfg;
     if (!s->cfg.max_body)
         s->cfg.max_body = HTTP_DEFAULT_MAX_BODY;
+    if (!s->cfg.idle_timeout_s)
+        s->cfg.idle_timeout_s = 60;
+    if (!s->cfg.header_timeout_s)
+        s->cfg.header_timeout_s = 10;
+    if (!s->cfg.write_timeout_s)
+        s->cfg.write_timeout_s = 60;
+    pthread_mutex_init(&s->watch_mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&s->watch_cv, &ca);
+    pthread_condattr_destroy(&ca);
     /* ITC lets http_quiesce stop the listener while connection threads go on. */
     unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
                      MHD_USE_ERROR_LOG | MHD_USE_ITC;
@@ -422,8 +597,10 @@ int http_start(const struct http_config *cfg, struct http_server **out, struct e
 #define OPT(o, v, p) opts[n++] = (struct MHD_OptionItem){(o), (intptr_t)(v), (p)}
     OPT(MHD_OPTION_SOCK_ADDR, 0, ai->ai_addr);
     OPT(MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections ? cfg->max_connections : 256u, NULL);
-    OPT(MHD_OPTION_CONNECTION_TIMEOUT, cfg->idle_timeout_s ? cfg->idle_timeout_s : 60u, NULL);
-    OPT(MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, NULL);
+    OPT(MHD_OPTION_CONNECTION_TIMEOUT, s->cfg.idle_timeout_s, NULL);
+    OPT(MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONN_MEMORY, NULL);
+    OPT(MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, s);
+    OPT(MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, s);
     OPT(MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, NULL);
     if (tls) {
         flags |= MHD_USE_TLS;
@@ -437,10 +614,19 @@ int http_start(const struct http_config *cfg, struct http_server **out, struct e
     s->mhd = MHD_start_daemon(flags, cfg->port, NULL, NULL, on_request, s, MHD_OPTION_ARRAY, opts,
                               MHD_OPTION_END);
     freeaddrinfo(ai);
-    if (!s->mhd) {
+    int listening = s->mhd != NULL;
+    if (listening && pthread_create(&s->watchdog, NULL, watchdog_main, s) == 0)
+        s->watchdog_running = 1;
+    if (!s->watchdog_running) {
+        if (s->mhd)
+            MHD_stop_daemon(s->mhd);
+        pthread_mutex_destroy(&s->watch_mu);
+        pthread_cond_destroy(&s->watch_cv);
         free(s->tls_cert);
         free(s->tls_key);
         free(s);
+        if (listening)
+            return err_set(e, ERR_IO, "cannot start the connection watchdog thread");
         if (tls)
             return err_set(e, ERR_IO,
                            "cannot listen on %s:%u (is the address in use, or the TLS "
@@ -470,7 +656,14 @@ void http_stop(struct http_server *s)
 {
     if (!s)
         return;
-    MHD_stop_daemon(s->mhd);
+    MHD_stop_daemon(s->mhd); /* every connection closed: nothing left to watch */
+    pthread_mutex_lock(&s->watch_mu);
+    s->watch_stop = 1;
+    pthread_cond_signal(&s->watch_cv);
+    pthread_mutex_unlock(&s->watch_mu);
+    pthread_join(s->watchdog, NULL);
+    pthread_mutex_destroy(&s->watch_mu);
+    pthread_cond_destroy(&s->watch_cv);
     free(s->tls_cert);
     free(s->tls_key);
     free(s);

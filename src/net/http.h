@@ -23,6 +23,15 @@
 #define HTTP_DEFAULT_MAX_BODY (16u << 20)
 /* Extra response headers a reply may carry (CORS). */
 #define HTTP_MAX_EXTRA_HEADERS 12
+/* A request's path and query (decoded) longer than this is a 414, its headers (names, values
+ * and separators) past HTTP_MAX_HEADER_BYTES or HTTP_MAX_HEADERS of them a 431: answered by the
+ * server in the route's API shape. libmicrohttpd's per-connection buffer (HTTP_CONN_MEMORY) is
+ * larger so that it sees them; a request head past that buffer gets libmicrohttpd's own 414 or
+ * 431 (an HTML body). */
+#define HTTP_MAX_URI          8192
+#define HTTP_MAX_HEADER_BYTES 32768
+#define HTTP_MAX_HEADERS      256
+#define HTTP_CONN_MEMORY      (128u << 10)
 
 struct http_request {
     const char *method;
@@ -106,8 +115,16 @@ struct http_config {
     http_handler not_found;  /* no route matched the path */
     http_handler bad_method; /* the path matched but not the method; rep->allow is set */
     unsigned max_connections;
-    unsigned idle_timeout_s; /* also bounds how long a client may take to send its headers */
-    size_t max_body;         /* cap on a buffered body; 0: HTTP_DEFAULT_MAX_BODY */
+    /* Timeouts, in seconds (0: the defaults 60, 10, 60). idle: a connection that sends nothing
+     * this long while it sends a body or between requests is closed, and a request on a
+     * kept-alive connection must have its line and headers in within this long of the previous
+     * answer. header: a new connection must have sent its first request's line and headers
+     * within this long of opening (a client trickling bytes included). write: a client that
+     * takes no bytes of an answer this long is cut off (the answer's stream is freed). */
+    unsigned idle_timeout_s;
+    unsigned header_timeout_s;
+    unsigned write_timeout_s;
+    size_t max_body; /* cap on a buffered body; 0: HTTP_DEFAULT_MAX_BODY */
     /* Runs once a request's headers are in, before any route (and before the body is read):
      * returns 0 to go on (it may add headers to rep, which the final reply keeps), or non-zero
      * after filling rep, which then answers the request at once. May be NULL. */
@@ -116,9 +133,11 @@ struct http_config {
      * HTTP. Copied by http_start. */
     const char *tls_cert_pem;
     const char *tls_key_pem;
-    /* Fills rep with a 413 saying msg when a body is over max_body (so each API answers in its
-     * own shape); NULL: {"error": msg}. */
-    void (*too_large)(const struct http_request *req, struct http_reply *rep, const char *msg);
+    /* Fills rep with the error code's reply saying msg when a body is over max_body
+     * (ERR_TOO_LARGE: 413) or a request head over a limit (ERR_URI_TOO_LONG: 414,
+     * ERR_HEAD_TOO_LARGE: 431), so each API answers in its own shape; NULL: {"error": msg}. */
+    void (*too_large)(const struct http_request *req, struct http_reply *rep, int code,
+                      const char *msg);
     /* Called when a request ends, with the matched route's pattern (NULL when none matched)
      * and the status; may be NULL. Any thread. */
     void (*on_complete)(const char *route, int status);

@@ -4,7 +4,11 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { homedir } from 'node:os';
-import { startServer, rawRequest } from './helpers.mjs';
+import net from 'node:net';
+import http from 'node:http';
+import { once } from 'node:events';
+import { execFileSync } from 'node:child_process';
+import { startServer, rawRequest, waitForLog, slotsFree } from './helpers.mjs';
 
 let srv;
 before(async () => { srv = await startServer({ env: { HEARTH_MAX_BODY: '1MiB' } }); });
@@ -187,12 +191,44 @@ for (const [path, shape] of overs) {
   });
 }
 
-// Framing errors libmicrohttpd answers itself: headers and URIs past its buffer, and bodies
-// that say their length twice.
-test('a 64 KiB header is refused with 431, a 64 KiB URI with 414', async () => {
-  const h = await rawRequest(srv.port, `GET /api/tags HTTP/1.1\r\nHost: localhost\r\nX-Big: ${big(65536)}\r\n\r\n`);
+// A request head over the caps: answered by hearth in each API's shape up to libmicrohttpd's
+// per-connection buffer (128 KiB), by libmicrohttpd itself past it.
+function parseRaw(raw) {
+  const cut = raw.indexOf('\r\n\r\n');
+  const status = Number(raw.slice(9, 12));
+  const head = raw.slice(0, cut);
+  let body = null;
+  try { body = JSON.parse(raw.slice(cut + 4)); } catch { /* not JSON */ }
+  return { status, head, body };
+}
+
+test('a URI over 8 KiB is a 414, headers over 32 KiB or 256 fields a 431, in each API\'s shape', async () => {
+  const paths = [['/api/tags', 'ollama'], ['/v1/models', 'openai'], ['/v1/messages', 'anthropic'], ['/props', 'llama']];
+  for (const [path, shape] of paths) {
+    const u = parseRaw(await rawRequest(srv.port, `GET ${path}?q=${big(9000)} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n`));
+    assert.equal(u.status, 414, `${path}: ${u.head}`);
+    assert.match(u.head, /content-type: application\/json/i);
+    assert.match(shapes[shape](u.body, 414) ?? '', /path and query are longer than 8192 bytes/, JSON.stringify(u.body));
+    const h = parseRaw(await rawRequest(srv.port, `GET ${path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nX-Big: ${big(40000)}\r\n\r\n`));
+    assert.equal(h.status, 431, `${path}: ${h.head}`);
+    assert.match(shapes[shape](h.body, 431) ?? '', /headers are over 32768 bytes or 256 fields/, JSON.stringify(h.body));
+  }
+  let many = '';
+  for (let i = 0; i < 300; i++) many += `X-H${i}: 1\r\n`;
+  const m = parseRaw(await rawRequest(srv.port, `GET /api/tags HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n${many}\r\n`));
+  assert.equal(m.status, 431);
+  assert.match(m.body?.error ?? '', /256 fields/);
+  // Just under the caps is served.
+  const ok = parseRaw(await rawRequest(srv.port, `GET /api/tags?q=${big(8000)} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nX-Big: ${big(30000)}\r\n\r\n`));
+  assert.equal(ok.status, 200, ok.head);
+  assert.ok(Array.isArray(ok.body?.models));
+  await healthy();
+});
+
+test('a head past libmicrohttpd\'s buffer gets its own 431 or 414, and the server stays up', async () => {
+  const h = await rawRequest(srv.port, `GET /api/tags HTTP/1.1\r\nHost: localhost\r\nX-Big: ${big(1 << 20)}\r\n\r\n`);
   assert.match(h, /^HTTP\/1\.1 431/, h.slice(0, 100));
-  const u = await rawRequest(srv.port, `GET /api/tags?${big(65536)} HTTP/1.1\r\nHost: localhost\r\n\r\n`);
+  const u = await rawRequest(srv.port, `GET /api/tags?${big(1 << 20)} HTTP/1.1\r\nHost: localhost\r\n\r\n`);
   assert.match(u, /^HTTP\/1\.1 414/, u.slice(0, 100));
   await healthy();
 });
@@ -205,7 +241,7 @@ test('Content-Length beside Transfer-Encoding, and a bad chunk size, are refused
   await healthy();
 });
 
-test('a client that sends half its headers is cut off at the timeout', async () => {
+test('a client that sends half its headers and then nothing is cut off at the timeout', async () => {
   const s2 = await startServer({ args: ['--timeout', '1'] });
   try {
     const t0 = Date.now();
@@ -213,6 +249,90 @@ test('a client that sends half its headers is cut off at the timeout', async () 
     const ms = Date.now() - t0;
     assert.ok(ms < 5000, `closed after ${ms} ms`);
     assert.ok(!/^HTTP\/1\.1 200/.test(out), out);
+    const res = await fetch(s2.url + '/health');
+    assert.equal(res.status, 200);
+  } finally {
+    await s2.stop();
+  }
+});
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+test('a client trickling its headers is cut off at --header-timeout; a kept-alive connection may idle past it', async () => {
+  const s2 = await startServer({ args: ['--header-timeout', '2', '--timeout', '30'] });
+  try {
+    // A byte every 200 ms: never silent for --timeout, but its head is never done.
+    const sock = net.connect(s2.port, '127.0.0.1');
+    await once(sock, 'connect');
+    let closed = false;
+    sock.on('close', () => { closed = true; });
+    sock.on('error', () => {});
+    sock.on('data', () => {});
+    const t0 = Date.now();
+    sock.write('GET /api/tags HTTP/1.1\r\nHost: localhost\r\nX-Slow: ');
+    while (!closed && Date.now() - t0 < 10000) {
+      if (!sock.destroyed) sock.write('x');
+      await sleep(200);
+    }
+    const ms = Date.now() - t0;
+    assert.ok(closed, 'the trickling connection was not closed in 10 s');
+    assert.ok(ms >= 1800 && ms < 4500, `closed after ${ms} ms (header timeout 2 s)`);
+    assert.match(await waitForLog(s2, /no whole request line and headers in time/), /no whole request line and headers in time/);
+    // Between requests the idle timeout counts (30 s here), not the header timeout.
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const get = () => new Promise((resolve, reject) => {
+      const req = http.get({ host: '127.0.0.1', port: s2.port, path: '/api/tags', agent }, (res) => {
+        res.resume();
+        res.on('end', () => resolve({ status: res.statusCode, reused: req.reusedSocket }));
+      });
+      req.on('error', reject);
+    });
+    assert.equal((await get()).status, 200);
+    await sleep(3000);
+    const second = await get();
+    assert.equal(second.status, 200);
+    assert.equal(second.reused, true, 'the kept-alive connection was closed after 3 s idle');
+    agent.destroy();
+  } finally {
+    await s2.stop();
+  }
+});
+
+test('a client that stops reading a streamed answer is cut off at --write-timeout and its slot freed', async () => {
+  const s2 = await startServer({ args: ['--write-timeout', '2'] });
+  try {
+    // A tiny receive window (set before connecting) and no reads for 8 s: once the answer (20
+    // top logprobs a token: megabytes) fills the socket buffers, the server's sends stall.
+    const py = `
+import socket, sys, time, json
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)
+s.connect(("127.0.0.1", int(sys.argv[1])))
+body = json.dumps({"model": "${M}", "prompt": "Once upon a time", "logprobs": True, "top_logprobs": 20, "options": {"num_predict": 8000, "num_ctx": 8192, "ignore_eos": True}}).encode()
+s.sendall(b"POST /api/generate HTTP/1.1\\r\\nHost: localhost\\r\\nContent-Type: application/json\\r\\nContent-Length: %d\\r\\n\\r\\n" % len(body) + body)
+time.sleep(8)
+got = b""
+s.settimeout(5)
+try:
+    while True:
+        d = s.recv(65536)
+        if not d:
+            break
+        got += d
+except Exception as e:
+    print("error", type(e).__name__)
+print("bytes", len(got), "done", b'"done":true' in got)
+`;
+    const t0 = Date.now();
+    const out = execFileSync('python3', ['-c', py, String(s2.port)], { encoding: 'utf8', timeout: 40000 });
+    assert.match(out, /done False/, out);
+    const log = await waitForLog(s2, /path="\/api\/generate" .*aborted=true/);
+    const line = log.split('\n').find((l) => /path="\/api\/generate" .*aborted=true/.test(l));
+    assert.ok(line, log.slice(-2000));
+    const ms = Number(line.match(/ms=(\d+)/)[1]);
+    assert.ok(ms >= 1800, `the stalled stream ended after ${ms} ms (write timeout 2 s): ${line}`);
+    assert.ok(Date.now() - t0 < 30000);
+    assert.ok(await slotsFree(s2.url), 'a slot still busy after the cut-off');
     const res = await fetch(s2.url + '/health');
     assert.equal(res.status, 200);
   } finally {

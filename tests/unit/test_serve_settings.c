@@ -28,6 +28,8 @@ static void test_defaults(void)
     CHECK(s.v[SETTING_KEEP_ALIVE].num == 5LL * 60 * 1000);
     CHECK(s.v[SETTING_PARALLEL].num == 4);
     CHECK(s.v[SETTING_TIMEOUT].num == 60);
+    CHECK(s.v[SETTING_HEADER_TIMEOUT].num == 10);
+    CHECK(s.v[SETTING_WRITE_TIMEOUT].num == 60);
     CHECK(s.v[SETTING_STRICT_OPTIONS].num == 0);
     CHECK(s.v[SETTING_HOST].text == NULL && s.v[SETTING_HOST].source == SETTING_FROM_DEFAULT);
     serve_settings_free(&s);
