@@ -138,6 +138,8 @@ expect_eq "flag key source" "$(field "$OUT" api-key source)" "flag --api-key"
 for c in "HEARTH_NUM_PARALLEL=many -- |invalid parallel 'many' in HEARTH_NUM_PARALLEL (expected a number of slots from 1 to 256)" \
     "X=1 -- --max-memory lots|invalid max-memory 'lots' (expected a size like 6GiB or 800MB)" \
     "HEARTH_TIMEOUT=0 -- |invalid timeout '0' in HEARTH_TIMEOUT (expected seconds from 1 to 86400)" \
+    "X=1 -- --header-timeout 3601|invalid header-timeout '3601' (expected seconds from 1 to 3600)" \
+    "HEARTH_WRITE_TIMEOUT=soon -- |invalid write-timeout 'soon' in HEARTH_WRITE_TIMEOUT (expected seconds from 1 to 86400)" \
     "HEARTH_STALL_TIMEOUT=soon -- |invalid HEARTH_STALL_TIMEOUT 'soon' (expected a duration like 5m or 30s, or seconds)" \
     "X=1 -- --host nonsense:99999|invalid host 'nonsense:99999' (expected HOST[:PORT])" \
     "X=1 -- --bogus|unknown flag '--bogus' (see hearth serve --help)"; do
